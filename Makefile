@@ -1,0 +1,35 @@
+# Medallion: `make run` runs the main job on the embedded local runtime; `make test` runs the tests.
+# Both do all set-up first: virtualenv, Python dependencies, Delta Lake jars (from Maven Central).
+
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
+
+.PHONY: setup run test test-all validate bench clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e ".[test]"
+	rm -f $(VENV)/.installed-* && touch $(STAMP)
+
+setup: $(STAMP)
+	$(PY) -m framework.engine.jars
+
+validate: $(STAMP)
+	$(BIN)/medallion validate
+
+run: setup
+	$(BIN)/medallion validate
+	$(BIN)/medallion list
+
+test: setup
+	$(PY) -m pytest -q
+
+bench: setup
+	$(PY) bench/validate.py
+
+clean:
+	rm -rf .medallion .cache site

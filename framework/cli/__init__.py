@@ -1,0 +1,67 @@
+"""The `medallion` command.
+
+Each subcommand lives in its own module and is imported only when it runs (click's lazy-group
+pattern), so `medallion validate` never pays for pyspark, databricks-sdk or pandas imports.
+"""
+
+from __future__ import annotations
+
+import importlib
+
+import click
+
+from framework import __version__
+
+COMMANDS: dict[str, str] = {
+    # spec and project
+    "validate": "framework.cli.validate:validate",
+    "list": "framework.cli.listing:list_tables",
+    "new": "framework.cli.scaffold:new",
+    # local engine
+    "run": "framework.cli.run:run",
+    "history": "framework.cli.delta_ops:history",
+    "restore": "framework.cli.delta_ops:restore",
+    "sql": "framework.cli.delta_ops:sql",
+    # market data job
+    "collect": "framework.cli.collect:collect",
+    "check": "framework.cli.check:check",
+    "job": "framework.cli.job:job",
+    "runs": "framework.cli.job:runs",
+    # Databricks
+    "bundle": "framework.cli.bundle:bundle",
+    "deploy": "framework.cli.databricks:deploy",
+    "status": "framework.cli.databricks:status",
+    "trigger": "framework.cli.databricks:trigger",
+    # documentation
+    "docs": "framework.cli.docs:docs",
+}
+
+
+class LazyGroup(click.Group):
+    """A click group whose subcommands are imported on first use."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return [name for name in COMMANDS if _available(name)]
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        if name not in COMMANDS or not _available(name):
+            return None
+        module_name, attr = COMMANDS[name].split(":")
+        return getattr(importlib.import_module(module_name), attr)
+
+
+def _available(name: str) -> bool:
+    return importlib.util.find_spec(COMMANDS[name].split(":")[0]) is not None
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.version_option(__version__, prog_name="medallion")
+def cli() -> None:
+    """Medallion: declarative YAML table specs -> Delta Live Tables pipelines, locally and on Databricks.
+
+    Every table is one YAML file in tables/<layer>/<name>.yaml; environments/ says where it runs.
+    """
+
+
+def main() -> None:
+    cli(prog_name="medallion")

@@ -1,0 +1,44 @@
+"""Options and helpers shared by the subcommands."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Callable, NoReturn
+
+import click
+from rich.console import Console
+
+from framework.project import Project, find_project_root, load_project
+
+console = Console(highlight=False)
+err_console = Console(stderr=True, highlight=False)
+
+EXIT_OK, EXIT_INVALID, EXIT_USAGE = 0, 1, 2
+
+
+def env_option(default: str = "local") -> Callable:
+    return click.option("--env", "env_name", default=default, show_default=True, metavar="NAME",
+                        help="Environment from environments/<NAME>.yaml.")
+
+
+def project_option() -> Callable:
+    return click.option("--project", "project_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+                        help="Project root (default: the nearest folder with tables/).")
+
+
+def fail(message: str, code: int = EXIT_INVALID) -> NoReturn:
+    err_console.print(f"[bold red]error:[/] {message}")
+    sys.exit(code)
+
+
+def load_valid_project(project_dir: Path | None, env_name: str | None) -> Project:
+    """Load the project and stop with located errors if any spec is invalid."""
+    project = load_project(project_dir or find_project_root(), env=env_name)
+    if project.errors:
+        for finding in project.errors:
+            err_console.print(finding.render(), markup=False, soft_wrap=True)
+        fail(f"{len(project.errors)} error(s) in specs; run `medallion validate` for details")
+    if env_name and env_name not in project.environments:
+        fail(f"unknown environment `{env_name}` (known: {', '.join(sorted(project.environments))})", EXIT_USAGE)
+    return project

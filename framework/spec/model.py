@@ -1,0 +1,166 @@
+"""The typed model of a table spec, built only from documents that passed the JSON Schema.
+
+Everything downstream (graph, engine, bundle, docs) reads these objects, never raw YAML. Defaults that
+depend on other fields (the kind of a dataset, the read mode of a source) are resolved here, once.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from framework.spec.documents import Document
+
+Layer = Literal["bronze", "silver", "gold"]
+LAYERS: tuple[Layer, ...] = ("bronze", "silver", "gold")
+Kind = Literal["streaming_table", "materialized_view", "view"]
+Action = Literal["warn", "drop", "fail", "quarantine"]
+
+
+@dataclass(frozen=True)
+class Column:
+    name: str
+    type: str
+    nullable: bool = True
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class Expectation:
+    name: str
+    rule: str
+    action: Action
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class FilesSource:
+    path: str
+    format: str
+    options: dict[str, Any] = field(default_factory=dict)
+    schema_evolution: str = "rescue"
+    max_files_per_trigger: int | None = None
+
+
+@dataclass(frozen=True)
+class TablesSource:
+    tables: tuple[str, ...]
+    mode: Literal["stream", "batch"] = "stream"
+
+
+@dataclass(frozen=True)
+class SqlSource:
+    sql: str
+
+
+Source = FilesSource | TablesSource | SqlSource
+
+
+@dataclass(frozen=True)
+class Transform:
+    sql: str | None = None
+    python: str | None = None
+
+
+@dataclass
+class TableSpec:
+    """One table of the pipeline, as declared in tables/<layer>/<name>.yaml."""
+
+    name: str
+    layer: Layer
+    description: str
+    source: Source
+    columns: tuple[Column, ...]
+    kind: Kind
+    owner: str = ""
+    tags: tuple[str, ...] = ()
+    keys: tuple[str, ...] = ()
+    transform: Transform | None = None
+    dedupe_sequence_by: str | None = None
+    expectations: tuple[Expectation, ...] = ()
+    zorder_by: tuple[str, ...] = ()
+    cluster_by: tuple[str, ...] = ()
+    partition_by: tuple[str, ...] = ()
+    table_properties: dict[str, str] = field(default_factory=dict)
+    grants: tuple[dict[str, Any], ...] = ()
+    quality: dict[str, Any] = field(default_factory=dict)
+    upstreams: tuple[str, ...] = ()
+    """Names of the tables this one reads (from `source.tables` or the tables named in `source.sql`)."""
+    document: Document | None = field(default=None, repr=False, compare=False)
+
+    @property
+    def file(self) -> str:
+        return self.document.file if self.document else f"<{self.name}>"
+
+    @property
+    def column_names(self) -> tuple[str, ...]:
+        return tuple(c.name for c in self.columns)
+
+    @property
+    def reads_files(self) -> bool:
+        return isinstance(self.source, FilesSource)
+
+    @property
+    def is_streaming(self) -> bool:
+        return self.kind == "streaming_table"
+
+    @property
+    def quarantine_table(self) -> str | None:
+        """Name of the side table that receives rows failing `quarantine` expectations."""
+        return f"{self.name}_quarantine" if any(e.action == "quarantine" for e in self.expectations) else None
+
+    def expectations_with(self, action: Action) -> tuple[Expectation, ...]:
+        return tuple(e for e in self.expectations if e.action == action)
+
+
+def default_kind(source: Source) -> Kind:
+    """As in DLT: incremental sources make streaming tables, full recomputation makes materialized views."""
+    if isinstance(source, FilesSource):
+        return "streaming_table"
+    if isinstance(source, TablesSource) and source.mode == "stream":
+        return "streaming_table"
+    return "materialized_view"
+
+
+def _stringify(value: Any) -> str:
+    return str(value).lower() if isinstance(value, bool) else str(value)
+
+
+def build_source(raw: dict[str, Any]) -> Source:
+    if "files" in raw:
+        f = raw["files"]
+        return FilesSource(path=f["path"], format=f["format"], options=dict(f.get("options", {})),
+                           schema_evolution=f.get("schema_evolution", "rescue"),
+                           max_files_per_trigger=f.get("max_files_per_trigger"))
+    if "tables" in raw:
+        return TablesSource(tables=tuple(raw["tables"]), mode=raw.get("mode", "stream"))
+    return SqlSource(sql=raw["sql"])
+
+
+def build_table(data: dict[str, Any], document: Document | None = None) -> TableSpec:
+    """Build a TableSpec from a document that already passed the JSON Schema."""
+    source = build_source(data["source"])
+    transform = Transform(**data["transform"]) if "transform" in data else None
+    return TableSpec(
+        name=data["name"],
+        layer=data["layer"],
+        description=data["description"].strip(),
+        source=source,
+        columns=tuple(Column(c["name"], c["type"], c.get("nullable", True), c.get("description", "").strip())
+                      for c in data["columns"]),
+        kind=data.get("kind") or default_kind(source),
+        owner=data.get("owner", ""),
+        tags=tuple(data.get("tags", ())),
+        keys=tuple(data.get("keys", ())),
+        transform=transform,
+        dedupe_sequence_by=(data.get("dedupe") or {}).get("sequence_by"),
+        expectations=tuple(Expectation(e["name"], e["rule"].strip(), e["action"], e.get("description", "").strip())
+                           for e in data.get("expectations", ())),
+        zorder_by=tuple(data.get("zorder_by", ())),
+        cluster_by=tuple(data.get("cluster_by", ())),
+        partition_by=tuple(data.get("partition_by", ())),
+        table_properties={k: _stringify(v) for k, v in data.get("table_properties", {}).items()},
+        grants=tuple(data.get("grants", ())),
+        quality=dict(data.get("quality", {})),
+        document=document,
+    )

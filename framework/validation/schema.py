@@ -1,0 +1,117 @@
+"""JSON Schema validation of spec and environment documents (Draft 2020-12, jsonschema-rs).
+
+The schemas in `framework/spec/schemas/` are the single source of truth for the spec format: this
+module, editors (via `# yaml-language-server: $schema=...`) and the generated spec reference all read
+them. Here we only translate jsonschema-rs errors into located findings with useful hints.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from functools import lru_cache
+from importlib import resources
+from typing import Any
+
+import jsonschema_rs
+
+from framework.findings import Finding, did_you_mean
+from framework.spec.documents import Document
+
+SCHEMA_FILES = {"table": "table.schema.json", "environment": "environment.schema.json"}
+
+
+@lru_cache(maxsize=None)
+def load_schema(kind: str) -> dict[str, Any]:
+    text = resources.files("framework.spec.schemas").joinpath(SCHEMA_FILES[kind]).read_text("utf-8")
+    return json.loads(text)
+
+
+@lru_cache(maxsize=None)
+def _validator(kind: str) -> jsonschema_rs.Draft202012Validator:
+    return jsonschema_rs.Draft202012Validator(load_schema(kind))
+
+
+def _subschema(kind: str, schema_path: list[str | int]) -> dict[str, Any]:
+    """The schema object that owns the failing keyword (schema_path minus the keyword)."""
+    node: Any = load_schema(kind)
+    for part in schema_path[:-1]:
+        node = node[part]
+    return node if isinstance(node, dict) else {}
+
+
+def _resolve(kind: str, node: dict[str, Any]) -> dict[str, Any]:
+    while "$ref" in node:
+        node = _subschema(kind, node["$ref"].lstrip("#/").split("/") + ["_"])
+    return node
+
+
+def validate_document(doc: Document, kind: str) -> list[Finding]:
+    """All schema findings of one document, each at the line/column of the offending key or value."""
+    if not isinstance(doc.data, dict):
+        return [doc.finding((), f"a {kind} spec must be a YAML mapping of keys to values, not {_type_name(doc.data)}",
+                            code="schema")]
+    findings = []
+    for error in _validator(kind).iter_errors(doc.data):
+        findings.extend(_to_findings(doc, kind, error))
+    return findings
+
+
+def _to_findings(doc: Document, kind: str, error: Any) -> list[Finding]:
+    path = tuple(error.instance_path)
+    keyword = error.schema_path[-1] if error.schema_path else ""
+    owner = _subschema(kind, list(error.schema_path))
+    error_kind = error.kind
+
+    if isinstance(error_kind, jsonschema_rs.ValidationErrorKind.AdditionalProperties):
+        allowed = list(owner.get("properties", {}))
+        return [doc.finding(path + (key,), f"unknown key `{key}`", key=True, code="schema",
+                            hint=did_you_mean(key, allowed) or f"allowed keys: {', '.join(allowed)}")
+                for key in error_kind.unexpected]
+    if isinstance(error_kind, jsonschema_rs.ValidationErrorKind.Required):
+        missing = error_kind.property
+        described = _resolve(kind, owner.get("properties", {}).get(missing, {})).get("description", "")
+        return [doc.finding(path, f"missing required key `{missing}`", code="schema",
+                            hint=described or f"add `{missing}:`")]
+    if keyword == "oneOf" and all(set(b) == {"required"} for b in owner.get("oneOf", [])):
+        choices = [b["required"][0] for b in owner["oneOf"]]
+        value = error.instance if isinstance(error.instance, dict) else {}
+        present = [c for c in choices if c in value]
+        what = f"has {' and '.join(f'`{p}`' for p in present)}" if present else "has none of them"
+        return [doc.finding(path, f"needs exactly one of {', '.join(f'`{c}`' for c in choices)}; it {what}",
+                            code="schema", hint=owner.get("description", ""))]
+    if isinstance(error_kind, jsonschema_rs.ValidationErrorKind.Enum):
+        options = [str(o) for o in error_kind.options]
+        value = error.instance
+        hint = did_you_mean(str(value), options) if isinstance(value, str) else ""
+        return [doc.finding(path, f"{json.dumps(value)} is not one of {', '.join(options)}", code="schema",
+                            hint=hint or f"use one of: {', '.join(options)}")]
+    if isinstance(error_kind, jsonschema_rs.ValidationErrorKind.Pattern):
+        description = owner.get("description", "")
+        return [doc.finding(path, f"{json.dumps(error.instance)} does not match the expected form "
+                                  f"(pattern {error_kind.pattern})", code="schema", hint=description)]
+    if isinstance(error_kind, jsonschema_rs.ValidationErrorKind.Type):
+        expected = _types_text(owner.get("type"))
+        return [doc.finding(path, f"expected {expected}, got {_type_name(error.instance)}", code="schema",
+                            hint=owner.get("description", ""))]
+    return [doc.finding(path, _clean(error.message), code="schema", hint=owner.get("description", ""))]
+
+
+def _types_text(types: Any) -> str:
+    names = {"object": "a mapping", "array": "a list", "string": "a string", "integer": "an integer",
+             "number": "a number", "boolean": "true or false", "null": "null"}
+    if isinstance(types, list):
+        return " or ".join(names.get(t, t) for t in types)
+    return names.get(types, str(types))
+
+
+def _type_name(value: Any) -> str:
+    if value is None:
+        return "null (an empty value)"
+    return {dict: "a mapping", list: "a list", str: "a string", bool: "a boolean", int: "an integer",
+            float: "a number"}.get(type(value), type(value).__name__)
+
+
+def _clean(message: str) -> str:
+    """jsonschema-rs messages embed whole instances; keep them short."""
+    return re.sub(r"\{.{80,}?\} ", "value ", message)

@@ -1,0 +1,204 @@
+"""Checks the JSON Schema cannot express: references between tables, cycles, layers, columns, SQL,
+variables and Python references. Each check is a small function yielding located findings.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Iterator
+
+from sqlglot import exp
+from sqlglot.errors import ParseError
+
+from framework.findings import Finding, did_you_mean
+from framework.spec.environment import Environment, unknown_variables
+from framework.spec.model import FilesSource, SqlSource, TablesSource, TableSpec
+from framework.validation.python_ref import resolve_python_ref
+from framework.validation.sql import DIALECT, check_boolean_expression, check_select
+
+if TYPE_CHECKING:
+    from framework.project import Project
+
+SOURCE_VIEW = "source"
+"""The name under which a transform's SQL sees its source rows."""
+METADATA_COLUMNS = ("_source_file", "_ingested_at", "_rescued_data")
+"""Columns the framework adds to every table read from files."""
+
+
+def check_project(project: Project, env: str | None) -> list[Finding]:
+    findings: list[Finding] = []
+    environments = [project.environments[env]] if env in project.environments else list(project.environments.values())
+    if env and env not in project.environments:
+        findings.append(Finding("environments", 1, 1, f"unknown environment `{env}`", code="usage",
+                                hint=did_you_mean(env, project.environments) or
+                                f"known: {', '.join(sorted(project.environments)) or 'none'}"))
+    for spec in project.tables.values():
+        for check in (check_location, check_source, check_columns, check_expectations, check_transform):
+            findings.extend(check(spec, project))
+        findings.extend(check_variables(spec, environments))
+        findings.extend(check_layers(spec, project, environments))
+    findings.extend(check_cycles(project))
+    return findings
+
+
+def _known_tables_hint(name: str, project: Project) -> str:
+    return did_you_mean(name, project.tables) or f"known tables: {', '.join(sorted(project.tables))}"
+
+
+def check_location(spec: TableSpec, project: Project) -> Iterator[Finding]:
+    doc = spec.document
+    path = project.root / doc.file
+    if path.stem != spec.name:
+        yield doc.finding(("name",), f"table name `{spec.name}` does not match its file name `{path.name}`",
+                          hint=f"rename the file to {spec.name}.yaml or set name: {path.stem}")
+    parent = path.parent.name
+    if parent in ("bronze", "silver", "gold") and parent != spec.layer:
+        yield doc.finding(("layer",), f"layer `{spec.layer}` does not match its folder tables/{parent}/",
+                          hint=f"move the file to tables/{spec.layer}/ or set layer: {parent}")
+
+
+def check_source(spec: TableSpec, project: Project) -> Iterator[Finding]:
+    doc, source = spec.document, spec.source
+    if isinstance(source, TablesSource):
+        for i, name in enumerate(source.tables):
+            if name not in project.tables:
+                yield doc.finding(("source", "tables", i), f"upstream table `{name}` does not exist",
+                                  hint=_known_tables_hint(name, project))
+            elif name == spec.name:
+                yield doc.finding(("source", "tables", i), "a table cannot read itself")
+    elif "mode" in doc.data["source"]:
+        yield doc.finding(("source", "mode"), "`mode` only applies to `source.tables`", key=True,
+                          hint="remove it: files are always streamed, SQL sources are always batch")
+    if isinstance(source, SqlSource):
+        result = check_select(source.sql)
+        if result.error:
+            yield doc.finding(("source", "sql"), result.error)
+        for name in result.tables:
+            if name not in project.tables:
+                yield doc.finding(("source", "sql"), f"SQL source reads unknown table `{name}`",
+                                  hint=_known_tables_hint(name, project))
+    if spec.kind == "streaming_table" and (isinstance(source, SqlSource) or
+                                           (isinstance(source, TablesSource) and source.mode == "batch")):
+        yield doc.finding(("kind",), "a streaming_table needs an incremental source (files or tables read as stream)",
+                          hint="use kind: materialized_view, or source.mode: stream")
+    if isinstance(source, FilesSource) and spec.kind != "streaming_table":
+        yield doc.finding(("kind",), "tables read from landing files must be streaming tables",
+                          hint="remove `kind` or use kind: streaming_table")
+    if spec.dedupe_sequence_by and not spec.keys:
+        yield doc.finding(("dedupe",), "`dedupe` needs `keys` to know which rows are the same", key=True)
+
+
+def check_columns(spec: TableSpec, project: Project) -> Iterator[Finding]:
+    doc = spec.document
+    declared = spec.column_names
+    seen: set[str] = set()
+    for i, column in enumerate(spec.columns):
+        if column.name in seen:
+            yield doc.finding(("columns", i, "name"), f"column `{column.name}` is declared twice")
+        seen.add(column.name)
+        if problem := _type_problem(column.type):
+            yield doc.finding(("columns", i, "type"), f"`{column.type}` is not a Spark SQL type: {problem}",
+                              hint="e.g. STRING, BIGINT, DOUBLE, DECIMAL(18,4), TIMESTAMP, DATE, ARRAY<STRING>")
+    available = set(declared) | set(METADATA_COLUMNS)
+    for field in ("keys", "zorder_by", "cluster_by", "partition_by"):
+        for i, name in enumerate(getattr(spec, field)):
+            if name not in available:
+                yield doc.finding((field, i), f"`{field}` names column `{name}`, which is not declared",
+                                  hint=did_you_mean(name, declared) or f"declared columns: {', '.join(declared)}")
+    if spec.dedupe_sequence_by and spec.dedupe_sequence_by not in available:
+        name = spec.dedupe_sequence_by
+        yield doc.finding(("dedupe", "sequence_by"), f"`sequence_by` names column `{name}`, which is not declared",
+                          hint=did_you_mean(name, declared))
+    if spec.zorder_by and spec.cluster_by:
+        yield doc.finding(("cluster_by",), "`zorder_by` and `cluster_by` cannot both be set", key=True,
+                          hint="liquid clustering replaces Z-ordering; keep one of them")
+    if spec.partition_by and spec.cluster_by:
+        yield doc.finding(("cluster_by",), "`partition_by` and `cluster_by` cannot both be set", key=True)
+
+
+def _type_problem(type_text: str) -> str | None:
+    try:
+        exp.DataType.build(type_text, dialect=DIALECT, udt=False)
+    except (ParseError, ValueError, Exception) as exc:  # sqlglot raises several error types here
+        return str(exc).splitlines()[0] if str(exc) else "unknown type"
+    return None
+
+
+def check_expectations(spec: TableSpec, project: Project) -> Iterator[Finding]:
+    doc = spec.document
+    available = set(spec.column_names) | set(METADATA_COLUMNS)
+    names: set[str] = set()
+    for i, expectation in enumerate(spec.expectations):
+        if expectation.name in names:
+            yield doc.finding(("expectations", i, "name"), f"expectation name `{expectation.name}` is used twice",
+                              hint="expectation names must be unique per table")
+        names.add(expectation.name)
+        result = check_boolean_expression(expectation.rule)
+        if result.error:
+            yield doc.finding(("expectations", i, "rule"), result.error)
+            continue
+        for column in sorted(result.columns - available):
+            yield doc.finding(("expectations", i, "rule"), f"rule uses column `{column}`, which is not declared",
+                              hint=did_you_mean(column, spec.column_names) or
+                              f"declared columns: {', '.join(spec.column_names)}")
+
+
+def check_transform(spec: TableSpec, project: Project) -> Iterator[Finding]:
+    doc, transform = spec.document, spec.transform
+    if transform is None:
+        return
+    if transform.python:
+        if problem := resolve_python_ref(transform.python, project.root):
+            yield doc.finding(("transform", "python"), problem,
+                              hint="write it as `package.module:function`, importable from the project root")
+        return
+    result = check_select(transform.sql)
+    if result.error:
+        yield doc.finding(("transform", "sql"), result.error)
+        return
+    for name in result.tables:
+        if name != SOURCE_VIEW:
+            yield doc.finding(("transform", "sql"), f"transform reads `{name}`; a transform reads only `{SOURCE_VIEW}`",
+                              hint="to combine tables, use `source: {sql: ...}` instead")
+
+
+def check_variables(spec: TableSpec, environments: list[Environment]) -> Iterator[Finding]:
+    doc = spec.document
+    texts: list[tuple[tuple, str]] = []
+    if isinstance(spec.source, FilesSource):
+        texts.append((("source", "files", "path"), spec.source.path))
+        texts.extend((("source", "files", "options", k), str(v)) for k, v in spec.source.options.items())
+    if isinstance(spec.source, SqlSource):
+        texts.append((("source", "sql"), spec.source.sql))
+    if spec.transform and spec.transform.sql:
+        texts.append((("transform", "sql"), spec.transform.sql))
+    for path, text in texts:
+        for env in environments:
+            known = env.variables()
+            for name in unknown_variables(text, known):
+                yield doc.finding(path, f"unknown variable `${{{name}}}` in environment `{env.name}`",
+                                  hint=did_you_mean(name, known) or
+                                  f"define it under `variables:` in environments/{env.name}.yaml")
+
+
+def check_layers(spec: TableSpec, project: Project, environments: list[Environment]) -> Iterator[Finding]:
+    doc = spec.document
+    rules = environments[0].layer_rules if environments else {
+        "bronze": ("files",), "silver": ("bronze", "silver"), "gold": ("silver", "gold")}
+    allowed = rules.get(spec.layer, ())
+    if spec.reads_files and "files" not in allowed:
+        yield doc.finding(("source", "files"), f"{spec.layer} tables may not read landing files",
+                          hint=f"{spec.layer} reads from: {', '.join(allowed)}")
+    for name in spec.upstreams:
+        upstream = project.tables.get(name)
+        if upstream and upstream.layer not in allowed:
+            yield doc.finding(("source",), f"{spec.layer} table reads {upstream.layer} table `{name}`; "
+                              f"{spec.layer} may read only from {', '.join(allowed)}",
+                              hint="change the source, or the environment's `layer_rules`")
+
+
+def check_cycles(project: Project) -> Iterator[Finding]:
+    cycle = project.graph().find_cycle()
+    if cycle:
+        first = project.tables[cycle[0]]
+        yield first.document.finding(("source",), "tables depend on each other in a cycle: " + " -> ".join(cycle),
+                                     hint="break the cycle by removing one of these sources", code="cycle")
