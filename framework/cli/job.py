@@ -1,0 +1,80 @@
+"""`medallion job` (collect -> pipeline -> checks, locally) and `medallion runs` (its history)."""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import replace
+from pathlib import Path
+
+import click
+from rich.table import Table
+
+from framework.cli.common import console, env_option, load_valid_project, project_option
+from framework.jobs.runner import TaskOutcome, default_tasks, history_for, run_job
+
+STATUS_STYLE = {"SUCCESS": "green", "FAILED": "red", "TIMEDOUT": "red", "SKIPPED": "yellow", "RUNNING": "cyan"}
+
+
+@click.command()
+@env_option()
+@project_option()
+@click.option("--skip", "skip", multiple=True, type=click.Choice(["collect", "pipeline", "quality_checks"]),
+              help="Leave a task out (repeatable); downstream tasks still run.")
+@click.option("--collect-args", default="", metavar="ARGS", help="Extra arguments for `medallion collect`.")
+@click.option("--run-args", default="", metavar="ARGS", help="Extra arguments for `medallion run`.")
+def job(env_name: str, project_dir: Path | None, skip: tuple[str, ...], collect_args: str, run_args: str) -> None:
+    """Run the whole job locally, in the order the Databricks job runs it.
+
+    collect (data collection) -> pipeline (medallion run) -> quality_checks (medallion check). Every
+    job and task run is recorded (see `medallion runs`); a failed task skips its downstream tasks and
+    sends the environment's notifications. Exit code 1 when any task failed.
+    """
+    project = load_valid_project(project_dir, env_name)
+    env = project.environment(env_name)
+    tasks = [t for t in default_tasks(env, collect_args=tuple(collect_args.split()),
+                                      pipeline_args=tuple(run_args.split())) if t.name not in skip]
+    tasks = [replace(t, depends_on=tuple(d for d in t.depends_on if d not in skip)) for t in tasks]
+
+    def announce(outcome: TaskOutcome) -> None:
+        style = STATUS_STYLE.get(outcome.status, "white")
+        extra = f" — {outcome.error}" if outcome.error else ""
+        console.print(f"[bold]task {outcome.task}[/]: [{style}]{outcome.status}[/] "
+                      f"({outcome.seconds:.1f}s, {outcome.attempts} attempt(s)){extra}")
+
+    console.rule(f"[bold]medallion job[/] · env {env.name} · tasks {' -> '.join(t.name for t in tasks)}")
+    result = run_job(env, tasks, on_task=announce)
+    for delivery in result.deliveries:
+        console.print(f"notification via {delivery.channel}: {'sent' if delivery.ok else 'FAILED'} ({delivery.detail})")
+    style = STATUS_STYLE[result.status]
+    console.rule(f"job run {result.run_id}: [{style}]{result.status}[/]")
+    if result.ok and "pipeline" not in skip:
+        _print_where(project, env)
+    sys.exit(0 if result.ok else 1)
+
+
+def _print_where(project, env) -> None:
+    console.print(f"Tables are Delta tables under [bold]{project.relative(env.storage_root / 'tables')}[/]:")
+    for name in project.graph().order():
+        spec = project.tables[name]
+        console.print(f"  {env.schema_for(spec.layer)}.{name}")
+    console.print('Query them:  [bold]medallion sql "SELECT * FROM gold.daily_indicators ORDER BY trade_date DESC LIMIT 5"[/]')
+    console.print(f"History:     [bold]medallion runs --env {env.name}[/]   ·   docs: [bold]medallion docs[/]")
+
+
+@click.command()
+@env_option()
+@project_option()
+@click.option("--limit", default=10, show_default=True, help="How many job runs to show.")
+def runs(env_name: str, project_dir: Path | None, limit: int) -> None:
+    """List recent local job runs and their tasks (newest first)."""
+    project = load_valid_project(project_dir, env_name)
+    history = history_for(project.environment(env_name))
+    table = Table(title=f"Job runs · env {env_name}", title_justify="left")
+    for header in ("run id", "job", "started (UTC)", "ended", "status", "tasks", "error"):
+        table.add_column(header, overflow="fold")
+    for run in history.jobs(limit):
+        tasks = " ".join(f"{t.task}#{t.attempt}:{t.status}" for t in history.tasks(run.run_id))
+        style = STATUS_STYLE.get(run.status, "white")
+        table.add_row(run.run_id, run.job, run.started_at, run.ended_at or "", f"[{style}]{run.status}[/]",
+                      tasks, run.error or "")
+    console.print(table)
