@@ -7,7 +7,7 @@ PY     := $(VENV)/bin/python
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 
-.PHONY: setup run test test-all validate bench clean
+.PHONY: setup run test validate docs bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -26,7 +26,13 @@ run: setup
 	$(BIN)/medallion list
 
 test: setup
+	tools/ensure-graphviz.sh
+	tools/ensure-chromium.sh
 	$(PY) -m pytest -q
+
+docs: setup
+	tools/ensure-graphviz.sh
+	$(BIN)/medallion docs
 
 bench: setup
 	$(PY) bench/validate.py

@@ -1,0 +1,226 @@
+"""Read a Delta table's transaction log with plain Python: versions, commits, live files, row counts.
+
+The docs need a few facts about a local run (how many rows, when the table last changed, its recent
+versions) and must not start a JVM for them. The Delta protocol keeps all of that in `_delta_log/`:
+newline-delimited JSON commits (`commitInfo`, `add`, `remove`, ...) plus parquet checkpoints that
+summarise the table every N commits. We reconstruct the snapshot the way the protocol describes: the
+newest complete checkpoint, then every JSON commit after it. Row counts come from the `numRecords`
+statistic Delta writes for every file (minus rows hidden by deletion vectors).
+
+Only what the docs show is read; this is not a general Delta reader (no data, no column mapping).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Iterator
+from urllib.parse import unquote, urlparse
+
+import pyarrow.parquet as pq
+
+LOG_DIR = "_delta_log"
+_COMMIT = re.compile(r"^(\d{20})\.json$")
+_CHECKPOINT = re.compile(r"^(\d{20})\.checkpoint(?:\.(\d{10})\.(\d{10}))?\.parquet$")
+SUMMARY_METRICS = ("numOutputRows", "numTargetRowsInserted", "numTargetRowsUpdated", "numTargetRowsDeleted",
+                   "numDeletedRows", "numUpdatedRows", "numCopiedRows", "numAddedFiles", "numRemovedFiles",
+                   "numFiles")
+"""operationMetrics worth a glance in a version history, in the order they are shown."""
+
+
+class DeltaLogError(Exception):
+    """The log cannot be read into a snapshot (gaps without a checkpoint, unreadable files)."""
+
+
+@dataclass(frozen=True)
+class Commit:
+    """One version of the table, from its `commitInfo` action."""
+
+    version: int
+    timestamp_ms: int
+    operation: str
+    parameters: dict[str, Any] = field(default_factory=dict)
+    metrics: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def timestamp(self) -> datetime:
+        return datetime.fromtimestamp(self.timestamp_ms / 1000, tz=timezone.utc)
+
+    @property
+    def when(self) -> str:
+        """UTC, to the second: what a reader needs, and the same on every machine."""
+        return self.timestamp.strftime("%Y-%m-%d %H:%M:%S UTC")
+
+    @property
+    def metrics_summary(self) -> str:
+        return ", ".join(f"{key}={self.metrics[key]}" for key in SUMMARY_METRICS if key in self.metrics)
+
+
+@dataclass(frozen=True)
+class DataFile:
+    """A live data file of the snapshot."""
+
+    path: str
+    """Relative to the table folder (URL-decoded), or an absolute path."""
+    size: int
+    num_records: int | None
+    """Rows visible in the file: its `numRecords` minus rows its deletion vector hides; None without stats."""
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """The latest state of a Delta table, as far as the docs need it."""
+
+    table_path: Path
+    version: int
+    files: tuple[DataFile, ...]
+    commits: tuple[Commit, ...]
+    """Commits whose JSON is still in the log (Delta cleans up old ones), oldest first."""
+
+    @property
+    def row_count(self) -> int | None:
+        """Sum of `numRecords` over live files; None when any file lacks statistics."""
+        counts = [f.num_records for f in self.files]
+        return None if any(c is None for c in counts) else sum(counts)  # type: ignore[arg-type]
+
+    @property
+    def size_bytes(self) -> int:
+        return sum(f.size for f in self.files)
+
+    @property
+    def last_commit(self) -> Commit | None:
+        return self.commits[-1] if self.commits else None
+
+    def file_paths(self) -> list[Path]:
+        """Absolute paths of the live data files, sorted (to read them in a stable order)."""
+        return sorted(_resolve(self.table_path, f.path) for f in self.files)
+
+
+def is_delta_table(path: Path) -> bool:
+    log = path / LOG_DIR
+    return log.is_dir() and any(_COMMIT.match(p.name) or _CHECKPOINT.match(p.name) for p in log.iterdir())
+
+
+def read_snapshot(table_path: Path, history: int = 25) -> Snapshot:
+    """Reconstruct the latest snapshot; keep the commit info of the newest `history` versions."""
+    log = table_path / LOG_DIR
+    if not log.is_dir():
+        raise DeltaLogError(f"{table_path} is not a Delta table (no {LOG_DIR}/ folder)")
+    commits, checkpoints = _list_log(log)
+    if not commits and not checkpoints:
+        raise DeltaLogError(f"{log} has no commits")
+    latest = max([*commits, *checkpoints])
+    start = _replay_start(commits, checkpoints, latest, log)
+    live: dict[tuple[str, str], DataFile] = {}
+    if start > 0:
+        for part in checkpoints[start - 1]:
+            _apply_checkpoint(part, live)
+    infos: dict[int, Commit] = {}
+    first_info = max(0, latest - history + 1)
+    for version in range(min(start, first_info), latest + 1):
+        if version not in commits:
+            continue
+        for action in _actions(commits[version]):
+            if version >= start:
+                _apply(action, live)
+            if "commitInfo" in action and version >= first_info:
+                infos[version] = _commit(version, action["commitInfo"])
+    files = tuple(sorted(live.values(), key=lambda f: f.path))
+    return Snapshot(table_path, latest, files, tuple(infos[v] for v in sorted(infos)))
+
+
+def _list_log(log: Path) -> tuple[dict[int, Path], dict[int, list[Path]]]:
+    """JSON commits by version, and complete classic checkpoints (single or multi-part) by version."""
+    commits: dict[int, Path] = {}
+    parts: dict[int, dict[int, Path]] = {}
+    expected: dict[int, int] = {}
+    for path in log.iterdir():
+        if m := _COMMIT.match(path.name):
+            commits[int(m.group(1))] = path
+        elif m := _CHECKPOINT.match(path.name):
+            version = int(m.group(1))
+            part, total = (int(m.group(2)), int(m.group(3))) if m.group(2) else (1, 1)
+            parts.setdefault(version, {})[part] = path
+            expected[version] = total
+    checkpoints = {v: [ps[i] for i in sorted(ps)] for v, ps in parts.items() if len(ps) == expected[v]}
+    return commits, checkpoints
+
+
+def _replay_start(commits: dict[int, Path], checkpoints: dict[int, list[Path]], latest: int, log: Path) -> int:
+    """The first JSON version to replay: just after the newest usable checkpoint, else 0."""
+    for version in sorted(checkpoints, reverse=True):
+        if all(v in commits for v in range(version + 1, latest + 1)):
+            return version + 1
+    missing = [v for v in range(latest + 1) if v not in commits]
+    if missing:
+        raise DeltaLogError(f"{log} misses commit(s) {missing[0]}..{missing[-1]} and has no checkpoint after them")
+    return 0
+
+
+def _actions(path: Path) -> Iterator[dict[str, Any]]:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise DeltaLogError(f"cannot read {path}: {exc.strerror}") from None
+    for number, line in enumerate(text.splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            yield json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise DeltaLogError(f"{path}:{number}: not a JSON action ({exc.msg})") from None
+
+
+def _apply_checkpoint(path: Path, live: dict[tuple[str, str], DataFile]) -> None:
+    try:
+        rows = pq.read_table(path, columns=["add"]).column("add").to_pylist()
+    except Exception as exc:  # pyarrow raises several types for damaged or foreign files
+        raise DeltaLogError(f"cannot read checkpoint {path}: {exc}") from None
+    for add in rows:
+        if add:
+            _apply({"add": add}, live)
+
+
+def _dv_key(action: dict[str, Any]) -> str:
+    dv = action.get("deletionVector") or {}
+    return f"{dv.get('storageType', '')}:{dv.get('pathOrInlineDv', '')}:{dv.get('offset', '')}"
+
+
+def _apply(action: dict[str, Any], live: dict[tuple[str, str], DataFile]) -> None:
+    """Protocol rule: a file is live when its newest add/remove (by path and deletion vector) is an add."""
+    if add := action.get("add"):
+        live[(add["path"], _dv_key(add))] = DataFile(unquote(add["path"]), int(add.get("size") or 0),
+                                                      _visible_records(add))
+    elif remove := action.get("remove"):
+        live.pop((remove["path"], _dv_key(remove)), None)
+
+
+def _visible_records(add: dict[str, Any]) -> int | None:
+    stats = add.get("stats")
+    if not stats:
+        return None
+    try:
+        records = json.loads(stats).get("numRecords")
+    except (json.JSONDecodeError, AttributeError):
+        return None
+    if records is None:
+        return None
+    hidden = (add.get("deletionVector") or {}).get("cardinality") or 0
+    return int(records) - int(hidden)
+
+
+def _commit(version: int, info: dict[str, Any]) -> Commit:
+    timestamp = info.get("inCommitTimestamp") or info.get("timestamp") or 0
+    return Commit(version=version, timestamp_ms=int(timestamp), operation=str(info.get("operation", "")),
+                  parameters=dict(info.get("operationParameters") or {}),
+                  metrics={k: str(v) for k, v in sorted((info.get("operationMetrics") or {}).items())})
+
+
+def _resolve(table_path: Path, path: str) -> Path:
+    if "://" in path or path.startswith("file:"):
+        return Path(unquote(urlparse(path).path))
+    candidate = Path(path)
+    return candidate if candidate.is_absolute() else table_path / candidate

@@ -1,0 +1,117 @@
+"""Catalog -> the site's files as text: Jinja2 templates from templates/docs/, Pygments for code.
+
+Templates get plain data (catalog.py, stats.py) and a few filters; all layout lives in the templates
+and all decisions in the data. HTML templates autoescape; Markdown templates (`*.md`) do not, and use
+`md_cell` to keep `|` and line breaks from breaking GitHub tables.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from pathlib import Path
+from typing import Any
+
+import jinja2
+from markupsafe import Markup
+from pygments import highlight as pygments_highlight
+from pygments.formatters import HtmlFormatter
+from pygments.lexers import PythonLexer, SqlLexer
+
+import framework
+from framework import __version__
+from framework.docs import lineage
+from framework.docs.catalog import Catalog, TableDoc
+from framework.docs.chart import pass_rate_chart, percent
+from framework.docs.environments import parent, settings_sections
+from framework.docs.errors import DocsError
+from framework.docs.search import search_index_js
+from framework.docs.stats import RunStats, TableStats
+
+TEMPLATES = Path(framework.__file__).resolve().parent.parent / "templates" / "docs"
+STATIC_ASSETS = ("style.css", "search.js")
+_FORMATTER = HtmlFormatter(cssclass="highlight", wrapcode=True)
+_LEXERS = {"sql": SqlLexer(), "python": PythonLexer()}
+_CODE_SPAN = re.compile(r"`([^`]+)`")
+
+
+def highlight(code: str, language: str) -> Markup:
+    return Markup(pygments_highlight(code.rstrip() + "\n", _LEXERS[language], _FORMATTER))
+
+
+def inline_code(text: str) -> Markup:
+    """Escape text and show `backticked` words as code, as spec authors write them."""
+    return Markup(_CODE_SPAN.sub(r"<code>\1</code>", html.escape(text, quote=False)))
+
+
+def md_cell(text: Any) -> str:
+    """Text that stays inside one GitHub Markdown table cell."""
+    return " ".join(str(text).split()).replace("|", "\\|") or " "
+
+
+def human_bytes(size: int) -> str:
+    value = float(size)
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if value < 1024 or unit == "GiB":
+            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1024
+    return f"{size} B"
+
+
+def thousands(value: int | None) -> str:
+    return "unknown" if value is None else f"{value:,}"
+
+
+def environment(templates: Path = TEMPLATES) -> jinja2.Environment:
+    if not (templates / "base.html").is_file():
+        raise DocsError(f"documentation templates not found in {templates} (is the repository checkout complete?)")
+    env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(templates)),
+                             autoescape=jinja2.select_autoescape(["html"], default_for_string=False),
+                             undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True,
+                             keep_trailing_newline=True)
+    env.filters.update(highlight=highlight, inline_code=inline_code, md_cell=md_cell, bytes=human_bytes,
+                       thousands=thousands, percent=percent)
+    env.globals.update(version=__version__)
+    return env
+
+
+def _table_page_link(name: str) -> str:
+    return f"{name}.html"
+
+
+def render_site(catalog: Catalog, stats: RunStats | None, templates: Path = TEMPLATES) -> dict[str, str]:
+    """Every file of the site, by path relative to the site root."""
+    jinja = environment(templates)
+    pipeline_svg = lineage.render_svg(lineage.pipeline_graph(catalog, lambda n: f"tables/{n}.html",
+                                                             "index.html#quality"))
+    common = {"catalog": catalog, "run": stats}
+    files = {
+        "index.html": jinja.get_template("index.html").render(
+            **common, root="", page="home", title="Overview", lineage_svg=Markup(lineage.inline_svg(pipeline_svg))),
+        "environments.html": jinja.get_template("environments.html").render(
+            **common, root="", page="environments", title="Environments",
+            sections=settings_sections(catalog.environments),
+            parents={e.name: parent(e) for e in catalog.environments}),
+        "README.md": jinja.get_template("README.md").render(**common),
+        "lineage.svg": pipeline_svg,
+        "assets/pygments.css": _FORMATTER.get_style_defs(".highlight") + "\n",
+        "assets/search-index.js": search_index_js(catalog),
+    }
+    for name in STATIC_ASSETS:
+        files[f"assets/{name}"] = (templates / "assets" / name).read_text(encoding="utf-8")
+    table_html = jinja.get_template("table.html")
+    table_md = jinja.get_template("table.md")
+    for doc in catalog.tables:
+        table_stats = stats.tables.get(doc.name) if stats else None
+        context = _table_context(catalog, doc, table_stats)
+        files[f"tables/{doc.name}.html"] = table_html.render(**common, **context, root="../", page="table",
+                                                             title=doc.name)
+        files[f"tables/{doc.name}.md"] = table_md.render(**common, **context)
+    return files
+
+
+def _table_context(catalog: Catalog, doc: TableDoc, stats: TableStats | None) -> dict[str, Any]:
+    svg = lineage.render_svg(lineage.table_graph(catalog, doc.name, _table_page_link))
+    quality = stats.quality if stats else None
+    return {"doc": doc, "spec": doc.spec, "stats": stats, "lineage_svg": Markup(lineage.inline_svg(svg)),
+            "quality": quality, "chart": pass_rate_chart(quality) if quality else None}

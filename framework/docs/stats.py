@@ -1,0 +1,103 @@
+"""Live statistics of a local run: row counts, last update, versions and expectation pass rates.
+
+Read from `<storage_root>/tables/<schema>/<name>` (the local engine's layout, framework/engine/
+storage.py) with delta_log.py and event_log.py, so they need no JVM. Every value comes from the data
+(commit timestamps, file statistics), never from the clock, so the same run gives the same pages.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+from framework.docs.catalog import Catalog
+from framework.docs.delta_log import Commit, DeltaLogError, is_delta_table, read_snapshot
+from framework.docs.errors import DocsError
+from framework.docs.event_log import QualityHistory, quality_by_table, read_expectation_results
+from framework.spec.environment import Environment
+
+LiveStats = Literal["auto", "on", "off"]
+HISTORY_SHOWN = 15
+EVENT_LOG = "event_log"
+
+
+@dataclass(frozen=True)
+class TableStats:
+    """What a local run says about one table; `error` explains a table whose log could not be read."""
+
+    found: bool
+    row_count: int | None = None
+    size_bytes: int = 0
+    file_count: int = 0
+    version: int | None = None
+    last_update: str | None = None
+    history: tuple[Commit, ...] = ()
+    """Newest first."""
+    quality: QualityHistory | None = None
+    error: str | None = None
+
+
+@dataclass(frozen=True)
+class RunStats:
+    """Statistics of the documented environment's local storage."""
+
+    storage: str
+    """The storage root as the environment's settings write it (pages must not show machine paths)."""
+    tables: dict[str, TableStats]
+    event_log_found: bool
+    event_log_error: str | None = None
+
+
+def tables_root(env: Environment) -> Path:
+    return env.storage_root / "tables"
+
+
+def table_path(env: Environment, layer: str, name: str) -> Path:
+    return tables_root(env) / env.schema_for(layer) / name
+
+
+def has_local_run(env: Environment) -> bool:
+    return env.runtime == "local" and tables_root(env).is_dir()
+
+
+def collect_stats(catalog: Catalog, mode: LiveStats) -> RunStats | None:
+    """None when statistics are off or (in auto mode) there is no local run to read."""
+    env = catalog.env
+    if mode == "off":
+        return None
+    if not has_local_run(env):
+        if mode == "auto":
+            return None
+        if env.runtime != "local":
+            raise DocsError(f"--live-stats on: environment `{env.name}` runs on {env.runtime}, so there is no local "
+                            "run to read; document a local environment or use --live-stats off")
+        raise DocsError(f"--live-stats on: environment `{env.name}` has no local run at {tables_root(env)}; run "
+                        f"`medallion run --env {env.name}` first, or use --live-stats auto")
+    quality: dict[str, QualityHistory] = {}
+    event_log_error = None
+    log_path = table_path(env, "ops", EVENT_LOG)
+    event_log_found = is_delta_table(log_path)
+    if event_log_found:
+        try:
+            quality = quality_by_table(read_expectation_results(log_path))
+        except DeltaLogError as exc:
+            event_log_error = str(exc)
+    tables = {doc.name: _table_stats(table_path(env, doc.layer, doc.name), quality.get(doc.name))
+              for doc in catalog.tables}
+    storage = str(env.settings["storage_root"]).replace("{env}", env.name)
+    return RunStats(storage, tables, event_log_found, event_log_error)
+
+
+def _table_stats(path: Path, quality: QualityHistory | None) -> TableStats:
+    if not is_delta_table(path):
+        return TableStats(found=False, quality=quality)
+    try:
+        snapshot = read_snapshot(path, history=HISTORY_SHOWN)
+    except DeltaLogError as exc:
+        return TableStats(found=True, quality=quality, error=str(exc))
+    last = snapshot.last_commit
+    return TableStats(found=True, row_count=snapshot.row_count, size_bytes=snapshot.size_bytes,
+                      file_count=len(snapshot.files), version=snapshot.version,
+                      last_update=last.when if last else None, history=tuple(reversed(snapshot.commits)),
+                      quality=quality)

@@ -1,0 +1,202 @@
+"""What the generated site says: every table, column, expectation and neighbour, for the real specs."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+import yaml
+
+from framework.docs.site import build_site
+
+from docs_fixtures import REPO, load_valid
+
+pytestmark = pytest.mark.usefixtures("graphviz_dot")
+
+
+def spec_documents(root: Path) -> list[dict]:
+    """The specs as plain YAML, read independently of the framework's loader."""
+    return [yaml.safe_load(p.read_text()) for p in sorted((root / "tables").rglob("*.yaml"))]
+
+
+def generate(root: Path, out: Path, env: str = "local"):
+    return build_site(load_valid(root), env, out, live_stats="off")
+
+
+def search_index(site: Path) -> list[dict]:
+    text = (site / "assets" / "search-index.js").read_text()
+    return json.loads(text.removeprefix("window.MEDALLION_SEARCH = ").removesuffix(";\n"))
+
+
+NEW_SPEC = """\
+name: weekly_bars
+layer: gold
+description: One bar per symbol and ISO week | rolled up from daily bars <script>alert(1)</script>.
+owner: quant-research
+tags: [market-data]
+source:
+  tables: [daily_bars]
+  mode: batch
+columns:
+  - {name: symbol, type: STRING, nullable: false, description: Ticker.}
+  - {name: week_start, type: DATE, nullable: false, description: "Monday of the week | New York."}
+  - {name: close, type: DOUBLE, description: Close of the last day of the week.}
+keys: [symbol, week_start]
+transform:
+  sql: |
+    SELECT symbol, date_trunc('week', trade_date) AS week_start, max_by(close, trade_date) AS close
+    FROM source
+    GROUP BY symbol, date_trunc('week', trade_date)
+expectations:
+  - {name: has_close, rule: close IS NOT NULL, action: drop}
+"""
+
+
+def test_every_table_in_tables_is_documented(project_dir, tmp_path):
+    site = tmp_path / "site"
+    generate(project_dir, site)
+    specs = spec_documents(REPO)
+    assert len(specs) >= 7
+    index = (site / "index.html").read_text()
+    lineage = (site / "lineage.svg").read_text()
+    entries = search_index(site)
+    readme = (site / "README.md").read_text()
+    for spec in specs:
+        name = spec["name"]
+        page = (site / "tables" / f"{name}.html").read_text()
+        markdown = (site / "tables" / f"{name}.md").read_text()
+        assert f'href="tables/{name}.html"' in index
+        assert f"(tables/{name}.md)" in readme
+        assert f'id="node&#45;{name}"' in lineage and f'xlink:href="tables/{name}.html"' in lineage
+        assert {"kind": "table", "name": name} == {k: v for k, v in _entry(entries, "table", name).items()
+                                                    if k in ("kind", "name")}
+        assert f"<h1>{name} " in page and markdown.startswith(f"# {name}\n")
+        for column in spec["columns"]:
+            assert f'<tr id="col-{column["name"]}">' in page, (name, column["name"])
+            assert f"| `{column['name']}`" in markdown
+            assert _entry(entries, "column", column["name"], table=name)["url"] == \
+                f"tables/{name}.html#col-{column['name']}"
+        for expectation in spec.get("expectations", []):
+            assert f"<td>{expectation['name']}</td>" in page
+            assert f"| {expectation['name']} |" in markdown
+        for catalog in ("medallion_local", "medallion_dev", "medallion_prod"):
+            assert f"<code>{catalog}.{spec['layer']}.{name}</code>" in page
+    pages = sorted(p.stem for p in (site / "tables").glob("*.html"))
+    assert pages == sorted(s["name"] for s in specs)
+
+
+def _entry(entries: list[dict], kind: str, name: str, table: str | None = None) -> dict:
+    found = [e for e in entries if e["kind"] == kind and e["name"] == name and (table is None or e["table"] == table)]
+    assert len(found) == 1, (kind, name, table)
+    return found[0]
+
+
+def test_table_page_shows_the_spec(project_dir, tmp_path):
+    site = tmp_path / "site"
+    generate(project_dir, site)
+    bars = (site / "tables" / "bars.html").read_text()
+    assert "market-data-team" in bars and '<span class="tag">clean</span>' in bars
+    assert "the latest by <code>_ingested_at</code> wins" in bars  # de-duplication
+    assert "<code>bars_quarantine</code>" in bars
+    assert '<a href="bars_raw.html">bars_raw</a>' in bars and '<a href="daily_bars.html">daily_bars</a>' in bars
+    assert '<div class="highlight"><pre><span></span><code><span class="k">SELECT</span>' in bars
+    assert "<code>delta.enableChangeDataFeed</code></td><td><code>true</code>" in bars
+    assert "<dt>Z-order by</dt><dd><code>symbol</code>, <code>trade_date</code></dd>" in bars
+    assert '<span class="action action-drop">drop</span>' in bars
+    assert "<code>.medallion/local/tables/silver/bars</code>" in bars
+    bars_raw = (site / "tables" / "bars_raw.html").read_text()
+    assert "files in <code>.medallion/local/landing/bars</code> (json)" in bars_raw
+    assert "<code>${landing_path}/${bars_folder}</code>" in bars_raw
+    summary = (site / "tables" / "symbol_summary.html").read_text()
+    assert 'a SQL query over <a href="daily_bars.html">daily_bars</a>, <a href="trading_sessions.html">' in summary
+    assert summary.count('<div class="highlight">') == 1  # its source query; it has no transform
+
+
+def test_documenting_another_environment_resolves_its_paths(project_dir, tmp_path):
+    site = tmp_path / "site"
+    generate(project_dir, site, env="prod")
+    bars_raw = (site / "tables" / "bars_raw.html").read_text()
+    assert "files in <code>/Volumes/medallion_prod/bronze/landing/bars</code>" in bars_raw
+    assert '<tr class="current"><td><a href="../environments.html">prod</a>' in bars_raw
+    assert "medallion_prod.ops.event_log" in (site / "index.html").read_text()
+
+
+def test_a_new_spec_appears_and_a_removed_one_disappears(project_dir, tmp_path):
+    site = tmp_path / "site"
+    generate(project_dir, site)
+    (project_dir / "tables" / "gold" / "weekly_bars.yaml").write_text(NEW_SPEC)
+    report = generate(project_dir, site)
+    assert {"tables/weekly_bars.html", "tables/weekly_bars.md", "index.html", "lineage.svg",
+            "tables/daily_bars.html"} <= set(report.files.written)
+    page = (site / "tables" / "weekly_bars.html").read_text()
+    assert '<tr id="col-week_start">' in page and "<td>has_close</td>" in page
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page and "<script>alert(1)" not in page
+    assert '<a href="daily_bars.html">daily_bars</a> <span class="muted">(gold)</span>' in page
+    daily = (site / "tables" / "daily_bars.html").read_text()
+    assert '<a href="weekly_bars.html">weekly_bars</a>' in daily.split("<h3>Downstream</h3>")[1]
+    index = (site / "index.html").read_text()
+    assert '<span class="big">4</span> gold tables' in index
+    assert 'xlink:href="tables/weekly_bars.html"' in index
+    markdown = (site / "tables" / "weekly_bars.md").read_text()
+    assert "| Monday of the week \\| New York. |" in markdown  # a pipe stays inside its cell
+    assert "  daily_bars --> weekly_bars" in markdown
+    assert _entry(search_index(site), "column", "week_start")["table"] == "weekly_bars"
+
+    (project_dir / "tables" / "gold" / "symbol_summary.yaml").unlink()
+    report = generate(project_dir, site)
+    assert set(report.files.removed) == {"tables/symbol_summary.html", "tables/symbol_summary.md"}
+    assert "symbol_summary" not in (site / "index.html").read_text()
+
+
+def test_python_transform_shows_the_function_source(project_dir, tmp_path):
+    (project_dir / "transforms").mkdir()
+    (project_dir / "transforms" / "weekly.py").write_text(
+        'def roll_up(df):\n    """Weekly bars."""\n    return df.groupBy("symbol").count()\n')
+    spec = NEW_SPEC.split("transform:")[0] + "transform:\n  python: transforms.weekly:roll_up\n"
+    (project_dir / "tables" / "gold" / "weekly_bars.yaml").write_text(spec)
+    site = tmp_path / "site"
+    generate(project_dir, site)
+    page = (site / "tables" / "weekly_bars.html").read_text()
+    assert "Python function <code>transforms.weekly:roll_up</code>." in page
+    assert '<span class="k">def</span><span class="w"> </span><span class="nf">roll_up</span>' in page
+    assert "```python\ndef roll_up(df):" in (site / "tables" / "weekly_bars.md").read_text()
+
+
+def test_lineage_graph_runs_landing_to_checks(project_dir, tmp_path):
+    site = tmp_path / "site"
+    generate(project_dir, site)
+    svg = (site / "lineage.svg").read_text()
+    clusters = re.findall(r'<g id="cluster&#45;(\w+)" class="cluster">', svg)
+    assert clusters == ["landing", "bronze", "silver", "gold", "checks"]
+    edges = re.findall(r"<title>([^<]*)&#45;&gt;([^<]*)</title>", svg)
+    assert ("landing&#45;1", "bars_raw") in edges and ("bars", "daily_bars") in edges
+    assert ("event log", "quality checks") in edges
+    assert ("trading_sessions", "symbol_summary") in edges and ("daily_bars", "symbol_summary") in edges
+    assert 'xlink:href="index.html#quality"' in svg
+    assert "<!--" not in svg  # no graphviz version banner: output must not depend on it
+    # a table page draws only the table's neighbourhood, with links relative to tables/
+    page = (site / "tables" / "trading_sessions.html").read_text()
+    graph = page.split('<figure class="lineage">')[1].split("</figure>")[0]
+    assert 'xlink:href="symbol_summary.html"' in graph and "bars_raw" not in graph
+    assert "landing/calendar" in graph and "landing/bars" not in graph
+
+
+def test_environments_page_compares_settings(project_dir, tmp_path):
+    site = tmp_path / "site"
+    generate(project_dir, site)
+    page = (site / "environments.html").read_text()
+    header = page.split("<thead>")[1].split("</thead>")[0]
+    assert re.findall(r"<th[^>]*>(\w+)", header)[1:] == ["local", "dev", "prod"]
+    assert "extends dev" in header
+    rows = {m[1]: (m[0], re.findall(r"<td>([^<]*)</td>", m[2]))
+            for m in re.findall(r'<tr( class="differs")?><td><code>([^<]+)</code></td>(.*?)</tr>', page)}
+    assert rows["continuous"] == (' class="differs"', ["false", "false", "true"])
+    assert rows["photon"][1] == ["false", "true", "true"]
+    assert rows["clusters[0].node_type_id"][1] == ["—", "i3.xlarge", "i3.xlarge"]
+    assert rows["schedule.pause_status"][1] == ["—", "PAUSED", "UNPAUSED"]
+    assert rows["notifications.email.recipients"][1][2] == "data-platform-oncall@example.com"
+    assert rows["schemas.gold"] == ("", ["gold", "gold", "gold"])
+    titles = re.findall(r'scope="colgroup">([^<]+)<', page)
+    assert titles[:5] == ["Pipeline", "Compute", "Schedule and job", "Notifications", "Storage and schemas"]
