@@ -1,0 +1,41 @@
+"""Market-data collection: providers that fill the landing folder the bronze tables stream from.
+
+Read in this order:
+
+    calendar.py    NYSE sessions (exchange_calendars XNYS): open/close in UTC, early closes, "last completed"
+    model.py       Bar, ProviderResult, the Provider protocol, the two error types
+    config.py      the environment's `collect:` section + overrides -> one validated CollectConfig
+    dates.py       which sessions a run covers (date, range, last N), and what it skips and why
+    providers/     synthetic, csv, yfinance, alpaca (one module each)
+    http.py        shared JSON client: retries with backoff (tenacity), Retry-After, rate limiting
+    landing.py     file names, atomic writes, manifests, re-run planning (replace vs fill the gap)
+    defects.py     the synthetic provider's injected defects, recorded in manifests
+    runner.py      collect(): the loop that ties it together; CollectResult
+    secrets.py     credentials from env vars or a Databricks secret scope, never printed
+
+The command is framework/cli/collect.py; docs/collect.md describes the landing contract.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from framework.collect.runner import CollectResult
+
+__all__ = ["collect", "CollectResult"]
+
+
+def collect(*args: Any, **kwargs: Any) -> "CollectResult":
+    """See framework.collect.runner.collect (imported on first use, to keep `import framework.collect` light)."""
+    from framework.collect.runner import collect as run
+
+    return run(*args, **kwargs)
+
+
+def __getattr__(name: str) -> Any:
+    if name == "CollectResult":
+        from framework.collect.runner import CollectResult
+
+        return CollectResult
+    raise AttributeError(name)

@@ -1,0 +1,73 @@
+"""The small vocabulary every provider speaks: a `Bar`, a `ProviderResult`, and the `Provider` protocol.
+
+A provider only knows how to get bars for some symbols over one NYSE session. Everything else
+(choosing sessions, batching symbols, file names, atomic writes, manifests, defects, progress) lives
+in the runner and the landing module, so adding a provider is one small module.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Protocol, Sequence
+
+from framework.collect.calendar import Session
+
+PROVIDERS = ("synthetic", "csv", "yfinance", "alpaca")
+
+TIMEFRAME_MINUTES: dict[str, int | None] = {"1Min": 1, "5Min": 5, "15Min": 15, "1Hour": 60, "1Day": None}
+"""Bar length in minutes per timeframe name (Alpaca's spelling); None for daily bars."""
+
+TIMEFRAMES = tuple(TIMEFRAME_MINUTES)
+
+
+class CollectError(Exception):
+    """A problem the user must fix (bad option, missing credentials, unreadable CSV): no traceback."""
+
+
+class FetchError(Exception):
+    """Getting one symbol (or batch) failed for good; the message says why, without secrets."""
+
+
+@dataclass(frozen=True, slots=True)
+class Bar:
+    """One OHLCV bar as a provider reported it; `ts` is the bar start, timezone-aware UTC."""
+
+    symbol: str
+    ts: datetime
+    timeframe: str
+    open: float | None
+    high: float | None
+    low: float | None
+    close: float | None
+    volume: float | None
+    trade_count: int | None = None
+    vwap: float | None = None
+
+
+@dataclass
+class ProviderResult:
+    """What one fetch returned: bars per symbol that succeeded, a reason per symbol that failed."""
+
+    bars: dict[str, list[Bar]] = field(default_factory=dict)
+    failures: dict[str, str] = field(default_factory=dict)
+
+    def merge(self, other: "ProviderResult") -> None:
+        self.bars.update(other.bars)
+        for symbol in other.bars:
+            self.failures.pop(symbol, None)
+        self.failures.update({s: m for s, m in other.failures.items() if s not in self.bars})
+
+
+class Provider(Protocol):
+    """A source of bars. `fetch` must not raise for one bad symbol: it reports it in `failures`."""
+
+    name: str
+
+    def fetch(self, symbols: Sequence[str], session: Session) -> ProviderResult:
+        """Bars for `symbols` over `session` in the provider's configured timeframe."""
+        ...
+
+    def close(self) -> None:
+        """Release connections; called once after the last fetch."""
+        ...

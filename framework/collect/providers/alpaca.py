@@ -1,0 +1,113 @@
+"""Alpaca Market Data v2 stock bars: `GET /v2/stocks/bars`, many symbols per request, paginated.
+
+Response shape: `{"bars": {"AAPL": [{"t", "o", "h", "l", "c", "v", "n", "vw"}, ...]}, "next_page_token"}`.
+Pages can be empty (`"bars": {}`) yet still carry a token, so the loop follows tokens, not data.
+
+A batch request fails as a whole, so when one still fails after its retries the provider asks for the
+symbols one by one: a bad symbol is reported and the others still land. Bad credentials (401/403)
+fail every symbol at once — asking again per symbol would only repeat the refusal.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+from typing import Any, Sequence
+
+from framework.collect.calendar import Session, rfc3339
+from framework.collect.http import AuthError, JsonClient, RateLimiter, RetryPolicy
+from framework.collect.model import Bar, FetchError, ProviderResult
+from framework.collect.providers.parsing import number, parse_instant
+from framework.collect.secrets import Secret
+
+log = logging.getLogger("medallion.collect")
+
+DEFAULT_BASE_URL = "https://data.alpaca.markets"
+BARS_PATH = "/v2/stocks/bars"
+PAGE_LIMIT = 10_000
+MAX_PAGES = 10_000
+
+
+class AlpacaProvider:
+    name = "alpaca"
+
+    def __init__(self, key: Secret, secret: Secret, *, timeframe: str = "1Min", feed: str = "iex",
+                 base_url: str | None = None, timeout: float = 30.0, retry: RetryPolicy = RetryPolicy(),
+                 requests_per_minute: float | None = 180, page_limit: int = PAGE_LIMIT) -> None:
+        self.timeframe = timeframe
+        self.feed = feed
+        self.page_limit = page_limit
+        self.client = JsonClient("alpaca", base_url or DEFAULT_BASE_URL, timeout=timeout, retry=retry,
+                                 limiter=RateLimiter(requests_per_minute),
+                                 headers={"APCA-API-KEY-ID": key.reveal(), "APCA-API-SECRET-KEY": secret.reveal()})
+
+    def close(self) -> None:
+        self.client.close()
+
+    def fetch(self, symbols: Sequence[str], session: Session) -> ProviderResult:
+        try:
+            found = self._fetch_batch(symbols, session)
+        except AuthError as exc:
+            return ProviderResult(failures={s: str(exc) for s in symbols})
+        except FetchError as exc:
+            if len(symbols) == 1:
+                return ProviderResult(failures={symbols[0]: str(exc)})
+            log.warning("alpaca: batch %s for %s failed (%s); asking symbol by symbol",
+                        ",".join(symbols), session.date, exc)
+            result = ProviderResult()
+            for symbol in symbols:
+                result.merge(self.fetch([symbol], session))
+            return result
+        return ProviderResult(bars={s: found.get(s, []) for s in symbols})
+
+    def window(self, session: Session) -> tuple[str, str]:
+        """start/end (both inclusive at Alpaca): the regular session, or its New York day for 1Day."""
+        if self.timeframe == "1Day":
+            start = session.midnight_utc
+            return rfc3339(start), rfc3339(start + timedelta(days=1) - timedelta(seconds=1))
+        return rfc3339(session.open_utc), rfc3339(session.close_utc - timedelta(seconds=1))
+
+    def _fetch_batch(self, symbols: Sequence[str], session: Session) -> dict[str, list[Bar]]:
+        start, end = self.window(session)
+        params: dict[str, Any] = {"symbols": ",".join(symbols), "timeframe": self.timeframe, "start": start,
+                                  "end": end, "limit": self.page_limit, "feed": self.feed,
+                                  "adjustment": "raw", "sort": "asc"}
+        wanted = set(symbols)
+        found: dict[str, list[Bar]] = {}
+        token: str | None = None
+        seen: set[str] = set()
+        for page in range(1, MAX_PAGES + 1):
+            body = self.client.get_json(BARS_PATH, {**params, "page_token": token},
+                                        what=f"bars {params['symbols']} {session.date} page {page}")
+            for symbol, items in _bars_by_symbol(body).items():
+                if symbol in wanted:
+                    found.setdefault(symbol, []).extend(_bar(symbol, self.timeframe, item, i)
+                                                        for i, item in enumerate(items))
+            token = body.get("next_page_token")
+            if not token:
+                return found
+            if token in seen:
+                raise FetchError(f"pagination loops: next_page_token `{token}` came back twice")
+            seen.add(token)
+        raise FetchError(f"more than {MAX_PAGES} pages; narrow the request")
+
+
+def _bars_by_symbol(body: Any) -> dict[str, list[Any]]:
+    if not isinstance(body, dict):
+        raise FetchError("unexpected response: not a JSON object")
+    bars = body.get("bars") or {}
+    if not isinstance(bars, dict) or not all(isinstance(v, list) for v in bars.values()):
+        raise FetchError("unexpected response: `bars` is not an object of lists keyed by symbol")
+    return bars
+
+
+def _bar(symbol: str, timeframe: str, item: Any, index: int) -> Bar:
+    if not isinstance(item, dict) or "t" not in item:
+        raise FetchError(f"bar {index} of {symbol} has no `t` (start time)")
+    where = f"bar {index} of {symbol}"
+    count = item.get("n")
+    return Bar(symbol=symbol, ts=parse_instant(item["t"], where), timeframe=timeframe,
+               open=number(item.get("o"), where), high=number(item.get("h"), where),
+               low=number(item.get("l"), where), close=number(item.get("c"), where),
+               volume=number(item.get("v"), where), trade_count=None if count is None else int(count),
+               vwap=number(item.get("vw"), where))

@@ -1,0 +1,106 @@
+"""Yahoo Finance chart API (the seed system's source), spoken directly over httpx — no yfinance package.
+
+`GET /v8/finance/chart/{symbol}?period1=<epoch>&period2=<epoch>&interval=1m|5m|15m|60m|1d` answers
+`{"chart": {"result": [{"meta": {...}, "timestamp": [...], "indicators": {"quote": [{"open": [...],
+"high", "low", "close", "volume"}]}}], "error": null}}`, or `{"chart": {"result": null, "error":
+{"code", "description"}}}` (e.g. 404 for an unknown symbol). One request per symbol.
+
+Yahoo fills minutes without trades with nulls in every array; those rows are skipped (yfinance drops
+them too). Daily bars are re-stamped at New York midnight of their trading date, like Alpaca's, so
+every provider lands daily bars the same way. Prices are raw (not adjusted), trade count and VWAP
+are not provided (null).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+from typing import Any, Sequence
+from urllib.parse import quote
+
+from framework.collect.calendar import Session, new_york_date
+from framework.collect.http import JsonClient, RateLimiter, RetryPolicy
+from framework.collect.model import Bar, FetchError, ProviderResult
+from framework.collect.providers.parsing import number
+
+DEFAULT_BASE_URL = "https://query1.finance.yahoo.com"
+INTERVALS = {"1Min": "1m", "5Min": "5m", "15Min": "15m", "1Hour": "60m", "1Day": "1d"}
+FIELDS = ("open", "high", "low", "close", "volume")
+
+
+class YahooProvider:
+    name = "yfinance"
+
+    def __init__(self, *, timeframe: str = "1Min", base_url: str | None = None, timeout: float = 30.0,
+                 retry: RetryPolicy = RetryPolicy(), requests_per_minute: float | None = 60) -> None:
+        self.timeframe = timeframe
+        self.client = JsonClient("yfinance", base_url or DEFAULT_BASE_URL, timeout=timeout, retry=retry,
+                                 limiter=RateLimiter(requests_per_minute))
+
+    def close(self) -> None:
+        self.client.close()
+
+    def fetch(self, symbols: Sequence[str], session: Session) -> ProviderResult:
+        result = ProviderResult()
+        for symbol in symbols:
+            try:
+                result.bars[symbol] = self._fetch_symbol(symbol, session)
+            except FetchError as exc:
+                result.failures[symbol] = str(exc)
+        return result
+
+    def window(self, session: Session) -> tuple[int, int]:
+        """period1/period2 in epoch seconds: the regular session, or its whole New York day for 1d."""
+        if self.timeframe == "1Day":
+            start = session.midnight_utc
+            return int(start.timestamp()), int((start + timedelta(days=1)).timestamp())
+        return int(session.open_utc.timestamp()), int(session.close_utc.timestamp())
+
+    def _fetch_symbol(self, symbol: str, session: Session) -> list[Bar]:
+        period1, period2 = self.window(session)
+        body = self.client.get_json(f"/v8/finance/chart/{quote(symbol)}",
+                                    {"period1": period1, "period2": period2, "interval": INTERVALS[self.timeframe],
+                                     "includePrePost": "false"},
+                                    what=f"chart {symbol} {session.date}")
+        return self._bars(symbol, session, _result(body))
+
+    def _bars(self, symbol: str, session: Session, result: dict[str, Any] | None) -> list[Bar]:
+        if result is None:
+            return []
+        stamps = result.get("timestamp") or []
+        quotes = (result.get("indicators") or {}).get("quote") or [{}]
+        columns = {name: (quotes[0] or {}).get(name) or [None] * len(stamps) for name in FIELDS}
+        if any(len(values) != len(stamps) for values in columns.values()):
+            raise FetchError(f"unexpected response: quote arrays and timestamps differ in length for {symbol}")
+        bars: list[Bar] = []
+        for i, stamp in enumerate(stamps):
+            where = f"{symbol} point {i}"
+            values = {name: number(columns[name][i], where) for name in FIELDS}
+            if all(values[name] is None for name in ("open", "high", "low", "close")):
+                continue
+            instant = _instant(stamp, where)
+            if new_york_date(instant) != session.date:
+                continue
+            ts = session.midnight_utc if self.timeframe == "1Day" else instant
+            bars.append(Bar(symbol, ts, self.timeframe, values["open"], values["high"], values["low"],
+                            values["close"], values["volume"]))
+        return bars
+
+
+def _result(body: Any) -> dict[str, Any] | None:
+    chart = body.get("chart") if isinstance(body, dict) else None
+    if not isinstance(chart, dict):
+        raise FetchError("unexpected response: no `chart` object")
+    error = chart.get("error")
+    if error:
+        detail = error.get("description") or error.get("code") if isinstance(error, dict) else error
+        raise FetchError(f"chart error: {detail}")
+    results = chart.get("result") or []
+    if not isinstance(results, list) or (results and not isinstance(results[0], dict)):
+        raise FetchError("unexpected response: `chart.result` is not a list of objects")
+    return results[0] if results else None
+
+
+def _instant(stamp: Any, where: str) -> datetime:
+    if isinstance(stamp, bool) or not isinstance(stamp, (int, float)):
+        raise FetchError(f"{where}: timestamp `{stamp!r}` is not epoch seconds")
+    return datetime.fromtimestamp(stamp, timezone.utc)
