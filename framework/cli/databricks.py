@@ -1,0 +1,181 @@
+"""`medallion deploy`, `status` and `trigger`: the Databricks workspace side, through databricks-sdk.
+
+Every failure (no credentials, wrong token, unreachable host, missing pipeline) ends in one line on
+stderr and exit code 1; usage errors exit 2.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import sys
+from pathlib import Path
+from typing import NoReturn
+
+import click
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from framework.cli.common import EXIT_INVALID, EXIT_OK, EXIT_USAGE, env_option, load_valid_project, project_option
+from framework.project import Project
+from framework.spec.environment import Environment
+
+# Lines are never wrapped by us: terminals wrap them, pipes and CI logs keep each message on one line.
+console = Console(highlight=False, soft_wrap=True)
+err_console = Console(stderr=True, highlight=False, soft_wrap=True)
+
+timeout_option = click.option("--timeout", type=click.FloatRange(min=0.1), default=30.0, show_default=True,
+                              metavar="SECONDS", help="Bound on each API call, retries included.")
+
+
+def fail(message: str, code: int = EXIT_INVALID) -> NoReturn:
+    """One line on stderr."""
+    err_console.print(f"[bold red]error:[/] {escape(message)}")
+    sys.exit(code)
+
+
+def databricks_environment(project_dir: Path | None, env_name: str) -> tuple[Project, Environment]:
+    project = load_valid_project(project_dir, env_name)
+    env = project.environment(env_name)
+    if env.runtime != "databricks":
+        known = ", ".join(n for n, e in sorted(project.environments.items()) if e.runtime == "databricks")
+        fail(f"environment `{env_name}` runs locally (runtime: {env.runtime}); Databricks environments: "
+             f"{known or 'none'}", EXIT_USAGE)
+    return project, env
+
+
+@click.command()
+@env_option(default="dev")
+@click.option("--dry-run", is_flag=True, help="Print the command and what it needs; deploy nothing.")
+@click.option("--var", "variables", multiple=True, metavar="NAME=VALUE",
+              help="A bundle variable, e.g. --var analysts_group=data-analysts (else BUNDLE_VAR_<name>).")
+@project_option()
+def deploy(env_name: str, dry_run: bool, variables: tuple[str, ...], project_dir: Path | None) -> None:
+    """Deploy the bundle target of an environment: `databricks bundle deploy -t <env>`.
+
+    Checks the bundle first (drift, schema, rules). The host comes from the environment's
+    `databricks.host_env` variable (DATABRICKS_HOST_PROD for prod); credentials from the CLI's usual
+    sources. Needs the Databricks CLI; without it, prints how to install it.
+    """
+    from framework.deploy.check import check_bundle
+    from framework.deploy.cli_runner import find_cli, plan_deploy, run_deploy
+    from framework.deploy.workspace import WorkspaceError
+
+    project, env = databricks_environment(project_dir, env_name)
+    values = dict(_pair(v, "--var") for v in variables)
+    errors = [f for f in check_bundle(project) if f.severity == "error"]
+    for finding in errors:
+        err_console.print(finding.render(), markup=False)
+    if errors:
+        fail(f"the bundle has {len(errors)} error(s); fix them (after changing environments/, run "
+             "`medallion bundle render`) before deploying")
+    try:
+        plan = plan_deploy(env, values)
+    except WorkspaceError as exc:
+        fail(str(exc))
+    console.print(f"$ {escape(plan.display())}")
+    cli_path, problem = find_cli()
+    if dry_run:
+        if problem:
+            console.print(f"[yellow]note:[/] {escape(problem)}")
+        console.print("dry run: nothing deployed")
+        return
+    if problem or cli_path is None:
+        fail(problem, EXIT_USAGE)
+    sys.exit(run_deploy(plan, cli_path, project.root))
+
+
+@click.command()
+@env_option(default="dev")
+@timeout_option
+@project_option()
+def status(env_name: str, timeout: float, project_dir: Path | None) -> None:
+    """Pipeline state, its latest update, and the last expectation metrics from the event log.
+
+    Metrics need a SQL warehouse: set the variable named by `databricks.warehouse_id_env`
+    (DATABRICKS_WAREHOUSE_ID) to its id.
+    """
+    from framework.deploy.operations import expectation_metrics, pipeline_status
+    from framework.deploy.workspace import WorkspaceError, one_line_errors, workspace_client
+
+    _, env = databricks_environment(project_dir, env_name)
+    try:
+        w, host = workspace_client(env, timeout)
+        with one_line_errors(host, timeout):
+            st = pipeline_status(w, env)
+    except WorkspaceError as exc:
+        fail(str(exc))
+    mode = "continuous" if st.continuous else "triggered"
+    console.print(f"pipeline [bold]{escape(st.name)}[/] ({st.pipeline_id}, {mode}): "
+                  f"state {st.state}, health {st.health}")
+    if st.latest_update:
+        u = st.latest_update
+        when = _time(u.created_ms)
+        console.print(f"latest update {u.update_id}: [bold]{u.state}[/]"
+                      f" (cause {u.cause or '-'}{', started ' + when if when else ''}"
+                      f"{', full refresh' if u.full_refresh else ''})")
+    else:
+        console.print("latest update: none yet")
+    try:
+        with one_line_errors(host, timeout):
+            metrics, note = expectation_metrics(w, env)
+    except WorkspaceError as exc:
+        fail(f"expectation metrics unavailable: {exc}")
+    console.print(f"expectations: {escape(note)}")
+    if metrics:
+        table = Table()
+        for column in ("dataset", "expectation", "passed", "failed", "pass rate"):
+            table.add_column(column, justify="right" if column in ("passed", "failed", "pass rate") else "left")
+        for m in metrics:
+            table.add_row(escape(m.dataset), escape(m.expectation), f"{m.passed:,}", f"{m.failed:,}",
+                          f"{m.pass_rate:.2%}")
+        console.print(table)
+
+
+@click.command()
+@env_option(default="dev")
+@click.option("--full-refresh", is_flag=True, help="Reset the tables and reprocess everything.")
+@click.option("--job", "run_the_job", is_flag=True, help="Run the whole job (collect -> pipeline -> checks) now.")
+@click.option("--wait", is_flag=True, help="Wait for the update (or run) to finish; a continuous pipeline until "
+              "it runs. Exit code 1 if it fails.")
+@click.option("--wait-timeout", type=click.FloatRange(min=1), default=3600.0, show_default=True, metavar="SECONDS")
+@click.option("--poll-interval", type=click.FloatRange(min=0.01), default=10.0, hidden=True)
+@timeout_option
+@project_option()
+def trigger(env_name: str, full_refresh: bool, run_the_job: bool, wait: bool, wait_timeout: float,
+            poll_interval: float, timeout: float, project_dir: Path | None) -> None:
+    """Start a pipeline update now, or (--job) run the environment's job."""
+    from framework.deploy.operations import run_job, trigger_pipeline
+    from framework.deploy.workspace import WorkspaceError, one_line_errors, workspace_client
+
+    _, env = databricks_environment(project_dir, env_name)
+    try:
+        w, host = workspace_client(env, timeout)
+        with one_line_errors(host, timeout):
+            if run_the_job:
+                result = run_job(w, env, full_refresh, wait, wait_timeout, poll_interval)
+            else:
+                result = trigger_pipeline(w, env, full_refresh, wait, wait_timeout, poll_interval)
+    except WorkspaceError as exc:
+        fail(str(exc))
+    what = "run" if result.kind == "job" else "update"
+    verb = "started" if result.started else result.note or "found"
+    console.print(f"{verb} {what} {result.run_id} of {result.kind} [bold]{escape(result.name)}[/] "
+                  f"({result.object_id}){' with a full refresh' if full_refresh and result.started else ''}: "
+                  f"{result.state}")
+    if result.url:
+        console.print(result.url)
+    sys.exit(EXIT_OK if result.ok else EXIT_INVALID)
+
+
+def _pair(item: str, option: str) -> tuple[str, str]:
+    name, sep, value = item.partition("=")
+    if not sep or not name:
+        fail(f"{option} takes NAME=VALUE, got {item!r}", EXIT_USAGE)
+    return name, value
+
+
+def _time(ms: int | None) -> str:
+    if not ms:
+        return ""
+    return dt.datetime.fromtimestamp(ms / 1000, dt.timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")

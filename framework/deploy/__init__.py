@@ -1,0 +1,19 @@
+"""Databricks deployment: the asset bundle rendered from environments/, its offline checks, and
+workspace operations through databricks-sdk.
+
+    names.py       resource keys and the names the bundle gives pipelines and jobs (shared by render and ops)
+    context.py     environments/ + tables/ + pyproject.toml -> plain values for the templates
+    render.py      Jinja2 templates in templates/bundle/ -> databricks.yml and resources/<env>.yml
+    bundle.py      the bundle files on disk: located documents and the effective view of one target
+    schema.py      validation against the official bundle JSON Schema (../shared/databricks/)
+    rules.py       rules the schema cannot express (production targets, principals, reachability)
+    check.py       check_bundle(project): drift + schema + rules, as located findings
+    diff.py        the effective differences between two targets (`medallion bundle diff dev prod`)
+    grants.py      table-level grants from specs, applied by a job task (bundles have no table resource)
+    workspace.py   a WorkspaceClient from the SDK's usual credentials, and one-line errors
+    operations.py  find the bundle's pipeline and job by name; status, trigger, expectation metrics
+    cli_runner.py  the thin `databricks bundle deploy` wrapper
+    entrypoint.py  the script the bundle's Python job tasks run (`medallion <args>` on the cluster)
+
+Nothing here starts a JVM: checks and rendering are pure Python, operations are plain REST.
+"""

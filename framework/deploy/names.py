@@ -1,0 +1,41 @@
+"""The names the bundle gives its resources, in one place.
+
+Rendering writes them into resources/<env>.yml and the workspace commands (`medallion status`,
+`trigger`) look the deployed pipeline and job up by the same names, so the two can never disagree.
+"""
+
+from __future__ import annotations
+
+import re
+
+BUNDLE_NAME = "medallion"
+PIPELINE_KEY = "medallion"
+"""Key under resources.pipelines; the job's pipeline task references `${resources.pipelines.medallion.id}`."""
+JOB_KEY = "medallion"
+NOTEBOOK = "notebooks/medallion_pipeline.py"
+"""The generic DLT notebook, relative to the project root."""
+ENTRYPOINT = "framework/deploy/entrypoint.py"
+"""The script the Python job tasks run, relative to the project root."""
+RESOURCES_DIR = "resources"
+ROOT_FILE = "databricks.yml"
+
+DEV_PREFIX = re.compile(r"^\[dev [^\]]+\] ")
+"""`mode: development` renames resources to `[dev <user>] <name>`."""
+
+
+def pipeline_name(env_name: str) -> str:
+    return f"{BUNDLE_NAME}_{env_name}"
+
+
+def job_name(env_name: str) -> str:
+    return f"{BUNDLE_NAME}_{env_name}_job"
+
+
+def resource_file(env_name: str) -> str:
+    """The rendered resource file of one environment (one bundle target)."""
+    return f"{RESOURCES_DIR}/{env_name}.yml"
+
+
+def matches_name(actual: str, rendered: str) -> bool:
+    """True for the rendered name itself or its development-mode variant `[dev <user>] <name>`."""
+    return actual == rendered or (DEV_PREFIX.match(actual) is not None and DEV_PREFIX.sub("", actual, 1) == rendered)

@@ -1,0 +1,44 @@
+# Databricks notebook source
+# MAGIC %md
+# MAGIC # Medallion: the generic DLT pipeline
+# MAGIC
+# MAGIC This one notebook is the pipeline's only library. It registers **every** table spec under
+# MAGIC `tables/` as a DLT dataset, with the same `register_pipeline` function the local engine runs,
+# MAGIC so what is deployed is what the tests execute.
+# MAGIC
+# MAGIC The bundle passes two settings in the pipeline `configuration` (see `resources/<env>.yml`):
+# MAGIC
+# MAGIC | key | value |
+# MAGIC |---|---|
+# MAGIC | `medallion.env` | the environment in `environments/` (dev, prod) |
+# MAGIC | `medallion.project_root` | `${workspace.file_path}`: the synced bundle files (framework/, tables/, environments/) |
+# MAGIC
+# MAGIC Do not add table logic here: change `tables/*.yaml` and redeploy.
+
+# COMMAND ----------
+
+import sys
+
+import dlt
+
+# COMMAND ----------
+
+
+def pipeline_setting(key: str) -> str:
+    """A value of the pipeline configuration, or a clear error naming what is missing."""
+    value = spark.conf.get(key, None)  # noqa: F821 - `spark` is provided by the DLT runtime
+    if not value:
+        raise ValueError(f"pipeline configuration `{key}` is not set; deploy the pipeline with the "
+                         "asset bundle (`medallion bundle render`, then `medallion deploy`)")
+    return value
+
+
+env_name = pipeline_setting("medallion.env")
+project_root = pipeline_setting("medallion.project_root")
+if project_root not in sys.path:
+    sys.path.insert(0, project_root)
+
+from framework.pipeline import register_pipeline  # noqa: E402 - importable only once the path is set
+
+registered = register_pipeline(dlt, spark, project_root, env_name)  # noqa: F821
+print(f"medallion: registered {len(registered)} dataset(s) for environment `{env_name}`: {', '.join(registered)}")

@@ -1,0 +1,150 @@
+"""Rendering the asset bundle from environments/: deterministic, committed up to date, and what it says."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import yaml
+from click.testing import CliRunner
+
+from framework.cli import cli
+from framework.deploy.render import GENERATED_MARK, render_bundle, write_bundle
+from framework.project import load_project
+
+from .conftest import REPO, edit
+
+
+def rendered(root: Path) -> dict[str, dict]:
+    return {name: yaml.safe_load(text) for name, text in render_bundle(load_project(root)).items()}
+
+
+def prod_resources(files: dict[str, dict]) -> dict:
+    return files["resources/prod.yml"]["targets"]["prod"]["resources"]
+
+
+def test_committed_bundle_is_a_fresh_render():
+    project = load_project(REPO)
+    for relative, text in render_bundle(project).items():
+        assert (REPO / relative).read_text("utf-8") == text, f"{relative} is stale: run `medallion bundle render`"
+
+
+def test_render_is_deterministic_and_marked_generated(project_copy: Path):
+    first = render_bundle(load_project(project_copy))
+    second = render_bundle(load_project(project_copy))
+    assert first == second
+    assert set(first) == {"databricks.yml", "resources/dev.yml", "resources/prod.yml"}
+    for text in first.values():
+        assert text.startswith(GENERATED_MARK)
+        assert "medallion bundle render" in text.splitlines()[1]
+
+
+def test_prod_pipeline_settings(project_copy: Path):
+    pipeline = prod_resources(rendered(project_copy))["pipelines"]["medallion"]
+    assert pipeline["name"] == "medallion_prod"
+    assert pipeline["catalog"] == "medallion_prod"
+    assert (pipeline["continuous"], pipeline["development"], pipeline["photon"]) == (True, False, True)
+    assert (pipeline["edition"], pipeline["channel"]) == ("ADVANCED", "CURRENT")
+    assert pipeline["clusters"] == [{"label": "default", "node_type_id": "i3.xlarge", "num_workers": 2}]
+    assert pipeline["configuration"]["medallion.env"] == "prod"
+    assert pipeline["configuration"]["medallion.project_root"] == "${workspace.file_path}"
+    assert pipeline["configuration"]["spark.sql.adaptive.enabled"] == "true"  # a string, as the API wants
+    assert pipeline["libraries"] == [{"notebook": {"path": "../notebooks/medallion_pipeline.py"}}]
+    alerts = ["on-update-failure", "on-update-fatal-failure", "on-flow-failure"]
+    assert pipeline["notifications"] == [{"email_recipients": ["data-platform-oncall@example.com"], "alerts": alerts}]
+    assert pipeline["event_log"] == {"catalog": "medallion_prod", "schema": "${resources.schemas.ops.name}",
+                                     "name": "pipeline_event_log"}
+    dependencies = pipeline["environment"]["dependencies"]
+    assert "pyyaml==6.0.3" in dependencies
+    assert not any(d.startswith(("pyspark", "delta-spark")) for d in dependencies), "never replace DBR's Spark"
+
+
+def test_dev_pipeline_is_triggered_development_with_autoscale(project_copy: Path):
+    pipeline = rendered(project_copy)["resources/dev.yml"]["targets"]["dev"]["resources"]["pipelines"]["medallion"]
+    assert (pipeline["continuous"], pipeline["development"]) == (False, True)
+    assert pipeline["clusters"][0]["autoscale"] == {"min_workers": 1, "max_workers": 2, "mode": "ENHANCED"}
+
+
+def test_job_tasks_schedule_and_limits(project_copy: Path):
+    files = rendered(project_copy)
+    dev_job = files["resources/dev.yml"]["targets"]["dev"]["resources"]["jobs"]["medallion"]
+    prod_job = prod_resources(files)["jobs"]["medallion"]
+    for job, paused in ((dev_job, "PAUSED"), (prod_job, "UNPAUSED")):
+        assert job["schedule"] == {"quartz_cron_expression": "0 0 17 ? * MON-FRI", "timezone_id": "America/New_York",
+                                   "pause_status": paused}
+        assert job["max_concurrent_runs"] == 1
+        assert job["timeout_seconds"] == 7200
+        tasks = {t["task_key"]: t for t in job["tasks"]}
+        assert list(tasks) == ["collect", "pipeline", "quality_checks"]
+        assert tasks["pipeline"]["depends_on"] == [{"task_key": "collect"}]
+        assert tasks["quality_checks"]["depends_on"] == [{"task_key": "pipeline"}]
+        assert [tasks[k]["timeout_seconds"] for k in tasks] == [1800, 3600, 1200]
+        assert all(t["min_retry_interval_millis"] == 300000 for t in tasks.values())
+        assert tasks["collect"]["spark_python_task"]["python_file"] == "../framework/deploy/entrypoint.py"
+        assert tasks["collect"]["spark_python_task"]["parameters"][2:4] == ["collect", "--env"]
+        assert tasks["quality_checks"]["spark_python_task"]["parameters"][2] == "check"
+    assert dev_job["email_notifications"] == {"on_failure": ["data-platform-dev@example.com"]}
+    assert {t["max_retries"] for t in dev_job["tasks"]} == {1} and {t["max_retries"] for t in prod_job["tasks"]} == {2}
+    # dev's pipeline is triggered: a real pipeline_task; prod's is continuous, which a pipeline_task cannot run
+    dev_pipeline = dev_job["tasks"][1]
+    assert dev_pipeline["pipeline_task"] == {"pipeline_id": "${resources.pipelines.medallion.id}",
+                                             "full_refresh": False}
+    prod_pipeline = prod_job["tasks"][1]
+    assert "pipeline_task" not in prod_pipeline
+    assert prod_pipeline["spark_python_task"]["parameters"][2:] == ["trigger", "--env", "prod", "--wait"]
+
+
+def test_databricks_yml_targets(project_copy: Path):
+    root = rendered(project_copy)["databricks.yml"]
+    assert root["bundle"] == {"name": "medallion"}
+    assert root["include"] == ["resources/*.yml"]
+    dev, prod = root["targets"]["dev"], root["targets"]["prod"]
+    assert dev["mode"] == "development" and dev["default"] is True and "workspace" not in dev
+    assert prod["mode"] == "production" and "default" not in prod
+    assert prod["workspace"] == {"root_path": "/Workspace/Shared/.bundle/medallion/prod"}
+    assert prod["run_as"] == {"service_principal_name": "${var.service_principal}"}
+    assert prod["presets"]["tags"]["environment"] == "prod"
+    assert set(root["variables"]) == {"analysts_group", "service_principal"}
+    assert all("default" not in v for v in root["variables"].values()), "principals never get a default"
+    assert dev["variables"] == {"service_principal": ""}, "dev must not require a principal it does not use"
+
+
+def test_schema_grants_use_variables(project_copy: Path):
+    schemas = prod_resources(rendered(project_copy))["schemas"]
+    assert set(schemas) == {"bronze", "silver", "gold", "ops"}
+    assert schemas["gold"]["grants"] == [{"principal": "${var.analysts_group}", "privileges": ["USE_SCHEMA", "SELECT"]}]
+    assert "grants" not in schemas["bronze"]
+    volume = prod_resources(rendered(project_copy))["volumes"]["landing"]
+    assert volume == {"catalog_name": "medallion_prod", "schema_name": "${resources.schemas.bronze.name}",
+                      "name": "landing", "volume_type": "MANAGED"}
+
+
+def test_table_grants_from_specs_add_a_task(project_copy: Path):
+    edit(project_copy / "tables/gold/daily_bars.yaml", "zorder_by: [symbol, trade_date]",
+         "zorder_by: [symbol, trade_date]\ngrants:\n  - {principal: '${var.quant_group}', privileges: [SELECT]}")
+    files = rendered(project_copy)
+    task = prod_resources(files)["jobs"]["medallion"]["tasks"][-1]
+    assert task["task_key"] == "table_grants"
+    assert task["depends_on"] == [{"task_key": "pipeline"}]
+    assert task["spark_python_task"]["parameters"][2:] == [
+        "bundle", "grants", "--env", "prod", "--apply", "--principal", "quant_group=${var.quant_group}"]
+    assert "quant_group" in files["databricks.yml"]["variables"]
+
+
+def test_write_bundle_removes_stale_generated_files_only(project_copy: Path):
+    stale = project_copy / "resources/staging.yml"
+    stale.write_text(f"{GENERATED_MARK} from environments/staging.yaml.\ntargets: {{}}\n")
+    handwritten = project_copy / "resources/extra.yml"
+    handwritten.write_text("resources: {}\n")
+    written, removed = write_bundle(load_project(project_copy))
+    assert written == [] and removed == ["resources/staging.yml"]
+    assert not stale.exists() and handwritten.exists()
+
+
+def test_render_command(project_copy: Path):
+    edit(project_copy / "environments/prod.yaml", "    num_workers: 2", "    num_workers: 4")
+    result = CliRunner().invoke(cli, ["bundle", "render", "--project", str(project_copy)])
+    assert result.exit_code == 0, result.output
+    assert "wrote resources/prod.yml" in result.output
+    assert "num_workers: 4" in (project_copy / "resources/prod.yml").read_text()
+    again = CliRunner().invoke(cli, ["bundle", "render", "--project", str(project_copy)])
+    assert "bundle is up to date" in again.output

@@ -1,0 +1,282 @@
+"""A local stand-in for the few Databricks REST endpoints Medallion calls, on 127.0.0.1.
+
+It speaks the real wire format (paths, query strings, JSON bodies and error bodies as the REST API
+documents them), so the real databricks-sdk talks to it unchanged. State is small and explicit:
+pipelines with their updates, jobs with their runs, and the rows a SQL statement returns. Updates and
+runs advance one state per poll, like a slow workspace. Tests can demand a bearer token, inject an HTTP
+error on a path prefix, or delay a path past the client's timeout.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import threading
+import time
+import uuid
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qs, urlparse
+
+TRIGGERED_STATES = ["QUEUED", "INITIALIZING", "SETTING_UP_TABLES", "RUNNING"]
+RUN_STATES = ["PENDING", "RUNNING"]
+
+
+@dataclass
+class Pipeline:
+    pipeline_id: str
+    name: str
+    continuous: bool = False
+    state: str = "IDLE"
+    updates: list[dict[str, Any]] = field(default_factory=list)
+    """Newest first, as latest_updates lists them."""
+    final_state: str = "COMPLETED"
+
+
+@dataclass
+class Job:
+    job_id: int
+    name: str
+    runs: dict[int, dict[str, Any]] = field(default_factory=dict)
+    result_state: str = "SUCCESS"
+
+
+class WorkspaceServer:
+    def __init__(self, token: str = "dapi-test-token"):
+        self.token = token
+        self.pipelines: dict[str, Pipeline] = {}
+        self.jobs: dict[int, Job] = {}
+        self.statement_rows: list[list[str]] = []
+        self.statement_failure: str | None = None
+        self.failures: dict[str, tuple[int, str, str]] = {}
+        self.delays: dict[str, float] = {}
+        self.requests: list[tuple[str, str, dict[str, Any] | None]] = []
+        self.page_size = 25
+        self._ids = itertools.count(1)
+        self._lock = threading.Lock()
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
+        self._server.daemon_threads = True
+        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+
+    @property
+    def url(self) -> str:
+        host, port = self._server.server_address[:2]
+        return f"http://{host}:{port}"
+
+    def __enter__(self) -> WorkspaceServer:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+    # --- state helpers for tests -------------------------------------------------------------
+    def add_pipeline(self, name: str, continuous: bool = False, **kwargs: Any) -> Pipeline:
+        pipeline = Pipeline(str(uuid.uuid4()), name, continuous, **kwargs)
+        self.pipelines[pipeline.pipeline_id] = pipeline
+        return pipeline
+
+    def add_update(self, pipeline: Pipeline, state: str, full_refresh: bool = False) -> dict[str, Any]:
+        update = {"update_id": f"upd-{next(self._ids):04d}", "state": state, "cause": "API_CALL",
+                  "creation_time": 1_790_000_000_000 + next(self._ids), "full_refresh": full_refresh,
+                  "pipeline_id": pipeline.pipeline_id, "_script": []}
+        pipeline.updates.insert(0, update)
+        return update
+
+    def add_job(self, name: str) -> Job:
+        job = Job(1000 + next(self._ids), name)
+        self.jobs[job.job_id] = job
+        return job
+
+    def paths(self, method: str | None = None) -> list[str]:
+        return [p for m, p, _ in self.requests if method is None or m == method]
+
+    # --- HTTP ---------------------------------------------------------------------------------
+    def _handler(self) -> type[BaseHTTPRequestHandler]:
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args: Any) -> None:  # keep test output clean
+                pass
+
+            def do_GET(self) -> None:
+                server._dispatch(self, "GET")
+
+            def do_POST(self) -> None:
+                server._dispatch(self, "POST")
+
+        return Handler
+
+    def _dispatch(self, h: BaseHTTPRequestHandler, method: str) -> None:
+        url = urlparse(h.path)
+        query = {k: v[-1] for k, v in parse_qs(url.query).items()}
+        length = int(h.headers.get("Content-Length") or 0)
+        body = json.loads(h.rfile.read(length) or b"{}") if length else None
+        with self._lock:
+            self.requests.append((method, url.path, body))
+        for prefix, seconds in list(self.delays.items()):
+            if url.path.startswith(prefix):
+                time.sleep(seconds)
+        if url.path.startswith("/.well-known/"):
+            return self._send(h, 404, {"error_code": "NOT_FOUND", "message": "Not Found"})
+        if h.headers.get("Authorization") != f"Bearer {self.token}":
+            return self._send(h, 401, {"error_code": "UNAUTHENTICATED", "message": "Invalid access token."})
+        for prefix, (status, code, message) in list(self.failures.items()):
+            if url.path.startswith(prefix):
+                return self._send(h, status, {"error_code": code, "message": message})
+        with self._lock:
+            status, payload = self._route(method, url.path, query, body or {})
+        self._send(h, status, payload)
+
+    @staticmethod
+    def _send(h: BaseHTTPRequestHandler, status: int, payload: dict[str, Any]) -> None:
+        data = json.dumps(payload).encode()
+        try:
+            h.send_response(status)
+            h.send_header("Content-Type", "application/json")
+            h.send_header("Content-Length", str(len(data)))
+            h.end_headers()
+            h.wfile.write(data)
+        except (BrokenPipeError, ConnectionResetError):
+            pass  # the client gave up (a timeout test); nothing to answer
+
+    def _route(self, method: str, path: str, query: dict[str, str], body: dict[str, Any]) -> tuple[int, dict]:
+        parts = path.strip("/").split("/")
+        if parts[:3] == ["api", "2.0", "pipelines"]:
+            return self._pipelines(method, parts[3:], query, body)
+        if parts[:2] == ["api", "2.1"] or parts[:2] == ["api", "2.2"]:
+            if parts[2:] == ["jobs", "list"] and method == "GET":
+                return self._jobs_list(query)
+            if parts[2:] == ["jobs", "run-now"] and method == "POST":
+                return self._run_now(body)
+            if parts[2:] == ["jobs", "runs", "get"] and method == "GET":
+                return self._run_get(query)
+        if parts == ["api", "2.0", "sql", "statements"] and method == "POST":
+            return self._statement(body)
+        return 404, {"error_code": "ENDPOINT_NOT_FOUND", "message": f"No API found for '{method} {path}'"}
+
+    # pipelines ---------------------------------------------------------------------------------
+    def _pipelines(self, method: str, rest: list[str], query: dict[str, str], body: dict) -> tuple[int, dict]:
+        if not rest and method == "GET":
+            return self._pipelines_list(query)
+        pipeline = self.pipelines.get(rest[0]) if rest else None
+        if pipeline is None:
+            return 404, {"error_code": "RESOURCE_DOES_NOT_EXIST",
+                         "message": f"The specified pipeline {rest[0] if rest else ''} was not found."}
+        if len(rest) == 1 and method == "GET":
+            return 200, self._pipeline_json(pipeline)
+        if rest[1:] == ["updates"] and method == "POST":
+            active = [u for u in pipeline.updates if u["state"] not in ("COMPLETED", "FAILED", "CANCELED")]
+            if active:
+                return 409, {"error_code": "RESOURCE_CONFLICT",
+                             "message": f"An active update {active[0]['update_id']} already exists."}
+            update = self.add_update(pipeline, "QUEUED", bool(body.get("full_refresh")))
+            update["_script"] = TRIGGERED_STATES[1:] + ([] if pipeline.continuous else [pipeline.final_state])
+            pipeline.state = "RUNNING"
+            return 200, {"update_id": update["update_id"]}
+        if len(rest) == 3 and rest[1] == "updates" and method == "GET":
+            update = next((u for u in pipeline.updates if u["update_id"] == rest[2]), None)
+            if update is None:
+                return 404, {"error_code": "RESOURCE_DOES_NOT_EXIST", "message": f"Update {rest[2]} not found."}
+            response = {"update": self._update_json(update)}
+            if update["_script"]:
+                update["state"] = update["_script"].pop(0)  # the next poll sees the next state
+            return 200, response
+        return 404, {"error_code": "ENDPOINT_NOT_FOUND", "message": "No API found"}
+
+    def _pipelines_list(self, query: dict[str, str]) -> tuple[int, dict]:
+        pattern = query.get("filter", "")
+        items = sorted(self.pipelines.values(), key=lambda p: p.pipeline_id)
+        if pattern.startswith("name LIKE '") and pattern.endswith("'"):
+            like = pattern[len("name LIKE '"):-1]
+            items = [p for p in items if _like(p.name, like)]
+        start = int(query.get("page_token") or 0)
+        page = items[start:start + self.page_size]
+        payload: dict[str, Any] = {"statuses": [self._state_info(p) for p in page]}
+        if start + self.page_size < len(items):
+            payload["next_page_token"] = str(start + self.page_size)
+        return 200, payload
+
+    def _state_info(self, p: Pipeline) -> dict[str, Any]:
+        return {"pipeline_id": p.pipeline_id, "name": p.name, "state": p.state, "health": "HEALTHY",
+                "creator_user_name": "someone@example.com",
+                "latest_updates": [self._update_state(u) for u in p.updates[:5]]}
+
+    def _pipeline_json(self, p: Pipeline) -> dict[str, Any]:
+        return {**self._state_info(p), "run_as_user_name": "someone@example.com", "last_modified": 1_790_000_000_000,
+                "spec": {"id": p.pipeline_id, "name": p.name, "continuous": p.continuous, "development": False,
+                         "catalog": "medallion", "schema": "ops", "edition": "ADVANCED", "channel": "CURRENT"}}
+
+    @staticmethod
+    def _update_state(u: dict[str, Any]) -> dict[str, Any]:
+        return {"update_id": u["update_id"], "state": u["state"], "creation_time": "2026-11-27T22:05:13.000Z"}
+
+    @staticmethod
+    def _update_json(u: dict[str, Any]) -> dict[str, Any]:
+        return {k: v for k, v in u.items() if not k.startswith("_")}
+
+    # jobs --------------------------------------------------------------------------------------
+    def _jobs_list(self, query: dict[str, str]) -> tuple[int, dict]:
+        jobs = sorted(self.jobs.values(), key=lambda j: j.job_id)
+        if "name" in query:
+            jobs = [j for j in jobs if j.name.lower() == query["name"].lower()]
+        return 200, {"jobs": [{"job_id": j.job_id, "creator_user_name": "someone@example.com",
+                               "created_time": 1_790_000_000_000, "settings": {"name": j.name}} for j in jobs],
+                     "has_more": False}
+
+    def _run_now(self, body: dict[str, Any]) -> tuple[int, dict]:
+        job = self.jobs.get(int(body.get("job_id", 0)))
+        if job is None:
+            return 400, {"error_code": "INVALID_PARAMETER_VALUE",
+                         "message": f"Job {body.get('job_id')} does not exist."}
+        run_id = 5000 + next(self._ids)
+        job.runs[run_id] = {"run_id": run_id, "job_id": job.job_id, "number_in_job": run_id,
+                            "run_page_url": f"{self.url}/jobs/{job.job_id}/runs/{run_id}",
+                            "pipeline_params": body.get("pipeline_params"),
+                            "state": {"life_cycle_state": "PENDING", "state_message": ""},
+                            "_script": RUN_STATES[1:] + ["TERMINATED"]}
+        return 200, {"run_id": run_id, "number_in_job": run_id}
+
+    def _run_get(self, query: dict[str, str]) -> tuple[int, dict]:
+        run_id = int(query.get("run_id", 0))
+        job = next((j for j in self.jobs.values() if run_id in j.runs), None)
+        if job is None:
+            return 404, {"error_code": "RESOURCE_DOES_NOT_EXIST", "message": f"Run {run_id} does not exist."}
+        run = job.runs[run_id]
+        response = {k: v for k, v in run.items() if not k.startswith("_")}
+        if run["_script"]:
+            life = run["_script"].pop(0)
+            run["state"] = {"life_cycle_state": life, "state_message": ""}
+            if life == "TERMINATED":
+                run["state"]["result_state"] = job.result_state
+        return 200, response
+
+    # SQL statements ----------------------------------------------------------------------------
+    def _statement(self, body: dict[str, Any]) -> tuple[int, dict]:
+        statement_id = f"01ef-{next(self._ids):04d}"
+        if self.statement_failure:
+            return 200, {"statement_id": statement_id,
+                         "status": {"state": "FAILED", "error": {"error_code": "BAD_REQUEST",
+                                                                 "message": self.statement_failure}}}
+        columns = ["dataset", "expectation", "passed", "failed"]
+        return 200, {
+            "statement_id": statement_id,
+            "status": {"state": "SUCCEEDED"},
+            "manifest": {"format": "JSON_ARRAY", "total_row_count": len(self.statement_rows), "truncated": False,
+                         "total_chunk_count": 1,
+                         "schema": {"column_count": 4, "columns": [
+                             {"name": c, "type_name": "STRING" if i < 2 else "LONG", "position": i}
+                             for i, c in enumerate(columns)]}},
+            "result": {"chunk_index": 0, "row_offset": 0, "row_count": len(self.statement_rows),
+                       "data_array": self.statement_rows},
+        }
+
+
+def _like(value: str, pattern: str) -> bool:
+    """SQL LIKE with % and _ wildcards, as the pipelines list filter supports."""
+    import re
+
+    regex = "".join(".*" if c == "%" else "." if c == "_" else re.escape(c) for c in pattern)
+    return re.fullmatch(regex, value) is not None
