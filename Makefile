@@ -23,7 +23,7 @@ validate: $(STAMP)
 
 run: setup
 	$(BIN)/medallion validate
-	$(BIN)/medallion list
+	$(BIN)/medallion job --env local
 
 test: setup
 	tools/ensure-graphviz.sh

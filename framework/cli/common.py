@@ -11,8 +11,14 @@ from rich.console import Console
 
 from framework.project import Project, find_project_root, load_project
 
-console = Console(highlight=False)
-err_console = Console(stderr=True, highlight=False)
+def _console(stderr: bool = False) -> Console:
+    """Rich wraps at 80 columns when output is not a terminal (CI logs, pipes); give tables room."""
+    probe = Console(stderr=stderr)
+    return Console(stderr=stderr, highlight=False, width=None if probe.is_terminal else 160)
+
+
+console = _console()
+err_console = _console(stderr=True)
 
 EXIT_OK, EXIT_INVALID, EXIT_USAGE = 0, 1, 2
 

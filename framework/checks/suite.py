@@ -1,0 +1,230 @@
+"""The quality checks, each a small function over a `CheckContext` returning `CheckResult`s.
+
+Thresholds and severities come from YAML: the environment's `checks:` section and each spec's
+`quality:` block. What is checked follows from the specs themselves — every silver/gold table with
+`keys` is checked for duplicates, every streamed table is reconciled against its upstream, every
+expectation's pass rate is read from the event log — so a new dataset is checked with no new code.
+The calendar checks (freshness, completeness) apply to tables with the market columns `symbol` and
+`trade_date` (daily) or `symbol`, `ts` and `timeframe` (intraday).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import date, datetime, timezone
+from typing import Any, Callable, Iterable
+
+from pyspark.sql import SparkSession
+
+from framework.engine.event_log import TableMetrics, table_metrics, update_ids
+from framework.checks.results import CheckReport, CheckResult
+from framework.collect import calendar
+from framework.project import Project
+from framework.spec.environment import Environment
+from framework.spec.model import TablesSource, TableSpec
+
+DEFAULTS: dict[str, dict[str, Any]] = {
+    "freshness": {"enabled": True, "severity": "critical", "max_age_sessions": 1},
+    "completeness": {"enabled": True, "severity": "warning", "max_missing_ratio": 0.0},
+    "duplicates": {"enabled": True, "severity": "critical", "max_duplicates": 0},
+    "reconciliation": {"enabled": True, "severity": "critical"},
+    "expectations": {"enabled": True, "severity": "warning", "min_pass_rate": 0.99},
+}
+
+
+@dataclass
+class CheckContext:
+    spark: SparkSession
+    project: Project
+    env: Environment
+    event_log: str
+    now: datetime = field(default_factory=lambda: datetime.now(timezone.utc))
+
+    def settings(self, check: str) -> dict[str, Any]:
+        return {**DEFAULTS[check], **((self.env.get("checks") or {}).get(check) or {})}
+
+    def name(self, spec: TableSpec) -> str:
+        return f"{self.env.schema_for(spec.layer)}.{spec.name}"
+
+    def exists(self, qualified: str) -> bool:
+        return self.spark.catalog.tableExists(qualified)
+
+    def scalar(self, sql: str) -> Any:
+        return self.spark.sql(sql).collect()[0][0]
+
+    def tables(self, predicate: Callable[[TableSpec], bool]) -> list[TableSpec]:
+        return [self.project.tables[n] for n in self.project.graph().order()
+                if predicate(self.project.tables[n]) and self.exists(self.name(self.project.tables[n]))]
+
+
+def _has(spec: TableSpec, *columns: str) -> bool:
+    return all(c in spec.column_names for c in columns)
+
+
+def _is_daily_bars(spec: TableSpec) -> bool:
+    """A gold table of one OHLC bar per symbol and trading date."""
+    return spec.keys == ("symbol", "trade_date") and _has(spec, "open", "high", "low", "close")
+
+
+def _quote(column: str) -> str:
+    return f"`{column.replace('`', '``')}`"
+
+
+def check_duplicates(ctx: CheckContext) -> Iterable[CheckResult]:
+    """Silver and gold promise one row per key; bronze keeps raw duplicates on purpose."""
+    cfg = ctx.settings("duplicates")
+    for spec in ctx.tables(lambda s: bool(s.keys) and s.layer != "bronze" and s.kind != "view"):
+        keys = ", ".join(_quote(k) for k in spec.keys)
+        count = ctx.scalar(f"SELECT count(*) FROM (SELECT {keys} FROM {ctx.name(spec)} "
+                           f"GROUP BY {keys} HAVING count(*) > 1)")
+        yield CheckResult("duplicates", spec.name, count <= cfg["max_duplicates"], cfg["severity"], count,
+                          cfg["max_duplicates"], f"keys ({', '.join(spec.keys)}) with more than one row")
+
+
+def _updates_since_reset(ctx: CheckContext, table: str) -> list[str] | None:
+    """Updates whose rows are in `table` now: from its last full refresh on (None = every update).
+
+    DLT records full refreshes in `create_update` events (`full_refresh`, `full_refresh_selection`),
+    locally and on Databricks alike, so the reconciliation window comes from the log itself.
+    """
+    rows = ctx.spark.sql(
+        f"SELECT origin.update_id AS id, timestamp, "
+        f"get_json_object(details, '$.create_update.full_refresh') AS everything, "
+        f"get_json_object(details, '$.create_update.full_refresh_selection') AS selection "
+        f"FROM {ctx.event_log} WHERE event_type = 'create_update' ORDER BY timestamp").collect()
+    ids = [r["id"] for r in rows]
+    resets = [i for i, r in enumerate(rows)
+              if r["everything"] == "true" or table in json.loads(r["selection"] or "[]")]
+    return ids[resets[-1]:] if resets else None
+
+
+def _totals(ctx: CheckContext, table: str) -> TableMetrics:
+    """Rows written, dropped, quarantined and de-duplicated into `table` since its last reset."""
+    updates = _updates_since_reset(ctx, table)
+    per_update = ([table_metrics(ctx.spark, event_log=ctx.event_log, all_updates=True)] if updates is None else
+                  [table_metrics(ctx.spark, event_log=ctx.event_log, update_id=u) for u in updates])
+    total = TableMetrics(table)
+    for metrics in (m[table] for m in per_update if table in m):
+        total.rows_read += metrics.rows_read
+        total.rows_written += metrics.rows_written
+        total.dropped += metrics.dropped
+        total.quarantined += metrics.quarantined
+        total.deduplicated += metrics.deduplicated
+    return total
+
+
+def check_reconciliation(ctx: CheckContext) -> Iterable[CheckResult]:
+    """Every row that entered the upstream is in the table, its quarantine, or counted as dropped/de-duplicated."""
+    cfg = ctx.settings("reconciliation")
+    streamed = lambda s: isinstance(s.source, TablesSource) and s.source.mode == "stream" and len(s.source.tables) == 1
+    if not ctx.exists(ctx.event_log):
+        return
+    for spec in ctx.tables(streamed):
+        upstream = ctx.project.tables[spec.source.tables[0]]
+        if not ctx.exists(ctx.name(upstream)):
+            continue
+        upstream_rows = ctx.scalar(f"SELECT count(*) FROM {ctx.name(upstream)}")
+        rows = ctx.scalar(f"SELECT count(*) FROM {ctx.name(spec)}")
+        quarantine = f"{ctx.env.schema_for(spec.layer)}.{spec.quarantine_table}" if spec.quarantine_table else None
+        quarantined = ctx.scalar(f"SELECT count(*) FROM {quarantine}") if quarantine and ctx.exists(quarantine) else 0
+        totals = _totals(ctx, ctx.name(spec))
+        accounted = rows + quarantined + totals.dropped + totals.deduplicated
+        detail = (f"{upstream.name} {upstream_rows} = {spec.name} {rows} + quarantined {quarantined} "
+                  f"+ dropped {totals.dropped} + de-duplicated {totals.deduplicated}")
+        yield CheckResult("reconciliation", spec.name, accounted == upstream_rows, cfg["severity"], accounted,
+                          upstream_rows, detail)
+
+
+RECENT_UPDATES = 20
+"""How far back `expectations` looks for a table's latest update that processed rows."""
+
+
+def check_expectations(ctx: CheckContext) -> Iterable[CheckResult]:
+    """Pass rate of each expectation in its table's latest update with data, against spec or env thresholds."""
+    cfg = ctx.settings("expectations")
+    if not ctx.exists(ctx.event_log):
+        return
+    latest: dict[str, TableMetrics] = {}
+    for update in reversed(update_ids(ctx.spark, ctx.event_log)[-RECENT_UPDATES:]):
+        for table, metrics in table_metrics(ctx.spark, event_log=ctx.event_log, update_id=update).items():
+            if table not in latest and any(e.passed + e.failed for e in metrics.expectations.values()):
+                latest[table] = metrics
+    for table in sorted(latest):
+        spec = ctx.project.tables.get(latest[table].name)
+        quality = spec.quality if spec else {}
+        threshold = quality.get("min_pass_rate", cfg["min_pass_rate"])
+        for name, e in sorted(latest[table].expectations.items()):
+            rate = e.passed / (e.passed + e.failed) if e.passed + e.failed else 1.0
+            yield CheckResult("expectations", f"{latest[table].name}.{name}", rate >= threshold,
+                              quality.get("severity", cfg["severity"]), round(rate, 6), threshold,
+                              f"{e.passed} passed, {e.failed} failed in the latest update with data")
+
+
+def check_freshness(ctx: CheckContext) -> Iterable[CheckResult]:
+    """The latest completed NYSE session is present (within `max_age_sessions`)."""
+    cfg = ctx.settings("freshness")
+    expected = calendar.last_completed_session(ctx.now).date
+    for spec in ctx.tables(_is_daily_bars):
+        latest: date | None = ctx.scalar(f"SELECT max(trade_date) FROM {ctx.name(spec)}")
+        behind = len(calendar.sessions_between(latest, expected)) - 1 if latest and latest <= expected else (
+            0 if latest else None)
+        ok = behind is not None and behind <= cfg["max_age_sessions"]
+        yield CheckResult("freshness", spec.name, ok, cfg["severity"], str(latest) if latest else "empty",
+                          f"<= {cfg['max_age_sessions']} session(s) behind {expected}",
+                          f"{behind} session(s) behind" if behind is not None else "no rows")
+
+
+def check_completeness(ctx: CheckContext) -> Iterable[CheckResult]:
+    """Missing sessions per symbol (daily) and missing minutes per session (1-minute bars)."""
+    cfg = ctx.settings("completeness")
+    limit = cfg["max_missing_ratio"]
+    for spec in ctx.tables(_is_daily_bars):
+        spans = ctx.spark.sql(f"SELECT symbol, min(trade_date) AS first, max(trade_date) AS last, "
+                              f"count(DISTINCT trade_date) AS present FROM {ctx.name(spec)} GROUP BY symbol").collect()
+        for row in sorted(spans, key=lambda r: r["symbol"]):
+            expected = len(calendar.sessions_between(row["first"], row["last"]))
+            missing = max(expected - row["present"], 0)
+            ratio = missing / expected if expected else 0.0
+            yield CheckResult("completeness", f"{spec.name}[{row['symbol']}]", ratio <= limit, cfg["severity"],
+                              missing, f"<= {limit:.2%} of {expected} sessions",
+                              f"{missing} of {expected} NYSE sessions missing ({row['first']} .. {row['last']})")
+    for spec in ctx.tables(lambda s: _has(s, "symbol", "ts", "timeframe", "trade_date") and s.layer == "silver"):
+        rows = ctx.spark.sql(f"SELECT symbol, trade_date, count(DISTINCT ts) AS minutes FROM {ctx.name(spec)} "
+                             f"WHERE timeframe = '1Min' GROUP BY symbol, trade_date").collect()
+        if not rows:
+            continue
+        expected_total = missing_total = 0
+        worst = ("", None, 0)
+        for row in rows:
+            session = calendar.session_or_none(row["trade_date"])
+            expected = session.minutes if session else 0
+            missing = max(expected - row["minutes"], 0)
+            expected_total += expected
+            missing_total += missing
+            if missing > worst[2]:
+                worst = (row["symbol"], row["trade_date"], missing)
+        ratio = missing_total / expected_total if expected_total else 0.0
+        detail = f"{missing_total} of {expected_total} session minutes missing"
+        if worst[2]:
+            detail += f"; worst: {worst[0]} on {worst[1]} ({worst[2]} missing)"
+        yield CheckResult("completeness", f"{spec.name}[1Min]", ratio <= limit, cfg["severity"], missing_total,
+                          f"<= {limit:.2%} of {expected_total} minutes", detail)
+
+
+CHECKS: dict[str, Callable[[CheckContext], Iterable[CheckResult]]] = {
+    "freshness": check_freshness,
+    "completeness": check_completeness,
+    "duplicates": check_duplicates,
+    "reconciliation": check_reconciliation,
+    "expectations": check_expectations,
+}
+
+
+def run_checks(ctx: CheckContext, only: Iterable[str] | None = None) -> CheckReport:
+    report = CheckReport(ctx.env.name)
+    for name, check in CHECKS.items():
+        if (only and name not in only) or not ctx.settings(name).get("enabled", True):
+            continue
+        report.results.extend(check(ctx))
+    return report

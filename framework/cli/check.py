@@ -1,0 +1,51 @@
+"""`medallion check`: the quality-checks job (runs after the pipeline)."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+from rich.table import Table
+
+from framework.cli.common import console, env_option, load_valid_project, project_option
+
+STATUS_STYLE = {"PASS": "green", "WARN": "yellow", "FAIL": "bold red"}
+
+
+@click.command()
+@env_option()
+@project_option()
+@click.option("--format", "output_format", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@click.option("--only", multiple=True, type=click.Choice(["freshness", "completeness", "duplicates",
+                                                          "reconciliation", "expectations"]),
+              help="Run only these checks (repeatable).")
+def check(env_name: str, project_dir: Path | None, output_format: str, only: tuple[str, ...]) -> None:
+    """Check the tables and the event log: freshness, completeness against the NYSE calendar,
+    duplicates on keys, cross-layer reconciliation and expectation pass rates.
+
+    Thresholds and severities come from the environment's `checks:` section and each spec's
+    `quality:` block. Exit code 1 when any critical check fails (the job's quality_checks task fails).
+    """
+    project = load_valid_project(project_dir, env_name)
+    env = project.environment(env_name)
+    from framework.checks.suite import CheckContext, run_checks
+    from framework.engine.event_log import event_log_name
+    from framework.engine.spark import spark_session
+
+    with spark_session(env) as spark:
+        report = run_checks(CheckContext(spark, project, env, event_log_name(env)), only or None)
+    if output_format == "json":
+        click.echo(report.to_json())
+    else:
+        table = Table(title=f"Quality checks · env {env.name}", title_justify="left")
+        for header in ("status", "check", "target", "observed", "threshold", "severity", "detail"):
+            table.add_column(header, overflow="fold")
+        for r in report.results:
+            table.add_row(f"[{STATUS_STYLE[r.status]}]{r.status}[/]", r.check, r.target, str(r.observed),
+                          str(r.threshold), r.severity, r.detail)
+        console.print(table)
+        failures = report.critical_failures
+        console.print(f"[bold red]{len(failures)} critical check(s) failed[/]" if failures
+                      else "[green]no critical findings[/]")
+    sys.exit(report.exit_code)
