@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import difflib
 import json
+import re
 from dataclasses import asdict, dataclass, field
 from typing import Iterable, Sequence
 
@@ -28,6 +29,18 @@ class Finding:
         at = f" (at {self.doc_path})" if self.doc_path else ""
         hint = f"\n    hint: {self.hint}" if self.hint else ""
         return f"{where}: {self.severity}: {self.message}{at}{hint}"
+
+
+_LONG_QUOTE = re.compile(r"`([^`]{80,})`")
+MAX_MESSAGE = 600
+
+
+def tidy(text: str, limit: int = MAX_MESSAGE) -> str:
+    """Keep messages readable whatever a hostile file holds: long `quoted values` and long texts are cut."""
+    if len(text) <= 120:
+        return text
+    text = _LONG_QUOTE.sub(lambda m: f"`{m.group(1)[:60]}…`", text)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def did_you_mean(word: str, candidates: Iterable[str]) -> str:

@@ -64,6 +64,7 @@ class Environment:
     root: Path
     documents: tuple[Document, ...] = field(default=(), repr=False)
     """This environment's file first, then its ancestors (to locate findings)."""
+    _variables: dict[str, str] | None = field(default=None, init=False, repr=False, compare=False)
 
     def __getitem__(self, key: str) -> Any:
         return self.settings[key]
@@ -87,7 +88,8 @@ class Environment:
         return self.settings["schemas"].get(layer, layer)
 
     def _path(self, key: str) -> Path:
-        raw = str(self.settings[key]).format(env=self.name)
+        # str.replace, not str.format: a literal `{` in a path must not raise KeyError/ValueError.
+        raw = str(self.settings[key]).replace("{env}", self.name)
         path = Path(raw)
         return path if path.is_absolute() else (self.root / path)
 
@@ -106,7 +108,12 @@ class Environment:
         return rules
 
     def variables(self) -> dict[str, str]:
-        """Every `${name}` a table spec may use in this environment."""
+        """Every `${name}` a table spec may use in this environment (computed once: validation asks per text)."""
+        if self._variables is None:
+            self._variables = self._compute_variables()
+        return dict(self._variables)
+
+    def _compute_variables(self) -> dict[str, str]:
         builtins = {
             "env": self.name,
             "catalog": self.catalog,

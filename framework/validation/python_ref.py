@@ -23,7 +23,11 @@ def _top_level_names(source_file: Path) -> frozenset[str] | str:
     try:
         tree = ast.parse(source_file.read_bytes(), filename=str(source_file))
     except (SyntaxError, ValueError) as exc:
-        return f"{source_file} does not parse: {exc}"
+        return f"{source_file.name} does not parse: {exc}"
+    except (RecursionError, MemoryError):
+        return f"{source_file.name} is nested too deeply to read"
+    except OSError as exc:
+        return f"cannot read {source_file.name}: {exc.strerror or exc}"
     names: set[str] = set()
     for node in tree.body:
         if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):

@@ -18,6 +18,8 @@ import jsonschema_rs
 from framework.findings import Finding, did_you_mean
 from framework.spec.documents import Document
 
+MAX_FINDINGS = 50
+"""Per file: past this, more messages about one broken file help nobody."""
 SCHEMA_FILES = {"table": "table.schema.json", "environment": "environment.schema.json"}
 
 
@@ -51,9 +53,19 @@ def validate_document(doc: Document, kind: str) -> list[Finding]:
     if not isinstance(doc.data, dict):
         return [doc.finding((), f"a {kind} spec must be a YAML mapping of keys to values, not {_type_name(doc.data)}",
                             code="schema")]
-    findings = []
+    findings: list[Finding] = []
+    more = 0
     for error in _validator(kind).iter_errors(doc.data):
+        if len(findings) >= MAX_FINDINGS:
+            more += 1
+            continue
         findings.extend(_to_findings(doc, kind, error))
+    if len(findings) > MAX_FINDINGS:
+        more += len(findings) - MAX_FINDINGS
+        findings = findings[:MAX_FINDINGS]
+    if more:
+        findings.append(doc.finding((), f"... and {more:,} more schema errors in this file", code="schema",
+                                    hint="fix the ones above first; many errors often share one cause"))
     return findings
 
 
@@ -65,9 +77,14 @@ def _to_findings(doc: Document, kind: str, error: Any) -> list[Finding]:
 
     if isinstance(error_kind, jsonschema_rs.ValidationErrorKind.AdditionalProperties):
         allowed = list(owner.get("properties", {}))
-        return [doc.finding(path + (key,), f"unknown key `{key}`", key=True, code="schema",
-                            hint=did_you_mean(key, allowed) or f"allowed keys: {', '.join(allowed)}")
-                for key in error_kind.unexpected]
+        unexpected = list(error_kind.unexpected)
+        found = [doc.finding(path + (key,), f"unknown key `{key}`", key=True, code="schema",
+                             hint=did_you_mean(key, allowed) or f"allowed keys: {', '.join(allowed)}")
+                 for key in unexpected[:MAX_FINDINGS]]
+        if len(unexpected) > MAX_FINDINGS:
+            found.append(doc.finding(path, f"... and {len(unexpected) - MAX_FINDINGS:,} more unknown keys here",
+                                     code="schema"))
+        return found
     if isinstance(error_kind, jsonschema_rs.ValidationErrorKind.Required):
         missing = error_kind.property
         described = _resolve(kind, owner.get("properties", {}).get(missing, {})).get("description", "")

@@ -4,22 +4,26 @@ variables and Python references. Each check is a small function yielding located
 
 from __future__ import annotations
 
+from functools import lru_cache
+from pathlib import Path
 from typing import TYPE_CHECKING, Iterator
 
 from sqlglot import exp
 from sqlglot.errors import ParseError
 
 from framework.findings import Finding, did_you_mean
-from framework.spec.environment import Environment, unknown_variables
-from framework.spec.model import FilesSource, SqlSource, TablesSource, TableSpec
+from framework.spec.environment import DEFAULT_LAYER_RULES, Environment, unknown_variables
+from framework.spec.model import LAYERS, FilesSource, SqlSource, TablesSource, TableSpec
 from framework.validation.python_ref import resolve_python_ref
 from framework.validation.sql import DIALECT, check_boolean_expression, check_select
 
 if TYPE_CHECKING:
     from framework.project import Project
 
+TABLES_FOLDER = "tables"
 SOURCE_VIEW = "source"
 """The name under which a transform's SQL sees its source rows."""
+MAX_TYPE_CHARS = 2_000
 METADATA_COLUMNS = ("_source_file", "_ingested_at", "_rescued_data")
 """Columns the framework adds to every table read from files."""
 
@@ -31,17 +35,37 @@ def check_project(project: Project, env: str | None) -> list[Finding]:
         findings.append(Finding("environments", 1, 1, f"unknown environment `{env}`", code="usage",
                                 hint=did_you_mean(env, project.environments) or
                                 f"known: {', '.join(sorted(project.environments)) or 'none'}"))
+    variables = [(e.name, e.variables()) for e in environments]
+    rule_sets = _layer_rule_sets(environments)
     for spec in project.tables.values():
         for check in (check_location, check_source, check_columns, check_expectations, check_transform):
             findings.extend(check(spec, project))
-        findings.extend(check_variables(spec, environments))
-        findings.extend(check_layers(spec, project, environments))
+        findings.extend(check_variables(spec, variables))
+        findings.extend(check_layers(spec, project, rule_sets))
     findings.extend(check_cycles(project))
     return findings
 
 
 def _known_tables_hint(name: str, project: Project) -> str:
-    return did_you_mean(name, project.tables) or f"known tables: {', '.join(sorted(project.tables))}"
+    """Did-you-mean over every table, including those whose spec has errors of its own."""
+    broken = {Path(f.file).stem for f in project.findings if f.file.startswith(f"{TABLES_FOLDER}/")}
+    return did_you_mean(name, set(project.tables) | broken) or f"known tables: {', '.join(sorted(project.tables))}"
+
+
+def _failed_to_load(name: str, project: Project) -> bool:
+    """True when tables/<layer>/<name>.yaml exists but has errors of its own (so it is not in the model).
+
+    Reporting "upstream `bars` does not exist" for every reader of a spec with a typo would bury the one
+    real error under consequences of it.
+    """
+    broken = {Path(f.file).stem for f in project.findings if f.severity == "error"}
+    return name in broken and any((project.root / TABLES_FOLDER / layer / f"{name}{suffix}").is_file()
+                                  for layer in LAYERS for suffix in (".yaml", ".yml"))
+
+
+def _available_columns(spec: TableSpec) -> set[str]:
+    """Declared columns, plus the metadata columns the framework adds when a table reads files."""
+    return set(spec.column_names) | (set(METADATA_COLUMNS) if spec.reads_files else set())
 
 
 def check_location(spec: TableSpec, project: Project) -> Iterator[Finding]:
@@ -61,6 +85,8 @@ def check_source(spec: TableSpec, project: Project) -> Iterator[Finding]:
     if isinstance(source, TablesSource):
         for i, name in enumerate(source.tables):
             if name not in project.tables:
+                if _failed_to_load(name, project):
+                    continue
                 yield doc.finding(("source", "tables", i), f"upstream table `{name}` does not exist",
                                   hint=_known_tables_hint(name, project))
             elif name == spec.name:
@@ -71,9 +97,9 @@ def check_source(spec: TableSpec, project: Project) -> Iterator[Finding]:
     if isinstance(source, SqlSource):
         result = check_select(source.sql)
         if result.error:
-            yield doc.finding(("source", "sql"), result.error)
+            yield doc.finding(("source", "sql"), result.error, at=result.position)
         for name in result.tables:
-            if name not in project.tables:
+            if name not in project.tables and not _failed_to_load(name, project):
                 yield doc.finding(("source", "sql"), f"SQL source reads unknown table `{name}`",
                                   hint=_known_tables_hint(name, project))
     if spec.kind == "streaming_table" and (isinstance(source, SqlSource) or
@@ -98,7 +124,7 @@ def check_columns(spec: TableSpec, project: Project) -> Iterator[Finding]:
         if problem := _type_problem(column.type):
             yield doc.finding(("columns", i, "type"), f"`{column.type}` is not a Spark SQL type: {problem}",
                               hint="e.g. STRING, BIGINT, DOUBLE, DECIMAL(18,4), TIMESTAMP, DATE, ARRAY<STRING>")
-    available = set(declared) | set(METADATA_COLUMNS)
+    available = _available_columns(spec)
     for field in ("keys", "zorder_by", "cluster_by", "partition_by"):
         for i, name in enumerate(getattr(spec, field)):
             if name not in available:
@@ -115,7 +141,11 @@ def check_columns(spec: TableSpec, project: Project) -> Iterator[Finding]:
         yield doc.finding(("cluster_by",), "`partition_by` and `cluster_by` cannot both be set", key=True)
 
 
+@lru_cache(maxsize=1024)
 def _type_problem(type_text: str) -> str | None:
+    """Why `type_text` is not a Spark SQL type, or None. Cached: a project repeats a few dozen types."""
+    if len(type_text) > MAX_TYPE_CHARS:
+        return f"it is {len(type_text):,} characters long (limit {MAX_TYPE_CHARS:,})"
     try:
         exp.DataType.build(type_text, dialect=DIALECT, udt=False)
     except (ParseError, ValueError, Exception) as exc:  # sqlglot raises several error types here
@@ -125,7 +155,7 @@ def _type_problem(type_text: str) -> str | None:
 
 def check_expectations(spec: TableSpec, project: Project) -> Iterator[Finding]:
     doc = spec.document
-    available = set(spec.column_names) | set(METADATA_COLUMNS)
+    available = _available_columns(spec)
     names: set[str] = set()
     for i, expectation in enumerate(spec.expectations):
         if expectation.name in names:
@@ -134,7 +164,7 @@ def check_expectations(spec: TableSpec, project: Project) -> Iterator[Finding]:
         names.add(expectation.name)
         result = check_boolean_expression(expectation.rule)
         if result.error:
-            yield doc.finding(("expectations", i, "rule"), result.error)
+            yield doc.finding(("expectations", i, "rule"), result.error, at=result.position)
             continue
         for column in sorted(result.columns - available):
             yield doc.finding(("expectations", i, "rule"), f"rule uses column `{column}`, which is not declared",
@@ -153,7 +183,7 @@ def check_transform(spec: TableSpec, project: Project) -> Iterator[Finding]:
         return
     result = check_select(transform.sql)
     if result.error:
-        yield doc.finding(("transform", "sql"), result.error)
+        yield doc.finding(("transform", "sql"), result.error, at=result.position)
         return
     for name in result.tables:
         if name != SOURCE_VIEW:
@@ -161,7 +191,8 @@ def check_transform(spec: TableSpec, project: Project) -> Iterator[Finding]:
                               hint="to combine tables, use `source: {sql: ...}` instead")
 
 
-def check_variables(spec: TableSpec, environments: list[Environment]) -> Iterator[Finding]:
+def check_variables(spec: TableSpec, environments: list[tuple[str, dict[str, str]]]) -> Iterator[Finding]:
+    """Every `${name}` in paths, reader options and SQL must be defined in each environment checked."""
     doc = spec.document
     texts: list[tuple[tuple, str]] = []
     if isinstance(spec.source, FilesSource):
@@ -172,28 +203,53 @@ def check_variables(spec: TableSpec, environments: list[Environment]) -> Iterato
     if spec.transform and spec.transform.sql:
         texts.append((("transform", "sql"), spec.transform.sql))
     for path, text in texts:
-        for env in environments:
-            known = env.variables()
+        if "${" not in text:
+            continue
+        for env_name, known in environments:
             for name in unknown_variables(text, known):
-                yield doc.finding(path, f"unknown variable `${{{name}}}` in environment `{env.name}`",
+                yield doc.finding(path, f"unknown variable `${{{name}}}` in environment `{env_name}`",
                                   hint=did_you_mean(name, known) or
-                                  f"define it under `variables:` in environments/{env.name}.yaml")
+                                  f"define it under `variables:` in environments/{env_name}.yaml")
 
 
-def check_layers(spec: TableSpec, project: Project, environments: list[Environment]) -> Iterator[Finding]:
+def _layer_rule_sets(environments: list[Environment]) -> list[tuple[dict[str, tuple[str, ...]], str]]:
+    """The distinct layer rules of the environments checked, each with a label for messages.
+
+    Usually every environment has the same rules and messages need not name one; when they differ,
+    each finding says which environment's rules it breaks.
+    """
+    if not environments:
+        return [(dict(DEFAULT_LAYER_RULES), "")]
+    groups: dict[tuple, list[str]] = {}
+    for env in environments:
+        groups.setdefault(tuple(sorted(env.layer_rules.items())), []).append(env.name)
+    if len(groups) == 1:
+        return [(dict(next(iter(groups))), "")]
+    return [(dict(key), f" in environment {', '.join(f'`{n}`' for n in names)}") for key, names in groups.items()]
+
+
+def check_layers(spec: TableSpec, project: Project,
+                 rule_sets: list[tuple[dict[str, tuple[str, ...]], str]]) -> Iterator[Finding]:
+    """Bronze reads only files, silver reads bronze/silver, gold reads silver/gold (unless `layer_rules` says otherwise)."""
     doc = spec.document
-    rules = environments[0].layer_rules if environments else {
-        "bronze": ("files",), "silver": ("bronze", "silver"), "gold": ("silver", "gold")}
-    allowed = rules.get(spec.layer, ())
-    if spec.reads_files and "files" not in allowed:
-        yield doc.finding(("source", "files"), f"{spec.layer} tables may not read landing files",
-                          hint=f"{spec.layer} reads from: {', '.join(allowed)}")
-    for name in spec.upstreams:
-        upstream = project.tables.get(name)
-        if upstream and upstream.layer not in allowed:
-            yield doc.finding(("source",), f"{spec.layer} table reads {upstream.layer} table `{name}`; "
-                              f"{spec.layer} may read only from {', '.join(allowed)}",
-                              hint="change the source, or the environment's `layer_rules`")
+    for rules, where in rule_sets:
+        allowed = rules.get(spec.layer, ())
+        if spec.reads_files and "files" not in allowed:
+            yield doc.finding(("source", "files"), f"{spec.layer} tables may not read landing files{where}",
+                              hint=f"{spec.layer} reads from: {', '.join(allowed) or 'nothing'}")
+        for name in spec.upstreams:
+            upstream = project.tables.get(name)
+            if upstream and upstream.layer not in allowed:
+                yield doc.finding(_upstream_path(spec, name), f"{spec.layer} table reads {upstream.layer} table "
+                                  f"`{name}`; {spec.layer} may read only from {', '.join(allowed) or 'nothing'}{where}",
+                                  hint="change the source, or the environment's `layer_rules`")
+
+
+def _upstream_path(spec: TableSpec, name: str) -> tuple:
+    """Where in the document a table reads `name`: its item in source.tables, or the SQL."""
+    if isinstance(spec.source, TablesSource) and name in spec.source.tables:
+        return ("source", "tables", spec.source.tables.index(name))
+    return ("source", "sql") if isinstance(spec.source, SqlSource) else ("source",)
 
 
 def check_cycles(project: Project) -> Iterator[Finding]:
@@ -201,4 +257,4 @@ def check_cycles(project: Project) -> Iterator[Finding]:
     if cycle:
         first = project.tables[cycle[0]]
         yield first.document.finding(("source",), "tables depend on each other in a cycle: " + " -> ".join(cycle),
-                                     hint="break the cycle by removing one of these sources", code="cycle")
+                                     hint="break the cycle by removing one of these sources", code="cycle", key=True)

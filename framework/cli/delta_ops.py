@@ -1,0 +1,178 @@
+"""`medallion history`, `medallion restore` and `medallion sql`: Delta time travel and queries, locally.
+
+Restore is the documented rollback path: every write is a Delta version, so a bad load is undone with
+`medallion restore silver.bars --version 12` (or `--timestamp "2026-11-27 17:30:00"`).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+from rich.table import Table
+from rich.text import Text
+
+from framework.cli.common import EXIT_INVALID, EXIT_USAGE, console, env_option, fail, load_valid_project, \
+    project_option
+
+HISTORY_METRICS = ("numOutputRows", "numTargetRowsInserted", "numTargetRowsUpdated", "numTargetRowsDeleted",
+                   "numRemovedFiles", "numAddedFiles", "numRestoredFiles")
+
+
+def _session(project_dir: Path | None, env_name: str) -> tuple[Any, Any, Any]:
+    from framework.engine.jars import SetupError
+    from framework.engine.spark import build_session
+
+    project = load_valid_project(project_dir, env_name)
+    env = project.environment(env_name)
+    if env.runtime != "local":
+        fail(f"environment `{env_name}` is not local (runtime: {env.runtime})", EXIT_USAGE)
+    try:
+        return project, env, build_session(env)
+    except SetupError as exc:
+        fail(str(exc), EXIT_USAGE)
+
+
+def resolve_table(project: Any, env: Any, name: str) -> str:
+    """`bars`, `silver.bars` or `bars_quarantine` -> the local table name, or a clear error."""
+    from framework.engine.storage import Storage
+    from framework.findings import did_you_mean
+    from framework.pipeline import published_names, quarantine_name
+
+    names = published_names(project.tables.values(), env)
+    known = dict(names)
+    for spec in project.tables.values():
+        if spec.quarantine_table:
+            known[spec.quarantine_table] = quarantine_name(names[spec.name])
+    known.update({v: v for v in list(known.values())})
+    ops = f"{env.schema_for('ops')}.event_log"
+    known[ops] = ops
+    if name not in known:
+        hint = did_you_mean(name, known)
+        fail(f"unknown table `{name}`" + (f"; {hint}" if hint else f" (tables: {', '.join(sorted(names))})"), EXIT_USAGE)
+    table = known[name]
+    if not (Storage.of(env).table_path(table) / "_delta_log").is_dir():
+        fail(f"table {table} has not been created yet in environment `{env.name}`; run `medallion run` first")
+    return table
+
+
+def _spark_error(exc: Exception) -> str:
+    text = str(exc).strip().splitlines()
+    return text[0] if text else type(exc).__name__
+
+
+@click.command()
+@click.argument("table")
+@click.option("--limit", default=20, show_default=True, help="Newest versions to show.")
+@env_option()
+@project_option()
+def history(table: str, limit: int, env_name: str, project_dir: Path | None) -> None:
+    """Show the Delta versions of TABLE (spec name or schema.name): what wrote each and how many rows."""
+    project, env, spark = _session(project_dir, env_name)
+    name = resolve_table(project, env, table)
+    rows = spark.sql(f"DESCRIBE HISTORY {name} LIMIT {int(limit)}").collect()
+    out = Table(title=f"History of {name}", title_justify="left")
+    for header in ("version", "timestamp (UTC)", "operation", "metrics", "by"):
+        out.add_column(header, justify="right" if header == "version" else "left")
+    for row in rows:
+        metrics = row["operationMetrics"] or {}
+        shown = ", ".join(f"{k}={metrics[k]}" for k in HISTORY_METRICS if metrics.get(k) not in (None, "0"))
+        by = row["userMetadata"] or ""
+        try:
+            meta = json.loads(by)
+            by = f"{meta.get('flow', '')} batch {meta.get('batch')}" if isinstance(meta, dict) else by
+        except ValueError:
+            pass
+        out.add_row(str(row["version"]), str(row["timestamp"])[:19], row["operation"], shown, by)
+    console.print(out)
+
+
+@click.command()
+@click.argument("table")
+@click.option("--version", "version", type=int, default=None, help="Restore to this version.")
+@click.option("--timestamp", "timestamp", default=None, metavar="TS",
+              help='Restore to the version current at this time (e.g. "2026-11-27 17:30:00", UTC).')
+@env_option()
+@project_option()
+def restore(table: str, version: int | None, timestamp: str | None, env_name: str, project_dir: Path | None) -> None:
+    """Roll TABLE back to an earlier Delta version (the restore itself is a new version, so it can be undone)."""
+    from framework.engine.runner import RunError, storage_lock
+    from framework.engine.storage import Storage
+
+    if (version is None) == (timestamp is None):
+        fail("give exactly one of --version N or --timestamp TS", EXIT_USAGE)
+    project, env, spark = _session(project_dir, env_name)
+    name = resolve_table(project, env, table)
+    target = f"VERSION AS OF {int(version)}" if version is not None else \
+        "TIMESTAMP AS OF '" + timestamp.replace("'", "") + "'"  # type: ignore[union-attr]
+    try:
+        with storage_lock(Storage.of(env)):
+            row = spark.sql(f"RESTORE TABLE {name} TO {target}").first()
+    except RunError as exc:
+        fail(str(exc))
+    except Exception as exc:  # noqa: BLE001 - Spark's message (version out of range, ...) is the useful part
+        fail(f"restore failed: {_spark_error(exc)}")
+    details = ", ".join(f"{k}={v}" for k, v in (row.asDict() if row else {}).items())
+    console.print(f"[green]restored {name} to {target.lower()}[/] ({details})")
+    streaming = [s.name for s in project.tables.values() if s.is_streaming and
+                 any(u == name.split(".")[-1] for u in s.upstreams)]
+    spec = project.tables.get(name.split(".")[-1])
+    if spec is not None and spec.is_streaming:
+        console.print(Text(f"note: {name} remembers what it already ingested; to re-ingest what the restore "
+                           f"removed, run `medallion run --full-refresh {spec.name}`", style="yellow"))
+    if streaming:
+        console.print(Text(f"note: streaming tables reading it ({', '.join(streaming)}) need "
+                           f"`medallion run --full-refresh {','.join(streaming)}` after a restore", style="yellow"))
+
+
+@click.command()
+@click.argument("query")
+@click.option("--limit", default=100, show_default=True, help="Rows to show.")
+@click.option("--format", "output_format", type=click.Choice(["table", "json"]), default="table", show_default=True)
+@env_option()
+@project_option()
+def sql(query: str, limit: int, output_format: str, env_name: str, project_dir: Path | None) -> None:
+    """Run a Spark SQL QUERY against the environment's tables (bronze.bars_raw, silver.bars, ops.event_log...)."""
+    _, _, spark = _session(project_dir, env_name)
+    try:
+        df = spark.sql(query)
+        rows = df.limit(limit + 1).collect() if df.columns else df.collect()
+    except Exception as exc:  # noqa: BLE001
+        fail(f"query failed: {_spark_error(exc)}")
+    shown, more = rows[:limit], len(rows) > limit
+    if output_format == "json":
+        click.echo(json.dumps([{k: _plain(v) for k, v in r.asDict().items()} for r in shown], indent=2, default=str))
+        return
+    out = Table(show_lines=False)
+    for column in df.columns:
+        out.add_column(column)
+    for row in shown:
+        out.add_row(*[_cell(v) for v in row])
+    console.print(out)
+    console.print(Text(f"{len(shown)} row(s)" + (f" (first {limit}; --limit to see more)" if more else ""), style="dim"))
+
+
+def _plain(value: Any) -> Any:
+    if hasattr(value, "toJson"):  # VariantVal
+        return json.loads(value.toJson())
+    if hasattr(value, "asDict"):
+        return {k: _plain(v) for k, v in value.asDict().items()}
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    return value
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return "NULL"
+    plain = _plain(value)
+    if isinstance(plain, (dict, list)):
+        return json.dumps(plain, default=str)
+    return str(plain)
+
+
+__all__ = ["history", "restore", "sql", "resolve_table"]
+_ = (sys, EXIT_INVALID)

@@ -1,0 +1,361 @@
+"""Executing one flow: a query feeding a Delta table, micro-batch by micro-batch.
+
+Every micro-batch (or the single batch of a materialized view) goes through `FlowRun.process_batch`:
+
+1. each row is tagged with the expectations it fails (a NULL result is a failure);
+2. `fail` rules: if any row fails, the batch stops before anything is written, with the rule and a
+   sample row in the error;
+3. quarantine tables split off the same rows (`SplitHint`), so a row is read and counted once;
+4. rows failing a `drop` rule (quarantine rules are declared as drop rules on the main table, the
+   DLT pattern) are removed, the rest is appended, merged (apply_changes, SCD type 1) or, for a
+   materialized view, overwrites the table;
+5. the counts go to the run's metrics and, as a `flow_progress` event, to the event log.
+
+Writes are exactly-once: each uses Delta's idempotent-write options (txnAppId = the flow's checkpoint
+identity, txnVersion = the batch id), so a batch replayed after a crash commits nothing twice, and
+the stream's checkpoint makes sure no batch is skipped.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Callable, Literal
+
+from framework.engine import autoloader
+from framework.engine.dlt_api import Dataset, Expectation
+from framework.engine.event_log import EventLog, flow_progress_details
+from framework.engine.metrics import FlowMetrics
+from framework.engine.storage import Storage, quote_name
+from framework.engine.tables import ensure_table, never_written
+from framework.pipeline import INTERNAL_PREFIX, failed_rules, latest_per_key
+
+if TYPE_CHECKING:
+    from pyspark.sql import DataFrame, SparkSession
+    from pyspark.sql.streaming import StreamingQuery
+
+FlowKind = Literal["append", "merge", "materialize"]
+FAILED = f"{INTERNAL_PREFIX}failed"
+SAMPLE_VALUE_CHARS = 200
+
+
+class FlowError(RuntimeError):
+    """A flow failed; `str()` is a one-paragraph explanation for people."""
+
+
+class ExpectationViolation(FlowError):
+    """A `fail` expectation was not met: names the rule, how many rows failed and shows one of them."""
+
+    def __init__(self, dataset: str, rule: str, expression: str, failed: int, sample: dict[str, Any]):
+        self.dataset, self.rule, self.expression, self.failed, self.sample = dataset, rule, expression, failed, sample
+        shown = json.dumps(sample, default=str, ensure_ascii=False)
+        super().__init__(f"expectation `{rule}` ({expression}) failed for {failed} row(s) of {dataset}; "
+                         f"first failing row: {shown}")
+
+
+@dataclass
+class Flow:
+    """What the runner executes for one table."""
+
+    name: str
+    """The target dataset (published table name)."""
+    kind: FlowKind
+    target: Dataset
+    source: Dataset
+    """The dataset whose query (and expectations) produce the rows: the target itself or an apply_changes view."""
+    keys: tuple[str, ...] = ()
+    sequence_by: str | None = None
+    splits: list[tuple[Dataset, Callable[["DataFrame"], "DataFrame"]]] = field(default_factory=list)
+
+    @property
+    def expectations(self) -> tuple[Expectation, ...]:
+        seen = {e.name for e in self.source.expectations}
+        return self.source.expectations + tuple(e for e in self.target.expectations
+                                                if self.target is not self.source and e.name not in seen)
+
+    @property
+    def is_stream(self) -> bool:
+        return self.kind in ("append", "merge")
+
+
+def _flow_identity(checkpoint: Path) -> str:
+    """A random id made with the checkpoint: Delta's txnAppId must change when a flow starts over."""
+    marker = checkpoint / "_flow_id"
+    if not marker.is_file():
+        checkpoint.mkdir(parents=True, exist_ok=True)
+        tmp = checkpoint / f"._flow_id.{uuid.uuid4().hex}"
+        tmp.write_text(uuid.uuid4().hex)
+        tmp.replace(marker)
+    return marker.read_text().strip()
+
+
+def _visible(df: "DataFrame") -> "DataFrame":
+    return df.select(*[f"`{c}`" for c in df.columns if not c.startswith(INTERNAL_PREFIX)])
+
+
+@dataclass
+class FlowRun:
+    """One execution of a flow within an update; `process_batch` is the foreachBatch function."""
+
+    flow: Flow
+    spark: "SparkSession"
+    storage: Storage
+    event_log: EventLog
+    on_progress: Callable[[FlowMetrics, FlowMetrics], None] | None = None
+    """Called after every committed batch with (metrics so far, metrics of the batch)."""
+    metrics: FlowMetrics = field(default_factory=FlowMetrics)
+    error: BaseException | None = None
+    changed: threading.Event | None = None
+    """Set after every commit (continuous mode wakes materialized views with it)."""
+    write_lock: threading.Lock = field(default_factory=threading.Lock)
+    """Held while writing; maintenance (OPTIMIZE) takes it too, so they never conflict."""
+    restart_requested: bool = False
+    query: "StreamingQuery | None" = None
+
+    def __post_init__(self) -> None:
+        self.checkpoint = self.storage.checkpoint(self.flow.name)
+        self.app_id = f"medallion:{self.flow.name}:{_flow_identity(self.checkpoint)}"
+        self.table_path = self.storage.table_path(self.flow.name)
+
+    # -- set-up --------------------------------------------------------------------------------------
+
+    def prepare(self, df: "DataFrame") -> None:
+        """Create the target and split tables (from their declared schema, else the query's)."""
+        ensure_table(self.spark, self.storage, self.flow.target, df.schema)
+        for dataset, transform in self.flow.splits:
+            ensure_table(self.spark, self.storage, dataset, None if dataset.schema else transform(_visible(df)).schema)
+
+    # -- execution -----------------------------------------------------------------------------------
+
+    def start_stream(self, *, trigger_interval: str | None = None) -> "StreamingQuery":
+        """Start the streaming query: availableNow (triggered update) or processingTime (continuous)."""
+        df = self.flow.source.query()
+        if not df.isStreaming:
+            raise FlowError(f"{self.flow.name}: expected a streaming source")
+        self.prepare(df)
+        writer = (df.writeStream.foreachBatch(self.process_batch)
+                  .option("checkpointLocation", str(self.checkpoint / "stream"))
+                  .queryName(f"{self.flow.name}-{uuid.uuid4().hex[:6]}"))
+        writer = writer.trigger(processingTime=trigger_interval) if trigger_interval else writer.trigger(availableNow=True)
+        self.query = writer.start()
+        return self.query
+
+    def run_triggered(self, stop_requests: Callable[[], int] = lambda: 0) -> FlowMetrics:
+        """Process everything available, then stop. Raises FlowError on failure.
+
+        `stop_requests()` > 0: stop once no micro-batch is in progress; > 1: stop at once.
+        """
+        if self.flow.is_stream:
+            query = self.start_stream()
+            try:
+                while not query.awaitTermination(0.5):
+                    requests = stop_requests()
+                    if requests > 1 or (requests and not query.status.get("isTriggerActive")):
+                        query.stop()
+            except Exception as exc:  # StreamingQueryException wraps what our batch function raised
+                raise self.error if self.error else FlowError(f"{self.flow.name}: {_first_line(exc)}") from exc
+            if self.error:
+                raise self.error
+        else:
+            df = self.flow.source.query()
+            self.prepare(df)
+            self.process_batch(df, None)
+        return self.metrics
+
+    # -- one batch -----------------------------------------------------------------------------------
+
+    def process_batch(self, df: "DataFrame", batch_id: int | None) -> None:
+        try:
+            with self.write_lock:
+                self._process(df, batch_id)
+        except BaseException as exc:
+            self.error = exc if isinstance(exc, FlowError) else FlowError(f"{self.flow.name}: {_first_line(exc)}")
+            raise
+
+    def _process(self, df: "DataFrame", batch_id: int | None) -> None:
+        from pyspark import StorageLevel
+        from pyspark.sql import functions as F
+
+        spark = df.sparkSession
+        expectations = self.flow.expectations
+        rules = {e.name: e.rule for e in expectations}
+        drop_names = [e.name for e in expectations if e.action == "drop"]
+        fail_rules = [e for e in expectations if e.action == "fail"]
+        has_unknown = autoloader.UNKNOWN_KEYS_COLUMN in df.columns
+        flagged = df.withColumn(FAILED, failed_rules(rules))
+        dropped = F.arrays_overlap(F.col(FAILED), F.array(*[F.lit(n) for n in drop_names])) if drop_names else F.lit(False)
+        aggregates = [F.count(F.lit(1)).alias("rows"),
+                      F.coalesce(F.sum(F.when(dropped, 1).otherwise(0)), F.lit(0)).alias("dropped")]
+        aggregates += [F.coalesce(F.sum(F.when(F.array_contains(F.col(FAILED), name), 1).otherwise(0)), F.lit(0))
+                       .alias(f"rule_{i}") for i, name in enumerate(rules)]
+        if has_unknown:
+            unknown = F.col(autoloader.UNKNOWN_KEYS_COLUMN)
+            aggregates.append(F.collect_set(F.when(F.size(unknown) > 0, unknown)).alias("unknown"))
+        cached = bool(fail_rules or self.flow.splits or self.flow.kind == "merge")
+        if batch_id is not None and not cached and not has_unknown and df.isEmpty():
+            return  # a table source that only compacted files: nothing to write, no commit, no event
+        started = time.monotonic()
+        if cached:
+            flagged = flagged.persist(StorageLevel.MEMORY_AND_DISK)
+        try:
+            stats, quarantined = self._write(spark, flagged, dropped, aggregates, fail_rules, cached, batch_id)
+        finally:
+            if cached:
+                flagged.unpersist()
+        if stats is None:
+            return
+        metrics = FlowMetrics(input_rows=stats["rows"], output_rows=stats["rows"] - stats["dropped"],
+                              dropped_rows=stats["dropped"] - quarantined, quarantined_rows=quarantined, batches=1)
+        metrics.expectations = {name: [stats["rows"] - stats[f"rule_{i}"], stats[f"rule_{i}"]]
+                                for i, name in enumerate(rules)}
+        written = stats.get("_written")
+        metrics.written_rows = metrics.output_rows if written is None else written
+        metrics.deduplicated_rows = metrics.output_rows - metrics.written_rows if written is not None else 0
+        metrics.upserted_rows = stats.get("_upserted", metrics.written_rows)
+        if has_unknown and stats.get("unknown"):
+            self._evolve(sorted({k for keys in stats["unknown"] for k in keys}))
+        self.metrics.add(metrics)
+        self._record(spark, metrics, batch_id, time.monotonic() - started)
+
+    def _write(self, spark: "SparkSession", flagged: "DataFrame", dropped: Any, aggregates: list,
+               fail_rules: list[Expectation], cached: bool, batch_id: int | None) -> tuple[dict | None, int]:
+        from pyspark.sql import Observation
+        from pyspark.sql import functions as F
+
+        observation = None
+        if cached:
+            stats = flagged.agg(*aggregates).first().asDict()
+            if batch_id is not None and stats["rows"] == 0:
+                return None, 0
+            self._check_fail_rules(flagged, fail_rules, stats)
+            source = flagged
+        else:
+            observation = Observation()
+            source = flagged.observe(observation, *aggregates)
+            stats = {}
+        quarantined = 0
+        for dataset, transform in self.flow.splits:
+            counted = Observation()
+            rows = transform(_visible(source.drop(FAILED))).observe(counted, F.count(F.lit(1)).alias("n"))
+            self._save(spark, rows, dataset, batch_id, tag=f"{dataset.name}")
+            quarantined += counted.get["n"]
+        kept = _visible(source.where(~dropped).drop(FAILED))
+        if self.flow.kind == "merge":
+            inserted, updated = self._merge(spark, kept, batch_id)
+            stats["_written"], stats["_upserted"] = inserted, inserted + updated
+        else:
+            self._save(spark, kept, self.flow.target, batch_id, tag="main",
+                       merge_schema=autoloader.state_for(self.flow.name) is not None)
+        if observation is not None:
+            stats = {**observation.get, **stats}
+        return stats, quarantined
+
+    def _check_fail_rules(self, flagged: "DataFrame", fail_rules: list[Expectation], stats: dict) -> None:
+        from pyspark.sql import functions as F
+
+        index = {name: i for i, name in enumerate(dict.fromkeys(e.name for e in self.flow.expectations))}
+        for rule in fail_rules:
+            failed = stats[f"rule_{index[rule.name]}"]
+            if failed:
+                row = _visible(flagged.where(F.array_contains(F.col(FAILED), rule.name)).drop(FAILED)).first()
+                sample = {k: (str(v)[:SAMPLE_VALUE_CHARS] if v is not None else None) for k, v in row.asDict().items()}
+                raise ExpectationViolation(self.flow.name, rule.name, rule.rule, failed, sample)
+
+    def _save(self, spark: "SparkSession", df: "DataFrame", dataset: Dataset, batch_id: int | None, *, tag: str,
+              merge_schema: bool = False) -> None:
+        path = str(self.storage.table_path(dataset.name))
+        if batch_id is None:  # materialized view: recomputed as a whole
+            df.write.format("delta").mode("overwrite").save(path)
+            return
+        writer = (df.write.format("delta").mode("append")
+                  .option("txnAppId", f"{self.app_id}:{tag}").option("txnVersion", batch_id)
+                  .option("userMetadata", json.dumps({"flow": self.flow.name, "batch": batch_id})))
+        if merge_schema:
+            writer = writer.option("mergeSchema", "true")
+        writer.save(path)
+
+    def _merge(self, spark: "SparkSession", kept: "DataFrame", batch_id: int | None) -> tuple[int, int]:
+        """apply_changes, SCD type 1: upsert the latest row per key; older or equal sequences lose."""
+        from pyspark.sql import Observation
+        from pyspark.sql import functions as F
+
+        assert self.flow.sequence_by and batch_id is not None
+        seq = self.flow.sequence_by
+        latest = latest_per_key(kept, self.flow.keys, seq)
+        if never_written(self.table_path):  # an empty target: the merge is an insert of every key
+            counted = Observation()
+            self._save(spark, latest.observe(counted, F.count(F.lit(1)).alias("n")), self.flow.target, batch_id,
+                       tag="main")
+            return int(counted.get["n"]), 0
+        view = f"{INTERNAL_PREFIX}changes_{abs(hash(self.flow.name))}_{batch_id}"
+        latest.createOrReplaceTempView(view)
+        on = " AND ".join(f"t.`{k}` <=> s.`{k}`" for k in self.flow.keys)
+        tag = json.dumps({"flow": self.flow.name, "batch": batch_id})
+        confs = {"spark.databricks.delta.write.txnAppId": f"{self.app_id}:main",
+                 "spark.databricks.delta.write.txnVersion": str(batch_id),
+                 "spark.databricks.delta.commitInfo.userMetadata": tag}
+        for key, value in confs.items():
+            spark.conf.set(key, value)
+        try:
+            result = spark.sql(f"MERGE INTO {quote_name(self.flow.name)} AS t USING {view} AS s ON {on} "
+                               f"WHEN MATCHED AND s.`{seq}` > t.`{seq}` THEN UPDATE SET * "
+                               "WHEN NOT MATCHED THEN INSERT *").collect()
+        finally:
+            for key in confs:
+                spark.conf.unset(key)
+            spark.catalog.dropTempView(view)
+        if result:
+            return int(result[0]["num_inserted_rows"]), int(result[0]["num_updated_rows"])
+        return self._replayed_merge_counts(spark, tag)
+
+    def _replayed_merge_counts(self, spark: "SparkSession", tag: str) -> tuple[int, int]:
+        """The batch was merged before a crash: Delta skipped it; take its counts from the table history."""
+        rows = spark.sql(f"DESCRIBE HISTORY {quote_name(self.flow.name)} LIMIT 50").collect()
+        for row in rows:
+            if row["userMetadata"] == tag:
+                metrics = row["operationMetrics"] or {}
+                inserted = metrics.get("numTargetRowsInserted", metrics.get("numOutputRows", 0))  # MERGE or append
+                return int(inserted), int(metrics.get("numTargetRowsUpdated", 0))
+        return 0, 0
+
+    def _evolve(self, keys: list[str]) -> None:
+        state = autoloader.state_for(self.flow.name)
+        if state is None or state.mode != "add_new_columns":
+            return
+        added = state.add_columns(keys)
+        if added:
+            self.restart_requested = True
+            self.event_log.emit("flow_progress", f"Flow '{self.flow.name}' found new field(s) {', '.join(added)}; "
+                                "they become columns from the next micro-batch (earlier rows keep them in "
+                                "_rescued_data).", {"flow_progress": {"status": "RUNNING", "schema_evolution":
+                                                                      {"added_columns": added}}},
+                                level="WARN", flow=self.flow.name)
+
+    def _record(self, spark: "SparkSession", metrics: FlowMetrics, batch_id: int | None, seconds: float) -> None:
+        details = flow_progress_details("RUNNING" if batch_id is not None else "COMPLETED", self.flow.name, metrics)
+        details["flow_progress"]["batch_id"] = batch_id
+        details["flow_progress"]["duration_seconds"] = round(seconds, 3)
+        message = (f"Flow '{self.flow.name}' has {'processed batch ' + str(batch_id) if batch_id is not None else 'been recomputed'}: "
+                   f"{metrics.input_rows} read, {metrics.written_rows} written")
+        row = self.event_log.event("flow_progress", message, details, level="METRICS", flow=self.flow.name,
+                                   flow_id=self.app_id, batch_id=batch_id)
+        if batch_id is not None:
+            self.event_log.write_now(spark, row, txn=(f"{self.app_id}:events", batch_id))
+        else:
+            self.event_log.buffer(row)
+        if self.changed is not None:
+            self.changed.set()
+        if self.on_progress:
+            self.on_progress(self.metrics, metrics)
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    for marker in ("FlowError: ", "ExpectationViolation: ", "SchemaEvolutionError: ", "PipelineDefinitionError: "):
+        if marker in text:
+            return text.split(marker, 1)[1].splitlines()[0]
+    return text.splitlines()[0] if text else type(exc).__name__

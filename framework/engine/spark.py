@@ -1,0 +1,202 @@
+"""The SparkSession of an environment: local PySpark + Delta, quiet, small, pointed at the env's storage.
+
+The catalog is Spark's in-memory one (no Derby `metastore_db`, so any number of processes can open
+the same storage). Names still work across processes because every session re-registers the Delta
+tables it finds under `<storage_root>/tables/<schema>/<name>` as `<schema>.<name>` when it starts
+(`attach_storage`), which is what lets `medallion sql "SELECT * FROM silver.bars"` run anywhere.
+
+Use `spark_session(env)` (a context manager) from commands and jobs; tests share one session and call
+`attach_storage` to point it at their own temporary environment.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING, Iterator
+
+from framework.engine.jars import SetupError, cache_dir, jar_conf, java_version
+from framework.engine.storage import Storage, quote_name, sql_string
+from framework.spec.environment import Environment
+
+if TYPE_CHECKING:
+    from pyspark.sql import SparkSession
+
+DEFAULT_MASTER = "local[2]"
+DEFAULT_DRIVER_MEMORY = "3g"
+
+SESSION_DEFAULTS: dict[str, str] = {
+    "spark.sql.shuffle.partitions": "4",
+    "spark.sql.session.timeZone": "UTC",
+    "spark.databricks.delta.snapshotPartitions": "2",
+    # as on Databricks classic compute: a bad value in landing data becomes NULL (and fails an
+    # expectation, so it is quarantined) instead of failing the whole flow
+    "spark.sql.ansi.enabled": "false",
+    # a streaming query with nothing new to read must not commit empty batches (and table versions)
+    "spark.sql.streaming.noDataMicroBatches.enabled": "false",
+    "spark.sql.streaming.forceDeleteTempCheckpointLocation": "true",
+}
+
+_LOG4J = """\
+rootLogger.level = error
+rootLogger.appenderRef.stderr.ref = console
+appender.console.type = Console
+appender.console.name = console
+appender.console.target = SYSTEM_ERR
+appender.console.layout.type = PatternLayout
+appender.console.layout.pattern = %d{HH:mm:ss} %p %c{1}: %m%n%ex
+logger.sqlcontext.name = SQLQueryContextLogger
+logger.sqlcontext.level = off
+logger.py4j.name = org.apache.spark.api.python.PythonGatewayServer
+logger.py4j.level = off
+logger.stream.name = org.apache.spark.sql.execution.streaming
+logger.stream.level = off
+logger.delta.name = org.apache.spark.sql.delta
+logger.delta.level = off
+logger.shutdown.name = org.apache.spark.util.ShutdownHookManager
+logger.shutdown.level = off
+"""
+
+
+def _log4j_file() -> Path:
+    """A log4j2 config that keeps the console quiet (errors reach Python as exceptions anyway)."""
+    path = cache_dir().parent / "log4j2-medallion.properties"
+    if not path.is_file() or path.read_text() != _LOG4J:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.name}.{os.getpid()}")
+        tmp.write_text(_LOG4J)
+        tmp.replace(path)
+    return path
+
+
+def static_conf(env: Environment) -> dict[str, str]:
+    """Settings fixed when the JVM starts: classpath, catalog, warehouse, memory, logging."""
+    storage = Storage.of(env)
+    conf = {
+        "spark.master": os.environ.get("MEDALLION_SPARK_MASTER", DEFAULT_MASTER),
+        "spark.app.name": f"medallion-{env.name}",
+        "spark.ui.enabled": "false",
+        "spark.ui.showConsoleProgress": "false",
+        "spark.driver.memory": os.environ.get("MEDALLION_SPARK_DRIVER_MEMORY", DEFAULT_DRIVER_MEMORY),
+        "spark.sql.catalogImplementation": "in-memory",
+        "spark.sql.warehouse.dir": str(storage.warehouse),
+        "spark.sql.extensions": "io.delta.sql.DeltaSparkSessionExtension",
+        "spark.sql.catalog.spark_catalog": "org.apache.spark.sql.delta.catalog.DeltaCatalog",
+        "spark.log.structuredLogging.enabled": "false",
+        "spark.driver.extraJavaOptions": f"-Dlog4j.configurationFile=file:{_log4j_file()}",
+    }
+    conf.update(jar_conf())
+    return conf
+
+
+def runtime_conf(env: Environment) -> dict[str, str]:
+    """Session settings: our defaults, then the environment's `spark_conf` (AQE, shuffle partitions...)."""
+    conf = dict(SESSION_DEFAULTS)
+    conf.update({k: str(v) for k, v in (env.get("spark_conf") or {}).items()})
+    return conf
+
+
+def quiet_python_loggers() -> None:
+    """PySpark logs every analysis error with a JVM stack trace before raising it; we report errors ourselves."""
+    for name in ("SQLQueryContextLogger", "DataFrameQueryContextLogger", "py4j", "py4j.clientserver"):
+        logging.getLogger(name).disabled = True
+
+
+def build_session(env: Environment) -> "SparkSession":
+    """Start (or reuse) the SparkSession and point it at the environment's storage."""
+    java_version()  # a clear one-line error instead of a JVM launch failure
+    quiet_python_loggers()
+    from pyspark.sql import SparkSession
+
+    active = SparkSession.getActiveSession()
+    if active is None:
+        builder = SparkSession.builder
+        for key, value in static_conf(env).items():
+            builder = builder.config(key, value)
+        for key, value in runtime_conf(env).items():
+            builder = builder.config(key, value)
+        active = builder.getOrCreate()
+        active.sparkContext.setLogLevel("ERROR")
+    else:
+        apply_runtime_conf(active, env)
+    attach_storage(active, env)
+    return active
+
+
+def apply_runtime_conf(spark: "SparkSession", env: Environment) -> None:
+    for key, value in runtime_conf(env).items():
+        if key.startswith("spark.databricks.io.") or key == "spark.master":
+            continue
+        try:
+            spark.conf.set(key, value)
+        except Exception:  # static settings of an already running JVM: keep what it started with
+            pass
+
+
+def attach_storage(spark: "SparkSession", env: Environment) -> list[str]:
+    """Register every Delta table under the env's storage as `<schema>.<name>`; returns their names.
+
+    Tables registered for another storage root (a shared test session moving between environments)
+    are unregistered first. Dropping a table with an explicit location only forgets the name.
+    """
+    storage = Storage.of(env)
+    registry: dict[str, Path] = _registry(spark)
+    on_disk = {f"{schema}.{name}": path for schema, name, path in storage.existing_tables()}
+    for name, path in list(registry.items()):
+        if on_disk.get(name) != path:
+            spark.sql(f"DROP TABLE IF EXISTS {quote_name(name)}")
+            del registry[name]
+    for schema in sorted({env.schema_for(layer) for layer in ("bronze", "silver", "gold", "ops")}):
+        spark.sql(f"CREATE SCHEMA IF NOT EXISTS {quote_name(schema)}")
+    for name, path in on_disk.items():
+        if name not in registry:
+            register_table(spark, name, path)
+    return sorted(on_disk)
+
+
+def register_table(spark: "SparkSession", name: str, path: Path) -> None:
+    """Make an existing Delta folder queryable by name in this session."""
+    registry = _registry(spark)
+    if registry.get(name) == path:
+        return
+    schema = name.split(".")[0]
+    spark.sql(f"CREATE SCHEMA IF NOT EXISTS {quote_name(schema)}")
+    if name in registry:  # registered for another storage folder in this session
+        spark.sql(f"DROP TABLE IF EXISTS {quote_name(name)}")
+    spark.sql(f"CREATE TABLE IF NOT EXISTS {quote_name(name)} USING delta LOCATION {sql_string(path)}")
+    registry[name] = path
+
+
+def forget_table(spark: "SparkSession", name: str) -> None:
+    spark.sql(f"DROP TABLE IF EXISTS {quote_name(name)}")
+    _registry(spark).pop(name, None)
+
+
+def _registry(spark: "SparkSession") -> dict[str, Path]:
+    """Names this process registered, kept on the session object (the in-memory catalog is per JVM)."""
+    if not hasattr(spark, "_medallion_tables"):
+        spark._medallion_tables = {}  # type: ignore[attr-defined]
+    return spark._medallion_tables  # type: ignore[attr-defined]
+
+
+@contextmanager
+def spark_session(env: Environment, *, stop: bool | None = None) -> Iterator["SparkSession"]:
+    """The environment's SparkSession for the duration of a `with` block.
+
+    Stops the session afterwards only if this call started it (or `stop=True`), so nested users and
+    the shared test session are left running.
+    """
+    from pyspark.sql import SparkSession
+
+    started = SparkSession.getActiveSession() is None
+    spark = build_session(env)
+    try:
+        yield spark
+    finally:
+        if stop if stop is not None else started:
+            spark.stop()
+
+
+__all__ = ["SetupError", "attach_storage", "build_session", "forget_table", "register_table", "spark_session"]

@@ -1,0 +1,134 @@
+"""Delta tables of the local runtime: create them from DLT dataset definitions, keep their properties in
+step with the specs, and run the maintenance DLT would (OPTIMIZE with Z-order or liquid clustering).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from framework.engine.dlt_api import Dataset
+from framework.engine.spark import register_table
+from framework.engine.storage import Storage, quote_name, sql_string
+from framework.pipeline import INTERNAL_PREFIX
+
+if TYPE_CHECKING:
+    from pyspark.sql import SparkSession
+    from pyspark.sql.types import StructType
+
+ZORDER_PROPERTY = "pipelines.autoOptimize.zOrderCols"
+DEFINITION_STATE = "_table.json"
+
+
+def exists(path: Path) -> bool:
+    return (path / "_delta_log").is_dir()
+
+
+def struct_ddl(schema: "StructType") -> str:
+    """DDL for a DataFrame schema (internal `_medallion_*` columns left out)."""
+    return ", ".join(f"`{f.name}` {f.dataType.simpleString()}" for f in schema.fields
+                     if not f.name.startswith(INTERNAL_PREFIX))
+
+
+def _literal_map(properties: dict[str, str]) -> str:
+    return ", ".join(f"{sql_string(k)} = {sql_string(v)}" for k, v in sorted(properties.items()))
+
+
+def ensure_table(spark: "SparkSession", storage: Storage, dataset: Dataset, schema: "StructType | None") -> Path:
+    """Create the dataset's Delta table if it does not exist; register it; apply changed properties."""
+    path = storage.table_path(dataset.name)
+    if not exists(path):
+        columns = dataset.schema or (struct_ddl(schema) if schema is not None else None)
+        if not columns:
+            raise ValueError(f"cannot create `{dataset.name}`: no schema")
+        clauses = [f"CREATE TABLE IF NOT EXISTS {quote_name(dataset.name)} ({columns}) USING delta"]
+        if dataset.partition_cols:
+            clauses.append("PARTITIONED BY (" + ", ".join(f"`{c}`" for c in dataset.partition_cols) + ")")
+        if dataset.cluster_by:
+            clauses.append("CLUSTER BY (" + ", ".join(f"`{c}`" for c in dataset.cluster_by) + ")")
+        clauses.append(f"LOCATION {sql_string(path)}")
+        if dataset.comment:
+            clauses.append(f"COMMENT {sql_string(dataset.comment)}")
+        if dataset.table_properties:
+            clauses.append(f"TBLPROPERTIES ({_literal_map(dataset.table_properties)})")
+        spark.sql(f"DROP TABLE IF EXISTS {quote_name(dataset.name)}")  # a stale name from a reset table
+        spark.sql(" ".join(clauses))
+        _save_definition(storage, dataset)
+    register_table(spark, dataset.name, path)
+    sync_definition(spark, storage, dataset)
+    return path
+
+
+def _definition_hash(dataset: Dataset) -> str:
+    payload = json.dumps({"properties": dataset.table_properties, "comment": dataset.comment or ""}, sort_keys=True)
+    return hashlib.sha256(payload.encode()).hexdigest()
+
+
+def _state_file(storage: Storage, dataset: Dataset) -> Path:
+    return storage.checkpoint(dataset.name) / DEFINITION_STATE
+
+
+def _save_definition(storage: Storage, dataset: Dataset) -> None:
+    state = _state_file(storage, dataset)
+    state.parent.mkdir(parents=True, exist_ok=True)
+    state.write_text(json.dumps({"definition": _definition_hash(dataset)}))
+
+
+def sync_definition(spark: "SparkSession", storage: Storage, dataset: Dataset) -> bool:
+    """Apply table properties / comment edited in the spec since the table was made (as DLT does)."""
+    state = _state_file(storage, dataset)
+    saved = json.loads(state.read_text()).get("definition") if state.is_file() else None
+    if saved == _definition_hash(dataset):
+        return False
+    if dataset.table_properties:
+        spark.sql(f"ALTER TABLE {quote_name(dataset.name)} SET TBLPROPERTIES ({_literal_map(dataset.table_properties)})")
+    if dataset.comment:
+        spark.sql(f"COMMENT ON TABLE {quote_name(dataset.name)} IS {sql_string(dataset.comment)}")
+    _save_definition(storage, dataset)
+    return True
+
+
+def optimize(spark: "SparkSession", dataset: Dataset) -> str | None:
+    """OPTIMIZE with the DLT Z-order property, or plain OPTIMIZE for clustered tables. Returns the SQL run."""
+    zorder = [c.strip() for c in dataset.table_properties.get(ZORDER_PROPERTY, "").split(",") if c.strip()]
+    if not (zorder or dataset.cluster_by):
+        return None
+    files = spark.sql(f"DESCRIBE DETAIL {quote_name(dataset.name)}").first()["numFiles"]
+    if not files or files < 2:
+        return None  # one file is already as compact and as ordered as it gets
+    if zorder and not dataset.cluster_by:
+        sql = f"OPTIMIZE {quote_name(dataset.name)} ZORDER BY (" + ", ".join(f"`{c}`" for c in zorder) + ")"
+    elif dataset.cluster_by:
+        sql = f"OPTIMIZE {quote_name(dataset.name)}"
+    else:
+        return None
+    spark.sql(sql)
+    return sql
+
+
+def data_version(path: Path) -> int | None:
+    """The latest version of a Delta table whose commit changed data (OPTIMIZE and metadata don't count).
+
+    Read straight from the JSON commits: an `add`/`remove` with `"dataChange":true` marks a data change.
+    Cheap (no Spark job), so materialized views can tell at every run whether their inputs moved.
+    """
+    log = path / "_delta_log"
+    if not log.is_dir():
+        return None
+    versions = sorted((int(p.name.split(".")[0]) for p in log.glob("*.json") if p.name.split(".")[0].isdigit()),
+                      reverse=True)
+    for version in versions:
+        text = (log / f"{version:020d}.json").read_text(errors="replace")
+        if '"dataChange":true' in text:
+            return version
+    return versions[-1] if versions else None
+
+
+def never_written(path: Path) -> bool:
+    """True while no commit of the table has added a data file (a new or fully refreshed table)."""
+    log = path / "_delta_log"
+    if any(p.suffix == ".parquet" for p in log.glob("*.checkpoint*")):
+        return False
+    return not any('{"add":' in p.read_text(errors="replace") for p in log.glob("*.json"))

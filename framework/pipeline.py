@@ -1,0 +1,465 @@
+"""The generic DLT pipeline: one code path turns every table spec into DLT datasets.
+
+This module is written against the Delta Live Tables Python API and nothing else. The Databricks
+notebook calls `register_pipeline(dlt, spark, project_root, env_name)` with the real `dlt` module; the
+local runtime (`framework.engine`) calls it with an object that has the same API and records the
+dataflow graph, then executes it on PySpark + Delta. There is no per-table code: for each spec, in
+dependency order, `register_table` declares
+
+* the dataset itself — `dlt.table` (streaming table or materialized view) or `dlt.view`, with the
+  spec's comment, table properties, partitioning / clustering, declared schema (column comments);
+* its expectations — `dlt.expect_all` (warn), `dlt.expect_all_or_drop` (drop, and quarantine, whose
+  rows must leave the table too), `dlt.expect_all_or_fail` (fail);
+* de-duplication (`dedupe.sequence_by`) — a private view with the expectations, a
+  `dlt.create_streaming_table` target and `dlt.apply_changes` (AUTO CDC, SCD type 1: the row with the
+  greatest sequence value per key wins);
+* quarantine — DLT has none built in; the documented pattern is a second table fed by the same query
+  with the rules inverted: `<table>_quarantine` holds the failing rows, the names of the rules they
+  failed (`_failed_rules`) and when (`_quarantined_at`);
+* Z-order — the DLT table properties `pipelines.autoOptimize.managed` / `pipelines.autoOptimize.zOrderCols`.
+
+Upstreams are read with `spark.readStream.table` / `spark.read.table` under their published names
+(`<catalog>.<schema>.<name>` on Databricks, `<schema>.<name>` locally); landing files with Auto Loader
+on Databricks and with `framework.engine.autoloader` (plain Spark file streams) locally.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Callable
+
+from framework.spec.environment import Environment, substitute
+from framework.spec.model import FilesSource, SqlSource, TablesSource, TableSpec
+from framework.validation.sql import qualify_tables
+
+if TYPE_CHECKING:
+    from pyspark.sql import Column, DataFrame, SparkSession
+
+    from framework.project import Project
+
+RESCUED_COLUMN = "_rescued_data"
+SOURCE_FILE_COLUMN = "_source_file"
+INGESTED_AT_COLUMN = "_ingested_at"
+FAILED_RULES_COLUMN = "_failed_rules"
+QUARANTINED_AT_COLUMN = "_quarantined_at"
+INTERNAL_PREFIX = "_medallion_"
+"""Columns with this prefix are runtime bookkeeping; they never reach a table."""
+QUARANTINE_OF_PROPERTY = "medallion.quarantine_of"
+CHANGES_SUFFIX = "__changes"
+
+FILE_COLUMNS: tuple[tuple[str, str, str], ...] = (
+    (RESCUED_COLUMN, "STRING", "The raw record when it did not fit the declared schema (else NULL)."),
+    (SOURCE_FILE_COLUMN, "STRING", "Landing file the record was read from."),
+    (INGESTED_AT_COLUMN, "TIMESTAMP", "When the pipeline ingested the record."),
+)
+"""Columns the framework adds to every table that reads landing files."""
+
+
+class PipelineDefinitionError(ValueError):
+    """A spec cannot be turned into DLT datasets; the message names the spec file and what is wrong."""
+
+
+@dataclass(frozen=True)
+class Registration:
+    """What `register_table` declared for one spec."""
+
+    spec: TableSpec
+    table: str
+    """Published name of the table (or the view name for `kind: view`)."""
+    datasets: tuple[str, ...]
+    """Every DLT dataset declared for the spec: helper view, the table, its quarantine table."""
+    quarantine: str | None = None
+    changes_view: str | None = None
+
+
+@dataclass(frozen=True)
+class SplitHint:
+    """Attached to a quarantine table's query function as `medallion_split`.
+
+    Real DLT ignores it and runs the quarantine flow on its own. The local runtime uses it to compute
+    the quarantine rows from the same micro-batch as the main flow (`transform(prepared_rows)`), so
+    each source row is read, counted and placed exactly once.
+    """
+
+    source_dataset: str
+    transform: Callable[["DataFrame"], "DataFrame"]
+
+
+# ---------------------------------------------------------------------------------------------------
+# entry points
+# ---------------------------------------------------------------------------------------------------
+
+def register_pipeline(dlt: Any, spark: "SparkSession", project_root: str | Path, env_name: str) -> list[str]:
+    """Load and validate the project, then declare every table of it. Returns the dataset names.
+
+    This is the whole body of the Databricks pipeline notebook:
+    `register_pipeline(dlt, spark, "/Workspace/.../medallion", spark.conf.get("medallion.env"))`.
+    """
+    from framework.project import load_project
+
+    project = load_project(Path(project_root), env=env_name)
+    if project.errors:
+        details = "\n".join(f.render() for f in project.errors)
+        raise PipelineDefinitionError(f"{len(project.errors)} error(s) in specs:\n{details}")
+    env = project.environment(env_name)
+    return [name for reg in register_tables(dlt, spark, project, env) for name in reg.datasets]
+
+
+def register_tables(dlt: Any, spark: "SparkSession", project: "Project", env: Environment) -> list[Registration]:
+    """Declare every spec of a loaded, valid project in dependency order."""
+    root = str(project.root)
+    if root not in sys.path:  # `transform.python: module:function` resolves against the project
+        sys.path.insert(0, root)
+    names = published_names(project.tables.values(), env)
+    return [register_table(dlt, spark, project.tables[name], env, names) for name in project.graph().order()]
+
+
+def published_names(specs: Any, env: Environment) -> dict[str, str]:
+    """Spec name -> the name the pipeline publishes it under in this environment."""
+    return {spec.name: table_name(spec, env) for spec in specs}
+
+
+def table_name(spec: TableSpec, env: Environment) -> str:
+    if spec.kind == "view":
+        return spec.name  # DLT views are private to the pipeline and unqualified
+    if env.runtime == "databricks":
+        return env.qualified_name(spec.layer, spec.name)
+    return f"{env.schema_for(spec.layer)}.{spec.name}"
+
+
+def quarantine_name(table: str) -> str:
+    return f"{table}_quarantine"
+
+
+# ---------------------------------------------------------------------------------------------------
+# one spec -> DLT datasets
+# ---------------------------------------------------------------------------------------------------
+
+def register_table(dlt: Any, spark: "SparkSession", spec: TableSpec, env: Environment,
+                   names: dict[str, str]) -> Registration:
+    """Declare the DLT datasets of one spec (see the module docstring for the shape)."""
+    query = QueryBuilder(spark, spec, env, names)
+    table = names[spec.name]
+    warn, drop, fail = expectation_groups(spec, env)
+    datasets: list[str] = []
+    changes_view = None
+
+    def with_expectations(function: Callable) -> Callable:
+        for decorator, rules in ((dlt.expect_all, warn), (dlt.expect_all_or_drop, drop),
+                                 (dlt.expect_all_or_fail, fail)):
+            if rules:
+                function = decorator(rules)(function)
+        return function
+
+    if spec.kind == "view":
+        dlt.view(name=table, comment=spec.description)(with_expectations(query.function(spec.name)))
+        datasets.append(table)
+        prepared_dataset = table
+    elif spec.dedupe_sequence_by and spec.is_streaming:
+        if not spec.keys:
+            raise PipelineDefinitionError(f"{spec.file}: `dedupe` needs `keys` (the columns that identify a row)")
+        changes_view = f"{spec.name}{CHANGES_SUFFIX}"
+        dlt.view(name=changes_view, comment=f"Rows for {table} before de-duplication.")(
+            with_expectations(query.function(changes_view)))
+        dlt.create_streaming_table(name=table, comment=spec.description, **table_options(spec, table))
+        dlt.apply_changes(target=table, source=changes_view, keys=list(spec.keys),
+                          sequence_by=spec.dedupe_sequence_by, stored_as_scd_type=1)
+        datasets += [changes_view, table]
+        prepared_dataset = changes_view
+    else:
+        dlt.table(name=table, comment=spec.description, **table_options(spec, table))(
+            with_expectations(query.function(spec.name)))
+        datasets.append(table)
+        prepared_dataset = table
+
+    quarantine = None
+    quarantine_rules = {e.name: rule_text(e.rule, env) for e in spec.expectations_with("quarantine")}
+    if quarantine_rules and spec.kind != "view":
+        quarantine = quarantine_name(table)
+        all_rules = {e.name: rule_text(e.rule, env) for e in spec.expectations}
+
+        def to_quarantine(df: "DataFrame") -> "DataFrame":
+            return quarantine_rows(df, quarantine_rules, all_rules)
+
+        def quarantine_query() -> "DataFrame":
+            return to_quarantine(query.build())
+
+        quarantine_query.__name__ = quarantine.replace(".", "_")
+
+        quarantine_query.medallion_split = SplitHint(prepared_dataset, to_quarantine)  # type: ignore[attr-defined]
+        dlt.table(name=quarantine, comment=f"Rows of {table} that failed a quarantine expectation, with the "
+                                           "names of the rules they failed.",
+                  table_properties={QUARANTINE_OF_PROPERTY: table},
+                  schema=quarantine_schema_ddl(spec))(quarantine_query)
+        datasets.append(quarantine)
+    return Registration(spec, table, tuple(datasets), quarantine, changes_view)
+
+
+def expectation_groups(spec: TableSpec, env: Environment) -> tuple[dict[str, str], dict[str, str], dict[str, str]]:
+    """(warn, drop, fail) rule dicts for the DLT decorators; quarantine rules drop from the main table."""
+    warn = {e.name: rule_text(e.rule, env) for e in spec.expectations_with("warn")}
+    drop = {e.name: rule_text(e.rule, env) for e in spec.expectations if e.action in ("drop", "quarantine")}
+    fail = {e.name: rule_text(e.rule, env) for e in spec.expectations_with("fail")}
+    return warn, drop, fail
+
+
+def rule_text(rule: str, env: Environment) -> str:
+    return substitute(rule, env.variables())
+
+
+def table_options(spec: TableSpec, table: str) -> dict[str, Any]:
+    """Keyword arguments shared by `dlt.table` and `dlt.create_streaming_table`."""
+    options: dict[str, Any] = {"table_properties": table_properties(spec)}
+    if spec.partition_by:
+        options["partition_cols"] = list(spec.partition_by)
+    if spec.cluster_by:
+        options["cluster_by"] = list(spec.cluster_by)
+    if ddl := schema_ddl(spec):
+        options["schema"] = ddl
+    return options
+
+
+def table_properties(spec: TableSpec) -> dict[str, str]:
+    properties = dict(spec.table_properties)
+    if spec.zorder_by:
+        properties.setdefault("pipelines.autoOptimize.managed", "true")
+        properties["pipelines.autoOptimize.zOrderCols"] = ",".join(spec.zorder_by)
+    return properties
+
+
+def output_columns(spec: TableSpec) -> list[tuple[str, str, bool, str]]:
+    """(name, type, nullable, comment) of the table: declared columns plus the framework's file columns."""
+    columns = [(c.name, c.type, c.nullable, c.description) for c in spec.columns]
+    if isinstance(spec.source, FilesSource):
+        declared = {c.name for c in spec.columns}
+        columns += [(name, type_, True, comment) for name, type_, comment in FILE_COLUMNS if name not in declared]
+    return columns
+
+
+def schema_ddl(spec: TableSpec) -> str | None:
+    """The declared schema as DDL (types, NOT NULL, column comments), or None when the schema may evolve."""
+    if isinstance(spec.source, FilesSource) and spec.source.schema_evolution == "add_new_columns":
+        return None  # a fixed schema would reject the new columns
+    return ", ".join(column_ddl(name, type_, nullable, comment) for name, type_, nullable, comment in output_columns(spec))
+
+
+def quarantine_schema_ddl(spec: TableSpec) -> str:
+    """Every table column (nullable: quarantined rows break constraints), the failed rules and the time."""
+    columns = [column_ddl(name, type_, True, comment) for name, type_, _, comment in output_columns(spec)]
+    columns.append(column_ddl(FAILED_RULES_COLUMN, "ARRAY<STRING>", False, "Names of the expectations the row failed."))
+    columns.append(column_ddl(QUARANTINED_AT_COLUMN, "TIMESTAMP", False, "When the row was quarantined."))
+    return ", ".join(columns)
+
+
+def column_ddl(name: str, type_: str, nullable: bool, comment: str) -> str:
+    text = f"`{name}` {type_}" + ("" if nullable else " NOT NULL")
+    if comment:
+        escaped = comment.replace("\\", "\\\\").replace("'", "\\'").replace("\n", " ")
+        text += f" COMMENT '{escaped}'"
+    return text
+
+
+# ---------------------------------------------------------------------------------------------------
+# row-level helpers shared by DLT and the local runtime
+# ---------------------------------------------------------------------------------------------------
+
+def passes(rule: str) -> "Column":
+    """True when the row meets the rule; a NULL result counts as a failure (as in DLT)."""
+    from pyspark.sql import functions as F
+
+    return F.coalesce(F.expr(rule), F.lit(False))
+
+
+def failed_rules(rules: dict[str, str]) -> "Column":
+    """ARRAY<STRING> of the names of the rules a row fails (empty when it passes them all)."""
+    from pyspark.sql import functions as F
+
+    if not rules:
+        return F.array().cast("array<string>")
+    return F.array_compact(F.array(*[F.when(~passes(rule), F.lit(name)) for name, rule in rules.items()]))
+
+
+def quarantine_rows(df: "DataFrame", quarantine_rules: dict[str, str], all_rules: dict[str, str]) -> "DataFrame":
+    """Rows failing any quarantine rule, with every rule they failed and the quarantine time."""
+    from pyspark.sql import functions as F
+
+    condition = F.lit(False)
+    for rule in quarantine_rules.values():
+        condition = condition | ~passes(rule)
+    visible = [c for c in df.columns if not c.startswith(INTERNAL_PREFIX)]
+    return (df.where(condition)
+            .select(*visible, failed_rules(all_rules).alias(FAILED_RULES_COLUMN),
+                    F.current_timestamp().alias(QUARANTINED_AT_COLUMN)))
+
+
+def latest_per_key(df: "DataFrame", keys: tuple[str, ...], sequence_by: str) -> "DataFrame":
+    """SCD type 1 on a batch: one row per key, the one with the greatest `sequence_by`.
+
+    Ties (the same record landed twice in one batch) are broken by a hash of the whole row, so the
+    choice is deterministic and re-running a batch picks the same row.
+    """
+    from pyspark.sql import Window
+    from pyspark.sql import functions as F
+
+    visible = [c for c in df.columns if not c.startswith(INTERNAL_PREFIX)]
+    order = Window.partitionBy(*keys).orderBy(F.col(sequence_by).desc_nulls_last(),
+                                              F.xxhash64(*[F.col(c) for c in visible]).desc())
+    return df.withColumn("_medallion_rank", F.row_number().over(order)).where("_medallion_rank = 1").drop("_medallion_rank")
+
+
+# ---------------------------------------------------------------------------------------------------
+# reading and transforming
+# ---------------------------------------------------------------------------------------------------
+
+class QueryBuilder:
+    """Builds the DataFrame of one spec: read the source, apply the transform, conform to the columns."""
+
+    def __init__(self, spark: "SparkSession", spec: TableSpec, env: Environment, names: dict[str, str]):
+        self.spark = spark
+        self.spec = spec
+        self.env = env
+        self.names = names
+
+    def function(self, name: str) -> Callable[[], "DataFrame"]:
+        """A fresh query function (DLT keeps attributes on it, so every dataset gets its own)."""
+        def query() -> "DataFrame":
+            return self.build()
+
+        query.__name__ = query.__qualname__ = name
+        return query
+
+    def build(self) -> "DataFrame":
+        df = self.transform(self.read_source())
+        df = conform(df, self.spec)
+        if self.spec.dedupe_sequence_by and not df.isStreaming:
+            df = latest_per_key(df, self.spec.keys, self.spec.dedupe_sequence_by)
+        return df
+
+    def read_source(self) -> "DataFrame":
+        source = self.spec.source
+        if isinstance(source, FilesSource):
+            return read_files(self.spark, self.spec, self.env, self.names[self.spec.name])
+        if isinstance(source, TablesSource):
+            frames = [self.read_table(name, stream=source.mode == "stream") for name in source.tables]
+            df = frames[0]
+            for other in frames[1:]:
+                df = df.unionByName(other)
+            return df
+        assert isinstance(source, SqlSource)
+        return self.spark.sql(qualify_tables(substitute(source.sql, self.env.variables()), self.names))
+
+    def read_table(self, name: str, *, stream: bool) -> "DataFrame":
+        published = self.names.get(name, name)
+        return self.spark.readStream.table(published) if stream else self.spark.read.table(published)
+
+    def transform(self, df: "DataFrame") -> "DataFrame":
+        transform = self.spec.transform
+        if transform is None:
+            return df
+        if transform.sql:
+            view = f"{INTERNAL_PREFIX}source_{self.spec.name}"
+            df.createOrReplaceTempView(view)
+            sql = substitute(transform.sql, self.env.variables())
+            return self.spark.sql(qualify_tables(sql, {**self.names, "source": view}))
+        function = python_transform(transform.python or "", self.spec)
+        result = function(df)
+        from pyspark.sql import DataFrame
+
+        if not isinstance(result, DataFrame):
+            raise PipelineDefinitionError(f"{self.spec.file}: transform `{transform.python}` returned "
+                                          f"{type(result).__name__}, not a DataFrame")
+        return result
+
+
+def python_transform(ref: str, spec: TableSpec) -> Callable[["DataFrame"], "DataFrame"]:
+    module_name, _, function_name = ref.partition(":")
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as exc:
+        raise PipelineDefinitionError(f"{spec.file}: cannot import `{module_name}` for transform `{ref}`: {exc}") from exc
+    function = getattr(module, function_name, None)
+    if not callable(function):
+        raise PipelineDefinitionError(f"{spec.file}: `{module_name}` has no function `{function_name}`")
+    return function
+
+
+def read_files(spark: "SparkSession", spec: TableSpec, env: Environment, table: str) -> "DataFrame":
+    """A stream over the landing folder: Auto Loader on Databricks, Spark file streams locally."""
+    assert isinstance(spec.source, FilesSource)
+    path = substitute(spec.source.path, env.variables())
+    if env.runtime == "databricks":
+        return auto_loader(spark, spec, path)
+    from framework.engine.autoloader import read_files_stream
+
+    return read_files_stream(spark, spec, path, table, env)
+
+
+def auto_loader(spark: "SparkSession", spec: TableSpec, path: str) -> "DataFrame":
+    """Databricks Auto Loader with the declared columns; unexpected data lands in `_rescued_data`."""
+    from pyspark.sql import functions as F
+
+    source = spec.source
+    assert isinstance(source, FilesSource)
+    declared = ", ".join(f"`{c.name}` {c.type}" for c in spec.columns)
+    reader = (spark.readStream.format("cloudFiles")
+              .option("cloudFiles.format", source.format)
+              .option("rescuedDataColumn", RESCUED_COLUMN)
+              .options(**{k: str(v) for k, v in source.options.items()}))
+    if source.max_files_per_trigger:
+        reader = reader.option("cloudFiles.maxFilesPerTrigger", str(source.max_files_per_trigger))
+    if source.schema_evolution == "add_new_columns":
+        reader = (reader.option("cloudFiles.schemaEvolutionMode", "addNewColumns")
+                  .option("cloudFiles.schemaHints", declared))
+    else:
+        mode = "rescue" if source.schema_evolution == "rescue" else "failOnNewColumns"
+        reader = reader.option("cloudFiles.schemaEvolutionMode", mode).schema(declared)
+    return (reader.load(path)
+            .withColumn(SOURCE_FILE_COLUMN, F.col("_metadata.file_path"))
+            .withColumn(INGESTED_AT_COLUMN, F.current_timestamp()))
+
+
+# ---------------------------------------------------------------------------------------------------
+# conforming the query output to the declared columns
+# ---------------------------------------------------------------------------------------------------
+
+@lru_cache(maxsize=512)
+def _parse_type(type_text: str) -> Any:
+    from pyspark.sql.types import _parse_datatype_string
+
+    return _parse_datatype_string(type_text)
+
+
+def conform(df: "DataFrame", spec: TableSpec) -> "DataFrame":
+    """The declared columns, in declared order and type; a missing or undeclared column is an error.
+
+    Tables that read files with `schema_evolution: add_new_columns` keep the extra columns (they are
+    the evolved ones). Internal `_medallion_*` columns are passed through for the runtime.
+    """
+    from pyspark.sql import functions as F
+
+    expected = output_columns(spec)
+    present = set(df.columns)
+    missing = [name for name, *_ in expected if name not in present]
+    if missing:
+        raise PipelineDefinitionError(
+            f"{spec.file}: table `{spec.name}`: the query does not produce declared column(s) "
+            f"{', '.join(missing)} (it produces: {', '.join(c for c in df.columns if not c.startswith(INTERNAL_PREFIX))})")
+    declared = {name for name, *_ in expected}
+    extra = [c for c in df.columns if c not in declared and not c.startswith(INTERNAL_PREFIX)]
+    evolving = isinstance(spec.source, FilesSource) and spec.source.schema_evolution == "add_new_columns"
+    if extra and not evolving:
+        raise PipelineDefinitionError(
+            f"{spec.file}: table `{spec.name}`: the query produces column(s) not declared in `columns`: "
+            f"{', '.join(extra)}")
+    actual = {f.name: f.dataType for f in df.schema.fields}
+    selected = []
+    for name, type_, _, _ in expected:
+        wanted = _parse_type(type_)
+        selected.append(F.col(f"`{name}`") if actual[name] == wanted else F.col(f"`{name}`").cast(wanted).alias(name))
+    selected += [F.col(f"`{c}`") for c in extra]
+    selected += [F.col(f"`{c}`") for c in df.columns if c.startswith(INTERNAL_PREFIX)]
+    return df.select(*selected)

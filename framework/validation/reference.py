@@ -1,0 +1,291 @@
+"""Render the spec reference (docs/spec-reference.md) from the JSON Schemas.
+
+The schemas are the single source of truth for the format, so the reference is generated from them and
+a test fails when the committed file is stale. Regenerate with:
+
+    python -m framework.validation.reference            # writes docs/spec-reference.md
+    python -m framework.validation.reference --check    # exit 1 when the file is out of date
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from framework.validation.schema import SCHEMA_FILES, load_schema
+
+DEFAULT_OUTPUT = Path(__file__).resolve().parents[2] / "docs" / "spec-reference.md"
+
+INTRO = """\
+# Spec reference
+
+<!-- Generated from framework/spec/schemas/*.schema.json by `python -m framework.validation.reference`.
+     Do not edit by hand: change the schema, then regenerate (a test checks this file is current). -->
+
+Every table is one YAML file, `tables/<layer>/<name>.yaml`; every environment is one YAML file,
+`environments/<name>.yaml`. Their format is defined by two JSON Schemas (Draft 2020-12) shipped in the
+package, [`table.schema.json`](../framework/spec/schemas/table.schema.json) and
+[`environment.schema.json`](../framework/spec/schemas/environment.schema.json). `medallion validate`
+checks files against them, then runs the checks a schema cannot express (listed at the end).
+
+## Validating and scaffolding
+
+```console
+$ medallion validate                      # every spec in tables/ and every environment
+$ medallion validate tables/gold          # report on some files (checked against the whole project)
+$ medallion validate --env prod           # check ${variables} against one environment only
+$ medallion validate --format github      # ::error file=...,line=...:: annotations for GitHub Actions
+$ medallion validate --format json        # {"valid": false, "findings": [{file, line, column, ...}]}
+$ medallion new table trades --layer silver --from trades_raw   # a valid spec to edit
+```
+
+Every finding names the file, line and column, the path inside the document (`expectations[2].rule`),
+what is wrong and, when it can guess, a hint (``did you mean `expectations`?``). All findings of all files
+come in one run, sorted by file and line. Exit codes: `0` valid, `1` invalid specs, `2` usage error
+(unknown `--env`, missing path, bad option). Validation never starts a JVM and never imports the
+Python modules a spec names.
+
+`medallion new table NAME --layer LAYER [--from UPSTREAM] [--force]` renders `templates/table.yaml.j2`
+into `tables/LAYER/NAME.yaml`: with `--from`, the table reads UPSTREAM and starts from its columns and
+keys; the command validates the result and refuses to overwrite an existing file without `--force`.
+
+## Editor support (VS Code)
+
+Install the *YAML* extension (`redhat.vscode-yaml`) and start each file with a `$schema` comment that
+points at the schema, relative to the file. You get completion, hover documentation and errors as you
+type:
+
+```yaml
+# in tables/<layer>/<name>.yaml
+# yaml-language-server: $schema=../../framework/spec/schemas/table.schema.json
+
+# in environments/<name>.yaml
+# yaml-language-server: $schema=../framework/spec/schemas/environment.schema.json
+```
+
+`medallion new table NAME --layer LAYER` writes this line for you. To cover every file without the
+comment, map the schemas in `.vscode/settings.json` instead:
+
+```json
+{
+  "yaml.schemas": {
+    "./framework/spec/schemas/table.schema.json": "tables/**/*.yaml",
+    "./framework/spec/schemas/environment.schema.json": "environments/*.yaml"
+  }
+}
+```
+"""
+
+SEMANTIC_CHECKS = """\
+## Checks beyond the schema
+
+`medallion validate` also reports, each with file, line, column, the path in the document and a hint:
+
+- table names are unique across layers; `name` equals the file name and `layer` the folder;
+- every upstream table exists (with a "did you mean" for typos); the tables form no cycle (the cycle
+  is named: `a -> b -> a`);
+- layer rules: bronze reads only files, silver reads bronze/silver, gold reads silver/gold; an
+  environment's `layer_rules` changes them;
+- columns named in `keys`, `expectations`, `zorder_by`, `cluster_by`, `partition_by` and
+  `dedupe.sequence_by` are declared in `columns` (tables read from files also have `_source_file`,
+  `_ingested_at` and `_rescued_data`); column types are Spark SQL types;
+- `zorder_by` and `cluster_by` are not both set (nor `partition_by` and `cluster_by`);
+- expectation rules parse as one SQL boolean expression (Spark dialect): no subqueries, DDL, DML or
+  several statements; expectation names are unique in a table;
+- transforms and SQL sources parse as a single SELECT; a transform reads only `source`;
+- every `${variable}` is defined in each environment (or the one given with `--env`);
+- a `transform.python` reference `module:function` names a top-level function of a module found in the
+  project or on the Python path (found by reading the source, without importing it);
+- environments: `extends` names an existing environment and forms no cycle.
+
+## Limits
+
+A spec is a page of YAML; the validator refuses what no real spec needs, so that a broken or hostile
+file ends in a located error instead of a crash or a hang:
+
+- files are UTF-8 text of at most 1 MB, one YAML document each;
+- nesting is at most 64 levels deep and a document expands to at most 200,000 values (no alias bombs);
+- no YAML merge keys (`<<`), no tags other than the standard ones (no `!!python/...`, no `!custom`),
+  no duplicate keys;
+- expectation rules are at most 10,000 characters, SQL texts at most 100,000, column types at most
+  2,000;
+- at most 50 schema errors are listed per file.
+"""
+
+
+LINK = "\x00"
+"""Marks a link target (a path) in row text until the heading anchors are known."""
+
+
+@dataclass
+class Section:
+    """One object in a schema: a heading and a table of its keys."""
+
+    title: str
+    path: str
+    description: str
+    rows: list[tuple[str, str, str, str]] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+
+class Renderer:
+    """Walks one schema and collects a section per object, nested objects after their parent."""
+
+    def __init__(self, schema: dict[str, Any]):
+        self.schema = schema
+        self.sections: list[Section] = []
+
+    def resolve(self, node: dict[str, Any]) -> dict[str, Any]:
+        seen = 0
+        while "$ref" in node and seen < 20:
+            target: Any = self.schema
+            for part in node["$ref"].lstrip("#/").split("/"):
+                target = target[part]
+            node = {**target, **{k: v for k, v in node.items() if k != "$ref"}}
+            seen += 1
+        return node
+
+    def type_text(self, node: dict[str, Any], path: str) -> str:
+        node = self.resolve(node)
+        if "enum" in node:
+            return "one of " + ", ".join(f"`{json.dumps(v) if not isinstance(v, str) else v}`" for v in node["enum"])
+        kind = node.get("type")
+        if kind == "array":
+            items = self.resolve(node.get("items", {}))
+            inner = f"[{path}[]]({LINK}{path}[]{LINK})" if _is_object(items) else self.type_text(items, path + "[]")
+            return f"list of {inner}"
+        if kind == "object" or "properties" in node:
+            if "properties" in node:
+                return f"mapping, see [{path}]({LINK}{path}{LINK})"
+            extra = node.get("additionalProperties")
+            if isinstance(extra, dict):
+                names = node.get("propertyNames", {}).get("pattern")
+                key = f"name matching `{names}`" if names else "name"
+                return f"mapping of {key} to {self.type_text(extra, path + '.*')}"
+            return "mapping"
+        if isinstance(kind, list):
+            return " or ".join(kind)
+        return kind or "any"
+
+    def constraints(self, node: dict[str, Any]) -> str:
+        node = self.resolve(node)
+        parts = []
+        for key, label in (("pattern", "pattern"), ("minLength", "min length"), ("minItems", "min items"),
+                           ("maxItems", "max items"), ("minimum", "min"), ("maximum", "max"), ("default", "default")):
+            if key in node:
+                value = node[key]
+                parts.append(f"{label} `{value}`" if key != "default" else f"default `{json.dumps(value)}`")
+        if node.get("uniqueItems"):
+            parts.append("unique items")
+        return "; ".join(parts)
+
+    def walk(self, node: dict[str, Any], path: str, title: str | None = None) -> None:
+        node = self.resolve(node)
+        section = Section(title or f"`{path}`", path, node.get("description", ""))
+        self.sections.append(section)
+        required = set(node.get("required", []))
+        nested: list[tuple[dict[str, Any], str]] = []
+        for key, child in node.get("properties", {}).items():
+            child = self.resolve(child)
+            child_path = f"{path}.{key}" if path else key
+            description = child.get("description", "")
+            if extra := self.constraints(child):
+                description = f"{description} ({extra})" if description else extra
+            section.rows.append((f"`{key}`", self.type_text(child, child_path), "yes" if key in required else "",
+                                 _cell(description)))
+            if _is_object(child):
+                nested.append((child, child_path))
+            elif child.get("type") == "array" and _is_object(self.resolve(child.get("items", {}))):
+                nested.append((self.resolve(child["items"]), child_path + "[]"))
+        for choice_key in ("oneOf", "anyOf"):
+            choices = node.get(choice_key, [])
+            if choices and all(set(c) == {"required"} for c in choices):
+                names = ", ".join(f"`{c['required'][0]}`" for c in choices)
+                section.notes.append(f"Exactly one of {names}." if choice_key == "oneOf" else f"At least one of {names}.")
+        if "not" in node and set(node["not"]) == {"required"}:
+            section.notes.append("Not both " + " and ".join(f"`{k}`" for k in node["not"]["required"]) + ".")
+        for child, child_path in nested:
+            self.walk(child, child_path)
+
+
+def _cell(text: str) -> str:
+    """Text safe in a Markdown table cell: no pipes, no newlines, no `<name>` read as an HTML tag."""
+    return text.replace("|", "\\|").replace("\n", " ").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def _is_object(node: dict[str, Any]) -> bool:
+    return isinstance(node, dict) and "properties" in node
+
+
+def anchor(title: str, taken: dict[str, int]) -> str:
+    """GitHub's anchor for a heading: lower case, punctuation dropped, spaces to dashes, -1/-2 on repeats."""
+    base = "".join(ch for ch in title.lower() if ch.isalnum() or ch in "-_ ").replace(" ", "-")
+    count = taken.get(base, 0)
+    taken[base] = count + 1
+    return base if count == 0 else f"{base}-{count}"
+
+
+def _link(text: str, anchors: dict[str, str]) -> str:
+    parts = text.split(LINK)
+    return "".join(f"#{anchors.get(p, '')}" if i % 2 else p for i, p in enumerate(parts))
+
+
+def render_section(section: Section, level: int, anchors: dict[str, str]) -> str:
+    lines = [f"{'#' * level} {section.title}", ""]
+    if section.description:
+        lines += [section.description.replace("<", "&lt;").replace(">", "&gt;"), ""]
+    if section.rows:
+        lines += ["| key | type | required | description |", "| --- | --- | --- | --- |"]
+        lines += [f"| {k} | {_link(t, anchors)} | {r} | {d} |" for k, t, r, d in section.rows]
+        lines.append("")
+    lines += [*section.notes, ""] if section.notes else []
+    return "\n".join(lines)
+
+
+def render_schema(kind: str, heading: str, taken: dict[str, int]) -> str:
+    schema = load_schema(kind)
+    renderer = Renderer(schema)
+    renderer.walk(schema, "", title=heading)
+    anchors = {s.path: anchor(s.title, taken) for s in renderer.sections}
+    out = [render_section(renderer.sections[0], 2, anchors)]
+    out += [render_section(s, 3, anchors) for s in renderer.sections[1:]]
+    return "\n".join(out)
+
+
+def render() -> str:
+    """The whole reference document."""
+    taken: dict[str, int] = {}
+    for title in ("Spec reference", "Validating and scaffolding", "Editor support (VS Code)"):
+        anchor(title, taken)
+    parts = [INTRO,
+             render_schema("table", f"Table spec (`{SCHEMA_FILES['table']}`)", taken),
+             render_schema("environment", f"Environment (`{SCHEMA_FILES['environment']}`)", taken),
+             SEMANTIC_CHECKS]
+    return "\n".join(p.rstrip("\n") + "\n" for p in parts)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="Render docs/spec-reference.md from the JSON Schemas.")
+    parser.add_argument("--output", type=Path, default=DEFAULT_OUTPUT)
+    parser.add_argument("--check", action="store_true", help="exit 1 if the file differs from the schemas")
+    args = parser.parse_args(argv)
+    text = render()
+    if args.check:
+        current = args.output.read_text(encoding="utf-8") if args.output.exists() else ""
+        if current != text:
+            print(f"{args.output} is out of date; run: python -m framework.validation.reference", file=sys.stderr)
+            return 1
+        print(f"{args.output} is up to date")
+        return 0
+    args.output.parent.mkdir(parents=True, exist_ok=True)
+    args.output.write_text(text, encoding="utf-8")
+    print(f"wrote {args.output}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,173 @@
+"""The real specs of tables/ on the local runtime, end to end, on real Spark + Delta.
+
+One project is run three times: the first run ingests landing files with injected defects, the
+second finds nothing new and must change nothing, the third re-lands files (same name, new name).
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import date, datetime, timedelta, timezone
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from conftest import SESSIONS, bar_rows, make_local_project, rfc3339
+
+pytestmark = pytest.mark.spark
+
+DAYS = (date(2026, 11, 23), date(2026, 11, 24), date(2026, 11, 25), date(2026, 11, 27))
+SYMBOLS = ("AAPL", "MSFT")
+TABLES = ("bronze.bars_raw", "bronze.nyse_sessions_raw", "silver.bars", "silver.bars_quarantine",
+          "silver.trading_sessions", "gold.daily_bars", "gold.daily_indicators", "gold.symbol_summary")
+
+
+def defects(day: date) -> list[str]:
+    """One of each problem the pipeline must route: expected place in the comment."""
+    good = bar_rows("AAPL", day)[3]
+    opens, _ = SESSIONS[day]
+
+    def at(minutes: int) -> str:
+        return rfc3339(opens + timedelta(minutes=minutes))
+
+    return [
+        json.dumps(good),                                                    # exact duplicate -> de-duplicated
+        '{"symbol": "AAPL", "ts": "2026-11-23T15:00:00Z", "open": 1',        # malformed -> quarantine
+        json.dumps({**good, "ts": at(5), "open": "not a number"}),           # wrong type -> quarantine
+        json.dumps({**good, "ts": at(7), "high": 1.0}),                      # high < low -> quarantine
+        json.dumps({**good, "symbol": None, "ts": at(8)}),                   # no symbol -> quarantine
+        json.dumps({**good, "ts": at(-60)}),                                 # pre-market -> dropped
+    ]
+
+
+@pytest.fixture(scope="module")
+def pipeline(spark, tmp_path_factory):
+    project = make_local_project(tmp_path_factory.mktemp("triggered") / "project")
+    project.write_calendar()
+    for day in DAYS:
+        rows = [row for symbol in SYMBOLS for row in bar_rows(symbol, day)]
+        project.write_bars(f"synthetic_{day}_b000.jsonl", rows + defects(day))
+    first = project.run(spark)
+    return project, first
+
+
+def test_first_run_builds_every_table(pipeline):
+    project, result = pipeline
+    assert result.status == "COMPLETED", [(f.table, f.error) for f in result.failed]
+    assert [f.status for f in result.flows] == ["COMPLETED"] * 7
+    for table in TABLES:
+        assert (project.storage / "tables" / table.replace(".", "/") / "_delta_log").is_dir(), table
+
+
+def test_rows_are_accounted_for(spark, pipeline):
+    """bronze = silver + dropped + quarantined + de-duplicated, from the tables and from the metrics."""
+    project, result = pipeline
+    bronze = project.table(spark, "bronze.bars_raw").count()
+    silver = project.table(spark, "silver.bars").count()
+    quarantine = project.table(spark, "silver.bars_quarantine").count()
+    m = result.flow("bars").metrics
+    valid = sum(len(bar_rows(s, d)) for s in SYMBOLS for d in DAYS)
+    assert bronze == valid + 6 * len(DAYS) == m.input_rows
+    assert silver == valid == m.written_rows
+    assert (m.quarantined_rows, m.dropped_rows, m.deduplicated_rows) == (4 * len(DAYS), len(DAYS), len(DAYS))
+    assert quarantine == m.quarantined_rows
+    assert bronze == silver + m.dropped_rows + m.quarantined_rows + m.deduplicated_rows
+
+
+def test_quarantine_keeps_rows_with_their_failed_rules(spark, pipeline):
+    project, _ = pipeline
+    rows = project.table(spark, "silver.bars_quarantine").collect()
+    assert all(r["_quarantined_at"] is not None and r["_failed_rules"] for r in rows)
+    malformed = [r for r in rows if r["_rescued_data"] and r["_rescued_data"].endswith('"open": 1')]
+    assert len(malformed) == len(DAYS) and "well_formed" in malformed[0]["_failed_rules"]
+    inverted = [r for r in rows if r["_rescued_data"] is None and r["high"] == 1.0]
+    assert {"high_not_below_low", "high_covers_open_close"} <= set(inverted[0]["_failed_rules"])
+    assert "well_formed" not in inverted[0]["_failed_rules"]
+    nameless = [r for r in rows if r["symbol"] is None and r["_rescued_data"] is None]
+    assert len(nameless) == len(DAYS) and nameless[0]["_failed_rules"] == ["keys_present"]
+    mistyped = [r for r in rows if r["_rescued_data"] and "not a number" in r["_rescued_data"]]
+    assert len(mistyped) == len(DAYS)
+
+
+def test_bronze_keeps_raw_lines_and_ingestion_metadata(spark, pipeline):
+    project, _ = pipeline
+    bronze = project.table(spark, "bronze.bars_raw")
+    assert {"_rescued_data", "_source_file", "_ingested_at"} <= set(bronze.columns)
+    files = {Path(r["_source_file"]).name for r in bronze.select("_source_file").distinct().collect()}
+    assert files == {f"synthetic_{d}_b000.jsonl" for d in DAYS}
+    assert bronze.where("_rescued_data IS NOT NULL").count() == 2 * len(DAYS)
+    assert bronze.where("_ingested_at IS NULL").count() == 0
+
+
+def test_gold_daily_bars_match_an_independent_computation(spark, pipeline):
+    project, _ = pipeline
+    day = date(2026, 11, 27)  # the 13:00 early close
+    rows = bar_rows("MSFT", day)
+    got = project.table(spark, "gold.daily_bars").where(f"symbol = 'MSFT' AND trade_date = DATE'{day}'").first()
+    volume = sum(r["volume"] for r in rows)
+    assert got["open"] == rows[0]["open"] and got["close"] == rows[-1]["close"]
+    assert got["high"] == max(r["high"] for r in rows) and got["low"] == min(r["low"] for r in rows)
+    assert got["volume"] == volume and got["bar_count"] == len(rows)
+    assert got["vwap"] == pytest.approx(sum(r["vwap"] * r["volume"] for r in rows) / volume, rel=1e-12)
+    last_utc = datetime.fromisoformat(rows[-1]["ts"].replace("Z", "+00:00"))
+    assert got["last_bar_ts"].replace(tzinfo=timezone.utc) == last_utc
+    new_york = last_utc.astimezone(ZoneInfo("America/New_York")).date()
+    assert got["trade_date"] == new_york == day
+
+
+def test_event_log_has_the_dlt_shape_and_matches_the_run(spark, pipeline):
+    from framework.engine.event_log import EXPECTATIONS_TYPE, table_metrics
+
+    project, result = pipeline
+    metrics = table_metrics(spark, event_log="ops.event_log")
+    bars = metrics["silver.bars"]
+    m = result.flow("bars").metrics
+    assert (bars.rows_read, bars.rows_written, bars.dropped, bars.quarantined, bars.deduplicated) == \
+        (m.input_rows, m.written_rows, m.dropped_rows, m.quarantined_rows, m.deduplicated_rows)
+    assert bars.expectations["in_session"].failed == 2 * len(DAYS)  # pre-market + malformed (no session)
+    # the documented DLT data-quality query, in its portable form
+    rows = spark.sql(f"""
+        SELECT e.dataset, e.name, sum(e.passed_records) AS passed, sum(e.failed_records) AS failed
+        FROM ops.event_log
+        LATERAL VIEW explode(from_json(get_json_object(details, '$.flow_progress.data_quality.expectations'),
+                                       '{EXPECTATIONS_TYPE}')) t AS e
+        WHERE event_type = 'flow_progress' AND origin.update_id = '{result.update_id}'
+        GROUP BY e.dataset, e.name""").collect()
+    by_rule = {(r["dataset"], r["name"]): (r["passed"], r["failed"]) for r in rows}
+    for name, (passed, failed) in m.expectations.items():
+        assert by_rule[("silver.bars", name)] == (passed, failed)
+    assert by_rule[("silver.bars", "well_formed")][1] == 2 * len(DAYS)
+    types = {r["event_type"] for r in spark.sql(
+        f"SELECT DISTINCT event_type FROM ops.event_log WHERE origin.update_id = '{result.update_id}'").collect()}
+    assert {"create_update", "update_progress", "flow_progress"} <= types
+
+
+def test_rerun_without_new_files_changes_nothing(spark, pipeline):
+    project, _ = pipeline
+    before = {t: (project.versions(t), project.table(spark, t).count()) for t in TABLES}
+    again = project.run(spark)
+    assert again.ok
+    assert all(f.metrics.input_rows == 0 for f in again.flows if f.spec.is_streaming)
+    assert {f.status for f in again.flows if not f.spec.is_streaming} == {"UP_TO_DATE"}
+    assert not again.optimized
+    assert {t: (project.versions(t), project.table(spark, t).count()) for t in TABLES} == before
+
+
+def test_relanded_files_are_ingested_once_per_name(spark, pipeline):
+    project, _ = pipeline
+    day = DAYS[0]
+    bronze_before = project.table(spark, "bronze.bars_raw").count()
+    silver_before = project.table(spark, "silver.bars").count()
+    rows = [row for symbol in SYMBOLS for row in bar_rows(symbol, day)]
+    project.write_bars(f"synthetic_{day}_b000.jsonl", rows)  # the same name again: already ingested
+    project.write_bars(f"synthetic_{day}_b001.jsonl", rows)  # the same bars under a new name: duplicates
+    result = project.run(spark, tables=["bars_raw", "bars"])
+    assert [f.name for f in result.flows] == ["bars_raw", "bars"]
+    assert project.table(spark, "bronze.bars_raw").count() == bronze_before + len(rows)
+    assert project.table(spark, "silver.bars").count() == silver_before
+    m = result.flow("bars").metrics
+    assert (m.input_rows, m.written_rows, m.deduplicated_rows) == (len(rows), 0, len(rows))
+    # the later ingestion won: silver now points at the new file for that day
+    latest = project.table(spark, "silver.bars").where(f"trade_date = DATE'{day}'").select("_source_file").distinct()
+    assert [Path(r[0]).name for r in latest.collect()] == [f"synthetic_{day}_b001.jsonl"]
