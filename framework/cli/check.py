@@ -20,7 +20,9 @@ STATUS_STYLE = {"PASS": "green", "WARN": "yellow", "FAIL": "bold red"}
 @click.option("--only", multiple=True, type=click.Choice(["freshness", "completeness", "duplicates",
                                                           "reconciliation", "expectations"]),
               help="Run only these checks (repeatable).")
-def check(env_name: str, project_dir: Path | None, output_format: str, only: tuple[str, ...]) -> None:
+@click.option("-v", "--verbose", is_flag=True, help="List every passing expectation too (default: a count).")
+def check(env_name: str, project_dir: Path | None, output_format: str, only: tuple[str, ...],
+          verbose: bool) -> None:
     """Check the tables and the event log: freshness, completeness against the NYSE calendar,
     duplicates on keys, cross-layer reconciliation and expectation pass rates.
 
@@ -38,14 +40,23 @@ def check(env_name: str, project_dir: Path | None, output_format: str, only: tup
     if output_format == "json":
         click.echo(report.to_json())
     else:
-        table = Table(title=f"Quality checks · env {env.name}", title_justify="left")
-        for header in ("status", "check", "target", "observed", "threshold", "severity", "detail"):
-            table.add_column(header, overflow="fold")
-        for r in report.results:
-            table.add_row(f"[{STATUS_STYLE[r.status]}]{r.status}[/]", r.check, r.target, str(r.observed),
-                          str(r.threshold), r.severity, r.detail)
-        console.print(table)
-        failures = report.critical_failures
-        console.print(f"[bold red]{len(failures)} critical check(s) failed[/]" if failures
-                      else "[green]no critical findings[/]")
+        _print_report(report, verbose)
     sys.exit(report.exit_code)
+
+
+def _print_report(report, verbose: bool) -> None:
+    """One row per finding; passing expectations are summarized unless --verbose (they are many)."""
+    shown = [r for r in report.results if verbose or r.check != "expectations" or not r.passed]
+    table = Table(title=f"Quality checks · env {report.env}", title_justify="left")
+    for header in ("status", "check", "target", "observed", "threshold", "severity", "detail"):
+        table.add_column(header, overflow="fold")
+    for r in shown:
+        table.add_row(f"[{STATUS_STYLE[r.status]}]{r.status}[/]", r.check, r.target, str(r.observed),
+                      str(r.threshold), r.severity, r.detail)
+    console.print(table)
+    hidden = len(report.results) - len(shown)
+    if hidden:
+        console.print(f"{hidden} expectation(s) met their pass-rate thresholds (see --verbose or --format json)")
+    failures = report.critical_failures
+    console.print(f"[bold red]{len(failures)} critical check(s) failed[/]" if failures
+                  else "[green]no critical findings[/]")
