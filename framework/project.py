@@ -48,10 +48,14 @@ class Project:
         return self.environments[name]
 
     def relative(self, path: Path) -> str:
+        """`path` relative to the project root; resolves symlinks only when the cheap way fails."""
         try:
-            return str(path.resolve().relative_to(self.root.resolve()))
+            return str(path.relative_to(self.root))
         except ValueError:
-            return str(path)
+            try:
+                return str(path.resolve().relative_to(self.root.resolve()))
+            except ValueError:
+                return str(path)
 
 
 def find_project_root(start: Path | None = None) -> Path:

@@ -11,7 +11,7 @@ from typing import Iterator
 
 import click
 
-from framework.findings import Finding, format_github, format_json, format_text
+from framework.findings import Finding, format_github, format_json, format_text, sort_findings
 from framework.project import TABLES_DIR, Project, find_project_root, load_project, spec_files
 from framework.validation.prefetch import prefetch
 
@@ -57,7 +57,14 @@ def validate(env_name: str | None, output_format: str, jobs: int | None, project
         project = load_project(root, targets, env=env_name)
     if env_name and env_name not in project.environments:
         usage_error(f"unknown environment `{env_name}` (known: {', '.join(sorted(project.environments)) or 'none'})")
-    findings = _selected(project, paths) if paths else project.findings
+    if paths:
+        findings = _selected(project, paths)
+    else:
+        # The Databricks bundle is part of the project: no drift from environments/, official schema,
+        # production rules. (Lazy import: the 900 KB bundle schema is compiled only here.)
+        from framework.deploy.check import check_bundle
+
+        findings = sort_findings([*project.findings, *check_bundle(project)])
     errors = sum(f.severity == "error" for f in findings)
     if output_format == "text":
         if findings:

@@ -29,8 +29,12 @@ RENDER = "run `medallion bundle render`"
 
 
 def check_bundle(project: Project, schema_path: Path | None = None) -> list[Finding]:
-    """Drift, official-schema and rule findings for the project's bundle ([] when it has none)."""
-    if not databricks_environments(project) and not (project.root / names.ROOT_FILE).exists():
+    """Drift, official-schema and rule findings for the project's bundle ([] when it has none).
+
+    A project without `databricks.yml` has no bundle yet (`medallion bundle render` creates it), so
+    there is nothing to check — even if some environments already target Databricks.
+    """
+    if not (project.root / names.ROOT_FILE).exists():
         return []
     findings = check_drift(project) if project.ok else []
     bundle = load_bundle(project.root)
