@@ -34,8 +34,8 @@ REPO = Path(__file__).resolve().parents[1]
 SESSIONS: dict[date, tuple[datetime, datetime]] = {
     d: (datetime(d.year, d.month, d.day, 14, 30, tzinfo=timezone.utc),
         datetime(d.year, d.month, d.day, 18 if early else 21, 0, tzinfo=timezone.utc))
-    for d, early in ((date(2026, 11, 20), False), (date(2026, 11, 23), False), (date(2026, 11, 24), False),
-                     (date(2026, 11, 25), False), (date(2026, 11, 27), True), (date(2026, 11, 30), False))
+    for d, early in ((date(2026, 11, 19), False), (date(2026, 11, 20), False), (date(2026, 11, 23), False),
+                     (date(2026, 11, 24), False), (date(2026, 11, 25), False), (date(2026, 11, 27), True))
 }
 """Real NYSE sessions (UTC; New York is UTC-5 in late November): Thanksgiving 11-26 is closed and the
 Friday after closes at 13:00 New York."""

@@ -16,7 +16,6 @@ from typing import TYPE_CHECKING
 
 from framework.deploy import names
 from framework.deploy.bundle import load_bundle
-from framework.deploy.context import databricks_environments
 from framework.deploy.render import RenderError, render_bundle, stale_files
 from framework.deploy.rules import check_rules
 from framework.deploy.schema import SCHEMA_FILE, official_schema_path, validate_bundle

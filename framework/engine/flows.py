@@ -196,7 +196,7 @@ class FlowRun:
             unknown = F.col(autoloader.UNKNOWN_KEYS_COLUMN)
             aggregates.append(F.collect_set(F.when(F.size(unknown) > 0, unknown)).alias("unknown"))
         cached = bool(fail_rules or self.flow.splits or self.flow.kind == "merge")
-        if batch_id is not None and not cached and not has_unknown and df.isEmpty():
+        if batch_id is not None and not has_unknown and df.isEmpty():
             return  # a table source that only compacted files: nothing to write, no commit, no event
         started = time.monotonic()
         if cached:

@@ -19,8 +19,7 @@ from conftest import REPO, LocalProject, bar_rows
 
 pytestmark = [pytest.mark.spark, pytest.mark.slow]
 
-DAYS = (date(2026, 11, 20), date(2026, 11, 23), date(2026, 11, 24), date(2026, 11, 25), date(2026, 11, 27),
-        date(2026, 11, 30))
+DAYS = (date(2026, 11, 19), date(2026, 11, 20), date(2026, 11, 23), date(2026, 11, 24), date(2026, 11, 25))
 TABLES = ("bronze.bars_raw", "bronze.nyse_sessions_raw", "silver.bars", "silver.bars_quarantine",
           "silver.trading_sessions", "gold.daily_bars", "gold.daily_indicators", "gold.symbol_summary")
 VOLATILE = ("_ingested_at", "_quarantined_at")
