@@ -9,7 +9,7 @@ from email.utils import format_datetime
 from pathlib import Path
 
 import pytest
-from conftest import AFTER_THANKSGIVING_2025, FAST_RETRY, read_records
+from collect_testing import AFTER_THANKSGIVING_2025, FAST_RETRY, read_records
 from market_server import ALPACA_PATH, YAHOO_PREFIX, MarketServer
 
 from framework.collect import calendar

@@ -8,22 +8,12 @@ from datetime import date
 import pytest
 from click.testing import CliRunner
 
-from conftest import bar_rows
+from medallion_testing import bar_rows
 from framework.cli import cli
 
 pytestmark = pytest.mark.spark
 
 DAY = date(2026, 11, 24)
-
-
-@pytest.fixture(scope="module")
-def project(spark, tmp_path_factory):
-    from conftest import make_local_project
-
-    project = make_local_project(tmp_path_factory.mktemp("cli") / "project")
-    project.write_calendar()
-    project.write_bars("a.jsonl", bar_rows("AAPL", DAY) + ['{"broken": '])
-    return project
 
 
 def invoke(project, *args: str):
@@ -32,8 +22,24 @@ def invoke(project, *args: str):
     return result
 
 
-def test_run_prints_a_summary_per_table_and_exits_zero(project):
-    result = invoke(project, "run", "--tables", "bars_raw,bars")
+@pytest.fixture(scope="module")
+def ran(spark, tmp_path_factory):
+    """A project after `medallion run --tables bars_raw,bars`, and that command's output."""
+    from medallion_testing import make_local_project
+
+    project = make_local_project(tmp_path_factory.mktemp("cli") / "project")
+    project.write_calendar()
+    project.write_bars("a.jsonl", bar_rows("AAPL", DAY) + ['{"broken": '])
+    return project, invoke(project, "run", "--tables", "bars_raw,bars")
+
+
+@pytest.fixture
+def project(ran):
+    return ran[0]
+
+
+def test_run_prints_a_summary_per_table_and_exits_zero(ran):
+    result = ran[1]
     assert result.exit_code == 0, result.output
     lines = {line.split("│")[1].strip(): line for line in result.output.splitlines() if line.count("│") > 5}
     bars = [c.strip() for c in lines["silver.bars"].split("│")]
@@ -48,7 +54,6 @@ def test_run_rejects_unknown_tables_with_a_hint(project):
 
 
 def test_sql_queries_tables_by_layer_schema(project):
-    invoke(project, "run", "--tables", "bars_raw,bars")
     result = invoke(project, "sql", "SELECT symbol, count(*) AS n FROM silver.bars GROUP BY symbol", "--format", "json")
     assert result.exit_code == 0, result.output
     assert json.loads(result.output) == [{"symbol": "AAPL", "n": len(bar_rows("AAPL", DAY))}]
@@ -58,7 +63,6 @@ def test_sql_queries_tables_by_layer_schema(project):
 
 
 def test_history_and_restore_roll_a_table_back(spark, project):
-    invoke(project, "run", "--tables", "bars_raw,bars")
     before = project.table(spark, "silver.bars").count()
     version_before = project.versions("silver.bars") - 1
     project.write_bars("b.jsonl", bar_rows("MSFT", DAY))

@@ -7,7 +7,7 @@ from datetime import date
 
 import pytest
 
-from conftest import bar_rows
+from medallion_testing import bar_rows
 
 pytestmark = pytest.mark.spark
 

@@ -15,11 +15,11 @@ from pathlib import Path
 
 import pytest
 
-from conftest import REPO, LocalProject, bar_rows
+from medallion_testing import REPO, LocalProject, bar_rows
 
 pytestmark = [pytest.mark.spark, pytest.mark.slow]
 
-DAYS = (date(2026, 11, 19), date(2026, 11, 20), date(2026, 11, 23), date(2026, 11, 24), date(2026, 11, 25))
+DAYS = (date(2026, 11, 19), date(2026, 11, 20), date(2026, 11, 23), date(2026, 11, 24))
 TABLES = ("bronze.bars_raw", "bronze.nyse_sessions_raw", "silver.bars", "silver.bars_quarantine",
           "silver.trading_sessions", "gold.daily_bars", "gold.daily_indicators", "gold.symbol_summary")
 VOLATILE = ("_ingested_at", "_quarantined_at")
@@ -52,10 +52,10 @@ def rows_where(spark, project: LocalProject, table: str, condition: str) -> int:
 
 
 def land_history(project: LocalProject) -> None:
-    """Six files (one per session) with distinct modification times, a re-landed correction and a bad line."""
+    """Four files (one per session) with distinct modification times, a re-landed correction and a bad line."""
     project.write_calendar()
     for i, day in enumerate(DAYS):
-        rows = [r for s in ("AAPL", "MSFT", "JPM") for r in bar_rows(s, day, price=100 + i)]
+        rows = [r for s in ("AAPL", "JPM") for r in bar_rows(s, day, price=100 + i)]
         if i == 3:  # a correction of an earlier session's bar: the later ingestion must win
             rows.append({**bar_rows("AAPL", DAYS[1], price=101)[2], "volume": 999_999})
             rows.append('{"symbol": "JPM", "ts": ')

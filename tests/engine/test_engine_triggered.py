@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from conftest import SESSIONS, bar_rows, make_local_project, rfc3339
+from medallion_testing import SESSIONS, bar_rows, make_local_project, rfc3339
 
 pytestmark = pytest.mark.spark
 
@@ -171,3 +171,15 @@ def test_relanded_files_are_ingested_once_per_name(spark, pipeline):
     # the later ingestion won: silver now points at the new file for that day
     latest = project.table(spark, "silver.bars").where(f"trade_date = DATE'{day}'").select("_source_file").distinct()
     assert [Path(r[0]).name for r in latest.collect()] == [f"synthetic_{day}_b001.jsonl"]
+
+
+def test_full_refresh_rebuilds_a_table_from_its_source(spark, pipeline):
+    project, _ = pipeline
+    silver = project.table(spark, "silver.bars").count()
+    quarantine = project.table(spark, "silver.bars_quarantine").count()
+    result = project.run(spark, tables=["bars"], full_refresh=["bars"])
+    assert result.ok and [f.name for f in result.flows] == ["bars"]
+    m = result.flow("bars").metrics
+    assert m.input_rows == project.table(spark, "bronze.bars_raw").count()  # re-read from the start
+    assert project.table(spark, "silver.bars").count() == silver
+    assert project.table(spark, "silver.bars_quarantine").count() == quarantine  # rebuilt, not appended to

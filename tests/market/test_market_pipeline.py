@@ -16,7 +16,7 @@ from importlib import resources
 
 import pytest
 
-from conftest import make_local_project
+from medallion_testing import make_local_project
 from framework.checks.suite import CheckContext, run_checks
 from framework.collect import calendar, collect
 from framework.engine.event_log import event_log_name

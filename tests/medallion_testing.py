@@ -1,0 +1,167 @@
+"""Shared test helpers (imported by tests/conftest.py and by tests as `medallion_testing`): ONE SparkSession for every Spark test, and throw-away Medallion projects.
+
+`spark` (session scope) is the only JVM the test run starts in-process: real Spark 4 + Delta, the local
+runtime's settings, an in-memory catalog. A test that runs the pipeline points it at its own project
+with `attach_storage` (done by `LocalProject.run`), so tests never touch `.medallion/`.
+
+`local_project(...)` copies the repository's tables/ and environments/ into tmp_path and adds an
+environment `test` (extends `local`) whose landing folder and storage live in tmp_path; `write_bars`
+and `write_calendar` land JSON-lines files the way the collection job does (temp file, then rename).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta, timezone
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator
+
+import pytest
+
+from framework.spec.environment import DEFAULTS, Environment, deep_merge
+
+if TYPE_CHECKING:
+    from pyspark.sql import DataFrame, SparkSession
+
+    from framework.engine.runner import RunResult
+    from framework.project import Project
+
+REPO = Path(__file__).resolve().parents[1]
+
+SESSIONS: dict[date, tuple[datetime, datetime]] = {
+    d: (datetime(d.year, d.month, d.day, 14, 30, tzinfo=timezone.utc),
+        datetime(d.year, d.month, d.day, 18 if early else 21, 0, tzinfo=timezone.utc))
+    for d, early in ((date(2026, 11, 19), False), (date(2026, 11, 20), False), (date(2026, 11, 23), False),
+                     (date(2026, 11, 24), False), (date(2026, 11, 25), False), (date(2026, 11, 27), True))
+}
+"""Real NYSE sessions (UTC; New York is UTC-5 in late November): Thanksgiving 11-26 is closed and the
+Friday after closes at 13:00 New York."""
+
+
+def rfc3339(moment: datetime) -> str:
+    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def bar_rows(symbol: str, session: date, *, every_minutes: int = 30, price: float = 100.0,
+             batch_id: str = "b000", provider: str = "synthetic") -> list[dict[str, Any]]:
+    """Deterministic, valid minute bars of one symbol over one session (one bar every N minutes)."""
+    opens, closes = SESSIONS[session]
+    rows, minute, step = [], 0, 0
+    while opens + timedelta(minutes=minute) < closes:
+        drift = (((step * 7 + len(symbol) * 13 + session.day) % 21) - 10) / 1000  # deterministic walk
+        close = round(price * (1 + drift), 4)
+        rows.append({"symbol": symbol, "ts": rfc3339(opens + timedelta(minutes=minute)), "timeframe": "1Min",
+                     "open": price, "high": round(max(price, close) * 1.001, 4),
+                     "low": round(min(price, close) * 0.999, 4), "close": close, "volume": 1000 + step * 10,
+                     "trade_count": 10 + step, "vwap": round((price + close) / 2, 4),
+                     "session_open": rfc3339(opens), "session_close": rfc3339(closes), "provider": provider,
+                     "batch_id": batch_id})
+        price, minute, step = close, minute + every_minutes, step + 1
+    return rows
+
+
+def calendar_rows(sessions: Iterable[date] = SESSIONS) -> list[dict[str, Any]]:
+    return [{"session_date": d.isoformat(), "open_utc": rfc3339(SESSIONS[d][0]), "close_utc": rfc3339(SESSIONS[d][1]),
+             "early_close": SESSIONS[d][1].hour == 18} for d in sessions]
+
+
+def land(folder: Path, name: str, lines: Iterable[str | dict]) -> Path:
+    """Write a landing file atomically: a dot-file Spark ignores, then a rename."""
+    folder.mkdir(parents=True, exist_ok=True)
+    text = "".join((line if isinstance(line, str) else json.dumps(line)) + "\n" for line in lines)
+    tmp = folder / f".{name}.tmp"
+    tmp.write_text(text)
+    os.replace(tmp, folder / name)
+    return folder / name
+
+
+@dataclass
+class LocalProject:
+    """A copy of the project in a temp folder with a `test` environment pointing into it."""
+
+    root: Path
+    env_name: str = "test"
+
+    @property
+    def landing(self) -> Path:
+        return self.root / "landing"
+
+    @property
+    def storage(self) -> Path:
+        return self.root / "storage"
+
+    def load(self) -> "Project":
+        from framework.project import load_project
+
+        project = load_project(self.root, env=self.env_name)
+        assert project.ok, [f.render() for f in project.errors]
+        return project
+
+    def env(self) -> Environment:
+        return self.load().environment(self.env_name)
+
+    def write_bars(self, name: str, rows: Iterable[dict | str]) -> Path:
+        return land(self.landing / "bars", name, rows)
+
+    def write_calendar(self, name: str = "calendar_2026-11.jsonl", sessions: Iterable[date] = SESSIONS) -> Path:
+        return land(self.landing / "calendar", name, calendar_rows(sessions))
+
+    def edit(self, relative: str, old: str, new: str) -> None:
+        path = self.root / relative
+        text = path.read_text()
+        assert old in text, f"{old!r} not in {relative}"
+        path.write_text(text.replace(old, new))
+
+    def run(self, spark: "SparkSession", **options: Any) -> "RunResult":
+        from framework.engine.runner import run_pipeline
+
+        return run_pipeline(self.load(), self.env_name, spark=spark, handle_signals=False, **options)
+
+    def table(self, spark: "SparkSession", name: str) -> "DataFrame":
+        """A table of this project's storage by `<schema>.<name>` (read by path: no catalog involved)."""
+        schema, table = name.split(".")
+        return spark.read.format("delta").load(str(self.storage / "tables" / schema / table))
+
+    def versions(self, name: str) -> int:
+        """Number of commits of a table (read from its _delta_log)."""
+        schema, table = name.split(".")
+        return len(list((self.storage / "tables" / schema / table / "_delta_log").glob("*.json")))
+
+
+def make_local_project(root: Path, env_settings: str = "") -> LocalProject:
+    root.mkdir(parents=True, exist_ok=True)
+    for folder in ("tables", "environments"):
+        shutil.copytree(REPO / folder, root / folder)
+    (root / "environments" / "test.yaml").write_text(
+        "name: test\nextends: local\n"
+        f"landing_path: {root / 'landing'}\nstorage_root: {root / 'storage'}\n"
+        "spark_conf:\n  spark.sql.shuffle.partitions: \"2\"\n" + env_settings)
+    return LocalProject(root)
+
+
+@pytest.fixture
+def local_project(tmp_path: Path) -> Callable[..., LocalProject]:
+    """Factory: `local_project(env_settings="development: false\\n")` -> a fresh LocalProject."""
+    counter = iter(range(1000))
+
+    def build(env_settings: str = "") -> LocalProject:
+        return make_local_project(tmp_path / f"project{next(counter)}", env_settings)
+
+    return build
+
+
+@pytest.fixture(scope="session")
+def spark(tmp_path_factory: pytest.TempPathFactory) -> Iterator["SparkSession"]:
+    """The one SparkSession of the test run (local[2], Delta, in-memory catalog, quiet)."""
+    from framework.engine.spark import build_session
+
+    root = tmp_path_factory.mktemp("spark")
+    settings = deep_merge(DEFAULTS, {"name": "pytest", "storage_root": str(root / "storage"),
+                                     "landing_path": str(root / "landing"),
+                                     "spark_conf": {"spark.sql.shuffle.partitions": "2"}})
+    session = build_session(Environment("pytest", settings, root))
+    yield session
+    session.stop()
