@@ -12,7 +12,7 @@ from sqlglot import exp
 from sqlglot.errors import ParseError
 
 from framework.findings import Finding, did_you_mean
-from framework.spec.environment import DEFAULT_LAYER_RULES, Environment, unknown_variables
+from framework.spec.environment import DEFAULT_LAYER_RULES, Environment, substitute, unknown_variables
 from framework.spec.model import LAYERS, FilesSource, SqlSource, TablesSource, TableSpec
 from framework.validation.python_ref import resolve_python_ref
 from framework.validation.sql import DIALECT, check_boolean_expression, check_select
@@ -42,8 +42,61 @@ def check_project(project: Project, env: str | None) -> list[Finding]:
             findings.extend(check(spec, project))
         findings.extend(check_variables(spec, variables))
         findings.extend(check_layers(spec, project, rule_sets))
+        findings.extend(check_source_path(spec, environments))
     findings.extend(check_cycles(project))
+    for environment in environments:
+        findings.extend(check_environment_paths(environment))
     return findings
+
+
+def _inside(path: Path, folder: Path) -> bool:
+    """True when `path` (symlinks followed where they exist) lies in `folder`."""
+    try:
+        return path.resolve().is_relative_to(folder.resolve())
+    except (OSError, RuntimeError):  # unreadable or a symlink loop
+        return False
+
+
+def check_source_path(spec: TableSpec, environments: list[Environment]) -> Iterator[Finding]:
+    """A table reads files only from its environment's landing folder: no `..`, no absolute path
+    elsewhere, no symlink out of it (a full refresh would re-ingest whatever it points at)."""
+    if not isinstance(spec.source, FilesSource):
+        return
+    doc, raw = spec.document, spec.source.path
+    where = ("source", "files", "path")
+    if ".." in raw.replace("\\", "/").split("/"):
+        yield doc.finding(where, f"path `{raw}` climbs out of its folder with `..`",
+                          hint="name a folder under ${landing_path}, e.g. ${landing_path}/bars")
+        return
+    for env in environments:
+        variables = env.variables()
+        if unknown_variables(raw, variables):
+            continue  # reported by check_variables
+        resolved = substitute(raw, variables)
+        landing = variables["landing_path"]
+        if env.runtime != "local":
+            if not (resolved == landing or resolved.startswith(landing.rstrip("/") + "/")):
+                yield doc.finding(where, f"path resolves to `{resolved}` in `{env.name}`, outside its landing "
+                                  f"folder `{landing}`", hint="start the path with ${landing_path}/")
+            continue
+        target, folder = Path(resolved), Path(landing)
+        if not target.is_absolute():
+            target = env.root / target
+        if not _inside(target, folder):
+            why = "a symlink out of" if target.absolute().is_relative_to(folder.absolute()) else "outside"
+            yield doc.finding(where, f"path resolves to `{target}` in `{env.name}`: {why} its landing folder "
+                              f"`{folder}`", hint="start the path with ${landing_path}/ and do not link elsewhere")
+
+
+def check_environment_paths(env: Environment) -> Iterator[Finding]:
+    """Relative `landing_path` / `storage_root` stay inside the project (absolute paths are explicit)."""
+    if env.runtime != "local" or env.document is None:
+        return
+    for key in ("landing_path", "storage_root"):
+        raw = str(env.settings.get(key, ""))
+        if raw and not Path(raw).is_absolute() and not _inside(env.root / raw, env.root):
+            yield env.document.finding((key,), f"`{key}: {raw}` climbs out of the project folder",
+                                       hint="use a folder inside the project, or an explicit absolute path")
 
 
 def _known_tables_hint(name: str, project: Project) -> str:
