@@ -7,7 +7,7 @@ PY     := $(VENV)/bin/python
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 
-.PHONY: setup run test validate docs bench clean
+.PHONY: setup run test test-all test-reliability validate docs bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -25,10 +25,20 @@ run: setup
 	$(BIN)/medallion validate
 	$(BIN)/medallion job --env local
 
+# The suite CI runs: everything except tests marked `slow` (multi-process kill series, secrets sweep...).
 test: setup
 	tools/ensure-graphviz.sh
 	tools/ensure-chromium.sh
+	$(PY) -m pytest -q -m "not slow"
+
+# Everything, the slow fault-injection tests included (see RELIABILITY.md for durations).
+test-all: setup
+	tools/ensure-graphviz.sh
+	tools/ensure-chromium.sh
 	$(PY) -m pytest -q
+
+test-reliability: setup
+	$(PY) -m pytest -q -m reliability
 
 docs: setup
 	tools/ensure-graphviz.sh

@@ -22,7 +22,7 @@ from framework.collect import calendar, collect
 from framework.engine.event_log import event_log_name
 from market import reference
 
-pytestmark = [pytest.mark.spark, pytest.mark.slow]
+pytestmark = pytest.mark.spark
 
 STOCKS = ("AAPL", "IBM")
 STOCK_RANGE = (date(2011, 1, 1), date(2012, 12, 31))

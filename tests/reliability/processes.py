@@ -1,0 +1,115 @@
+"""Helpers for the reliability tests that drive `medallion run` as real processes.
+
+Kept apart from the tests so each test file reads as a scenario: start a run, watch its storage
+folder, kill it, compare tables.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Callable
+
+from medallion_testing import REPO, SESSIONS, LocalProject, bar_rows
+
+DAYS = tuple(sorted(SESSIONS))
+"""The six real NYSE sessions the shared fixtures know (all in the past, or silver quarantines them)."""
+TABLES = ("bronze.bars_raw", "bronze.nyse_sessions_raw", "silver.bars", "silver.bars_quarantine",
+          "silver.trading_sessions", "gold.daily_bars", "gold.daily_indicators", "gold.symbol_summary")
+VOLATILE = ("_ingested_at", "_quarantined_at")
+"""Columns that hold the time of ingestion: they differ between any two runs by construction."""
+
+
+def start_run(project: LocalProject, *args: str, log: Path, env: dict[str, str] | None = None) -> subprocess.Popen:
+    """`python -m framework run --env test` in the project, output appended to `log`."""
+    handle = log.open("ab")
+    return subprocess.Popen([sys.executable, "-m", "framework", "run", "--env", project.env_name, "--project",
+                             str(project.root), *args], cwd=project.root, stdout=handle, stderr=subprocess.STDOUT,
+                            env={**os.environ, "PYTHONPATH": str(REPO), "COLUMNS": "160", **(env or {})})
+
+
+def wait_for(condition: Callable[[], object], timeout: float, what: str,
+             process: subprocess.Popen | None = None) -> float:
+    """Poll `condition` every 50 ms; fail if the process ends first or the timeout passes."""
+    started = time.monotonic()
+    while not condition():
+        if process is not None and process.poll() is not None:
+            raise AssertionError(f"process ended (code {process.returncode}) before {what}")
+        if time.monotonic() - started > timeout:
+            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+        time.sleep(0.05)
+    return time.monotonic() - started
+
+
+def land_history(project: LocalProject) -> int:
+    """Six bar files (one per session, distinct mtimes), a correction and a malformed line; returns lines."""
+    project.write_calendar()
+    lines = 0
+    for i, day in enumerate(DAYS):
+        rows: list = [r for s in ("AAPL", "MSFT", "JPM") for r in bar_rows(s, day, price=100 + i)]
+        if i == 3:  # a correction of an earlier bar (the later ingestion wins) and a malformed line
+            rows.append({**bar_rows("AAPL", DAYS[1], price=101)[2], "volume": 999_999})
+            rows.append('{"symbol": "JPM", "ts": ')
+        path = project.write_bars(f"synthetic_{day}_b000.jsonl", rows)
+        os.utime(path, (1_800_000_000 + i * 60, 1_800_000_000 + i * 60))
+        lines += len(rows)
+    return lines
+
+
+def snapshot(spark, project: LocalProject) -> dict[str, list[tuple]]:
+    """Every table's rows (minus ingestion times, source paths reduced to names), sorted: comparable across runs."""
+    out = {}
+    for table in TABLES:
+        df = project.table(spark, table)
+        columns = [c for c in df.columns if c not in VOLATILE]
+        rows = []
+        for row in df.select(*columns).collect():
+            values = row.asDict()
+            if values.get("_source_file"):
+                values["_source_file"] = Path(values["_source_file"]).name
+            rows.append(tuple(sorted((k, repr(v)) for k, v in values.items())))
+        out[table] = sorted(rows)
+    return out
+
+
+def storage_files(project: LocalProject) -> dict[str, float]:
+    """Durable progress markers of a run: Delta commits and streaming checkpoint files, with mtimes."""
+    found = {}
+    root = project.storage
+    if not root.exists():
+        return found
+    for path in root.rglob("*"):
+        name = path.name
+        if name.startswith(".") or name.endswith((".tmp", ".crc")) or not path.is_file():
+            continue
+        relative = path.relative_to(root).as_posix()
+        if "/_delta_log/" in relative and name.endswith(".json") or "/offsets/" in relative \
+                or "/commits/" in relative or relative.endswith(("/_inputs.json",)):
+            try:
+                found[relative] = path.stat().st_mtime
+            except FileNotFoundError:
+                continue
+    return found
+
+
+def replay_hang_signature(project: LocalProject) -> str | None:
+    """The state a run hangs in (open defect, see RELIABILITY.md): a streaming batch whose Delta write is
+    committed (its txnVersion is in the table's log) but whose checkpoint commit is missing, so the restart
+    replays it, Delta skips the write and the engine waits forever for the skipped write's Observation."""
+    checkpoints = project.storage / "checkpoints"
+    for offsets in checkpoints.glob("*/*/stream/offsets"):
+        commits = offsets.parent / "commits"
+        pending = sorted(int(p.name) for p in offsets.iterdir() if p.name.isdigit()
+                         and not (commits / p.name).exists())
+        if not pending:
+            continue
+        layer, table = offsets.parts[-4], offsets.parts[-3]
+        log = project.storage / "tables" / layer / table / "_delta_log"
+        text = "".join(p.read_text() for p in log.glob("*.json")) if log.is_dir() else ""
+        for batch in pending:
+            if f'"version":{batch},' in text and f"{layer}.{table}" in text:
+                return f"{layer}.{table} batch {batch}: Delta commit present, checkpoint commit missing"
+    return None
