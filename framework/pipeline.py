@@ -144,59 +144,72 @@ def register_table(dlt: Any, spark: "SparkSession", spec: TableSpec, env: Enviro
     """Declare the DLT datasets of one spec (see the module docstring for the shape)."""
     query = QueryBuilder(spark, spec, env, names)
     table = names[spec.name]
-    warn, drop, fail = expectation_groups(spec, env)
-    datasets: list[str] = []
+    expect = expectations_decorator(dlt, spec, env)
     changes_view = None
+    if spec.kind == "view":
+        dlt.view(name=table, comment=spec.description)(expect(query.function(spec.name)))
+        datasets, prepared = [table], table
+    elif spec.dedupe_sequence_by and spec.is_streaming:
+        changes_view = declare_deduplicated(dlt, spec, table, query, expect)
+        datasets, prepared = [changes_view, table], changes_view
+    else:
+        dlt.table(name=table, comment=spec.description, **table_options(spec))(expect(query.function(spec.name)))
+        datasets, prepared = [table], table
+    quarantine = declare_quarantine(dlt, spec, env, table, query, prepared) if spec.kind != "view" else None
+    if quarantine:
+        datasets.append(quarantine)
+    return Registration(spec, table, tuple(datasets), quarantine, changes_view)
 
-    def with_expectations(function: Callable) -> Callable:
+
+def expectations_decorator(dlt: Any, spec: TableSpec, env: Environment) -> Callable[[Callable], Callable]:
+    """Applies the spec's expectations to a query function with DLT's expect_all* decorators."""
+    warn, drop, fail = expectation_groups(spec, env)
+
+    def decorate(function: Callable) -> Callable:
         for decorator, rules in ((dlt.expect_all, warn), (dlt.expect_all_or_drop, drop),
                                  (dlt.expect_all_or_fail, fail)):
             if rules:
                 function = decorator(rules)(function)
         return function
 
-    if spec.kind == "view":
-        dlt.view(name=table, comment=spec.description)(with_expectations(query.function(spec.name)))
-        datasets.append(table)
-        prepared_dataset = table
-    elif spec.dedupe_sequence_by and spec.is_streaming:
-        if not spec.keys:
-            raise PipelineDefinitionError(f"{spec.file}: `dedupe` needs `keys` (the columns that identify a row)")
-        changes_view = f"{spec.name}{CHANGES_SUFFIX}"
-        dlt.view(name=changes_view, comment=f"Rows for {table} before de-duplication.")(
-            with_expectations(query.function(changes_view)))
-        dlt.create_streaming_table(name=table, comment=spec.description, **table_options(spec, table))
-        dlt.apply_changes(target=table, source=changes_view, keys=list(spec.keys),
-                          sequence_by=spec.dedupe_sequence_by, stored_as_scd_type=1)
-        datasets += [changes_view, table]
-        prepared_dataset = changes_view
-    else:
-        dlt.table(name=table, comment=spec.description, **table_options(spec, table))(
-            with_expectations(query.function(spec.name)))
-        datasets.append(table)
-        prepared_dataset = table
+    return decorate
 
-    quarantine = None
+
+def declare_deduplicated(dlt: Any, spec: TableSpec, table: str, query: "QueryBuilder",
+                         expect: Callable[[Callable], Callable]) -> str:
+    """AUTO CDC (apply_changes, SCD type 1) from a private view carrying the expectations; returns the view."""
+    if not spec.keys:
+        raise PipelineDefinitionError(f"{spec.file}: `dedupe` needs `keys` (the columns that identify a row)")
+    changes_view = f"{spec.name}{CHANGES_SUFFIX}"
+    dlt.view(name=changes_view, comment=f"Rows for {table} before de-duplication.")(
+        expect(query.function(changes_view)))
+    dlt.create_streaming_table(name=table, comment=spec.description, **table_options(spec))
+    dlt.apply_changes(target=table, source=changes_view, keys=list(spec.keys),
+                      sequence_by=spec.dedupe_sequence_by, stored_as_scd_type=1)
+    return changes_view
+
+
+def declare_quarantine(dlt: Any, spec: TableSpec, env: Environment, table: str, query: "QueryBuilder",
+                       prepared: str) -> str | None:
+    """`<table>_quarantine`: the same rows as `prepared`, those failing a quarantine rule, with the rules."""
     quarantine_rules = {e.name: rule_text(e.rule, env) for e in spec.expectations_with("quarantine")}
-    if quarantine_rules and spec.kind != "view":
-        quarantine = quarantine_name(table)
-        all_rules = {e.name: rule_text(e.rule, env) for e in spec.expectations}
+    if not quarantine_rules:
+        return None
+    name = quarantine_name(table)
+    all_rules = {e.name: rule_text(e.rule, env) for e in spec.expectations}
 
-        def to_quarantine(df: "DataFrame") -> "DataFrame":
-            return quarantine_rows(df, quarantine_rules, all_rules)
+    def to_quarantine(df: "DataFrame") -> "DataFrame":
+        return quarantine_rows(df, quarantine_rules, all_rules)
 
-        def quarantine_query() -> "DataFrame":
-            return to_quarantine(query.build())
+    def quarantine_query() -> "DataFrame":
+        return to_quarantine(query.build())
 
-        quarantine_query.__name__ = quarantine.replace(".", "_")
-
-        quarantine_query.medallion_split = SplitHint(prepared_dataset, to_quarantine)  # type: ignore[attr-defined]
-        dlt.table(name=quarantine, comment=f"Rows of {table} that failed a quarantine expectation, with the "
-                                           "names of the rules they failed.",
-                  table_properties={QUARANTINE_OF_PROPERTY: table},
-                  schema=quarantine_schema_ddl(spec))(quarantine_query)
-        datasets.append(quarantine)
-    return Registration(spec, table, tuple(datasets), quarantine, changes_view)
+    quarantine_query.__name__ = name.replace(".", "_")
+    quarantine_query.medallion_split = SplitHint(prepared, to_quarantine)  # type: ignore[attr-defined]
+    dlt.table(name=name, comment=f"Rows of {table} that failed a quarantine expectation, with the names of the "
+                                 "rules they failed.",
+              table_properties={QUARANTINE_OF_PROPERTY: table}, schema=quarantine_schema_ddl(spec))(quarantine_query)
+    return name
 
 
 def expectation_groups(spec: TableSpec, env: Environment) -> tuple[dict[str, str], dict[str, str], dict[str, str]]:
@@ -211,7 +224,7 @@ def rule_text(rule: str, env: Environment) -> str:
     return substitute(rule, env.variables())
 
 
-def table_options(spec: TableSpec, table: str) -> dict[str, Any]:
+def table_options(spec: TableSpec) -> dict[str, Any]:
     """Keyword arguments shared by `dlt.table` and `dlt.create_streaming_table`."""
     options: dict[str, Any] = {"table_properties": table_properties(spec)}
     if spec.partition_by:

@@ -16,6 +16,15 @@ What it keeps from Auto Loader:
 
 JSON is read as text and parsed with `from_json` in PERMISSIVE mode, which is what lets us see the
 keys of every record; CSV and Parquet use Spark's own readers.
+
+Files written in place (not temp file + rename): Spark lists a file once and never reads it again, so
+a file caught half-written would lose its rest. Before a micro-batch is written, `unsettled_files`
+checks the batch's files (from the stream's own offset and source logs): a file that changed within
+the environment's `landing_settle_seconds` and either changed after Spark listed it or does not yet
+end with a complete record (a line format without its final newline, a Parquet file without its
+footer, an empty file) makes the batch fail with `FilesNotSettled` before anything is written.
+The flow then restarts its stream a moment later; the replayed batch is planned again from the same
+files and reads them as they are then, in full.
 """
 
 from __future__ import annotations
@@ -23,9 +32,11 @@ from __future__ import annotations
 import json
 import os
 import threading
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
+from urllib.parse import unquote, urlparse
 
 from framework.engine.storage import Storage
 from framework.pipeline import (INGESTED_AT_COLUMN, INTERNAL_PREFIX, RESCUED_COLUMN, SOURCE_FILE_COLUMN,
@@ -58,6 +69,8 @@ class FileSourceState:
     schema_file: Path
     evolved: list[tuple[str, str]] = field(default_factory=list)
     checked_files: set[str] = field(default_factory=set)
+    file_format: str = "json"
+    settle_seconds: float = 10.0
     lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     @property
@@ -90,12 +103,12 @@ class FileSourceState:
             return new
 
 
-_STATES: dict[str, FileSourceState] = {}
-"""table name -> state of its file source, for the runtime's micro-batch sink."""
+_STATES: dict[Path, FileSourceState] = {}
+"""flow checkpoint folder -> state of its file source, for the runtime's micro-batch sink."""
 
 
-def state_for(table: str) -> FileSourceState | None:
-    return _STATES.get(table)
+def state_for(checkpoint: Path) -> FileSourceState | None:
+    return _STATES.get(checkpoint)
 
 
 def landing_files(path: str) -> list[Path]:
@@ -147,17 +160,98 @@ def check_new_files(state: FileSourceState) -> list[str]:
     return added
 
 
+class FilesNotSettled(RuntimeError):
+    """Files of a micro-batch are still being written: nothing was written, the stream must be restarted."""
+
+    def __init__(self, table: str, files: list[str]):
+        self.files = files
+        shown = ", ".join(Path(f).name for f in files[:5]) + (f" and {len(files) - 5} more" if len(files) > 5 else "")
+        super().__init__(f"{table}: landing file(s) still being written: {shown}; they are read once they "
+                         "settle (land files atomically: write a temp file, then rename it)")
+
+
+def unsettled_files(state: FileSourceState, stream_checkpoint: Path, batch_id: int) -> list[str]:
+    """The files of micro-batch `batch_id` that may still be being written (see the module docstring)."""
+    now_ms = time.time() * 1000
+    pending = []
+    for path, listed_ms in batch_files(stream_checkpoint, batch_id):
+        uri = urlparse(path)
+        if uri.scheme not in ("", "file"):
+            continue  # not a local file: nothing to check here
+        local = Path(unquote(uri.path))
+        try:
+            stat = local.stat()
+        except OSError:
+            continue  # gone: Spark reports it when it reads the batch
+        modified_ms = stat.st_mtime_ns // 1_000_000
+        if now_ms - modified_ms >= state.settle_seconds * 1000:
+            continue  # quiet for the settle time: whatever it holds now is read in full
+        if modified_ms != listed_ms or not _looks_complete(local, stat.st_size, state):
+            pending.append(path)  # changed after Spark listed it (the listing in the offset log stays), or unfinished
+    return pending
+
+
+def _looks_complete(file: Path, size: int, state: FileSourceState) -> bool:
+    """Does the file end the way a finished file of its format ends?"""
+    if size == 0:
+        return False
+    try:
+        with file.open("rb") as handle:
+            handle.seek(max(size - 64, 0))
+            tail = handle.read()
+    except OSError:
+        return True
+    if state.file_format == "parquet":
+        return tail.endswith(b"PAR1")
+    if state.file_format == "json_multiline":
+        return tail.rstrip().endswith((b"}", b"]"))
+    return tail.endswith(b"\n")
+
+
+def batch_files(stream_checkpoint: Path, batch_id: int) -> list[tuple[str, int]]:
+    """(path, modification time in ms when listed) of the files Spark planned for one micro-batch.
+
+    Read from the query's offset log (the file source's log offsets of this batch and the one before)
+    and the file source's own log (`sources/0/<n>`, or the `<m>.compact` file that absorbed it).
+    """
+    first, last = _log_offset(stream_checkpoint, batch_id - 1) + 1, _log_offset(stream_checkpoint, batch_id)
+    source_log = stream_checkpoint / "sources" / "0"
+    entries: list[tuple[str, int]] = []
+    for n in range(first, last + 1):
+        single = source_log / str(n)
+        files = [single] if single.is_file() else sorted(
+            (p for p in source_log.glob("*.compact") if int(p.name.split(".")[0]) >= n),
+            key=lambda p: int(p.name.split(".")[0]))[:1]
+        for file in files:
+            for line in file.read_text().splitlines()[1:]:
+                entry = json.loads(line)
+                if entry.get("batchId") == n:
+                    entries.append((entry["path"], int(entry["timestamp"])))
+    return entries
+
+
+def _log_offset(stream_checkpoint: Path, batch_id: int) -> int:
+    """The file source's log offset recorded for a query batch (-1 before the first)."""
+    offsets = stream_checkpoint / "offsets" / str(batch_id)
+    if batch_id < 0 or not offsets.is_file():
+        return -1
+    last = offsets.read_text().strip().splitlines()[-1]
+    return int(json.loads(last).get("logOffset", -1))
+
+
 def read_files_stream(spark: "SparkSession", spec: TableSpec, path: str, table: str, env: Environment) -> "DataFrame":
     """The streaming DataFrame of a `source.files` spec, with `_rescued_data`, `_source_file`, `_ingested_at`."""
     source = spec.source
     assert isinstance(source, FilesSource)
     state = FileSourceState(table=table, spec_file=spec.file, path=path, mode=source.schema_evolution,
                             declared=[(c.name, c.type) for c in spec.columns],
-                            schema_file=Storage.of(env).checkpoint(table) / SCHEMA_FILE)
+                            schema_file=Storage.of(env).checkpoint(table) / SCHEMA_FILE,
+                            file_format="json_multiline" if _multiline(source) else source.format,
+                            settle_seconds=float(env.get("landing_settle_seconds", 10)))
     state.load()
     if source.format == "json" and not _multiline(source):
         check_new_files(state)
-    _STATES[table] = state
+    _STATES[state.schema_file.parent] = state
     options = {k: str(v) for k, v in source.options.items()}
     reader = spark.readStream.option("maxFileAge", MAX_FILE_AGE)
     if source.max_files_per_trigger:

@@ -17,6 +17,7 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING
 
+from framework.engine.autoloader import FilesNotSettled
 from framework.engine.flows import FlowError, FlowRun
 from framework.engine.tables import optimize
 
@@ -101,6 +102,12 @@ class ContinuousLoop:
                     run.start_stream(trigger_interval=self.trigger)
                 continue
             name = item.flow.name
+            if isinstance(run.error, FilesNotSettled):  # not a failure: replay the batch once its files settle
+                runner.listener.message(str(run.error))
+                run.error = None
+                self.retry_at[name] = time.monotonic() + self.interval
+                self.failures.setdefault(name, 0)
+                continue
             error = run.error or FlowError(f"{name}: stream stopped: {run.query.exception()}")
             if name not in self.retry_at:
                 self.failures[name] = self.failures.get(name, 0) + 1

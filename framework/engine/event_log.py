@@ -12,8 +12,9 @@ error, details, event_type); `details` is a JSON string, as in DLT. Written even
 As in DLT, `dropped_records` of a table counts every row its drop expectations removed, quarantined
 rows included (they are dropped from the table and kept in `<table>_quarantine`).
 
-Per-batch events are written with Delta's idempotent-write options (txnAppId/txnVersion), so a
-batch replayed after a crash is not counted twice. `table_metrics()` sums them per table; its SQL
+Per-batch events are staged on disk under the name of their batch (a replay after a crash
+rewrites the same file) and written with the run's other events in one commit per flush, so a batch
+is never counted twice nor lost. `table_metrics()` sums them per table; its SQL
 uses only forms that also run against a Databricks event log table (where `details` is a STRING too).
 
 Portable SQL: Databricks' `details:flow_progress.x` shorthand needs a VARIANT in open-source Spark,
@@ -90,6 +91,7 @@ class EventLog:
         from framework.engine.spark import register_table
 
         if not (self.path / "_delta_log").is_dir():
+            self.spark.sql(f"DROP TABLE IF EXISTS {quote_name(self.name)}")  # a name left by another storage root
             self.spark.sql(f"CREATE TABLE IF NOT EXISTS {quote_name(self.name)} ({EVENT_LOG_DDL}) USING delta "
                            f"LOCATION {sql_string(self.path)} COMMENT 'Medallion local pipeline event log (DLT shape)' "
                            "TBLPROPERTIES ('delta.appendOnly' = 'true')")
@@ -118,22 +120,59 @@ class EventLog:
         with self._lock:
             self._buffer.append(row)
 
-    def flush(self) -> None:
+    @property
+    def staging(self) -> Path:
+        return Storage.of(self.env).root / "checkpoints" / "_events"
+
+    def stage(self, row: tuple, key: str) -> None:
+        """Keep a micro-batch's event on disk until the next flush (durable, exactly once).
+
+        `key` names the batch (flow identity + batch id): a batch replayed after a crash rewrites the
+        same file instead of adding a second event. Staged files left by a crashed run are written
+        when the next run ends (after its replays have rewritten theirs), minus any already in the log.
+        """
+        self.staging.mkdir(parents=True, exist_ok=True)
+        safe = "".join(c if c.isalnum() or c in "-_" else "_" for c in key)
+        tmp = self.staging / f".{safe}.{uuid.uuid4().hex}.tmp"
+        tmp.write_text(json.dumps(_row_to_json(row)))
+        tmp.replace(self.staging / f"{safe}.json")
+
+    def flush(self, *, staged: bool = True) -> None:
+        """Write buffered (and staged) events in one commit, then forget the staged files."""
         with self._lock:
             rows, self._buffer = self._buffer, []
+            files = sorted(self.staging.glob("*.json")) if staged and self.staging.is_dir() else []
+            self._flush(rows, files)
+
+    def _flush(self, rows: list[tuple], staged: list[Path]) -> None:
+        staged_rows = [_row_from_json(json.loads(f.read_text())) for f in staged]
+        leftovers = [r for r in staged_rows if r[2][ORIGIN_FIELDS.index("update_id")] != self.update_id]
+        if leftovers:  # a run that crashed after its flush commit: never write an event twice
+            present = self._present_ids([r[0] for r in leftovers])
+            staged_rows = [r for r in staged_rows if r[0] not in present]
+        rows = staged_rows + rows
         if rows:
             self._write(self.spark, rows)
+        for file in staged:
+            file.unlink(missing_ok=True)
 
-    def write_now(self, spark: "SparkSession", row: tuple, *, txn: tuple[str, int] | None = None) -> None:
-        """Write one event immediately (from a micro-batch), idempotently when `txn` is given."""
-        self._write(spark, [row], txn=txn)
+    def _present_ids(self, ids: list[str]) -> set[str]:
+        if not (self.path / "_delta_log").is_dir():
+            return set()
+        found = (self.spark.read.format("delta").load(str(self.path)).select("id")
+                 .where(f"id IN ({', '.join(sql_string(i) for i in ids)})").collect())
+        return {r["id"] for r in found}
 
-    def _write(self, spark: "SparkSession", rows: list[tuple], *, txn: tuple[str, int] | None = None) -> None:
-        df = spark.createDataFrame(rows, EVENT_LOG_DDL)
-        writer = df.write.format("delta").mode("append")
-        if txn:
-            writer = writer.option("txnAppId", txn[0]).option("txnVersion", txn[1])
-        writer.save(str(self.path))
+    def _write(self, spark: "SparkSession", rows: list[tuple]) -> None:
+        spark.createDataFrame(rows, EVENT_LOG_DDL).write.format("delta").mode("append").save(str(self.path))
+
+
+def _row_to_json(row: tuple) -> list:
+    return [row[0], row[1], list(row[2]), row[3].isoformat(), *row[4:]]
+
+
+def _row_from_json(data: list) -> tuple:
+    return (data[0], data[1], tuple(data[2]), datetime.fromisoformat(data[3]), *data[4:])
 
 
 def flow_progress_details(status: str, dataset: str, metrics: FlowMetrics | None = None) -> dict:

@@ -13,7 +13,9 @@ Every micro-batch (or the single batch of a materialized view) goes through `Flo
 
 Writes are exactly-once: each uses Delta's idempotent-write options (txnAppId = the flow's checkpoint
 identity, txnVersion = the batch id), so a batch replayed after a crash commits nothing twice, and
-the stream's checkpoint makes sure no batch is skipped.
+the stream's checkpoint makes sure no batch is skipped. A replay is recognised up front (the first
+batch of a run whose commit tag is already in the table history): its counts are computed explicitly,
+because Delta skips the write and a plan-attached `Observation` would then never report.
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ from framework.engine import autoloader
 from framework.engine.dlt_api import Dataset, Expectation
 from framework.engine.event_log import EventLog, flow_progress_details
 from framework.engine.metrics import FlowMetrics
-from framework.engine.storage import Storage, quote_name
+from framework.engine.storage import Storage, quote_name, sql_string
 from framework.engine.tables import ensure_table, never_written
 from framework.pipeline import INTERNAL_PREFIX, failed_rules, latest_per_key
 
@@ -41,6 +43,8 @@ if TYPE_CHECKING:
 FlowKind = Literal["append", "merge", "materialize"]
 FAILED = f"{INTERNAL_PREFIX}failed"
 SAMPLE_VALUE_CHARS = 200
+REPLAY_HISTORY_DEPTH = 20
+"""Table versions searched for a replayed batch's commit (it is one of the newest few)."""
 
 
 class FlowError(RuntimeError):
@@ -115,6 +119,8 @@ class FlowRun:
     """Held while writing; maintenance (OPTIMIZE) takes it too, so they never conflict."""
     restart_requested: bool = False
     query: "StreamingQuery | None" = None
+    replay_checked: bool = False
+    """Only the first micro-batch of a run can be a replay of a batch committed before a crash."""
 
     def __post_init__(self) -> None:
         self.checkpoint = self.storage.checkpoint(self.flow.name)
@@ -150,21 +156,36 @@ class FlowRun:
         `stop_requests()` > 0: stop once no micro-batch is in progress; > 1: stop at once.
         """
         if self.flow.is_stream:
-            query = self.start_stream()
-            try:
-                while not query.awaitTermination(0.5):
-                    requests = stop_requests()
-                    if requests > 1 or (requests and not query.status.get("isTriggerActive")):
-                        query.stop()
-            except Exception as exc:  # StreamingQueryException wraps what our batch function raised
-                raise self.error if self.error else FlowError(f"{self.flow.name}: {_first_line(exc)}") from exc
-            if self.error:
-                raise self.error
+            deadline = None
+            while not self._stream_until_done(stop_requests):  # landing files still being written
+                state = autoloader.state_for(self.checkpoint)
+                settle = state.settle_seconds if state else 10.0
+                deadline = deadline or time.monotonic() + max(6 * settle, 60.0)
+                if time.monotonic() > deadline or stop_requests():
+                    raise FlowError(str(self.error))
+                time.sleep(min(max(settle / 4, 0.5), 2.0))
         else:
             df = self.flow.source.query()
             self.prepare(df)
             self.process_batch(df, None)
         return self.metrics
+
+    def _stream_until_done(self, stop_requests: Callable[[], int]) -> bool:
+        """Run the stream until it has processed everything; False if it must restart (unsettled files)."""
+        self.error = None
+        query = self.start_stream()
+        try:
+            while not query.awaitTermination(0.5):
+                requests = stop_requests()
+                if requests > 1 or (requests and not query.status.get("isTriggerActive")):
+                    query.stop()
+        except Exception as exc:  # StreamingQueryException wraps what our batch function raised
+            if isinstance(self.error, autoloader.FilesNotSettled):
+                return False
+            raise self.error if self.error else FlowError(f"{self.flow.name}: {_first_line(exc)}") from exc
+        if self.error:
+            raise self.error
+        return True
 
     # -- one batch -----------------------------------------------------------------------------------
 
@@ -173,7 +194,8 @@ class FlowRun:
             with self.write_lock:
                 self._process(df, batch_id)
         except BaseException as exc:
-            self.error = exc if isinstance(exc, FlowError) else FlowError(f"{self.flow.name}: {_first_line(exc)}")
+            self.error = exc if isinstance(exc, (FlowError, autoloader.FilesNotSettled)) else \
+                FlowError(f"{self.flow.name}: {_first_line(exc)}")
             raise
 
     def _process(self, df: "DataFrame", batch_id: int | None) -> None:
@@ -181,6 +203,9 @@ class FlowRun:
         from pyspark.sql import functions as F
 
         spark = df.sparkSession
+        if batch_id is not None and (state := autoloader.state_for(self.checkpoint)) is not None:
+            if pending := autoloader.unsettled_files(state, self.checkpoint / "stream", batch_id):
+                raise autoloader.FilesNotSettled(self.flow.name, pending)  # before anything is read or written
         expectations = self.flow.expectations
         rules = {e.name: e.rule for e in expectations}
         drop_names = [e.name for e in expectations if e.action == "drop"]
@@ -195,9 +220,10 @@ class FlowRun:
         if has_unknown:
             unknown = F.col(autoloader.UNKNOWN_KEYS_COLUMN)
             aggregates.append(F.collect_set(F.when(F.size(unknown) > 0, unknown)).alias("unknown"))
-        cached = bool(fail_rules or self.flow.splits or self.flow.kind == "merge")
         if batch_id is not None and not has_unknown and df.isEmpty():
             return  # a table source that only compacted files: nothing to write, no commit, no event
+        replay = batch_id is not None and self._is_replay(spark, batch_id)
+        cached = bool(fail_rules or self.flow.splits or self.flow.kind == "merge" or replay)
         started = time.monotonic()
         if cached:
             flagged = flagged.persist(StorageLevel.MEMORY_AND_DISK)
@@ -238,18 +264,21 @@ class FlowRun:
             source = flagged.observe(observation, *aggregates)
             stats = {}
         quarantined = 0
-        for dataset, transform in self.flow.splits:
-            counted = Observation()
-            rows = transform(_visible(source.drop(FAILED))).observe(counted, F.count(F.lit(1)).alias("n"))
-            self._save(spark, rows, dataset, batch_id, tag=f"{dataset.name}")
-            quarantined += counted.get["n"]
+        for dataset, transform in self.flow.splits:  # the batch is cached whenever there are splits
+            rows = transform(_visible(source.drop(FAILED)))
+            count = rows.count()
+            if count or batch_id is None:  # no empty commits; a view's quarantine is replaced every time
+                self._save(spark, rows, dataset, batch_id, tag=f"{dataset.name}")
+            quarantined += count
         kept = _visible(source.where(~dropped).drop(FAILED))
-        if self.flow.kind == "merge":
+        if cached and batch_id is not None and stats["rows"] == stats["dropped"]:
+            stats["_written"], stats["_upserted"] = 0, 0  # every row dropped or quarantined: no empty commit
+        elif self.flow.kind == "merge":
             inserted, updated = self._merge(spark, kept, batch_id)
             stats["_written"], stats["_upserted"] = inserted, inserted + updated
         else:
             self._save(spark, kept, self.flow.target, batch_id, tag="main",
-                       merge_schema=autoloader.state_for(self.flow.name) is not None)
+                       merge_schema=autoloader.state_for(self.checkpoint) is not None)
         if observation is not None:
             stats = {**observation.get, **stats}
         return stats, quarantined
@@ -273,7 +302,7 @@ class FlowRun:
             return
         writer = (df.write.format("delta").mode("append")
                   .option("txnAppId", f"{self.app_id}:{tag}").option("txnVersion", batch_id)
-                  .option("userMetadata", json.dumps({"flow": self.flow.name, "batch": batch_id})))
+                  .option("userMetadata", self._commit_tag(batch_id)))
         if merge_schema:
             writer = writer.option("mergeSchema", "true")
         writer.save(path)
@@ -293,8 +322,8 @@ class FlowRun:
             return int(counted.get["n"]), 0
         view = f"{INTERNAL_PREFIX}changes_{abs(hash(self.flow.name))}_{batch_id}"
         latest.createOrReplaceTempView(view)
-        on = " AND ".join(f"t.`{k}` <=> s.`{k}`" for k in self.flow.keys)
-        tag = json.dumps({"flow": self.flow.name, "batch": batch_id})
+        on = " AND ".join([f"t.`{k}` <=> s.`{k}`" for k in self.flow.keys] + self._key_ranges(kept))
+        tag = self._commit_tag(batch_id)
         confs = {"spark.databricks.delta.write.txnAppId": f"{self.app_id}:main",
                  "spark.databricks.delta.write.txnVersion": str(batch_id),
                  "spark.databricks.delta.commitInfo.userMetadata": tag}
@@ -312,6 +341,47 @@ class FlowRun:
             return int(result[0]["num_inserted_rows"]), int(result[0]["num_updated_rows"])
         return self._replayed_merge_counts(spark, tag)
 
+    def _key_ranges(self, kept: "DataFrame") -> list[str]:
+        """`t.key BETWEEN min AND max` of this batch, per key column: lets Delta skip target files by their
+        statistics (Z-order/clustering makes those ranges tight), so an incremental merge does not scan
+        the whole table. Only for keys without NULLs in the batch (a NULL key matches NULL, not a range).
+        """
+        from pyspark.sql import functions as F
+
+        types = {f.name: f.dataType for f in kept.schema.fields}
+        keys = [k for k in self.flow.keys if types[k].typeName() not in ("boolean", "binary", "array", "map", "struct")]
+        if not keys:
+            return []
+        row = kept.agg(*[expr for i, k in enumerate(keys) for expr in (
+            F.min(F.col(f"`{k}`")).cast("string").alias(f"lo{i}"), F.max(F.col(f"`{k}`")).cast("string").alias(f"hi{i}"),
+            F.count(F.when(F.col(f"`{k}`").isNull(), 1)).alias(f"nulls{i}"))]).first()
+        ranges = []
+        for i, k in enumerate(keys):
+            if row[f"nulls{i}"] == 0 and row[f"lo{i}"] is not None:
+                kind = types[k].simpleString()
+                ranges.append(f"t.`{k}` BETWEEN CAST({sql_string(row[f'lo{i}'])} AS {kind}) "
+                              f"AND CAST({sql_string(row[f'hi{i}'])} AS {kind})")
+        return ranges
+
+    def _commit_tag(self, batch_id: int) -> str:
+        """`userMetadata` of a batch's commit: who wrote it (`medallion history` shows it) and for replays."""
+        return json.dumps({"flow": self.flow.name, "batch": batch_id, "app": self.app_id})
+
+    def _is_replay(self, spark: "SparkSession", batch_id: int) -> bool:
+        """True when the first batch of this run was already committed to the target before a crash.
+
+        Only a run's first micro-batch can be one (the checkpoint's offset log has it, its commit log does
+        not); the commit is then among the table's newest versions (at most an OPTIMIZE came after it).
+        """
+        if self.replay_checked:
+            return False
+        self.replay_checked = True
+        if never_written(self.table_path):
+            return False
+        tag = self._commit_tag(batch_id)
+        history = spark.sql(f"DESCRIBE HISTORY delta.`{self.table_path}` LIMIT {REPLAY_HISTORY_DEPTH}")
+        return history.where(history.userMetadata == tag).limit(1).count() > 0
+
     def _replayed_merge_counts(self, spark: "SparkSession", tag: str) -> tuple[int, int]:
         """The batch was merged before a crash: Delta skipped it; take its counts from the table history."""
         rows = spark.sql(f"DESCRIBE HISTORY {quote_name(self.flow.name)} LIMIT 50").collect()
@@ -323,7 +393,7 @@ class FlowRun:
         return 0, 0
 
     def _evolve(self, keys: list[str]) -> None:
-        state = autoloader.state_for(self.flow.name)
+        state = autoloader.state_for(self.checkpoint)
         if state is None or state.mode != "add_new_columns":
             return
         added = state.add_columns(keys)
@@ -344,7 +414,7 @@ class FlowRun:
         row = self.event_log.event("flow_progress", message, details, level="METRICS", flow=self.flow.name,
                                    flow_id=self.app_id, batch_id=batch_id)
         if batch_id is not None:
-            self.event_log.write_now(spark, row, txn=(f"{self.app_id}:events", batch_id))
+            self.event_log.stage(row, f"{self.app_id}-{batch_id}")
         else:
             self.event_log.buffer(row)
         if self.changed is not None:

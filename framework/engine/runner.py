@@ -192,9 +192,17 @@ def select(planned: list[PlannedFlow], names: Iterable[str] | None, what: str) -
 
 @contextmanager
 def storage_lock(storage: Storage) -> Iterator[None]:
-    """One run per storage folder at a time: two runs would fight over the same checkpoints."""
-    storage.root.mkdir(parents=True, exist_ok=True)
-    with open(storage.lock_file, "a+") as handle:
+    """One run per storage folder at a time: two runs would fight over the same checkpoints.
+
+    `flock` is released by the kernel when its holder dies, so a SIGKILLed run leaves no stale lock.
+    """
+    try:
+        storage.root.mkdir(parents=True, exist_ok=True)
+        handle = open(storage.lock_file, "a+")
+    except OSError as exc:  # read-only, full or forbidden storage: say so before Spark starts
+        raise RunError(f"cannot use the storage folder {storage.root}: {exc.strerror or exc} "
+                       f"({type(exc).__name__}); `storage_root` of the environment must be a writable folder") from None
+    with handle:
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -309,8 +317,8 @@ class _Runner:
         registrations = register_tables(dlt, self.spark, self.project, self.env)
         planned = plan(dlt, registrations)
         selected = select(planned, tables, "--tables")
-        refresh = set() if not full_refresh else select(
-            planned, None if full_refresh is True else full_refresh, "--full-refresh")
+        refresh = set() if not full_refresh else self._streaming_readers(select(
+            planned, None if full_refresh is True else full_refresh, "--full-refresh"))
         selected |= refresh
         planned = [p for p in planned if p.spec.name in selected]
         result.flows = [FlowResult(p.registration.table, p.spec) for p in planned]
@@ -322,7 +330,7 @@ class _Runner:
                                                "refresh_selection": sorted(selected) if tables else [],
                                                "continuous": continuous, "development": self.env.get("development")}})
         self.event_log.emit("update_progress", "Update is RUNNING.", {"update_progress": {"state": "RUNNING"}})
-        self.event_log.flush()
+        self.event_log.flush(staged=False)  # a crashed run's staged events wait for this run's replays
         self.listener.run_started(result, result.flows)
         try:
             if continuous:
@@ -337,6 +345,22 @@ class _Runner:
                                 {"update_progress": {"state": result.status}},
                                 level="ERROR" if result.status == "FAILED" else "INFO")
             self.event_log.flush()
+        return result
+
+    def _streaming_readers(self, names: set[str]) -> set[str]:
+        """A rebuilt table is a new Delta table: every streaming table reading it as a stream must start
+        over too (as in DLT), or its checkpoint would point into the old table."""
+        from framework.spec.model import TablesSource
+
+        result, pending = set(names), list(names)
+        while pending:
+            name = pending.pop()
+            for spec in self.project.tables.values():
+                if spec.name not in result and isinstance(spec.source, TablesSource) \
+                        and spec.source.mode == "stream" and name in spec.source.tables:
+                    self.listener.message(f"also rebuilding {spec.name}: it streams from {name}")
+                    result.add(spec.name)
+                    pending.append(spec.name)
         return result
 
     def _reset(self, planned: list[PlannedFlow], refresh: set[str]) -> None:

@@ -85,7 +85,8 @@ def static_conf(env: Environment) -> dict[str, str]:
         "spark.sql.extensions": "io.delta.sql.DeltaSparkSessionExtension",
         "spark.sql.catalog.spark_catalog": "org.apache.spark.sql.delta.catalog.DeltaCatalog",
         "spark.log.structuredLogging.enabled": "false",
-        "spark.driver.extraJavaOptions": f"-Dlog4j.configurationFile=file:{_log4j_file()}",
+        "spark.driver.extraJavaOptions": f"-Dlog4j.configurationFile=file:{_log4j_file()} "
+                                         + os.environ.get("MEDALLION_SPARK_JAVA_OPTIONS", ""),
     }
     conf.update(jar_conf())
     return conf

@@ -37,6 +37,7 @@ DEFAULTS: dict[str, Any] = {
     "edition": "ADVANCED",
     "trigger_interval": "5 seconds",
     "optimize_interval": "10 minutes",
+    "landing_settle_seconds": 10,
     "retries": {"max_attempts": 3, "initial_backoff_seconds": 2, "max_backoff_seconds": 60},
     "spark_conf": {},
     "tags": {},

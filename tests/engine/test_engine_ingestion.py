@@ -50,3 +50,33 @@ def test_new_fields_become_bronze_columns_and_nothing_is_lost(spark, local_proje
     bronze = project.table(spark, "bronze.bars_raw")
     assert bronze.where("venue = 'lit'").count() == len(bar_rows("GOOGL", DAY))
     assert bronze.count() == len(first) + len(tagged) + len(late) + len(bar_rows("GOOGL", DAY))
+
+
+def test_a_file_still_being_written_is_read_once_complete(spark, local_project):
+    """A writer that does not rename: the run waits for the file's last line, then reads all of it."""
+    import threading
+    import time
+
+    project = local_project()
+    project.write_calendar()
+    rows = [json.dumps(r) for r in bar_rows("AAPL", DAY)]
+    target = project.landing / "bars" / "inplace.jsonl"
+    target.parent.mkdir(parents=True, exist_ok=True)
+    half = len(rows) // 2
+    target.write_text("\n".join(rows[:half]) + "\n" + rows[half][:15])  # ends mid-line
+
+    def finish() -> None:
+        time.sleep(3)
+        with target.open("a") as handle:
+            handle.write(rows[half][15:] + "\n" + "\n".join(rows[half + 1:]) + "\n")
+
+    writer = threading.Thread(target=finish)
+    writer.start()
+    try:
+        result = project.run(spark, tables=["bars_raw"])
+    finally:
+        writer.join()
+    assert result.ok, [f.error for f in result.failed]
+    bronze = project.table(spark, "bronze.bars_raw")
+    assert bronze.count() == len(rows)
+    assert bronze.where("_rescued_data IS NOT NULL").count() == 0

@@ -120,3 +120,22 @@ def test_table_selection_accepts_spec_and_published_names_and_hints_typos(declar
                      "symbol_summary": "materialize"}
     bars = next(p for p in planned if p.spec.name == "bars")
     assert [d.name for d, _ in bars.flow.splits] == ["silver.bars_quarantine"]
+
+
+def test_rebuilding_a_table_rebuilds_the_streaming_tables_that_read_it(declared, tmp_path):
+    import threading
+
+    from framework.engine.runner import RunListener, _Runner
+    from framework.engine.storage import Storage
+
+    project, _, _ = declared
+    messages: list[str] = []
+
+    class Listener(RunListener):
+        def message(self, text: str) -> None:
+            messages.append(text)
+
+    runner = _Runner(project, project.environment("local"), Storage(tmp_path), None, Listener(), threading.Event())
+    assert runner._streaming_readers({"bars_raw"}) == {"bars_raw", "bars"}  # gold reads silver as a batch
+    assert runner._streaming_readers({"daily_bars"}) == {"daily_bars"}
+    assert messages == ["also rebuilding bars: it streams from bars_raw"]

@@ -95,10 +95,10 @@ def storage_files(project: LocalProject) -> dict[str, float]:
     return found
 
 
-def replay_hang_signature(project: LocalProject) -> str | None:
-    """The state a run hangs in (open defect, see RELIABILITY.md): a streaming batch whose Delta write is
-    committed (its txnVersion is in the table's log) but whose checkpoint commit is missing, so the restart
-    replays it, Delta skips the write and the engine waits forever for the skipped write's Observation."""
+def committed_not_checkpointed(project: LocalProject) -> str | None:
+    """A streaming batch whose Delta write is committed (its txnVersion is in the table's log) but whose
+    checkpoint commit is missing: the restart replays it and Delta skips the write. This is the kill window
+    that used to hang restarts (the engine waited for the skipped write's Observation)."""
     checkpoints = project.storage / "checkpoints"
     for offsets in checkpoints.glob("*/*/stream/offsets"):
         commits = offsets.parent / "commits"

@@ -76,9 +76,6 @@ def test_collect_into_a_full_landing_folder_fails_clearly_and_leaves_no_partial_
                                            for line in text.splitlines()), landed
 
 
-@pytest.mark.xfail(strict=True, reason="open defect: framework/engine/runner.py storage_lock() calls mkdir/open "
-                   "on the storage root unguarded and framework/cli/run.py re-raises any non-RunError, so a "
-                   "read-only storage folder ends in an OSError traceback instead of a one-line error")
 def test_run_on_a_read_only_storage_folder_fails_clearly(tmp_path, mounts):
     project = make_local_project(tmp_path / "project")
     land_history(project)
