@@ -119,6 +119,7 @@ class FlowRun:
     """Held while writing; maintenance (OPTIMIZE) takes it too, so they never conflict."""
     restart_requested: bool = False
     query: "StreamingQuery | None" = None
+    merge_session: "SparkSession | None" = None
     replay_checked: bool = False
     """Only the first micro-batch of a run can be a replay of a batch committed before a crash."""
 
@@ -321,25 +322,37 @@ class FlowRun:
                        tag="main")
             return int(counted.get["n"]), 0
         view = f"{INTERNAL_PREFIX}changes_{abs(hash(self.flow.name))}_{batch_id}"
-        latest.createOrReplaceTempView(view)
+        latest.createOrReplaceGlobalTempView(view)
         on = " AND ".join([f"t.`{k}` <=> s.`{k}`" for k in self.flow.keys] + self._key_ranges(kept))
         tag = self._commit_tag(batch_id)
-        confs = {"spark.databricks.delta.write.txnAppId": f"{self.app_id}:main",
-                 "spark.databricks.delta.write.txnVersion": str(batch_id),
-                 "spark.databricks.delta.commitInfo.userMetadata": tag}
-        for key, value in confs.items():
-            spark.conf.set(key, value)
+        session = self._merge_session(spark)
+        for key, value in {"spark.databricks.delta.write.txnAppId": f"{self.app_id}:main",
+                           "spark.databricks.delta.write.txnVersion": str(batch_id),
+                           "spark.databricks.delta.commitInfo.userMetadata": tag}.items():
+            session.conf.set(key, value)
         try:
-            result = spark.sql(f"MERGE INTO {quote_name(self.flow.name)} AS t USING {view} AS s ON {on} "
-                               f"WHEN MATCHED AND s.`{seq}` > t.`{seq}` THEN UPDATE SET * "
-                               "WHEN NOT MATCHED THEN INSERT *").collect()
+            result = session.sql(f"MERGE INTO {quote_name(self.flow.name)} AS t USING global_temp.{view} AS s ON {on} "
+                                 f"WHEN MATCHED AND s.`{seq}` > t.`{seq}` THEN UPDATE SET * "
+                                 "WHEN NOT MATCHED THEN INSERT *").collect()
         finally:
-            for key in confs:
-                spark.conf.unset(key)
-            spark.catalog.dropTempView(view)
+            spark.catalog.dropGlobalTempView(view)
         if result:
             return int(result[0]["num_inserted_rows"]), int(result[0]["num_updated_rows"])
         return self._replayed_merge_counts(spark, tag)
+
+    def _merge_session(self, spark: "SparkSession") -> "SparkSession":
+        """A session of this flow's own for MERGE: Delta takes a MERGE's txnAppId/txnVersion/userMetadata
+        from SQL settings, which must not leak into another flow's write running at the same time."""
+        if self.merge_session is None:
+            session = spark.newSession()
+            for key, value in spark.conf.getAll.items():
+                if key.startswith("spark.sql.") and not key.startswith("spark.sql.catalog"):
+                    try:
+                        session.conf.set(key, value)
+                    except Exception:  # noqa: BLE001 - static settings are shared anyway
+                        pass
+            self.merge_session = session
+        return self.merge_session
 
     def _key_ranges(self, kept: "DataFrame") -> list[str]:
         """`t.key BETWEEN min AND max` of this batch, per key column: lets Delta skip target files by their

@@ -26,6 +26,7 @@ import re
 import signal
 import threading
 import time
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -379,28 +380,57 @@ class _Runner:
     # -- triggered -----------------------------------------------------------------------------------
 
     def _triggered(self, planned: list[PlannedFlow], result: RunResult) -> None:
+        """Run every flow once, as DLT does: a flow starts when its upstreams in this update are done, and
+        up to `max_parallel_flows` run at the same time (they share the one SparkSession's executors)."""
+        in_update = {p.spec.name for p in planned}
+        waiting = list(zip(planned, result.flows))
+        finished: set[str] = set()
         blocked: set[str] = set()
-        for item, flow_result in zip(planned, result.flows):
-            if self.stop.is_set():
-                flow_result.status = "SKIPPED"
-                flow_result.error = "the run was stopped"
-                continue
-            broken = [u for u in item.spec.upstreams if u in blocked]
-            if broken:
-                flow_result.status = "SKIPPED"
-                flow_result.error = f"upstream {', '.join(broken)} failed"
-                blocked.add(item.spec.name)
-                self._flow_event(flow_result, "SKIPPED", level="WARN")
-                self.listener.flow_finished(flow_result)
-                continue
-            if item.flow is None:
-                self._register_view(item, flow_result)
-                continue
-            self._run_flow(item, flow_result)
-            if flow_result.status == "FAILED":
-                blocked.add(item.spec.name)
+        running: dict[Future, tuple[PlannedFlow, FlowResult]] = {}
+        workers = max(1, int(self.env.get("max_parallel_flows", 2)))
+        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="flow") as pool:
+            while waiting or running:
+                progressed = False
+                for item, flow_result in list(waiting):
+                    upstreams = [u for u in item.spec.upstreams if u in in_update]
+                    if any(u not in finished for u in upstreams):
+                        continue
+                    waiting.remove((item, flow_result))
+                    progressed = True
+                    if not self._startable(item, flow_result, upstreams, blocked):
+                        finished.add(item.spec.name)
+                    elif item.flow is None:
+                        self._register_view(item, flow_result)
+                        finished.add(item.spec.name)
+                    else:
+                        running[pool.submit(self._run_flow, item, flow_result)] = (item, flow_result)
+                if not running:
+                    if waiting and not progressed:  # the graph check rules cycles out before a run
+                        raise RunError(f"cannot order {', '.join(i.spec.name for i, _ in waiting)}")
+                    continue
+                done, _ = wait(running, timeout=0.5, return_when=FIRST_COMPLETED)
+                for future in done:
+                    item, flow_result = running.pop(future)
+                    future.result()  # _run_flow reports failures on the flow; anything else is a bug
+                    finished.add(item.spec.name)
+                    if flow_result.status == "FAILED":
+                        blocked.add(item.spec.name)
         if not self.stop.is_set():
             self._optimize([p for p, r in zip(planned, result.flows) if r.metrics.written_rows > 0], result)
+
+    def _startable(self, item: PlannedFlow, flow_result: FlowResult, upstreams: list[str], blocked: set[str]) -> bool:
+        """False (and the flow marked SKIPPED) when the run is stopping or an upstream failed."""
+        if self.stop.is_set():
+            flow_result.status, flow_result.error = "SKIPPED", "the run was stopped"
+            return False
+        broken = [u for u in upstreams if u in blocked]
+        if broken:
+            flow_result.status, flow_result.error = "SKIPPED", f"upstream {', '.join(broken)} failed"
+            blocked.add(item.spec.name)
+            self._flow_event(flow_result, "SKIPPED", level="WARN")
+            self.listener.flow_finished(flow_result)
+            return False
+        return True
 
     def _register_view(self, item: PlannedFlow, flow_result: FlowResult) -> None:
         """`kind: view`: not materialized; a temporary view downstream queries read by name."""

@@ -38,6 +38,7 @@ DEFAULTS: dict[str, Any] = {
     "trigger_interval": "5 seconds",
     "optimize_interval": "10 minutes",
     "landing_settle_seconds": 10,
+    "max_parallel_flows": 2,
     "retries": {"max_attempts": 3, "initial_backoff_seconds": 2, "max_backoff_seconds": 60},
     "spark_conf": {},
     "tags": {},
