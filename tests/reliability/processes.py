@@ -51,12 +51,33 @@ def land_history(project: LocalProject) -> int:
     for i, day in enumerate(DAYS):
         rows: list = [r for s in ("AAPL", "MSFT", "JPM") for r in bar_rows(s, day, price=100 + i)]
         if i == 3:  # a correction of an earlier bar (the later ingestion wins) and a malformed line
-            rows.append({**bar_rows("AAPL", DAYS[1], price=101)[2], "volume": 999_999})
-            rows.append('{"symbol": "JPM", "ts": ')
-        path = project.write_bars(f"synthetic_{day}_b000.jsonl", rows)
-        os.utime(path, (1_800_000_000 + i * 60, 1_800_000_000 + i * 60))
+            rows += CORRECTION_AND_MALFORMED
+        land_at(project, f"synthetic_{day}_b000.jsonl", rows, i)
         lines += len(rows)
     return lines
+
+
+CORRECTION_AND_MALFORMED: list = [{**bar_rows("AAPL", DAYS[1], price=101)[2], "volume": 999_999},
+                                  '{"symbol": "JPM", "ts": ']
+
+
+def history_waves() -> list[tuple[str, list]]:
+    """The history of `land_history` as 18 smaller files (a session and a symbol each), in landing order."""
+    waves = []
+    for i, day in enumerate(DAYS):
+        for symbol in ("AAPL", "MSFT", "JPM"):
+            rows: list = bar_rows(symbol, day, price=100 + i)
+            if i == 3 and symbol == "JPM":
+                rows = rows + CORRECTION_AND_MALFORMED
+            waves.append((f"synthetic_{day}_{symbol}.jsonl", rows))
+    return waves
+
+
+def land_at(project: LocalProject, name: str, rows: list, order: int) -> Path:
+    """Land a bar file with a modification time that orders it (the file stream reads oldest first)."""
+    path = project.write_bars(name, rows)
+    os.utime(path, (1_800_000_000 + order * 60, 1_800_000_000 + order * 60))
+    return path
 
 
 def snapshot(spark, project: LocalProject) -> dict[str, list[tuple]]:

@@ -1,11 +1,12 @@
-"""SIGKILL `medallion run` at many seeded points, restart until it completes: same tables as an uninterrupted run.
+"""SIGKILL `medallion run` at seeded points in every phase of an update: same tables as an uninterrupted run.
 
-The schedule is seeded (MEDALLION_KILL_SEED, default 7): before each attempt it draws how many new
-durable progress markers (Delta commits, streaming offsets/commits, materialized-view input states)
-the attempt must write, plus a delay of 0-400 ms, then SIGKILLs it. Because every kill waits for new
-markers, each kill point is distinct (named by the newest marker at the kill) and the series always
-moves forward; the markers show the phase (bronze write, silver MERGE, gold, OPTIMIZE, event log).
-MEDALLION_KILL_POINTS (default 10) sets how many kills; the engine's own test covers two fixed ones.
+The victim gets the history one small file at a time (a new file before each attempt, so every phase
+has work), and each attempt is killed in a phase drawn by a seeded schedule (MEDALLION_KILL_SEED,
+default 7): after 1-2 new durable markers of that phase (1 for the event log and OPTIMIZE) (a bronze or silver Delta commit, a stream
+offset or commit, a gold overwrite, an event-log commit, an OPTIMIZE commit) plus 0-300 ms. Every
+phase is drawn at least once; each kill point is named by the newest marker. MEDALLION_KILL_POINTS
+(default 10) sets how many kills. Then a last run without a kill; its tables must equal those of one
+uninterrupted run over the same files, and the event log must show every killed update.
 """
 
 from __future__ import annotations
@@ -15,11 +16,14 @@ import random
 import signal
 import subprocess
 import time
+from pathlib import Path
+from typing import Callable
 
 import pytest
 
 from medallion_testing import make_local_project
-from processes import committed_not_checkpointed, land_history, snapshot, start_run, storage_files, wait_for
+from processes import (committed_not_checkpointed, history_waves, land_at, land_history, snapshot, start_run,
+                       storage_files, wait_for)
 
 pytestmark = [pytest.mark.spark, pytest.mark.slow, pytest.mark.reliability]
 
@@ -29,52 +33,100 @@ STALL_SECONDS = 300
 """An attempt that writes no progress marker for this long is stuck (an idle JVM start takes ~30 s)."""
 
 
-def kill_after_progress(project, log, rng: random.Random) -> tuple[str | None, int]:
-    """One attempt: start, wait for N new markers (+ delay), SIGKILL. Returns (kill point, exit code)."""
+def _is_optimize(storage: Path) -> Callable[[str], bool]:
+    def check(relative: str) -> bool:
+        return "/_delta_log/" in relative and '"operation":"OPTIMIZE"' in (storage / relative).read_text()
+    return check
+
+
+PHASES: dict[str, Callable[[Path], Callable[[str], bool]]] = {
+    "bronze write": lambda _: lambda r: r.startswith("tables/bronze/bars_raw/_delta_log/"),
+    "bronze checkpoint": lambda _: lambda r: r.startswith("checkpoints/bronze/bars_raw/stream/"),
+    "silver MERGE": lambda _: lambda r: r.startswith("tables/silver/bars/_delta_log/"),
+    "silver checkpoint": lambda _: lambda r: r.startswith("checkpoints/silver/bars/stream/"),
+    "gold overwrite": lambda _: lambda r: r.startswith("tables/gold/"),
+    "event log": lambda _: lambda r: r.startswith("tables/ops/event_log/_delta_log/"),
+    "OPTIMIZE": _is_optimize,
+}
+
+
+SINGLE_MARKER_PHASES = {"event log", "OPTIMIZE"}
+"""Phases with one or two commits per update: the second may be the update's last act."""
+
+
+def kill_in_phase(project, log, phase: str, rng: random.Random) -> str | None:
+    """One attempt: start, wait for 1-2 new markers of `phase` (+ delay), SIGKILL. None if it completed first."""
+    matches = PHASES[phase](project.storage)
     before = storage_files(project)
-    wanted = rng.randint(1, 6)
-    delay = rng.uniform(0, 0.4)
+    wanted, delay = rng.randint(1, 2), rng.uniform(0, 0.3)
+    if phase in SINGLE_MARKER_PHASES:
+        wanted = 1
+
+    def new_markers() -> dict[str, float]:
+        return {k: v for k, v in storage_files(project).items() if k not in before}
+
     process = start_run(project, log=log)
     try:
         try:
-            wait_for(lambda: len(set(storage_files(project)) - set(before)) >= wanted or process.poll() is not None,
-                     STALL_SECONDS, f"{wanted} new progress markers")
+            wait_for(lambda: sum(1 for k in new_markers() if _safe(matches, k)) >= wanted or process.poll() is not None,
+                     STALL_SECONDS, f"{wanted} new {phase} markers")
         except AssertionError as stalled:
             raise AssertionError(f"{stalled}; replay window: {committed_not_checkpointed(project)}") from None
-        if process.poll() is not None:
-            return None, process.returncode
         time.sleep(delay)
         if process.poll() is not None:
-            return None, process.returncode
-        new = {k: v for k, v in storage_files(project).items() if k not in before}
+            assert process.returncode == 0, log.read_text()[-3000:]
+            return None
+        new = new_markers()
         process.send_signal(signal.SIGKILL)
         process.wait(60)
         newest = max(new, key=lambda k: (new[k], k))
-        return f"{newest} (+{len(new)} markers, {delay * 1000:.0f} ms)", -9
+        return f"{phase}: {newest} (+{len(new)} markers, {delay * 1000:.0f} ms)"
     finally:
         if process.poll() is None:
             process.kill()
             process.wait(60)
 
 
+def _safe(matches: Callable[[str], bool], relative: str) -> bool:
+    try:
+        return matches(relative)
+    except OSError:  # a file replaced while we read it
+        return False
+
+
 def test_seeded_sigkill_series_converges_to_the_uninterrupted_tables(spark, tmp_path_factory):
     base = tmp_path_factory.mktemp("kills")
     reference, victim = make_local_project(base / "reference"), make_local_project(base / "victim")
+    waves = history_waves()
     for project in (reference, victim):
         project.edit("tables/bronze/bars_raw.yaml", "max_files_per_trigger: 200", "max_files_per_trigger: 1")
-        lines = land_history(project)
+        project.write_calendar()
+    for order, (name, rows) in enumerate(waves):
+        land_at(reference, name, rows, order)
     started = time.monotonic()
     assert reference.run(spark).ok
     reference_seconds = time.monotonic() - started
 
     rng = random.Random(SEED)
+    names = list(PHASES)
+    schedule = rng.sample(names, len(names)) + [rng.choice(names) for _ in range(max(0, KILL_POINTS - len(names)))]
     log = base / "victim.log"
     points: list[str] = []
+    completed_attempts = 0
+    landed = 0
     series_started = time.monotonic()
-    while len(points) < KILL_POINTS:
-        point, code = kill_after_progress(victim, log, rng)
-        assert point is not None, f"the run ended (code {code}) before kill {len(points) + 1}: {points}"
-        points.append(point)
+    for phase in schedule[:KILL_POINTS]:
+        while True:
+            assert landed < len(waves), f"ran out of files before a kill in phase {phase}: {points}"
+            land_at(victim, *waves[landed], landed)
+            landed += 1
+            point = kill_in_phase(victim, log, phase, rng)
+            if point is not None:
+                points.append(point)
+                break
+            completed_attempts += 1
+    for order in range(landed, len(waves)):
+        land_at(victim, *waves[order], order)
     final = start_run(victim, log=log)
     try:
         code = final.wait(900)
@@ -88,11 +140,12 @@ def test_seeded_sigkill_series_converges_to_the_uninterrupted_tables(spark, tmp_
                       + log.read_text()[-3000:]
     series_seconds = time.monotonic() - series_started
     print(f"\nreference run {reference_seconds:.0f}s; kill series {series_seconds:.0f}s; {len(points)} kill points "
-          f"(seed {SEED}, {lines} landed lines):")
+          f"(seed {SEED}, {len(waves)} files, {completed_attempts} attempts completed before their phase came):")
     for point in points:
-        print("  SIGKILL after", point)
+        print("  SIGKILL in", point)
 
     assert len(set(points)) == len(points) == KILL_POINTS
+    assert {p.split(":")[0] for p in points} >= set(PHASES) if KILL_POINTS >= len(PHASES) else True
     assert snapshot(spark, victim) == snapshot(spark, reference)
     assert victim.table(spark, "silver.bars").where("volume = 999999").count() == 1
 
@@ -111,8 +164,8 @@ def test_seeded_sigkill_series_converges_to_the_uninterrupted_tables(spark, tmp_
     interrupted = [u for u in updates if u["terminal"] == 0]
     print(f"event log: {len(updates)} updates, {len(interrupted)} without a terminal update_progress")
     assert (updates[-1]["terminal"], updates[-1]["completed"]) == (1, 1)
-    assert len(interrupted) == len(updates) - 1 >= 1
-    assert len(updates) <= len(points) + 1
+    assert len(updates) - 1 - completed_attempts <= len(interrupted) <= len(points)
+    assert len(interrupted) >= 1
 
 
 def test_restart_after_a_kill_between_delta_commit_and_checkpoint_commit_completes(spark, tmp_path):
