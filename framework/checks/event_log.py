@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-EXPECTATIONS_TYPE = "array<struct<name:string,dataset:string,passed_records:bigint,failed_records:bigint>>"
+from framework.engine.event_log import EXPECTATIONS_TYPE, ExpectationMetrics
 
 
 def expectation_totals_sql(event_log: str) -> str:
@@ -38,14 +38,12 @@ def expectation_totals_sql(event_log: str) -> str:
     """
 
 
-@dataclass(frozen=True)
-class ExpectationTotal:
-    dataset: str
-    expectation: str
-    passed: int
-    failed: int
+@dataclass
+class ExpectationTotal(ExpectationMetrics):
+    """An expectation's counts in the latest update that checked it, with the dataset it belongs to."""
+
+    dataset: str = ""
 
     @property
-    def pass_rate(self) -> float:
-        total = self.passed + self.failed
-        return self.passed / total if total else 1.0
+    def expectation(self) -> str:
+        return self.name

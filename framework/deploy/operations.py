@@ -145,7 +145,7 @@ def expectation_metrics(w: WorkspaceClient, env: Environment) -> tuple[list[Expe
         raise WorkspaceError(f"the event log query on warehouse {warehouse} {state.lower()}"
                              f"{f': {error}' if error else ''}")
     rows = (response.result.data_array if response.result else None) or []
-    metrics = [ExpectationTotal(r[0], r[1], int(r[2] or 0), int(r[3] or 0)) for r in rows]
+    metrics = [ExpectationTotal(name=r[1], passed=int(r[2] or 0), failed=int(r[3] or 0), dataset=r[0]) for r in rows]
     return metrics, f"from {table.replace('`', '')}, latest update with data per dataset"
 
 

@@ -20,18 +20,11 @@ from datetime import date
 import pytest
 
 from medallion_testing import bar_rows, make_local_project
-from processes import start_run, wait_for
+from processes import rows_where, start_run, wait_for
 
 pytestmark = [pytest.mark.spark, pytest.mark.slow, pytest.mark.reliability]
 
 BURST = [(s, d) for s in ("AAPL", "MSFT", "JPM") for d in (date(2026, 11, 23), date(2026, 11, 24))]
-
-
-def count(spark, project, table: str, where: str = "true") -> int:
-    try:
-        return project.table(spark, table).where(where).count()
-    except Exception:  # noqa: BLE001 - not created yet (another process is writing it)
-        return 0
 
 
 def stop(process, log) -> str:
@@ -51,13 +44,13 @@ def test_burst_of_files_and_a_vanishing_landing_folder_lose_nothing(spark, tmp_p
     process = start_run(project, "--continuous", log=log)
     expected = len(first)
     try:
-        wait_for(lambda: count(spark, project, "silver.bars") == len(first), 300, "the first file in silver", process)
+        wait_for(lambda: rows_where(spark, project, "silver.bars") == len(first), 300, "the first file in silver", process)
         for i, (symbol, day) in enumerate(BURST):  # while micro-batches run
             rows = bar_rows(symbol, day)
             project.write_bars(f"synthetic_{day}_b{i:03d}.jsonl", rows)
             expected += len(rows)
             time.sleep(0.3)
-        wait_for(lambda: count(spark, project, "silver.bars") == expected, 300, "the burst in silver", process)
+        wait_for(lambda: rows_where(spark, project, "silver.bars") == expected, 300, "the burst in silver", process)
 
         shutil.rmtree(project.landing / "bars")  # the landing folder disappears ...
         time.sleep(6)  # ... for three trigger intervals
@@ -65,10 +58,10 @@ def test_burst_of_files_and_a_vanishing_landing_folder_lose_nothing(spark, tmp_p
         late = bar_rows("TSLA", date(2026, 11, 25))
         project.write_bars("synthetic_2026-11-25_b000.jsonl", late)  # ... and comes back
         expected += len(late)
-        wait_for(lambda: count(spark, project, "silver.bars") == expected, 300, "the returned folder's file", process)
+        wait_for(lambda: rows_where(spark, project, "silver.bars") == expected, 300, "the returned folder's file", process)
     finally:
         output = stop(process, log)
-    assert count(spark, project, "bronze.bars_raw") == expected, output[-3000:]
+    assert rows_where(spark, project, "bronze.bars_raw") == expected, output[-3000:]
     silver = project.table(spark, "silver.bars")
     assert silver.count() == silver.select("symbol", "ts", "timeframe").distinct().count() == expected
 
@@ -82,18 +75,18 @@ def test_a_file_written_in_place_is_not_read_half_written(spark, tmp_path):
     rows = [json.dumps(r) for r in bar_rows("AAPL", date(2026, 11, 24))]
     target = project.landing / "bars" / "synthetic_2026-11-24_b000.jsonl"
     try:
-        wait_for(lambda: count(spark, project, "silver.bars") > 0, 300, "the first file in silver", process)
+        wait_for(lambda: rows_where(spark, project, "silver.bars") > 0, 300, "the first file in silver", process)
         half = len(rows) // 2
         with target.open("w") as handle:
             handle.write("\n".join(rows[:half]) + "\n" + rows[half][:20])  # ends mid-line, as a slow writer does
             handle.flush()
             time.sleep(6)  # three trigger intervals, within the environment's landing_settle_seconds (10)
-            assert count(spark, project, "bronze.bars_raw", "_source_file LIKE '%2026-11-24%'") == 0, \
+            assert rows_where(spark, project, "bronze.bars_raw", "_source_file LIKE '%2026-11-24%'") == 0, \
                 "the half-written file was read"
             handle.write(rows[half][20:] + "\n" + "\n".join(rows[half + 1:]) + "\n")
-        wait_for(lambda: count(spark, project, "silver.bars", "symbol = 'AAPL'") == len(rows), 120,
+        wait_for(lambda: rows_where(spark, project, "silver.bars", "symbol = 'AAPL'") == len(rows), 120,
                  "the whole file in silver", process)
     finally:
         stop(process, log)
-    assert count(spark, project, "bronze.bars_raw", "symbol = 'AAPL' OR _rescued_data LIKE '%AAPL%'") == len(rows)
-    assert count(spark, project, "silver.bars", "symbol = 'AAPL'") == len(rows)
+    assert rows_where(spark, project, "bronze.bars_raw", "symbol = 'AAPL' OR _rescued_data LIKE '%AAPL%'") == len(rows)
+    assert rows_where(spark, project, "silver.bars", "symbol = 'AAPL'") == len(rows)

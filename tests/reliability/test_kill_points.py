@@ -87,6 +87,19 @@ def kill_in_phase(project, log, phase: str, rng: random.Random) -> str | None:
             process.wait(60)
 
 
+def run_to_end(project, log, *, timeout: float) -> int | None:
+    """One `medallion run` without a kill: its exit code, or None if it had not ended after `timeout`."""
+    process = start_run(project, log=log)
+    try:
+        return process.wait(timeout)
+    except subprocess.TimeoutExpired:
+        return None
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait(60)
+
+
 def _safe(matches: Callable[[str], bool], relative: str) -> bool:
     try:
         return matches(relative)
@@ -127,15 +140,7 @@ def test_seeded_sigkill_series_converges_to_the_uninterrupted_tables(spark, tmp_
             completed_attempts += 1
     for order in range(landed, len(waves)):
         land_at(victim, *waves[order], order)
-    final = start_run(victim, log=log)
-    try:
-        code = final.wait(900)
-    except subprocess.TimeoutExpired:
-        code = None
-    finally:
-        if final.poll() is None:
-            final.kill()
-            final.wait(60)
+    code = run_to_end(victim, log, timeout=900)
     assert code == 0, f"final run: code {code}; replay window: {committed_not_checkpointed(victim)}\n" \
                       + log.read_text()[-3000:]
     series_seconds = time.monotonic() - series_started
@@ -180,14 +185,6 @@ def test_restart_after_a_kill_between_delta_commit_and_checkpoint_commit_complet
     (commits / f".{last.name}.crc").unlink(missing_ok=True)
     assert committed_not_checkpointed(project) is not None  # the replayed batch's write will be skipped
     log = tmp_path / "restart.log"
-    process = start_run(project, log=log)
-    try:
-        code = process.wait(240)
-    except subprocess.TimeoutExpired:
-        code = None
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait(60)
+    code = run_to_end(project, log, timeout=240)
     assert code == 0, "the restarted run did not finish within 240 s: " + log.read_text()[-2000:]
     assert snapshot(spark, project) == before

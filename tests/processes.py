@@ -44,6 +44,14 @@ def wait_for(condition: Callable[[], object], timeout: float, what: str,
     return time.monotonic() - started
 
 
+def rows_where(spark, project: LocalProject, table: str, condition: str = "true") -> int:
+    """Rows of a table another process is writing; 0 while it does not exist yet."""
+    try:
+        return project.table(spark, table).where(condition).count()
+    except Exception:  # noqa: BLE001 - not created (or first commit not written) yet
+        return 0
+
+
 def land_history(project: LocalProject) -> int:
     """Six bar files (one per session, distinct mtimes), a correction and a malformed line; returns lines."""
     project.write_calendar()
