@@ -184,8 +184,9 @@ def unsettled_files(state: FileSourceState, stream_checkpoint: Path, batch_id: i
         except OSError:
             continue  # gone: Spark reports it when it reads the batch
         modified_ms = stat.st_mtime_ns // 1_000_000
-        if now_ms - modified_ms >= state.settle_seconds * 1000:
-            continue  # quiet for the settle time: whatever it holds now is read in full
+        age_ms = now_ms - modified_ms
+        if age_ms >= state.settle_seconds * 1000 or age_ms < -1000:
+            continue  # quiet for the settle time: read in full as it is now (a future mtime: clock skew, no age)
         if modified_ms != listed_ms or not _looks_complete(local, stat.st_size, state):
             pending.append(path)  # changed after Spark listed it (the listing in the offset log stays), or unfinished
     return pending

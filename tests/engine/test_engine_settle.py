@@ -62,8 +62,9 @@ def test_complete_files_are_settled_and_unfinished_ones_are_not(tmp_path):
     partial = landed(landing, "partial now.jsonl", '{"a": 1}\n{"a"')
     empty = landed(landing, "empty.jsonl", "")
     old_partial = landed(landing, "old.jsonl", '{"a": 1}', age=60)  # no final newline, but quiet for a minute
+    skewed = landed(landing, "skewed.jsonl", '{"a": 1}', age=-3600)  # a writer's clock an hour ahead: no age
     stream = tmp_path / "stream"
-    write_checkpoint(stream, {0: [done, partial, empty, old_partial]})
+    write_checkpoint(stream, {0: [done, partial, empty, old_partial, skewed]})
     pending = {Path(p).name for p in unsettled_files(state(tmp_path), stream, 0)}
     assert pending == {"partial%20now.jsonl", "empty.jsonl"}
     assert unsettled_files(state(tmp_path, settle=0), stream, 0) == []
