@@ -5,7 +5,8 @@
 1. `framework.pipeline.register_tables` declares every dataset on a `LocalDLT` (same API as `dlt`);
 2. the declared graph becomes flows, in dependency order (`plan`);
 3. triggered mode runs each flow once over everything available (streams with `availableNow`,
-   materialized views recomputed when their inputs changed), then OPTIMIZEs the tables that changed;
+   materialized views recomputed when their inputs changed) — a flow starts once its upstreams are
+   done, up to `max_parallel_flows` at a time — then OPTIMIZEs the tables that changed;
    continuous mode keeps the streams running with the environment's trigger interval, refreshes
    materialized views as soon as an upstream commits and OPTIMIZEs every `optimize_interval`;
 4. `RunResult` says what each flow read, wrote, dropped, quarantined and de-duplicated.

@@ -2,11 +2,12 @@
 
 The victim gets the history one small file at a time (a new file before each attempt, so every phase
 has work), and each attempt is killed in a phase drawn by a seeded schedule (MEDALLION_KILL_SEED,
-default 7): after 1-2 new durable markers of that phase (1 for the event log and OPTIMIZE) (a bronze or silver Delta commit, a stream
-offset or commit, a gold overwrite, an event-log commit, an OPTIMIZE commit) plus 0-300 ms. Every
-phase is drawn at least once; each kill point is named by the newest marker. MEDALLION_KILL_POINTS
-(default 10) sets how many kills. Then a last run without a kill; its tables must equal those of one
-uninterrupted run over the same files, and the event log must show every killed update.
+default 7) after 1-2 new durable markers of that phase (1 for the event log and OPTIMIZE) plus
+0-300 ms. Markers: a bronze or silver Delta commit, a stream offset or commit, a gold overwrite, an
+event-log commit, an OPTIMIZE commit (explicit or Delta's auto-compaction). Every phase is drawn at
+least once; each kill point is named by the newest marker. MEDALLION_KILL_POINTS (default 10) sets
+how many kills. Then a last run without a kill: its tables must equal those of one uninterrupted run
+over the same files, and the event log must show every killed update.
 """
 
 from __future__ import annotations
