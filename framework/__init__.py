@@ -7,6 +7,7 @@ The data path reads straight through the package:
     graph.py     dependency graph of tables (order, cycles, lineage)
     pipeline.py  the generic DLT registration: one code path turns every spec into a DLT dataset
     engine/      the local runtime that provides the DLT API on PySpark + delta-spark
+    delta_log.py Delta transaction logs read in plain Python (no JVM): table existence, versions, stats
     collect/     market-data providers that fill the landing folder
     checks/      the quality-checks job
     jobs/        the local job DAG (collect -> pipeline -> checks), run history and alerts

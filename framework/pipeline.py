@@ -312,15 +312,17 @@ def quarantine_rows(df: "DataFrame", quarantine_rules: dict[str, str], all_rules
 def latest_per_key(df: "DataFrame", keys: tuple[str, ...], sequence_by: str) -> "DataFrame":
     """SCD type 1 on a batch: one row per key, the one with the greatest `sequence_by`.
 
-    Ties (the same record landed twice in one batch) are broken by a hash of the whole row, so the
-    choice is deterministic and re-running a batch picks the same row.
+    Ties (two records of a key with the same sequence value in one batch) are broken by a hash of the
+    row's data — not of when or from which path it was ingested — so the choice is deterministic:
+    re-running the batch, or running the same files in another environment, picks the same row.
     """
     from pyspark.sql import Window
     from pyspark.sql import functions as F
 
-    visible = [c for c in df.columns if not c.startswith(INTERNAL_PREFIX)]
+    content = [c for c in df.columns if not c.startswith(INTERNAL_PREFIX)
+               and c not in (INGESTED_AT_COLUMN, SOURCE_FILE_COLUMN)]
     order = Window.partitionBy(*keys).orderBy(F.col(sequence_by).desc_nulls_last(),
-                                              F.xxhash64(*[F.col(c) for c in visible]).desc())
+                                              F.xxhash64(*[F.col(f"`{c}`") for c in content]).desc())
     return df.withColumn("_medallion_rank", F.row_number().over(order)).where("_medallion_rank = 1").drop("_medallion_rank")
 
 

@@ -38,7 +38,7 @@ def _session(project_dir: Path | None, env_name: str) -> tuple[Any, Any, Any]:
 
 def resolve_table(project: Any, env: Any, name: str) -> str:
     """`bars`, `silver.bars` or `bars_quarantine` -> the local table name, or a clear error."""
-    from framework.engine.storage import Storage
+    from framework.engine.storage import Storage, is_delta_table
     from framework.findings import did_you_mean
     from framework.pipeline import published_names, quarantine_name
 
@@ -54,7 +54,7 @@ def resolve_table(project: Any, env: Any, name: str) -> str:
         hint = did_you_mean(name, known)
         fail(f"unknown table `{name}`" + (f"; {hint}" if hint else f" (tables: {', '.join(sorted(names))})"), EXIT_USAGE)
     table = known[name]
-    if not (Storage.of(env).table_path(table) / "_delta_log").is_dir():
+    if not is_delta_table(Storage.of(env).table_path(table)):
         fail(f"table {table} has not been created yet in environment `{env.name}`; run `medallion run` first")
     return table
 

@@ -70,6 +70,8 @@ def run(env_name: str, tables: str | None, full_refresh: str | None, continuous:
         if flow.status == "FAILED":
             err_console.print(f"[bold red]{flow.table} failed:[/] {flow.error}", soft_wrap=True, markup=True,
                               highlight=False)
+    if result.error:
+        err_console.print(f"[bold red]update failed:[/] {result.error}", soft_wrap=True, markup=True, highlight=False)
     tail = f"update {result.update_id[:8]} {result.status.lower()} in {result.seconds:.1f}s"
     if result.optimized:
         tail += f"; optimized {', '.join(result.optimized)}"

@@ -20,7 +20,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from framework.docs.delta_log import DeltaLogError, read_snapshot
+from framework.delta_log import DeltaLogError, read_snapshot
 
 COLUMNS = ("timestamp", "event_type", "origin", "details")
 

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Literal
 
 from framework.docs.catalog import Catalog
-from framework.docs.delta_log import Commit, DeltaLogError, is_delta_table, read_snapshot
+from framework.delta_log import Commit, DeltaLogError, is_delta_table, read_snapshot
 from framework.docs.errors import DocsError
 from framework.docs.event_log import QualityHistory, quality_by_table, read_expectation_results
 from framework.spec.environment import Environment

@@ -37,7 +37,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from framework.engine.metrics import FlowMetrics
-from framework.engine.storage import EVENT_LOG_TABLE, Storage, quote_name, sql_string
+from framework.engine.storage import EVENT_LOG_TABLE, Storage, is_delta_table, quote_name, sql_string
 from framework.spec.environment import Environment
 
 if TYPE_CHECKING:
@@ -90,8 +90,11 @@ class EventLog:
     def ensure_table(self) -> None:
         from framework.engine.spark import register_table
 
-        if not (self.path / "_delta_log").is_dir():
+        if not is_delta_table(self.path):
+            from framework.engine.tables import clear_uncommitted
+
             self.spark.sql(f"DROP TABLE IF EXISTS {quote_name(self.name)}")  # a name left by another storage root
+            clear_uncommitted(self.path)
             self.spark.sql(f"CREATE TABLE IF NOT EXISTS {quote_name(self.name)} ({EVENT_LOG_DDL}) USING delta "
                            f"LOCATION {sql_string(self.path)} COMMENT 'Medallion local pipeline event log (DLT shape)' "
                            "TBLPROPERTIES ('delta.appendOnly' = 'true')")
@@ -157,7 +160,7 @@ class EventLog:
             file.unlink(missing_ok=True)
 
     def _present_ids(self, ids: list[str]) -> set[str]:
-        if not (self.path / "_delta_log").is_dir():
+        if not is_delta_table(self.path):
             return set()
         found = (self.spark.read.format("delta").load(str(self.path)).select("id")
                  .where(f"id IN ({', '.join(sql_string(i) for i in ids)})").collect())

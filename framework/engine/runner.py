@@ -38,7 +38,7 @@ from framework.engine.dlt_api import LocalDLT
 from framework.engine.event_log import EventLog
 from framework.engine.flows import ExpectationViolation, Flow, FlowError, FlowRun, _first_line
 from framework.engine.metrics import FlowMetrics
-from framework.engine.storage import Storage
+from framework.engine.storage import Storage, is_delta_table
 from framework.engine.tables import data_version, optimize
 from framework.findings import did_you_mean
 from framework.pipeline import PipelineDefinitionError, Registration, register_tables, table_name
@@ -91,6 +91,8 @@ class RunResult:
     flows: list[FlowResult] = field(default_factory=list)
     optimized: list[str] = field(default_factory=list)
     seconds: float = 0.0
+    error: str | None = None
+    """What failed outside any flow (writing the event log at the end), for people."""
 
     @property
     def ok(self) -> bool:
@@ -221,6 +223,12 @@ def storage_lock(storage: Storage) -> Iterator[None]:
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
+def root_cause(exc: BaseException) -> str:
+    """The innermost I/O cause of a (Java) exception, e.g. `No space left on device`, else its first line."""
+    causes = re.findall(r"(?:IOException|OSError|FileSystemException)[^:\n]*: ([^\n]+)", str(exc))
+    return causes[-1].strip() if causes else _first_line(exc)
+
+
 def interval_seconds(text: str) -> float:
     number, unit = re.fullmatch(r"\s*(\d+)\s+(\w+?)s?\s*", text).groups()  # type: ignore[union-attr]
     return int(number) * {"second": 1, "minute": 60, "hour": 3600}[unit]
@@ -346,7 +354,11 @@ class _Runner:
             self.event_log.emit("update_progress", f"Update is {result.status}.",
                                 {"update_progress": {"state": result.status}},
                                 level="ERROR" if result.status == "FAILED" else "INFO")
-            self.event_log.flush()
+            try:
+                self.event_log.flush()
+            except Exception as exc:  # noqa: BLE001 - e.g. a full disk; staged batch events wait for the next run
+                result.status = "FAILED"
+                result.error = f"the event log could not be written: {root_cause(exc)}"
         return result
 
     def _streaming_readers(self, names: set[str]) -> set[str]:
@@ -509,7 +521,7 @@ class _Runner:
             raise FlowError(f"{item.flow.name}: a materialized view needs a batch source (source.mode: batch)")
         fingerprint = self._fingerprint(item)
         state = run.checkpoint / INPUTS_STATE
-        exists = (run.table_path / "_delta_log").is_dir()
+        exists = is_delta_table(run.table_path)
         if not force and exists and state.is_file() and json.loads(state.read_text()).get("inputs") == fingerprint:
             flow_result.status = "UP_TO_DATE"
             return False

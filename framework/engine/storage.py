@@ -16,6 +16,7 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
+from framework.delta_log import is_delta_table
 from framework.spec.environment import Environment
 
 EVENT_LOG_TABLE = "event_log"
@@ -56,7 +57,7 @@ class Storage:
         if self.tables.is_dir():
             for schema_dir in sorted(p for p in self.tables.iterdir() if p.is_dir()):
                 for table_dir in sorted(p for p in schema_dir.iterdir() if p.is_dir()):
-                    if (table_dir / "_delta_log").is_dir():
+                    if is_delta_table(table_dir):
                         found.append((schema_dir.name, table_dir.name, table_dir))
         return found
 

@@ -5,13 +5,14 @@ step with the specs, and run the maintenance DLT would (OPTIMIZE with Z-order or
 from __future__ import annotations
 
 import hashlib
+import shutil
 import json
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from framework.engine.dlt_api import Dataset
 from framework.engine.spark import register_table
-from framework.engine.storage import Storage, quote_name, sql_string
+from framework.engine.storage import Storage, is_delta_table, quote_name, sql_string
 from framework.pipeline import INTERNAL_PREFIX
 
 if TYPE_CHECKING:
@@ -23,7 +24,17 @@ DEFINITION_STATE = "_table.json"
 
 
 def exists(path: Path) -> bool:
-    return (path / "_delta_log").is_dir()
+    return is_delta_table(path)
+
+
+def clear_uncommitted(path: Path) -> None:
+    """Remove what a table's first commit left behind when it never happened (disk full, process killed).
+
+    Without a commit no file in the folder belongs to a table (VACUUM would delete them too), and Delta
+    refuses to create a table in a non-empty location, so the next run could not recover otherwise.
+    """
+    if path.exists() and not is_delta_table(path):
+        shutil.rmtree(path)
 
 
 def struct_ddl(schema: "StructType") -> str:
@@ -54,6 +65,7 @@ def ensure_table(spark: "SparkSession", storage: Storage, dataset: Dataset, sche
         if dataset.table_properties:
             clauses.append(f"TBLPROPERTIES ({_literal_map(dataset.table_properties)})")
         spark.sql(f"DROP TABLE IF EXISTS {quote_name(dataset.name)}")  # a stale name from a reset table
+        clear_uncommitted(path)
         spark.sql(" ".join(clauses))
         _save_definition(storage, dataset)
     register_table(spark, dataset.name, path)

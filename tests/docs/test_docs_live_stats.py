@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from framework.docs.catalog import build_catalog
-from framework.docs.delta_log import DeltaLogError, read_snapshot
+from framework.delta_log import DeltaLogError, read_snapshot
 from framework.docs.errors import DocsError
 from framework.docs.event_log import quality_by_table, read_expectation_results
 from framework.docs.site import build_site

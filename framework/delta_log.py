@@ -1,13 +1,14 @@
 """Read a Delta table's transaction log with plain Python: versions, commits, live files, row counts.
 
 The docs need a few facts about a local run (how many rows, when the table last changed, its recent
-versions) and must not start a JVM for them. The Delta protocol keeps all of that in `_delta_log/`:
+versions) and the local runtime needs to know whether a folder holds a table at all; neither may
+start a JVM for that. The Delta protocol keeps all of that in `_delta_log/`:
 newline-delimited JSON commits (`commitInfo`, `add`, `remove`, ...) plus parquet checkpoints that
 summarise the table every N commits. We reconstruct the snapshot the way the protocol describes: the
 newest complete checkpoint, then every JSON commit after it. Row counts come from the `numRecords`
 statistic Delta writes for every file (minus rows hidden by deletion vectors).
 
-Only what the docs show is read; this is not a general Delta reader (no data, no column mapping).
+Only what the docs and that check need is read; this is not a general Delta reader (no data, no column mapping).
 """
 
 from __future__ import annotations
@@ -100,6 +101,11 @@ class Snapshot:
 
 
 def is_delta_table(path: Path) -> bool:
+    """True when `path` holds a Delta table: its log has a commit or a checkpoint.
+
+    A `_delta_log` folder alone is not enough: a run that failed writing a table's first commit (disk
+    full, killed) leaves the folder without one, and Delta refuses to open such a location.
+    """
     log = path / LOG_DIR
     return log.is_dir() and any(_COMMIT.match(p.name) or _CHECKPOINT.match(p.name) for p in log.iterdir())
 
