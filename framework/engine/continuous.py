@@ -106,7 +106,6 @@ class ContinuousLoop:
                 runner.listener.message(str(run.error))
                 run.error = None
                 self.retry_at[name] = time.monotonic() + self.interval
-                self.failures.setdefault(name, 0)
                 continue
             error = run.error or FlowError(f"{name}: stream stopped: {run.query.exception()}")
             if name not in self.retry_at:

@@ -37,7 +37,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from framework.engine.metrics import FlowMetrics
-from framework.engine.storage import EVENT_LOG_TABLE, Storage, is_delta_table, quote_name, sql_string
+from framework.engine.storage import EVENT_LOG_TABLE, Storage, is_delta_table, sql_string
 from framework.spec.environment import Environment
 
 if TYPE_CHECKING:
@@ -91,13 +91,12 @@ class EventLog:
         from framework.engine.spark import register_table
 
         if not is_delta_table(self.path):
-            from framework.engine.tables import clear_uncommitted
+            from framework.engine.tables import create_table
 
-            self.spark.sql(f"DROP TABLE IF EXISTS {quote_name(self.name)}")  # a name left by another storage root
-            clear_uncommitted(self.path)
-            self.spark.sql(f"CREATE TABLE IF NOT EXISTS {quote_name(self.name)} ({EVENT_LOG_DDL}) USING delta "
-                           f"LOCATION {sql_string(self.path)} COMMENT 'Medallion local pipeline event log (DLT shape)' "
-                           "TBLPROPERTIES ('delta.appendOnly' = 'true')")
+            create_table(self.spark, self.name, self.path,
+                         f"({EVENT_LOG_DDL}) USING delta LOCATION {sql_string(self.path)} "
+                         "COMMENT 'Medallion local pipeline event log (DLT shape)' "
+                         "TBLPROPERTIES ('delta.appendOnly' = 'true')")
         register_table(self.spark, self.name, self.path)
 
     def event(self, event_type: str, message: str, details: dict, *, level: str = "INFO", flow: str | None = None,

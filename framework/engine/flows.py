@@ -37,13 +37,13 @@ from framework.engine.tables import ensure_table, never_written
 from framework.pipeline import INTERNAL_PREFIX, failed_rules, latest_per_key
 
 if TYPE_CHECKING:
-    from pyspark.sql import DataFrame, SparkSession
+    from pyspark.sql import DataFrame, Row, SparkSession
     from pyspark.sql.streaming import StreamingQuery
 
 FlowKind = Literal["append", "merge", "materialize"]
 FAILED = f"{INTERNAL_PREFIX}failed"
 SAMPLE_VALUE_CHARS = 200
-REPLAY_HISTORY_DEPTH = 20
+REPLAY_HISTORY_DEPTH = 50
 """Table versions searched for a replayed batch's commit (it is one of the newest few)."""
 
 
@@ -324,11 +324,10 @@ class FlowRun:
         view = f"{INTERNAL_PREFIX}changes_{abs(hash(self.flow.name))}_{batch_id}"
         latest.createOrReplaceGlobalTempView(view)
         on = " AND ".join([f"t.`{k}` <=> s.`{k}`" for k in self.flow.keys] + self._key_ranges(kept))
-        tag = self._commit_tag(batch_id)
         session = self._merge_session(spark)
         for key, value in {"spark.databricks.delta.write.txnAppId": f"{self.app_id}:main",
                            "spark.databricks.delta.write.txnVersion": str(batch_id),
-                           "spark.databricks.delta.commitInfo.userMetadata": tag}.items():
+                           "spark.databricks.delta.commitInfo.userMetadata": self._commit_tag(batch_id)}.items():
             session.conf.set(key, value)
         try:
             result = session.sql(f"MERGE INTO {quote_name(self.flow.name)} AS t USING global_temp.{view} AS s ON {on} "
@@ -338,7 +337,7 @@ class FlowRun:
             spark.catalog.dropGlobalTempView(view)
         if result:
             return int(result[0]["num_inserted_rows"]), int(result[0]["num_updated_rows"])
-        return self._replayed_merge_counts(spark, tag)
+        return self._replayed_merge_counts(spark, batch_id)
 
     def _merge_session(self, spark: "SparkSession") -> "SparkSession":
         """A session of this flow's own for MERGE: Delta takes a MERGE's txnAppId/txnVersion/userMetadata
@@ -389,21 +388,19 @@ class FlowRun:
         if self.replay_checked:
             return False
         self.replay_checked = True
-        if never_written(self.table_path):
-            return False
-        tag = self._commit_tag(batch_id)
-        history = spark.sql(f"DESCRIBE HISTORY delta.`{self.table_path}` LIMIT {REPLAY_HISTORY_DEPTH}")
-        return history.where(history.userMetadata == tag).limit(1).count() > 0
+        return not never_written(self.table_path) and self._committed(spark, batch_id) is not None
 
-    def _replayed_merge_counts(self, spark: "SparkSession", tag: str) -> tuple[int, int]:
+    def _committed(self, spark: "SparkSession", batch_id: int) -> "Row | None":
+        """The table-history entry of this flow's commit of `batch_id`, if it is among the newest versions."""
+        history = spark.sql(f"DESCRIBE HISTORY delta.`{self.table_path}` LIMIT {REPLAY_HISTORY_DEPTH}")
+        return history.where(history.userMetadata == self._commit_tag(batch_id)).first()
+
+    def _replayed_merge_counts(self, spark: "SparkSession", batch_id: int) -> tuple[int, int]:
         """The batch was merged before a crash: Delta skipped it; take its counts from the table history."""
-        rows = spark.sql(f"DESCRIBE HISTORY {quote_name(self.flow.name)} LIMIT 50").collect()
-        for row in rows:
-            if row["userMetadata"] == tag:
-                metrics = row["operationMetrics"] or {}
-                inserted = metrics.get("numTargetRowsInserted", metrics.get("numOutputRows", 0))  # MERGE or append
-                return int(inserted), int(metrics.get("numTargetRowsUpdated", 0))
-        return 0, 0
+        row = self._committed(spark, batch_id)
+        metrics = (row["operationMetrics"] or {}) if row is not None else {}
+        inserted = metrics.get("numTargetRowsInserted", metrics.get("numOutputRows", 0))  # MERGE or append
+        return int(inserted), int(metrics.get("numTargetRowsUpdated", 0))
 
     def _evolve(self, keys: list[str]) -> None:
         state = autoloader.state_for(self.checkpoint)

@@ -5,8 +5,8 @@ step with the specs, and run the maintenance DLT would (OPTIMIZE with Z-order or
 from __future__ import annotations
 
 import hashlib
-import shutil
 import json
+import shutil
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -23,18 +23,18 @@ ZORDER_PROPERTY = "pipelines.autoOptimize.zOrderCols"
 DEFINITION_STATE = "_table.json"
 
 
-def exists(path: Path) -> bool:
-    return is_delta_table(path)
+def create_table(spark: "SparkSession", name: str, path: Path, definition: str) -> None:
+    """`CREATE TABLE name <definition>` (which holds the LOCATION `path`) for a table not on disk yet.
 
-
-def clear_uncommitted(path: Path) -> None:
-    """Remove what a table's first commit left behind when it never happened (disk full, process killed).
-
-    Without a commit no file in the folder belongs to a table (VACUUM would delete them too), and Delta
-    refuses to create a table in a non-empty location, so the next run could not recover otherwise.
+    Two leftovers are cleared first: a catalog name still pointing at another folder (a reset table,
+    another storage root in the same session), and the files of a first commit that never happened
+    (disk full, process killed). Without a commit no file in the folder belongs to a table (VACUUM
+    would delete them too), and Delta refuses to create a table in a non-empty location.
     """
+    spark.sql(f"DROP TABLE IF EXISTS {quote_name(name)}")
     if path.exists() and not is_delta_table(path):
         shutil.rmtree(path)
+    spark.sql(f"CREATE TABLE {quote_name(name)} {definition}")
 
 
 def struct_ddl(schema: "StructType") -> str:
@@ -50,11 +50,11 @@ def _literal_map(properties: dict[str, str]) -> str:
 def ensure_table(spark: "SparkSession", storage: Storage, dataset: Dataset, schema: "StructType | None") -> Path:
     """Create the dataset's Delta table if it does not exist; register it; apply changed properties."""
     path = storage.table_path(dataset.name)
-    if not exists(path):
+    if not is_delta_table(path):
         columns = dataset.schema or (struct_ddl(schema) if schema is not None else None)
         if not columns:
             raise ValueError(f"cannot create `{dataset.name}`: no schema")
-        clauses = [f"CREATE TABLE IF NOT EXISTS {quote_name(dataset.name)} ({columns}) USING delta"]
+        clauses = [f"({columns}) USING delta"]
         if dataset.partition_cols:
             clauses.append("PARTITIONED BY (" + ", ".join(f"`{c}`" for c in dataset.partition_cols) + ")")
         if dataset.cluster_by:
@@ -64,9 +64,7 @@ def ensure_table(spark: "SparkSession", storage: Storage, dataset: Dataset, sche
             clauses.append(f"COMMENT {sql_string(dataset.comment)}")
         if dataset.table_properties:
             clauses.append(f"TBLPROPERTIES ({_literal_map(dataset.table_properties)})")
-        spark.sql(f"DROP TABLE IF EXISTS {quote_name(dataset.name)}")  # a stale name from a reset table
-        clear_uncommitted(path)
-        spark.sql(" ".join(clauses))
+        create_table(spark, dataset.name, path, " ".join(clauses))
         _save_definition(storage, dataset)
     register_table(spark, dataset.name, path)
     sync_definition(spark, storage, dataset)
