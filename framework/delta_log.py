@@ -23,6 +23,8 @@ from urllib.parse import unquote, urlparse
 
 import pyarrow.parquet as pq
 
+from framework.errors import DeltaLogError
+
 LOG_DIR = "_delta_log"
 _COMMIT = re.compile(r"^(\d{20})\.json$")
 _CHECKPOINT = re.compile(r"^(\d{20})\.checkpoint(?:\.(\d{10})\.(\d{10}))?\.parquet$")
@@ -30,10 +32,6 @@ SUMMARY_METRICS = ("numOutputRows", "numTargetRowsInserted", "numTargetRowsUpdat
                    "numDeletedRows", "numUpdatedRows", "numCopiedRows", "numAddedFiles", "numRemovedFiles",
                    "numFiles")
 """operationMetrics worth a glance in a version history, in the order they are shown."""
-
-
-class DeltaLogError(Exception):
-    """The log cannot be read into a snapshot (gaps without a checkpoint, unreadable files)."""
 
 
 @dataclass(frozen=True)

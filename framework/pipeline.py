@@ -19,8 +19,10 @@ dependency order, `register_table` declares
 * Z-order — the DLT table properties `pipelines.autoOptimize.managed` / `pipelines.autoOptimize.zOrderCols`.
 
 Upstreams are read with `spark.readStream.table` / `spark.read.table` under their published names
-(`<catalog>.<schema>.<name>` on Databricks, `<schema>.<name>` locally); landing files with Auto Loader
-on Databricks and with `framework.engine.autoloader` (plain Spark file streams) locally.
+(`<catalog>.<schema>.<name>` on Databricks, `<schema>.<name>` locally: `framework.naming.TableRef`);
+landing files with Auto Loader on Databricks, and with whatever `read_files` the caller injects — the
+local engine passes its Spark file streams (`framework.engine.autoloader`), so this module never
+imports the engine.
 """
 
 from __future__ import annotations
@@ -32,35 +34,22 @@ from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 
+from framework.errors import PipelineDefinitionError
+from framework.naming import (CHANGES_SUFFIX, FAILED_RULES_COLUMN, FILE_COLUMNS, INGESTED_AT_COLUMN,
+                              INTERNAL_PREFIX, QUARANTINE_OF_PROPERTY, QUARANTINE_SUFFIX, QUARANTINED_AT_COLUMN,
+                              RESCUED_COLUMN, SOURCE_FILE_COLUMN, TableRef)
 from framework.spec.environment import Environment, substitute
 from framework.spec.model import FilesSource, SqlSource, TablesSource, TableSpec
-from framework.validation.sql import qualify_tables
+from framework.sql import qualify_tables
 
 if TYPE_CHECKING:
     from pyspark.sql import Column, DataFrame, SparkSession
 
-    from framework.project import Project
+    from framework.spec.project import Project
 
-RESCUED_COLUMN = "_rescued_data"
-SOURCE_FILE_COLUMN = "_source_file"
-INGESTED_AT_COLUMN = "_ingested_at"
-FAILED_RULES_COLUMN = "_failed_rules"
-QUARANTINED_AT_COLUMN = "_quarantined_at"
-INTERNAL_PREFIX = "_medallion_"
-"""Columns with this prefix are runtime bookkeeping; they never reach a table."""
-QUARANTINE_OF_PROPERTY = "medallion.quarantine_of"
-CHANGES_SUFFIX = "__changes"
-
-FILE_COLUMNS: tuple[tuple[str, str, str], ...] = (
-    (RESCUED_COLUMN, "STRING", "The raw record when it did not fit the declared schema (else NULL)."),
-    (SOURCE_FILE_COLUMN, "STRING", "Landing file the record was read from."),
-    (INGESTED_AT_COLUMN, "TIMESTAMP", "When the pipeline ingested the record."),
-)
-"""Columns the framework adds to every table that reads landing files."""
-
-
-class PipelineDefinitionError(ValueError):
-    """A spec cannot be turned into DLT datasets; the message names the spec file and what is wrong."""
+FileReader = Callable[["SparkSession", TableSpec, Environment, str, str], "DataFrame"]
+"""(spark, spec, env, landing path, published table name) -> a streaming DataFrame of landing files.
+Databricks uses Auto Loader (`auto_loader`); the local engine passes its own reader."""
 
 
 @dataclass(frozen=True)
@@ -73,7 +62,6 @@ class Registration:
     datasets: tuple[str, ...]
     """Every DLT dataset declared for the spec: helper view, the table, its quarantine table."""
     quarantine: str | None = None
-    changes_view: str | None = None
 
 
 @dataclass(frozen=True)
@@ -93,7 +81,8 @@ class SplitHint:
 # entry points
 # ---------------------------------------------------------------------------------------------------
 
-def register_pipeline(dlt: Any, spark: "SparkSession", project_root: str | Path, env_name: str) -> list[str]:
+def register_pipeline(dlt: Any, spark: "SparkSession", project_root: str | Path, env_name: str,
+                      read_files: FileReader | None = None) -> list[str]:
     """Load and validate the project, then declare every table of it. Returns the dataset names.
 
     This is the whole body of the Databricks pipeline notebook:
@@ -106,33 +95,26 @@ def register_pipeline(dlt: Any, spark: "SparkSession", project_root: str | Path,
         details = "\n".join(f.render() for f in project.errors)
         raise PipelineDefinitionError(f"{len(project.errors)} error(s) in specs:\n{details}")
     env = project.environment(env_name)
-    return [name for reg in register_tables(dlt, spark, project, env) for name in reg.datasets]
+    return [name for reg in register_tables(dlt, spark, project, env, read_files) for name in reg.datasets]
 
 
-def register_tables(dlt: Any, spark: "SparkSession", project: "Project", env: Environment) -> list[Registration]:
-    """Declare every spec of a loaded, valid project in dependency order."""
+def register_tables(dlt: Any, spark: "SparkSession", project: "Project", env: Environment,
+                    read_files: FileReader | None = None) -> list[Registration]:
+    """Declare every spec of a loaded, valid project in dependency order.
+
+    `read_files` reads landing files (default: Auto Loader, as on Databricks).
+    """
     root = str(project.root)
     if root not in sys.path:  # `transform.python: module:function` resolves against the project
         sys.path.insert(0, root)
     names = published_names(project.tables.values(), env)
-    return [register_table(dlt, spark, project.tables[name], env, names) for name in project.graph().order()]
+    reader = read_files or auto_loader
+    return [register_table(dlt, spark, project.tables[name], env, names, reader) for name in project.graph().order()]
 
 
 def published_names(specs: Any, env: Environment) -> dict[str, str]:
     """Spec name -> the name the pipeline publishes it under in this environment."""
-    return {spec.name: table_name(spec, env) for spec in specs}
-
-
-def table_name(spec: TableSpec, env: Environment) -> str:
-    if spec.kind == "view":
-        return spec.name  # DLT views are private to the pipeline and unqualified
-    if env.runtime == "databricks":
-        return env.qualified_name(spec.layer, spec.name)
-    return f"{env.schema_for(spec.layer)}.{spec.name}"
-
-
-def quarantine_name(table: str) -> str:
-    return f"{table}_quarantine"
+    return {spec.name: TableRef.of(spec, env).published for spec in specs}
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -140,12 +122,11 @@ def quarantine_name(table: str) -> str:
 # ---------------------------------------------------------------------------------------------------
 
 def register_table(dlt: Any, spark: "SparkSession", spec: TableSpec, env: Environment,
-                   names: dict[str, str]) -> Registration:
+                   names: dict[str, str], read_files: FileReader) -> Registration:
     """Declare the DLT datasets of one spec (see the module docstring for the shape)."""
-    query = QueryBuilder(spark, spec, env, names)
+    query = QueryBuilder(spark, spec, env, names, read_files)
     table = names[spec.name]
     expect = expectations_decorator(dlt, spec, env)
-    changes_view = None
     if spec.kind == "view":
         dlt.view(name=table, comment=spec.description)(expect(query.function(spec.name)))
         datasets, prepared = [table], table
@@ -158,7 +139,7 @@ def register_table(dlt: Any, spark: "SparkSession", spec: TableSpec, env: Enviro
     quarantine = declare_quarantine(dlt, spec, env, table, query, prepared) if spec.kind != "view" else None
     if quarantine:
         datasets.append(quarantine)
-    return Registration(spec, table, tuple(datasets), quarantine, changes_view)
+    return Registration(spec, table, tuple(datasets), quarantine)
 
 
 def expectations_decorator(dlt: Any, spec: TableSpec, env: Environment) -> Callable[[Callable], Callable]:
@@ -195,7 +176,7 @@ def declare_quarantine(dlt: Any, spec: TableSpec, env: Environment, table: str, 
     quarantine_rules = {e.name: rule_text(e.rule, env) for e in spec.expectations_with("quarantine")}
     if not quarantine_rules:
         return None
-    name = quarantine_name(table)
+    name = table + QUARANTINE_SUFFIX
     all_rules = {e.name: rule_text(e.rule, env) for e in spec.expectations}
 
     def to_quarantine(df: "DataFrame") -> "DataFrame":
@@ -333,11 +314,13 @@ def latest_per_key(df: "DataFrame", keys: tuple[str, ...], sequence_by: str) -> 
 class QueryBuilder:
     """Builds the DataFrame of one spec: read the source, apply the transform, conform to the columns."""
 
-    def __init__(self, spark: "SparkSession", spec: TableSpec, env: Environment, names: dict[str, str]):
+    def __init__(self, spark: "SparkSession", spec: TableSpec, env: Environment, names: dict[str, str],
+                 read_files: FileReader):
         self.spark = spark
         self.spec = spec
         self.env = env
         self.names = names
+        self.read_files = read_files
 
     def function(self, name: str) -> Callable[[], "DataFrame"]:
         """A fresh query function (DLT keeps attributes on it, so every dataset gets its own)."""
@@ -357,7 +340,8 @@ class QueryBuilder:
     def read_source(self) -> "DataFrame":
         source = self.spec.source
         if isinstance(source, FilesSource):
-            return read_files(self.spark, self.spec, self.env, self.names[self.spec.name])
+            path = substitute(source.path, self.env.variables())
+            return self.read_files(self.spark, self.spec, self.env, path, self.names[self.spec.name])
         if isinstance(source, TablesSource):
             frames = [self.read_table(name, stream=source.mode == "stream") for name in source.tables]
             df = frames[0]
@@ -402,18 +386,7 @@ def python_transform(ref: str, spec: TableSpec) -> Callable[["DataFrame"], "Data
     return function
 
 
-def read_files(spark: "SparkSession", spec: TableSpec, env: Environment, table: str) -> "DataFrame":
-    """A stream over the landing folder: Auto Loader on Databricks, Spark file streams locally."""
-    assert isinstance(spec.source, FilesSource)
-    path = substitute(spec.source.path, env.variables())
-    if env.runtime == "databricks":
-        return auto_loader(spark, spec, path)
-    from framework.engine.autoloader import read_files_stream
-
-    return read_files_stream(spark, spec, path, table, env)
-
-
-def auto_loader(spark: "SparkSession", spec: TableSpec, path: str) -> "DataFrame":
+def auto_loader(spark: "SparkSession", spec: TableSpec, env: Environment, path: str, table: str) -> "DataFrame":
     """Databricks Auto Loader with the declared columns; unexpected data lands in `_rescued_data`."""
     from pyspark.sql import functions as F
 

@@ -7,55 +7,23 @@ cycles, layers, SQL, variables). Loading never raises on bad specs; it returns f
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable
 
-from framework.findings import Finding, sort_findings
-from framework.graph import TableGraph
-from framework.spec.documents import Document, DocumentError, read_document
+from framework.errors import DocumentError
+from framework.findings import Finding, did_you_mean, sort_findings
+from framework.spec.documents import Document, read_document
 from framework.spec.environment import DEFAULTS, Environment, deep_merge
 from framework.spec.model import SqlSource, TablesSource, TableSpec, build_table
-from framework.validation.sql import check_select
+from framework.spec.project import Project
 from framework.validation.schema import validate_document
+from framework.validation.semantic import check_project
+from framework.validation.sql import check_select
+
+__all__ = ["ENVIRONMENTS_DIR", "TABLES_DIR", "Project", "find_project_root", "load_project", "spec_files", "upstream_names"]
 
 TABLES_DIR = "tables"
 ENVIRONMENTS_DIR = "environments"
-
-
-@dataclass
-class Project:
-    root: Path
-    tables: dict[str, TableSpec] = field(default_factory=dict)
-    environments: dict[str, Environment] = field(default_factory=dict)
-    findings: list[Finding] = field(default_factory=list)
-
-    @property
-    def errors(self) -> list[Finding]:
-        return [f for f in self.findings if f.severity == "error"]
-
-    @property
-    def ok(self) -> bool:
-        return not self.errors
-
-    def graph(self) -> TableGraph:
-        return TableGraph(self.tables)
-
-    def environment(self, name: str) -> Environment:
-        if name not in self.environments:
-            known = ", ".join(sorted(self.environments)) or "none"
-            raise KeyError(f"unknown environment `{name}` (known: {known})")
-        return self.environments[name]
-
-    def relative(self, path: Path) -> str:
-        """`path` relative to the project root; resolves symlinks only when the cheap way fails."""
-        try:
-            return str(path.relative_to(self.root))
-        except ValueError:
-            try:
-                return str(path.resolve().relative_to(self.root.resolve()))
-            except ValueError:
-                return str(path)
 
 
 def find_project_root(start: Path | None = None) -> Path:
@@ -122,7 +90,6 @@ def _extends_chain(name: str, documents: dict[str, Document], findings: list[Fin
         parent = documents[chain[-1]].data["extends"]
         doc = documents[chain[-1]]
         if parent not in documents:
-            from framework.findings import did_you_mean
             findings.append(doc.finding(("extends",), f"extends unknown environment `{parent}`",
                                         hint=did_you_mean(parent, documents) or f"known: {', '.join(sorted(documents))}"))
             return None
@@ -165,8 +132,6 @@ def load_tables(project: Project, paths: Iterable[Path] | None = None) -> None:
 def load_project(root: Path | None = None, paths: Iterable[Path] | None = None,
                  env: str | None = None) -> Project:
     """Load and validate everything. `env` limits variable checks to one environment."""
-    from framework.validation.semantic import check_project
-
     project = Project(root=(root or find_project_root()).resolve())
     load_environments(project)
     load_tables(project, [Path(p).resolve() for p in paths] if paths else None)

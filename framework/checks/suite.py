@@ -10,19 +10,21 @@ The calendar checks (freshness, completeness) apply to tables with the market co
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
-from typing import Any, Callable, Iterable
+from functools import cached_property
+from typing import TYPE_CHECKING, Any, Callable, Iterable
 
-from pyspark.sql import SparkSession
-
-from framework.engine.event_log import TableMetrics, table_metrics, update_ids
 from framework.checks.results import CheckReport, CheckResult
 from framework.collect import calendar
-from framework.project import Project
+from framework.eventlog import EventHistory, latest_with_data, read_with_spark, totals, updates_since_reset
+from framework.naming import TableRef, quote_name
 from framework.spec.environment import Environment
 from framework.spec.model import TablesSource, TableSpec
+from framework.spec.project import Project
+
+if TYPE_CHECKING:
+    from pyspark.sql import SparkSession
 
 DEFAULTS: dict[str, dict[str, Any]] = {
     "freshness": {"enabled": True, "severity": "critical", "max_age_sessions": 1},
@@ -35,20 +37,32 @@ DEFAULTS: dict[str, dict[str, Any]] = {
 
 @dataclass
 class CheckContext:
-    spark: SparkSession
+    spark: "SparkSession"
     project: Project
     env: Environment
-    event_log: str
     now: datetime = field(default_factory=lambda: datetime.now(timezone.utc))
 
     def settings(self, check: str) -> dict[str, Any]:
         return {**DEFAULTS[check], **((self.env.get("checks") or {}).get(check) or {})}
 
+    def ref(self, spec: TableSpec) -> TableRef:
+        return TableRef.of(spec, self.env)
+
     def name(self, spec: TableSpec) -> str:
-        return f"{self.env.schema_for(spec.layer)}.{spec.name}"
+        """The table's published name, quoted for SQL."""
+        return self.ref(spec).quoted
+
+    @property
+    def event_log(self) -> str:
+        return TableRef.event_log(self.env).quoted
+
+    @cached_property
+    def history(self) -> EventHistory:
+        """The event log, read once for all checks."""
+        return read_with_spark(self.spark, self.event_log)
 
     def exists(self, qualified: str) -> bool:
-        return self.spark.catalog.tableExists(qualified)
+        return self.spark.catalog.tableExists(qualified.replace("`", ""))
 
     def scalar(self, sql: str) -> Any:
         return self.spark.sql(sql).collect()[0][0]
@@ -67,51 +81,15 @@ def _is_daily_bars(spec: TableSpec) -> bool:
     return spec.keys == ("symbol", "trade_date") and _has(spec, "open", "high", "low", "close")
 
 
-def _quote(column: str) -> str:
-    return f"`{column.replace('`', '``')}`"
-
-
 def check_duplicates(ctx: CheckContext) -> Iterable[CheckResult]:
     """Silver and gold promise one row per key; bronze keeps raw duplicates on purpose."""
     cfg = ctx.settings("duplicates")
     for spec in ctx.tables(lambda s: bool(s.keys) and s.layer != "bronze" and s.kind != "view"):
-        keys = ", ".join(_quote(k) for k in spec.keys)
+        keys = ", ".join(quote_name(k) for k in spec.keys)
         count = ctx.scalar(f"SELECT count(*) FROM (SELECT {keys} FROM {ctx.name(spec)} "
                            f"GROUP BY {keys} HAVING count(*) > 1)")
         yield CheckResult("duplicates", spec.name, count <= cfg["max_duplicates"], cfg["severity"], count,
                           cfg["max_duplicates"], f"keys ({', '.join(spec.keys)}) with more than one row")
-
-
-def _updates_since_reset(ctx: CheckContext, table: str) -> list[str] | None:
-    """Updates whose rows are in `table` now: from its last full refresh on (None = every update).
-
-    DLT records full refreshes in `create_update` events (`full_refresh`, `full_refresh_selection`),
-    locally and on Databricks alike, so the reconciliation window comes from the log itself.
-    """
-    rows = ctx.spark.sql(
-        f"SELECT origin.update_id AS id, timestamp, "
-        f"get_json_object(details, '$.create_update.full_refresh') AS everything, "
-        f"get_json_object(details, '$.create_update.full_refresh_selection') AS selection "
-        f"FROM {ctx.event_log} WHERE event_type = 'create_update' ORDER BY timestamp").collect()
-    ids = [r["id"] for r in rows]
-    resets = [i for i, r in enumerate(rows)
-              if r["everything"] == "true" or table in json.loads(r["selection"] or "[]")]
-    return ids[resets[-1]:] if resets else None
-
-
-def _totals(ctx: CheckContext, table: str) -> TableMetrics:
-    """Rows written, dropped, quarantined and de-duplicated into `table` since its last reset."""
-    updates = _updates_since_reset(ctx, table)
-    per_update = ([table_metrics(ctx.spark, event_log=ctx.event_log, all_updates=True)] if updates is None else
-                  [table_metrics(ctx.spark, event_log=ctx.event_log, update_id=u) for u in updates])
-    total = TableMetrics(table)
-    for metrics in (m[table] for m in per_update if table in m):
-        total.rows_read += metrics.rows_read
-        total.rows_written += metrics.rows_written
-        total.dropped += metrics.dropped
-        total.quarantined += metrics.quarantined
-        total.deduplicated += metrics.deduplicated
-    return total
 
 
 def check_reconciliation(ctx: CheckContext) -> Iterable[CheckResult]:
@@ -126,18 +104,15 @@ def check_reconciliation(ctx: CheckContext) -> Iterable[CheckResult]:
             continue
         upstream_rows = ctx.scalar(f"SELECT count(*) FROM {ctx.name(upstream)}")
         rows = ctx.scalar(f"SELECT count(*) FROM {ctx.name(spec)}")
-        quarantine = f"{ctx.env.schema_for(spec.layer)}.{spec.quarantine_table}" if spec.quarantine_table else None
+        quarantine = ctx.ref(spec).quarantine().quoted if spec.quarantine_table else None
         quarantined = ctx.scalar(f"SELECT count(*) FROM {quarantine}") if quarantine and ctx.exists(quarantine) else 0
-        totals = _totals(ctx, ctx.name(spec))
-        accounted = rows + quarantined + totals.dropped + totals.deduplicated
+        published = ctx.ref(spec).published
+        counted = totals(ctx.history, published, updates_since_reset(ctx.history, spec.name, published))
+        accounted = rows + quarantined + counted.dropped + counted.deduplicated
         detail = (f"{upstream.name} {upstream_rows} = {spec.name} {rows} + quarantined {quarantined} "
-                  f"+ dropped {totals.dropped} + de-duplicated {totals.deduplicated}")
+                  f"+ dropped {counted.dropped} + de-duplicated {counted.deduplicated}")
         yield CheckResult("reconciliation", spec.name, accounted == upstream_rows, cfg["severity"], accounted,
                           upstream_rows, detail)
-
-
-RECENT_UPDATES = 20
-"""How far back `expectations` looks for a table's latest update that processed rows."""
 
 
 def check_expectations(ctx: CheckContext) -> Iterable[CheckResult]:
@@ -145,12 +120,8 @@ def check_expectations(ctx: CheckContext) -> Iterable[CheckResult]:
     cfg = ctx.settings("expectations")
     if not ctx.exists(ctx.event_log):
         return
-    latest: dict[str, TableMetrics] = {}
-    for update in reversed(update_ids(ctx.spark, ctx.event_log)[-RECENT_UPDATES:]):
-        for table, metrics in table_metrics(ctx.spark, event_log=ctx.event_log, update_id=update).items():
-            if table not in latest and any(e.passed + e.failed for e in metrics.expectations.values()):
-                latest[table] = metrics
-    for table in sorted(latest):
+    latest = latest_with_data(ctx.history)
+    for table in latest:
         spec = ctx.project.tables.get(latest[table].name)
         quality = spec.quality if spec else {}
         threshold = quality.get("min_pass_rate", cfg["min_pass_rate"])

@@ -2,6 +2,8 @@
 
 Each subcommand lives in its own module and is imported only when it runs (click's lazy-group
 pattern), so `medallion validate` never pays for pyspark, databricks-sdk or pandas imports.
+Every deliberate error is a `framework.errors.MedallionError`: the group catches it once, prints its
+message as one `error:` line and exits with its `exit_code` — commands do not catch them one by one.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ import importlib
 import click
 
 from framework import __version__
+from framework.errors import MedallionError
 
 COMMANDS: dict[str, str] = {
     # spec and project
@@ -48,6 +51,14 @@ class LazyGroup(click.Group):
             return None
         module_name, attr = COMMANDS[name].split(":")
         return getattr(importlib.import_module(module_name), attr)
+
+    def invoke(self, ctx: click.Context) -> object:
+        try:
+            return super().invoke(ctx)
+        except MedallionError as exc:
+            from framework.cli.common import fail
+
+            fail(str(exc), exc.exit_code)
 
 
 def _available(name: str) -> bool:

@@ -26,13 +26,10 @@ def bundle() -> None:
 @project_option()
 def render(project_dir: Path | None) -> None:
     """Render databricks.yml and resources/<env>.yml from environments/ with templates/bundle/."""
-    from framework.deploy.render import RenderError, write_bundle
+    from framework.deploy.render import write_bundle
 
     project = load_valid_project(project_dir, None)
-    try:
-        written, removed = write_bundle(project)
-    except RenderError as exc:
-        fail(str(exc))
+    written, removed = write_bundle(project)
     for relative in written:
         console.print(f"wrote {relative}")
     for relative in removed:
@@ -106,7 +103,7 @@ def diff(targets: tuple[str, ...], show_all: bool, project_dir: Path | None) -> 
 @project_option()
 def grants(env_name: str, apply: bool, principals: tuple[str, ...], project_dir: Path | None) -> None:
     """Print (or --apply) the table GRANT statements declared in table specs."""
-    from framework.deploy.grants import GrantError, apply_grants, grant_statements
+    from framework.deploy.grants import apply_grants, grant_statements
 
     project = load_valid_project(project_dir, env_name)
     values = {}
@@ -115,10 +112,7 @@ def grants(env_name: str, apply: bool, principals: tuple[str, ...], project_dir:
         if not sep or not name:
             fail(f"--principal takes NAME=VALUE, got {item!r}", EXIT_USAGE)
         values[name] = value
-    try:
-        statements = grant_statements(project, project.environment(env_name), values if (apply or values) else None)
-    except GrantError as exc:
-        fail(str(exc), EXIT_USAGE)
+    statements = grant_statements(project, project.environment(env_name), values if (apply or values) else None)
     for statement in statements:
         click.echo(statement + ";")
     if not statements:

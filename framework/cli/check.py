@@ -32,11 +32,10 @@ def check(env_name: str, project_dir: Path | None, output_format: str, only: tup
     project = load_valid_project(project_dir, env_name)
     env = project.environment(env_name)
     from framework.checks.suite import CheckContext, run_checks
-    from framework.engine.event_log import event_log_name
     from framework.engine.spark import spark_session
 
     with spark_session(env) as spark:
-        report = run_checks(CheckContext(spark, project, env, event_log_name(env)), only or None)
+        report = run_checks(CheckContext(spark, project, env), only or None)
     if output_format == "json":
         click.echo(report.to_json())
     else:

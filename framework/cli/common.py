@@ -8,8 +8,10 @@ from typing import Callable, NoReturn
 
 import click
 from rich.console import Console
+from rich.markup import escape
 
 from framework.project import Project, find_project_root, load_project
+
 
 def _console(stderr: bool = False) -> Console:
     """Rich wraps at 80 columns when output is not a terminal (CI logs, pipes); give tables room."""
@@ -34,7 +36,8 @@ def project_option() -> Callable:
 
 
 def fail(message: str, code: int = EXIT_INVALID) -> NoReturn:
-    err_console.print(f"[bold red]error:[/] {message}", soft_wrap=True)
+    """One `error:` line on stderr, then exit (the message is shown as written, never as markup)."""
+    err_console.print(f"[bold red]error:[/] {escape(message)}", soft_wrap=True)
     sys.exit(code)
 
 

@@ -59,7 +59,6 @@ def deploy(env_name: str, dry_run: bool, variables: tuple[str, ...], project_dir
     """
     from framework.deploy.check import check_bundle
     from framework.deploy.cli_runner import find_cli, plan_deploy, run_deploy
-    from framework.deploy.workspace import WorkspaceError
 
     project, env = databricks_environment(project_dir, env_name)
     values = dict(_pair(v, "--var") for v in variables)
@@ -69,10 +68,7 @@ def deploy(env_name: str, dry_run: bool, variables: tuple[str, ...], project_dir
     if errors:
         fail(f"the bundle has {len(errors)} error(s); fix them (after changing environments/, run "
              "`medallion bundle render`) before deploying")
-    try:
-        plan = plan_deploy(env, values)
-    except WorkspaceError as exc:
-        fail(str(exc))
+    plan = plan_deploy(env, values)
     console.print(f"$ {escape(plan.display())}")
     cli_path, problem = find_cli()
     if dry_run:
@@ -96,15 +92,13 @@ def status(env_name: str, timeout: float, project_dir: Path | None) -> None:
     (DATABRICKS_WAREHOUSE_ID) to its id.
     """
     from framework.deploy.operations import expectation_metrics, pipeline_status
-    from framework.deploy.workspace import WorkspaceError, one_line_errors, workspace_client
+    from framework.deploy.workspace import one_line_errors, workspace_client
+    from framework.errors import WorkspaceError
 
     _, env = databricks_environment(project_dir, env_name)
-    try:
-        w, host = workspace_client(env, timeout)
-        with one_line_errors(host, timeout):
-            st = pipeline_status(w, env)
-    except WorkspaceError as exc:
-        fail(str(exc))
+    w, host = workspace_client(env, timeout)
+    with one_line_errors(host, timeout):
+        st = pipeline_status(w, env)
     mode = "continuous" if st.continuous else "triggered"
     console.print(f"pipeline [bold]{escape(st.name)}[/] ({st.pipeline_id}, {mode}): "
                   f"state {st.state}, health {st.health}")
@@ -126,9 +120,9 @@ def status(env_name: str, timeout: float, project_dir: Path | None) -> None:
         table = Table()
         for column in ("dataset", "expectation", "passed", "failed", "pass rate"):
             table.add_column(column, justify="right" if column in ("passed", "failed", "pass rate") else "left")
-        for m in metrics:
-            table.add_row(escape(m.dataset), escape(m.expectation), f"{m.passed:,}", f"{m.failed:,}",
-                          f"{m.pass_rate:.2%}")
+        for dataset, counts in metrics.items():
+            for e in counts.expectations.values():
+                table.add_row(escape(dataset), escape(e.name), f"{e.passed:,}", f"{e.failed:,}", f"{e.pass_rate:.2%}")
         console.print(table)
 
 
@@ -146,18 +140,15 @@ def trigger(env_name: str, full_refresh: bool, run_the_job: bool, wait: bool, wa
             poll_interval: float, timeout: float, project_dir: Path | None) -> None:
     """Start a pipeline update now, or (--job) run the environment's job."""
     from framework.deploy.operations import run_job, trigger_pipeline
-    from framework.deploy.workspace import WorkspaceError, one_line_errors, workspace_client
+    from framework.deploy.workspace import one_line_errors, workspace_client
 
     _, env = databricks_environment(project_dir, env_name)
-    try:
-        w, host = workspace_client(env, timeout)
-        with one_line_errors(host, timeout):
-            if run_the_job:
-                result = run_job(w, env, full_refresh, wait, wait_timeout, poll_interval)
-            else:
-                result = trigger_pipeline(w, env, full_refresh, wait, wait_timeout, poll_interval)
-    except WorkspaceError as exc:
-        fail(str(exc))
+    w, host = workspace_client(env, timeout)
+    with one_line_errors(host, timeout):
+        if run_the_job:
+            result = run_job(w, env, full_refresh, wait, wait_timeout, poll_interval)
+        else:
+            result = trigger_pipeline(w, env, full_refresh, wait, wait_timeout, poll_interval)
     what = "run" if result.kind == "job" else "update"
     verb = "started" if result.started else result.note or "found"
     console.print(f"{verb} {what} {result.run_id} of {result.kind} [bold]{escape(result.name)}[/] "

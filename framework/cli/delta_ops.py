@@ -7,7 +7,6 @@ Restore is the documented rollback path: every write is a Delta version, so a ba
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -15,53 +14,45 @@ import click
 from rich.table import Table
 from rich.text import Text
 
-from framework.cli.common import EXIT_INVALID, EXIT_USAGE, console, env_option, fail, load_valid_project, \
-    project_option
+from framework.cli.common import EXIT_USAGE, console, env_option, fail, load_valid_project, project_option
+from framework.errors import first_line
+from framework.findings import did_you_mean
+from framework.naming import LOCAL_EVENT_LOG, TableRef
+from framework.spec.environment import Environment
+from framework.spec.project import Project
 
 HISTORY_METRICS = ("numOutputRows", "numTargetRowsInserted", "numTargetRowsUpdated", "numTargetRowsDeleted",
                    "numRemovedFiles", "numAddedFiles", "numRestoredFiles")
 
 
 def _session(project_dir: Path | None, env_name: str) -> tuple[Any, Any, Any]:
-    from framework.engine.jars import SetupError
     from framework.engine.spark import build_session
 
     project = load_valid_project(project_dir, env_name)
     env = project.environment(env_name)
     if env.runtime != "local":
         fail(f"environment `{env_name}` is not local (runtime: {env.runtime})", EXIT_USAGE)
-    try:
-        return project, env, build_session(env)
-    except SetupError as exc:
-        fail(str(exc), EXIT_USAGE)
+    return project, env, build_session(env)
 
 
-def resolve_table(project: Any, env: Any, name: str) -> str:
-    """`bars`, `silver.bars` or `bars_quarantine` -> the local table name, or a clear error."""
-    from framework.engine.storage import Storage, is_delta_table
-    from framework.findings import did_you_mean
-    from framework.pipeline import published_names, quarantine_name
+def resolve_table(project: Project, env: Environment, name: str) -> TableRef:
+    """`bars`, `silver.bars` or `bars_quarantine` -> the local table, or a clear error."""
+    from framework.delta_log import is_delta_table
 
-    names = published_names(project.tables.values(), env)
-    known = dict(names)
+    refs = {spec.name: TableRef.of(spec, env) for spec in project.tables.values() if spec.kind != "view"}
+    known = dict(refs)
     for spec in project.tables.values():
         if spec.quarantine_table:
-            known[spec.quarantine_table] = quarantine_name(names[spec.name])
-    known.update({v: v for v in list(known.values())})
-    ops = f"{env.schema_for('ops')}.event_log"
-    known[ops] = ops
+            known[spec.quarantine_table] = refs[spec.name].quarantine()
+    known[LOCAL_EVENT_LOG] = TableRef.event_log(env)
+    known.update({ref.published: ref for ref in list(known.values())})
     if name not in known:
         hint = did_you_mean(name, known)
-        fail(f"unknown table `{name}`" + (f"; {hint}" if hint else f" (tables: {', '.join(sorted(names))})"), EXIT_USAGE)
+        fail(f"unknown table `{name}`" + (f"; {hint}" if hint else f" (tables: {', '.join(sorted(refs))})"), EXIT_USAGE)
     table = known[name]
-    if not is_delta_table(Storage.of(env).table_path(table)):
-        fail(f"table {table} has not been created yet in environment `{env.name}`; run `medallion run` first")
+    if not is_delta_table(table.path):
+        fail(f"table {table.published} has not been created yet in environment `{env.name}`; run `medallion run` first")
     return table
-
-
-def _spark_error(exc: Exception) -> str:
-    text = str(exc).strip().splitlines()
-    return text[0] if text else type(exc).__name__
 
 
 @click.command()
@@ -72,9 +63,9 @@ def _spark_error(exc: Exception) -> str:
 def history(table: str, limit: int, env_name: str, project_dir: Path | None) -> None:
     """Show the Delta versions of TABLE (spec name or schema.name): what wrote each and how many rows."""
     project, env, spark = _session(project_dir, env_name)
-    name = resolve_table(project, env, table)
-    rows = spark.sql(f"DESCRIBE HISTORY {name} LIMIT {int(limit)}").collect()
-    out = Table(title=f"History of {name}", title_justify="left")
+    ref = resolve_table(project, env, table)
+    rows = spark.sql(f"DESCRIBE HISTORY {ref.quoted} LIMIT {int(limit)}").collect()
+    out = Table(title=f"History of {ref.published}", title_justify="left")
     for header in ("version", "timestamp (UTC)", "operation", "metrics", "by"):
         out.add_column(header, justify="right" if header == "version" else "left")
     for row in rows:
@@ -99,27 +90,24 @@ def history(table: str, limit: int, env_name: str, project_dir: Path | None) -> 
 @project_option()
 def restore(table: str, version: int | None, timestamp: str | None, env_name: str, project_dir: Path | None) -> None:
     """Roll TABLE back to an earlier Delta version (the restore itself is a new version, so it can be undone)."""
-    from framework.engine.runner import RunError, storage_lock
-    from framework.engine.storage import Storage
+    from framework.engine.storage import Storage, storage_lock
 
     if (version is None) == (timestamp is None):
         fail("give exactly one of --version N or --timestamp TS", EXIT_USAGE)
     project, env, spark = _session(project_dir, env_name)
-    name = resolve_table(project, env, table)
+    table_ref = resolve_table(project, env, table)
+    name = table_ref.published
     target = f"VERSION AS OF {int(version)}" if version is not None else \
         "TIMESTAMP AS OF '" + timestamp.replace("'", "") + "'"  # type: ignore[union-attr]
-    try:
-        with storage_lock(Storage.of(env)):
-            row = spark.sql(f"RESTORE TABLE {name} TO {target}").first()
-    except RunError as exc:
-        fail(str(exc))
-    except Exception as exc:  # noqa: BLE001 - Spark's message (version out of range, ...) is the useful part
-        fail(f"restore failed: {_spark_error(exc)}")
+    with storage_lock(Storage.of(env)):
+        try:
+            row = spark.sql(f"RESTORE TABLE {table_ref.quoted} TO {target}").first()
+        except Exception as exc:  # noqa: BLE001 - Spark's message (version out of range, ...) is the useful part
+            fail(f"restore failed: {first_line(exc)}")
     details = ", ".join(f"{k}={v}" for k, v in (row.asDict() if row else {}).items())
     console.print(f"[green]restored {name} to {target.lower()}[/] ({details})")
-    streaming = [s.name for s in project.tables.values() if s.is_streaming and
-                 any(u == name.split(".")[-1] for u in s.upstreams)]
-    spec = project.tables.get(name.split(".")[-1])
+    streaming = [s.name for s in project.tables.values() if s.is_streaming and table_ref.name in s.upstreams]
+    spec = project.tables.get(table_ref.name)
     if spec is not None and spec.is_streaming:
         console.print(Text(f"note: {name} remembers what it already ingested; to re-ingest what the restore "
                            f"removed, run `medallion run --full-refresh {spec.name}`", style="yellow"))
@@ -141,7 +129,7 @@ def sql(query: str, limit: int, output_format: str, env_name: str, project_dir: 
         df = spark.sql(query)
         rows = df.limit(limit + 1).collect() if df.columns else df.collect()
     except Exception as exc:  # noqa: BLE001
-        fail(f"query failed: {_spark_error(exc)}")
+        fail(f"query failed: {first_line(exc)}")
     shown, more = rows[:limit], len(rows) > limit
     if output_format == "json":
         click.echo(json.dumps([{k: _plain(v) for k, v in r.asDict().items()} for r in shown], indent=2, default=str))
@@ -175,4 +163,3 @@ def _cell(value: Any) -> str:
 
 
 __all__ = ["history", "restore", "sql", "resolve_table"]
-_ = (sys, EXIT_INVALID)

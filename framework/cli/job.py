@@ -10,15 +10,18 @@ import click
 from rich.table import Table
 
 from framework.cli.common import console, env_option, load_valid_project, project_option
-from framework.jobs.runner import TaskOutcome, default_tasks, history_for, run_job
+from framework.jobs.dag import COLLECT, PIPELINE, TASK_KEYS
+from framework.jobs.runner import TaskOutcome, TaskStatus, history_for, local_tasks, run_job
+from framework.naming import TableRef
 
-STATUS_STYLE = {"SUCCESS": "green", "FAILED": "red", "TIMEDOUT": "red", "SKIPPED": "yellow", "RUNNING": "cyan"}
+STATUS_STYLE = {TaskStatus.SUCCESS: "green", TaskStatus.FAILED: "red", TaskStatus.TIMEDOUT: "red",
+                TaskStatus.SKIPPED: "yellow", TaskStatus.RUNNING: "cyan"}
 
 
 @click.command()
 @env_option()
 @project_option()
-@click.option("--skip", "skip", multiple=True, type=click.Choice(["collect", "pipeline", "quality_checks"]),
+@click.option("--skip", "skip", multiple=True, type=click.Choice(list(TASK_KEYS)),
               help="Leave a task out (repeatable); downstream tasks still run.")
 @click.option("--collect-args", default="", metavar="ARGS", help="Extra arguments for `medallion collect`.")
 @click.option("--run-args", default="", metavar="ARGS", help="Extra arguments for `medallion run`.")
@@ -31,8 +34,8 @@ def job(env_name: str, project_dir: Path | None, skip: tuple[str, ...], collect_
     """
     project = load_valid_project(project_dir, env_name)
     env = project.environment(env_name)
-    tasks = [t for t in default_tasks(env, collect_args=tuple(collect_args.split()),
-                                      pipeline_args=tuple(run_args.split())) if t.name not in skip]
+    extra = {COLLECT: tuple(collect_args.split()), PIPELINE: tuple(run_args.split())}
+    tasks = [t for t in local_tasks(env, extra) if t.name not in skip]
     tasks = [replace(t, depends_on=tuple(d for d in t.depends_on if d not in skip)) for t in tasks]
 
     def announce(outcome: TaskOutcome) -> None:
@@ -47,7 +50,7 @@ def job(env_name: str, project_dir: Path | None, skip: tuple[str, ...], collect_
         console.print(f"notification via {delivery.channel}: {'sent' if delivery.ok else 'FAILED'} ({delivery.detail})")
     style = STATUS_STYLE[result.status]
     console.rule(f"job run {result.run_id}: [{style}]{result.status}[/]")
-    if result.ok and "pipeline" not in skip:
+    if result.ok and PIPELINE not in skip:
         _print_where(project, env)
     sys.exit(0 if result.ok else 1)
 
@@ -55,8 +58,7 @@ def job(env_name: str, project_dir: Path | None, skip: tuple[str, ...], collect_
 def _print_where(project, env) -> None:
     console.print(f"Tables are Delta tables under [bold]{project.relative(env.storage_root / 'tables')}[/]:")
     for name in project.graph().order():
-        spec = project.tables[name]
-        console.print(f"  {env.schema_for(spec.layer)}.{name}")
+        console.print(f"  {TableRef.of(project.tables[name], env).published}")
     console.print('Query them:  [bold]medallion sql "SELECT * FROM gold.daily_indicators ORDER BY trade_date DESC LIMIT 5"[/]')
     console.print(f"History:     [bold]medallion runs --env {env.name}[/]   ·   docs: [bold]medallion docs[/]")
 

@@ -12,12 +12,13 @@ from rich.live import Live
 from rich.table import Table
 from rich.text import Text
 
-from framework.engine.runner import RunListener, RunResult
+from framework.engine.results import FlowStatus, RunListener, RunResult
 from framework.cli.common import EXIT_INVALID, EXIT_USAGE, console, env_option, err_console, fail, \
     load_valid_project, project_option
 
-STATUS_STYLE = {"COMPLETED": "green", "UP_TO_DATE": "dim green", "RUNNING": "cyan", "QUEUED": "dim",
-                "FAILED": "bold red", "SKIPPED": "yellow", "STOPPED": "yellow"}
+STATUS_STYLE = {FlowStatus.COMPLETED: "green", FlowStatus.UP_TO_DATE: "dim green", FlowStatus.RUNNING: "cyan",
+                FlowStatus.QUEUED: "dim", FlowStatus.FAILED: "bold red", FlowStatus.SKIPPED: "yellow",
+                FlowStatus.STOPPED: "yellow"}
 
 
 def _names(value: str | None) -> list[str] | None:
@@ -40,8 +41,7 @@ def run(env_name: str, tables: str | None, full_refresh: str | None, continuous:
     Triggered (default): process everything new, then stop, and print what each table read, wrote,
     dropped, quarantined and de-duplicated. Exit code 0 when every flow succeeded, 1 otherwise.
     """
-    from framework.engine.jars import SetupError
-    from framework.engine.runner import RunError, run_pipeline
+    from framework.engine.runner import run_pipeline
 
     project = load_valid_project(project_dir, env_name)
     env = project.environment(env_name)
@@ -53,21 +53,12 @@ def run(env_name: str, tables: str | None, full_refresh: str | None, continuous:
     display = RunDisplay(continuous)
     console.print(f"[bold]medallion run[/] env [cyan]{env_name}[/] "
                   f"({'continuous' if continuous else 'triggered'}, storage {_short(env.storage_root)})")
-    try:
-        with display:
-            result = run_pipeline(project, env, tables=_names(tables), full_refresh=refresh,
-                                  continuous=continuous, listener=display)
-    except (RunError, SetupError) as exc:
-        fail(str(exc), EXIT_USAGE)
-    except Exception as exc:  # a definition error surfaces while planning; show it without a traceback
-        from framework.pipeline import PipelineDefinitionError
-
-        if isinstance(exc, PipelineDefinitionError):
-            fail(str(exc))
-        raise
+    with display:
+        result = run_pipeline(project, env, tables=_names(tables), full_refresh=refresh,
+                              continuous=continuous, listener=display)
     console.print(summary_table(result))
     for flow in result.flows:
-        if flow.status == "FAILED":
+        if flow.status == FlowStatus.FAILED:
             err_console.print(f"[bold red]{flow.table} failed:[/] {flow.error}", soft_wrap=True, markup=True,
                               highlight=False)
     if result.error:

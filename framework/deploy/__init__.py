@@ -5,7 +5,7 @@ workspace operations through databricks-sdk.
     context.py     environments/ + tables/ + pyproject.toml -> plain values for the templates
     render.py      Jinja2 templates in templates/bundle/ -> databricks.yml and resources/<env>.yml
     bundle.py      the bundle files on disk: located documents and the effective view of one target
-    schema.py      validation against the official bundle JSON Schema (../shared/databricks/)
+    schema.py      validation against the official bundle JSON Schema
     rules.py       rules the schema cannot express (production targets, principals, reachability)
     check.py       check_bundle(project): drift + schema + rules, as located findings
     diff.py        the effective differences between two targets (`medallion bundle diff dev prod`)
@@ -13,7 +13,6 @@ workspace operations through databricks-sdk.
     workspace.py   a WorkspaceClient from the SDK's usual credentials, and one-line errors
     operations.py  find the bundle's pipeline and job by name; status, trigger, expectation metrics
     cli_runner.py  the thin `databricks bundle deploy` wrapper
-    entrypoint.py  the script the bundle's Python job tasks run (`medallion <args>` on the cluster)
 
 Nothing here starts a JVM: checks and rendering are pure Python, operations are plain REST.
 """

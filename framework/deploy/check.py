@@ -18,17 +18,19 @@ from framework.deploy import names
 from framework.deploy.bundle import load_bundle
 from framework.deploy.render import RenderError, render_bundle, stale_files
 from framework.deploy.rules import check_rules
-from framework.deploy.schema import SCHEMA_FILE, official_schema_path, validate_bundle
+from framework.deploy.schema import validate_bundle
 from framework.findings import Finding, sort_findings
 
 if TYPE_CHECKING:
-    from framework.project import Project
+    from framework.spec.project import Project
 
 RENDER = "run `medallion bundle render`"
 
 
 def check_bundle(project: Project, schema_path: Path | None = None) -> list[Finding]:
     """Drift, official-schema and rule findings for the project's bundle ([] when it has none).
+
+`schema_path`: another copy of the official schema to validate against (default: the vendored one).
 
     A project without `databricks.yml` has no bundle yet (`medallion bundle render` creates it), so
     there is nothing to check — even if some environments already target Databricks.
@@ -40,13 +42,7 @@ def check_bundle(project: Project, schema_path: Path | None = None) -> list[Find
     if bundle is None:
         return sort_findings(findings)
     findings.extend(bundle.findings)
-    schema = schema_path or official_schema_path(project.root)
-    if schema is None:
-        findings.append(Finding(names.ROOT_FILE, 1, 1, f"official bundle schema not found at ../shared/{SCHEMA_FILE}; "
-                                "schema validation skipped", code="bundle-schema", severity="warning",
-                                hint="place the shared/ folder beside the project root"))
-    else:
-        findings.extend(validate_bundle(bundle, schema))
+    findings.extend(validate_bundle(bundle, schema_path))
     findings.extend(check_rules(project, bundle))
     return sort_findings(findings)
 

@@ -9,42 +9,30 @@ from __future__ import annotations
 
 import re
 import tomllib
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from framework.deploy import names
+from framework.jobs.dag import JobTask, job_tasks
+from framework.naming import OPS_LAYER, TableRef
 from framework.spec.environment import Environment
+from framework.spec.model import LAYERS
 
 if TYPE_CHECKING:
-    from framework.project import Project
+    from framework.spec.project import Project
 
 DEFAULT_TARGET = "dev"
 """The target `databricks bundle deploy` uses without `-t` (falls back to the first target)."""
-DEFAULT_SPARK_VERSION = "16.4.x-scala2.12"
-"""Databricks Runtime (LTS, Python 3.12) of the job cluster that runs collect and checks.
-Overridden by `databricks.spark_version` in an environment once the environment schema has it."""
 RUNTIME_PROVIDED = frozenset({"pyspark", "delta-spark", "pandas", "pyarrow", "databricks-sdk"})
 """Dependencies the Databricks Runtime already ships; installing our pins over them would break it."""
-LAYER_SCHEMAS = ("bronze", "silver", "gold", "ops")
+LAYER_SCHEMAS = (*LAYERS, OPS_LAYER)
 VARIABLE_REF = re.compile(r"^\$\{var\.([A-Za-z_][A-Za-z0-9_-]*)\}$")
 VOLUME_PATH = re.compile(r"^/Volumes/(?P<catalog>[^/]+)/(?P<schema>[^/]+)/(?P<volume>[^/]+)(/.*)?$")
 VARIABLE_DESCRIPTIONS = {
     "service_principal": "Application id of the service principal a production target runs as "
                          "(set BUNDLE_VAR_service_principal or --var).",
 }
-
-
-@dataclass
-class Task:
-    """One task of the job, in the order it runs."""
-
-    key: str
-    timeout_seconds: int | None
-    depends_on: str | None = None
-    pipeline: bool = False
-    """True: a pipeline_task on the bundle's pipeline. False: a Python task running `medallion <parameters>`."""
-    parameters: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -62,7 +50,7 @@ class Target:
     volume: dict[str, str] | None
     pipeline: dict[str, Any]
     job: dict[str, Any]
-    tasks: list[Task]
+    tasks: list[JobTask]
     unused_variables: list[str]
 
     @property
@@ -103,7 +91,7 @@ def table_grants(project: Project, env: Environment) -> list[dict[str, Any]]:
     out = []
     for name, spec in sorted(project.tables.items()):
         for grant in spec.grants:
-            out.append({"table": env.qualified_name(spec.layer, name), "principal": grant["principal"],
+            out.append({"table": TableRef.of(spec, env).unity_catalog_name, "principal": grant["principal"],
                         "privileges": list(grant["privileges"])})
     return out
 
@@ -112,7 +100,7 @@ def used_variables(project: Project, env: Environment) -> list[str]:
     """Bundle variables a target references: principals of grants and run_as."""
     values = [g.get("principal") for g in env.get("grants", [])]
     values += [g["principal"] for g in table_grants(project, env)]
-    values.append((env.get("databricks") or {}).get("run_as_service_principal"))
+    values.append(env.databricks.run_as_service_principal)
     return sorted({v for v in map(variable_name, values) if v})
 
 
@@ -176,59 +164,36 @@ def _pipeline(env: Environment, requirements: list[str]) -> dict[str, Any]:
         "dependencies": requirements,
         "notifications": [{"email_recipients": list(email["recipients"]), "alerts": list(email.get("alerts", []))}]
         if email.get("recipients") else [],
-        "event_log": {"catalog": env.catalog, "schema_key": "ops",
-                      "name": (s.get("databricks") or {}).get("event_log_table", "event_log")},
+        "event_log": {"catalog": env.catalog, "schema_key": OPS_LAYER, "name": TableRef.event_log(env).name},
     }
 
 
 def _job(env: Environment, requirements: list[str]) -> dict[str, Any]:
     s = env.settings
     job = s.get("job") or {}
-    db = s.get("databricks") or {}
     email = (s.get("notifications") or {}).get("email") or {}
     default_cluster = next(iter(s.get("clusters") or []), {})
     return {
         "name": names.job_name(env.name),
         "description": f"Market data: collect bars, update the {names.pipeline_name(env.name)} pipeline, "
                        f"run the quality checks ({env.name}).",
-        "max_concurrent_runs": job.get("max_concurrent_runs", 1),
-        "timeout_seconds": (s.get("timeouts") or {}).get("job_seconds"),
+        "max_concurrent_runs": env.job.max_concurrent_runs,
+        "timeout_seconds": env.timeouts.job_seconds,
         "schedule": s.get("schedule"),
         "on_failure": list(email.get("recipients", [])),
         "max_retries": job.get("max_retries"),
         "min_retry_interval_millis": job.get("min_retry_interval_millis"),
-        "spark_version": db.get("spark_version", DEFAULT_SPARK_VERSION),
+        "spark_version": env.databricks.spark_version,
         "node_type_id": default_cluster.get("node_type_id"),
         "libraries": requirements,
         "entrypoint": f"../{names.ENTRYPOINT}",
     }
 
 
-def _tasks(project: Project, env: Environment) -> list[Task]:
-    """collect -> pipeline -> quality_checks (-> table_grants when specs declare grants).
-
-    A continuous pipeline cannot be a job's pipeline_task (Databricks only runs triggered pipelines
-    that way), so for continuous environments the `pipeline` step makes sure the pipeline is running
-    instead of starting a one-off update.
-    """
-    timeouts = env.get("timeouts") or {}
-    env_args = ["--env", env.name]
-    if env.get("continuous"):
-        pipeline = Task("pipeline", timeouts.get("pipeline_seconds"), "collect",
-                        parameters=["trigger", *env_args, "--wait"])
-    else:
-        pipeline = Task("pipeline", timeouts.get("pipeline_seconds"), "collect", pipeline=True)
-    tasks = [Task("collect", timeouts.get("collect_seconds"), parameters=["collect", *env_args]),
-             pipeline,
-             Task("quality_checks", timeouts.get("checks_seconds"), "pipeline", parameters=["check", *env_args])]
-    grants = table_grants(project, env)
-    if grants:
-        principals = sorted({g["principal"] for g in grants})
-        values = [f"{variable_name(p) or p}={p}" for p in principals]
-        tasks.append(Task("table_grants", timeouts.get("checks_seconds"), "pipeline",
-                          parameters=["bundle", "grants", *env_args, "--apply",
-                                      *[arg for value in values for arg in ("--principal", value)]]))
-    return tasks
+def _tasks(project: Project, env: Environment) -> list[JobTask]:
+    """The job's tasks (framework/jobs/dag.py); table_grants when specs declare grants."""
+    principals = sorted({g["principal"] for g in table_grants(project, env)})
+    return job_tasks(env, grant_principals=tuple(f"{variable_name(p) or p}={p}" for p in principals))
 
 
 def build_targets(project: Project) -> list[Target]:
@@ -238,15 +203,14 @@ def build_targets(project: Project) -> list[Target]:
     requirements = dependencies(project.root)
     targets = []
     for env in envs:
-        db = env.get("databricks") or {}
         used = used_variables(project, env)
         targets.append(Target(
             env=env,
             sources=env_sources(env),
             default=env.name == default,
             mode="development" if env.get("development") else "production",
-            root_path=db.get("root_path"),
-            run_as=db.get("run_as_service_principal"),
+            root_path=env.databricks.root_path,
+            run_as=env.databricks.run_as_service_principal,
             tags=_strings(env.get("tags") or {}),
             schemas=_schemas(env),
             volume=_volume(env),

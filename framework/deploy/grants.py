@@ -12,14 +12,11 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from framework.deploy.context import table_grants, variable_name
+from framework.errors import GrantError
 from framework.spec.environment import Environment
 
 if TYPE_CHECKING:
-    from framework.project import Project
-
-
-class GrantError(Exception):
-    """A principal variable has no value; the message says which and how to pass it."""
+    from framework.spec.project import Project
 
 
 def quote(identifier: str) -> str:

@@ -14,13 +14,13 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from framework.deploy import names
-from framework.deploy.workspace import WorkspaceError
+from framework.errors import WorkspaceError
+from framework.eventlog import TableMetrics, latest_with_data, read_with_statements
+from framework.naming import TableRef
 from framework.spec.environment import Environment
 
 if TYPE_CHECKING:
     from databricks.sdk import WorkspaceClient
-
-    from framework.checks.event_log import ExpectationTotal
 
 TERMINAL_UPDATE_STATES = frozenset({"COMPLETED", "FAILED", "CANCELED"})
 TERMINAL_RUN_STATES = frozenset({"TERMINATED", "SKIPPED", "INTERNAL_ERROR"})
@@ -114,29 +114,28 @@ def pipeline_status(w: WorkspaceClient, env: Environment) -> PipelineStatus:
                           latest_update(w, pipeline_id, info.latest_updates))
 
 
-def event_log_table(env: Environment) -> str:
-    """The published event log's Unity Catalog name (pipeline `event_log` in the bundle)."""
-    table = (env.get("databricks") or {}).get("event_log_table", "event_log")
-    return ".".join(f"`{part}`" for part in (env.catalog, env.schema_for("ops"), table))
+def expectation_metrics(w: WorkspaceClient, env: Environment) -> tuple[dict[str, TableMetrics], str]:
+    """Each table's expectation counts in its latest update with data, from the published event log.
 
-
-def expectation_metrics(w: WorkspaceClient, env: Environment) -> tuple[list[ExpectationTotal], str]:
-    """Passed/failed records per expectation from the published event log, via a SQL warehouse.
-
-    Returns the metrics and a note saying where they came from, or why they were skipped (no warehouse
-    configured); a query that does not succeed raises WorkspaceError.
+    Read through a SQL warehouse (the statement execution API): returns the metrics and a note saying
+    where they came from, or why they were skipped (no warehouse configured); a query that does not
+    succeed raises WorkspaceError.
     """
-    from databricks.sdk.service.sql import Disposition, ExecuteStatementRequestOnWaitTimeout, Format
-
-    from framework.checks.event_log import ExpectationTotal, expectation_totals_sql
-
-    variable = (env.get("databricks") or {}).get("warehouse_id_env", "DATABRICKS_WAREHOUSE_ID")
+    variable = env.databricks.warehouse_id_env
     warehouse = os.environ.get(variable)
     if not warehouse:
-        return [], f"skipped: set {variable} to a SQL warehouse id to read expectation metrics from the event log"
-    table = event_log_table(env)
+        return {}, f"skipped: set {variable} to a SQL warehouse id to read expectation metrics from the event log"
+    table = TableRef.event_log(env)
+    history = read_with_statements(lambda sql: run_statement(w, warehouse, sql), table.quoted)
+    return latest_with_data(history), f"from {table.published}, latest update with data per dataset"
+
+
+def run_statement(w: WorkspaceClient, warehouse: str, sql: str) -> list[list[Any]]:
+    """Every row of one SQL statement on a warehouse (all result chunks), or a WorkspaceError."""
+    from databricks.sdk.service.sql import Disposition, ExecuteStatementRequestOnWaitTimeout, Format
+
     response = w.statement_execution.execute_statement(
-        statement=expectation_totals_sql(table), warehouse_id=warehouse, wait_timeout="30s",
+        statement=sql, warehouse_id=warehouse, wait_timeout="30s",
         on_wait_timeout=ExecuteStatementRequestOnWaitTimeout.CANCEL, format=Format.JSON_ARRAY,
         disposition=Disposition.INLINE)
     state = _value(response.status.state) if response.status else "UNKNOWN"
@@ -144,9 +143,12 @@ def expectation_metrics(w: WorkspaceClient, env: Environment) -> tuple[list[Expe
         error = response.status.error.message if response.status and response.status.error else ""
         raise WorkspaceError(f"the event log query on warehouse {warehouse} {state.lower()}"
                              f"{f': {error}' if error else ''}")
-    rows = (response.result.data_array if response.result else None) or []
-    metrics = [ExpectationTotal(name=r[1], passed=int(r[2] or 0), failed=int(r[3] or 0), dataset=r[0]) for r in rows]
-    return metrics, f"from {table.replace('`', '')}, latest update with data per dataset"
+    chunk = response.result
+    rows: list[list[Any]] = list((chunk.data_array if chunk else None) or [])
+    while chunk is not None and chunk.next_chunk_index is not None and response.statement_id:
+        chunk = w.statement_execution.get_statement_result_chunk_n(response.statement_id, chunk.next_chunk_index)
+        rows.extend(chunk.data_array or [])
+    return rows
 
 
 def trigger_pipeline(w: WorkspaceClient, env: Environment, full_refresh: bool = False, wait: bool = False,

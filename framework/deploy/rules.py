@@ -27,7 +27,7 @@ from framework.spec.documents import DocPath
 from framework.spec.environment import Environment
 
 if TYPE_CHECKING:
-    from framework.project import Project
+    from framework.spec.project import Project
 
 PRODUCTION_TARGET = "prod"
 MODES = ("development", "production")

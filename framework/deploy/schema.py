@@ -1,7 +1,9 @@
 """Validate bundle files against the official Databricks bundle JSON Schema, offline.
 
-The schema (≈900 KB, from the Databricks CLI source) lives beside the project in
-`../shared/databricks/bundle.schema.json`. Its regexes use `\\p{..}` classes, which jsonschema-rs
+The schema (≈900 KB) is the one the Databricks CLI publishes (`databricks bundle schema`; in the CLI's
+source `bundle/schema/jsonschema.json`). A copy ships inside the package, in
+`framework/deploy/schemas/`, with the CLI version it came from and how to refresh it (README.md
+there), so a clone needs nothing beside it. Its regexes use `\\p{..}` classes, which jsonschema-rs
 understands. It is compiled once per process and only when a bundle check runs, so commands that do
 not check the bundle never pay for it.
 
@@ -16,6 +18,7 @@ from __future__ import annotations
 
 import json
 from functools import lru_cache
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -23,36 +26,31 @@ import jsonschema_rs
 
 from framework.deploy.bundle import Bundle
 from framework.findings import Finding, did_you_mean
-from framework.validation.schema import _type_name, _types_text
+from framework.validation.schema import describe_error, type_name
 
-SCHEMA_FILE = Path("databricks") / "bundle.schema.json"
+SCHEMA_FILE = "bundle.schema.json"
 
 
-def official_schema_path(root: Path) -> Path | None:
-    """`../shared/databricks/bundle.schema.json` relative to the project root, when present."""
-    path = root.resolve().parent / "shared" / SCHEMA_FILE
-    return path if path.is_file() else None
+def official_schema_path() -> Path:
+    """The vendored copy of the official bundle schema (framework/deploy/schemas/)."""
+    return Path(str(resources.files("framework.deploy.schemas").joinpath(SCHEMA_FILE)))
 
 
 @lru_cache(maxsize=2)
-def _load(path: str, mtime: float) -> tuple[dict[str, Any], Any]:
-    schema = json.loads(Path(path).read_text("utf-8"))
+def load_schema(path: Path | None = None) -> tuple[dict[str, Any], Any]:
+    """The parsed schema and its compiled validator, built once per process (and per path)."""
+    schema = json.loads((path or official_schema_path()).read_text("utf-8"))
     return schema, jsonschema_rs.Draft202012Validator(schema)
 
 
-def load_schema(path: Path) -> tuple[dict[str, Any], Any]:
-    """The parsed schema and its compiled validator (cached; recompiled if the file changes)."""
-    return _load(str(path), path.stat().st_mtime)
-
-
-def validate_bundle(bundle: Bundle, schema_path: Path) -> list[Finding]:
+def validate_bundle(bundle: Bundle, schema_path: Path | None = None) -> list[Finding]:
     """Schema findings for the bundle, each located in the file that holds the offending value.
 
     The merged configuration is validated, as the CLI does: a target override in one file may rely on
     required keys (a schema's `name`) written in another.
     """
     schema, validator = load_schema(schema_path)
-    findings = [doc.finding((), f"a bundle file must be a YAML mapping, not {_type_name(doc.data)}",
+    findings = [doc.finding((), f"a bundle file must be a YAML mapping, not {type_name(doc.data)}",
                             code="bundle-schema") for doc in bundle.documents if not isinstance(doc.data, dict)]
     config = bundle.config
     known = schema.get("properties", {})
@@ -82,26 +80,14 @@ def _reach(branch: list[Any]) -> int:
 
 def _to_findings(bundle: Bundle, schema: dict[str, Any], error: Any) -> list[Finding]:
     path = tuple(error.instance_path)
-    kind = error.kind
     owner = _node(schema, list(error.schema_path)[:-1])
     described = _description(schema, path)
-    if isinstance(kind, jsonschema_rs.ValidationErrorKind.AdditionalProperties):
-        allowed = list(owner.get("properties", {}))
-        return [bundle.finding([path + (key,)], f"unknown key `{key}`", key=True, code="bundle-schema",
-                               hint=did_you_mean(key, allowed) or f"allowed keys: {', '.join(sorted(allowed))}")
-                for key in kind.unexpected]
-    if isinstance(kind, jsonschema_rs.ValidationErrorKind.Required):
-        return [bundle.finding([path], f"missing required key `{kind.property}`", code="bundle-schema", key=True)]
-    if isinstance(kind, jsonschema_rs.ValidationErrorKind.Enum):
-        options = [str(o) for o in kind.options]
-        value = error.instance
-        return [bundle.finding([path], f"{json.dumps(value)} is not one of {', '.join(options)}", code="bundle-schema",
-                               hint=(did_you_mean(str(value), options) if isinstance(value, str) else "") or described)]
-    if isinstance(kind, jsonschema_rs.ValidationErrorKind.Type):
-        return [bundle.finding([path], f"expected {_types_text(owner.get('type'))}, got {_type_name(error.instance)}",
-                               code="bundle-schema", hint=described)]
-    message = error.message if len(error.message) < 200 else error.message[:197] + "..."
-    return [bundle.finding([path], message, code="bundle-schema", hint=described)]
+    problems = describe_error(error, owner, hint=described, enum_hint=described)
+    if problems is None:
+        message = error.message if len(error.message) < 200 else error.message[:197] + "..."
+        return [bundle.finding([path], message, code="bundle-schema", hint=described)]
+    return [bundle.finding([p.path], p.message, code="bundle-schema", hint=p.hint,
+                           key=p.key or p.kind == "missing_key") for p in problems]
 
 
 def _node(schema: dict[str, Any], pointer: list[str | int]) -> dict[str, Any]:
@@ -148,3 +134,38 @@ def _first_sentence(text: str, limit: int = 160) -> str:
         return paragraph
     end = paragraph.find(". ")
     return paragraph[: end + 1] if 0 < end < limit else paragraph[: limit - 1] + "…"
+
+
+def refresh(target: Path | None = None) -> str:
+    """Replace the vendored schema with the one the installed Databricks CLI prints; returns its version."""
+    import subprocess
+
+    from framework.deploy.cli_runner import find_cli
+    from framework.errors import WorkspaceError
+
+    cli, problem = find_cli()
+    if problem or cli is None:
+        raise WorkspaceError(problem)
+    version = subprocess.run([cli, "--version"], capture_output=True, text=True, timeout=60).stdout.strip()
+    printed = subprocess.run([cli, "bundle", "schema"], capture_output=True, text=True, timeout=120)
+    if printed.returncode != 0:
+        raise WorkspaceError(f"`databricks bundle schema` failed: {printed.stderr.strip()[:200]}")
+    json.loads(printed.stdout)  # refuse to write anything that is not JSON
+    path = target or official_schema_path()
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(printed.stdout, "utf-8")
+    tmp.replace(path)
+    return version
+
+
+if __name__ == "__main__":
+    import sys
+
+    from framework.errors import MedallionError
+
+    if sys.argv[1:] != ["--refresh"]:
+        sys.exit("usage: python -m framework.deploy.schema --refresh")
+    try:
+        print(f"bundle.schema.json refreshed from {refresh()}; update framework/deploy/schemas/README.md")
+    except MedallionError as exc:
+        sys.exit(f"error: {exc}")

@@ -14,20 +14,16 @@ import os
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Iterator
 
+from framework.errors import WorkspaceError
 from framework.spec.environment import Environment
 
 if TYPE_CHECKING:
     from databricks.sdk import WorkspaceClient
-    from databricks.sdk.config import Config
 
 DEFAULT_HOST_ENV = "DATABRICKS_HOST"
 DEFAULT_TIMEOUT = 30.0
 CREDENTIAL_HINT = ("set DATABRICKS_HOST and DATABRICKS_TOKEN (or DATABRICKS_CONFIG_PROFILE for a ~/.databrickscfg "
                    "profile)")
-
-
-class WorkspaceError(Exception):
-    """Anything that stops a workspace command, as one line fit for the terminal."""
 
 
 def host_variable(env: Environment) -> str:

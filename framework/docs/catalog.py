@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import ast
 import sys
-from dataclasses import dataclass, field
-from pathlib import Path
+from dataclasses import dataclass, field, replace
+from pathlib import Path, PurePosixPath
 
+from framework.naming import TableRef
 from framework.project import Project
 from framework.spec.environment import Environment, substitute
 from framework.spec.model import LAYERS, FilesSource, TablesSource, TableSpec
@@ -99,6 +100,11 @@ class Catalog:
         return [(layer, tuple(t for t in self.tables if t.layer == layer)) for layer in LAYERS]
 
     @property
+    def event_log(self) -> str:
+        """The documented environment's event log table (Unity Catalog name)."""
+        return TableRef.event_log(self.env).unity_catalog_name
+
+    @property
     def expectation_count(self) -> int:
         return sum(len(t.spec.expectations) for t in self.tables)
 
@@ -122,12 +128,13 @@ def display_variables(env: Environment) -> dict[str, str]:
 
 
 def placement(env: Environment, spec: TableSpec) -> Placement:
-    if env.runtime == "local":
+    ref = TableRef.of(spec, env)
+    if env.runtime == "local":  # the folder as the settings write it, never this machine's absolute path
         root = str(env.settings["storage_root"]).replace("{env}", env.name).rstrip("/")
-        location = f"{root}/tables/{env.schema_for(spec.layer)}/{spec.name}"
+        location = replace(ref, storage_root=PurePosixPath(root)).path.as_posix()
     else:
         location = "managed by Unity Catalog"
-    return Placement(env.name, env.runtime, env.qualified_name(spec.layer, spec.name), location)
+    return Placement(env.name, env.runtime, ref.unity_catalog_name, location)
 
 
 def find_python_source(ref: str, project_root: Path) -> str | None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from framework.docs.event_log import QualityHistory
+from framework.eventlog import QualityHistory
 
 PALETTE = ("#2f6fab", "#c0504d", "#4f9a55", "#8064a2", "#d08a1c", "#2a9ca0", "#9c5b34", "#6b7785")
 WIDTH, HEIGHT = 420, 130

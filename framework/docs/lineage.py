@@ -17,6 +17,7 @@ import graphviz
 from framework.docs.catalog import CHECKS_NODE, Catalog, Landing, TableDoc
 from framework.docs.errors import DocsError
 from framework.graph import TableGraph
+from framework.naming import TableRef
 from framework.spec.model import LAYERS
 
 Link = Callable[[str], str]
@@ -111,7 +112,7 @@ def pipeline_graph(catalog: Catalog, link: Link, checks_url: str) -> graphviz.Di
                          tooltip="the checks job: freshness, completeness, duplicates, reconciliation and "
                                  "expectation pass rates", **STAGE_STYLE["checks"])
             cluster.node("event log", label="event log", shape="cylinder", style="filled", id="node-event-log",
-                         tooltip=f"{catalog.env.qualified_name('ops', 'event_log')}: flow progress and "
+                         tooltip=f"{TableRef.event_log(catalog.env).unity_catalog_name}: flow progress and "
                                  "expectation results of every run", **STAGE_STYLE["landing"])
         for layer in checked:
             graph.edge(anchors[layer], CHECKS_NODE, ltail=f"cluster_{layer}", style="dashed")

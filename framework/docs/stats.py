@@ -1,7 +1,7 @@
 """Live statistics of a local run: row counts, last update, versions and expectation pass rates.
 
-Read from `<storage_root>/tables/<schema>/<name>` (the local engine's layout, framework/engine/
-storage.py) with delta_log.py and event_log.py, so they need no JVM. Every value comes from the data
+Read from each table's folder (`framework.naming.TableRef.path`) with delta_log.py, and from the event
+log with its Arrow reader (framework/eventlog), so they need no JVM. Every value comes from the data
 (commit timestamps, file statistics), never from the clock, so the same run gives the same pages.
 """
 
@@ -11,15 +11,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
+from framework.delta_log import Commit, is_delta_table, read_snapshot
 from framework.docs.catalog import Catalog
-from framework.delta_log import Commit, DeltaLogError, is_delta_table, read_snapshot
-from framework.docs.errors import DocsError
-from framework.docs.event_log import QualityHistory, quality_by_table, read_expectation_results
+from framework.errors import DeltaLogError, DocsError
+from framework.eventlog import QualityHistory, quality_history, read_with_arrow
+from framework.naming import TABLES_FOLDER, TableRef
 from framework.spec.environment import Environment
 
 LiveStats = Literal["auto", "on", "off"]
 HISTORY_SHOWN = 15
-EVENT_LOG = "event_log"
 
 
 @dataclass(frozen=True)
@@ -50,11 +50,7 @@ class RunStats:
 
 
 def tables_root(env: Environment) -> Path:
-    return env.storage_root / "tables"
-
-
-def table_path(env: Environment, layer: str, name: str) -> Path:
-    return tables_root(env) / env.schema_for(layer) / name
+    return env.storage_root / TABLES_FOLDER
 
 
 def has_local_run(env: Environment) -> bool:
@@ -76,14 +72,14 @@ def collect_stats(catalog: Catalog, mode: LiveStats) -> RunStats | None:
                         f"`medallion run --env {env.name}` first, or use --live-stats auto")
     quality: dict[str, QualityHistory] = {}
     event_log_error = None
-    log_path = table_path(env, "ops", EVENT_LOG)
+    log_path = TableRef.event_log(env).path
     event_log_found = is_delta_table(log_path)
     if event_log_found:
         try:
-            quality = quality_by_table(read_expectation_results(log_path))
+            quality = quality_history(read_with_arrow(log_path))
         except DeltaLogError as exc:
             event_log_error = str(exc)
-    tables = {doc.name: _table_stats(table_path(env, doc.layer, doc.name), quality.get(doc.name))
+    tables = {doc.name: _table_stats(TableRef.of(doc.spec, env).path, quality.get(doc.name))
               for doc in catalog.tables}
     storage = str(env.settings["storage_root"]).replace("{env}", env.name)
     return RunStats(storage, tables, event_log_found, event_log_error)

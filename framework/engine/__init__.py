@@ -1,17 +1,22 @@
 """The local runtime: the DLT API on embedded PySpark + Delta Lake (see docs/engine.md).
 
-    dlt_api.py     LocalDLT — the `dlt` module's API, recording the dataflow graph
-    runner.py      run_pipeline(project, env, ...) -> RunResult: one update (triggered or continuous)
+    runner.py      run_pipeline(project, env, ...) -> RunResult: one update, triggered or continuous
+    update.py      Update: plan the flows, reset, log the update; what both run modes share
+    triggered.py   triggered mode: every selected flow once, from the graph's ready queue
     continuous.py  continuous mode: long-running streams, view refresh, periodic OPTIMIZE
+    plan.py        declared datasets -> flows; --tables / --full-refresh selection
     flows.py       one flow, micro-batch by micro-batch: expectations, quarantine, exactly-once writes
-    autoloader.py  Auto Loader stand-in: landing files, rescued data, schema evolution
-    event_log.py   the DLT-shaped event log (ops.event_log) and table_metrics()
-    tables.py      Delta tables from dataset definitions; OPTIMIZE / Z-order
-    spark.py       the environment's SparkSession (spark_session / build_session)
-    session.py     spark_session(project, env) / event_log_name(env) for jobs
-    storage.py     on-disk layout of an environment
-    jars.py        Delta jars from Maven Central (python -m framework.engine.jars)
+    materialize.py materialized views: recompute only when their inputs or definition changed
+    retry.py       when a failed flow is tried again, and after how long
+    results.py     FlowStatus, UpdateStatus, FlowResult, RunResult, RunListener
     metrics.py     row counts of a flow
+    dlt_api.py     LocalDLT — the `dlt` module's API, recording the dataflow graph
+    autoloader.py  Auto Loader stand-in: landing files, rescued data, schema evolution, settle gate
+    tables.py      Delta tables from dataset definitions; the event log table; OPTIMIZE / Z-order
+    spark.py       the environment's SparkSession (spark_session / build_session)
+    storage.py     on-disk layout of an environment and its run lock
+    jars.py        Delta jars for the local classpath (python -m framework.engine.jars)
 
-Importing this package does not import pyspark; the modules do when they run Spark.
+The event log's shape, writer and readers are framework/eventlog; table names and folders are
+framework/naming.py. Importing this package does not import pyspark; the modules do when they run Spark.
 """

@@ -39,8 +39,8 @@ from typing import TYPE_CHECKING
 from urllib.parse import unquote, urlparse
 
 from framework.engine.storage import Storage
-from framework.pipeline import (INGESTED_AT_COLUMN, INTERNAL_PREFIX, RESCUED_COLUMN, SOURCE_FILE_COLUMN,
-                                PipelineDefinitionError)
+from framework.errors import PipelineDefinitionError, SchemaEvolutionError
+from framework.naming import INGESTED_AT_COLUMN, INTERNAL_PREFIX, RESCUED_COLUMN, SOURCE_FILE_COLUMN
 from framework.spec.environment import Environment
 from framework.spec.model import FilesSource, TableSpec
 
@@ -51,10 +51,6 @@ UNKNOWN_KEYS_COLUMN = f"{INTERNAL_PREFIX}unknown_keys"
 SCHEMA_FILE = "_schema.json"
 MAX_FILE_AGE = "36500d"
 """Spark ignores files older than `maxFileAge` relative to the newest one; landing backfills must not be."""
-
-
-class SchemaEvolutionError(RuntimeError):
-    """A landing file has fields the spec does not allow (`schema_evolution: none`)."""
 
 
 @dataclass
@@ -160,16 +156,6 @@ def check_new_files(state: FileSourceState) -> list[str]:
     return added
 
 
-class FilesNotSettled(RuntimeError):
-    """Files of a micro-batch are still being written: nothing was written, the stream must be restarted."""
-
-    def __init__(self, table: str, files: list[str]):
-        self.files = files
-        shown = ", ".join(Path(f).name for f in files[:5]) + (f" and {len(files) - 5} more" if len(files) > 5 else "")
-        super().__init__(f"{table}: landing file(s) still being written: {shown}; they are read once they "
-                         "settle (land files atomically: write a temp file, then rename it)")
-
-
 def unsettled_files(state: FileSourceState, stream_checkpoint: Path, batch_id: int) -> list[str]:
     """The files of micro-batch `batch_id` that may still be being written (see the module docstring)."""
     now_ms = time.time() * 1000
@@ -240,15 +226,18 @@ def _log_offset(stream_checkpoint: Path, batch_id: int) -> int:
     return int(json.loads(last).get("logOffset", -1))
 
 
-def read_files_stream(spark: "SparkSession", spec: TableSpec, path: str, table: str, env: Environment) -> "DataFrame":
-    """The streaming DataFrame of a `source.files` spec, with `_rescued_data`, `_source_file`, `_ingested_at`."""
+def read_files_stream(spark: "SparkSession", spec: TableSpec, env: Environment, path: str, table: str) -> "DataFrame":
+    """The streaming DataFrame of a `source.files` spec, with `_rescued_data`, `_source_file`, `_ingested_at`.
+
+    The local engine hands this to the generic registration as its file reader (Auto Loader's stand-in).
+    """
     source = spec.source
     assert isinstance(source, FilesSource)
     state = FileSourceState(table=table, spec_file=spec.file, path=path, mode=source.schema_evolution,
                             declared=[(c.name, c.type) for c in spec.columns],
                             schema_file=Storage.of(env).checkpoint(table) / SCHEMA_FILE,
                             file_format="json_multiline" if _multiline(source) else source.format,
-                            settle_seconds=float(env.get("landing_settle_seconds", 10)))
+                            settle_seconds=env.landing_settle_seconds)
     state.load()
     if source.format == "json" and not _multiline(source):
         check_new_files(state)

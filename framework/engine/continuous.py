@@ -17,25 +17,26 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING
 
-from framework.engine.autoloader import FilesNotSettled
-from framework.engine.flows import FlowError, FlowRun
-from framework.engine.tables import optimize
+from framework.engine.flows import FlowRun
+from framework.engine.metrics import FlowMetrics
+from framework.engine.results import FlowResult, FlowStatus, RunResult, UpdateStatus
+from framework.errors import FilesNotSettled, FlowError, first_line
+from framework.eventlog import Level
 
 if TYPE_CHECKING:
-    from framework.engine.runner import FlowResult, PlannedFlow, RunResult, _Runner
+    from framework.engine.plan import PlannedFlow
+    from framework.engine.update import Update
 
 GRACEFUL_STOP_SECONDS = 60
 
 
 class ContinuousLoop:
-    def __init__(self, runner: "_Runner", planned: list["PlannedFlow"], result: "RunResult"):
-        from framework.engine.runner import interval_seconds
-
-        self.runner, self.result = runner, result
+    def __init__(self, update: "Update", planned: list["PlannedFlow"], result: RunResult):
+        self.update, self.result = update, result
         self.items = list(zip(planned, result.flows))
-        self.trigger = str(runner.env.get("trigger_interval", "5 seconds"))
-        self.interval = interval_seconds(self.trigger)
-        self.optimize_every = interval_seconds(str(runner.env.get("optimize_interval", "10 minutes")))
+        self.trigger = update.env.trigger_interval
+        self.interval = update.env.trigger_seconds
+        self.optimize_every = update.env.optimize_seconds
         self.runs: dict[str, FlowRun] = {}
         self.failures: dict[str, int] = {}
         self.retry_at: dict[str, float] = {}
@@ -44,53 +45,51 @@ class ContinuousLoop:
     # -- lifecycle -----------------------------------------------------------------------------------
 
     def run(self) -> None:
-        runner = self.runner
+        update = self.update
         for item, flow_result in self.items:
             if item.flow is None:
-                runner._register_view(item, flow_result)
+                update.register_view(item, flow_result)
                 continue
-            run = FlowRun(item.flow, runner.spark, runner.storage, runner.event_log,
-                          on_progress=lambda total, batch, r=flow_result: self._progress(r, total, batch))
-            run.changed = runner.changed
+            run = update.flow_run(item, flow_result,
+                                  on_progress=lambda total, batch, r=flow_result: self._progress(r, total, batch))
+            run.changed = update.changed
             self.runs[item.flow.name] = run
-            runner.active.append(run)
-            flow_result.status = "RUNNING"
-            runner.listener.flow_started(flow_result)
-            runner._flow_event(flow_result, "RUNNING")
+            update.active.append(run)
+            flow_result.status = FlowStatus.RUNNING
+            update.listener.flow_started(flow_result)
+            update.flow_event(flow_result, FlowStatus.RUNNING)
             if item.flow.is_stream:
                 run.start_stream(trigger_interval=self.trigger)
-        runner.listener.message(f"continuous mode: trigger every {self.trigger}; Ctrl-C to stop")
+        update.listener.message(f"continuous mode: trigger every {self.trigger}; Ctrl-C to stop")
         last_optimize = time.monotonic()
         try:
             self._refresh_views()
-            while not runner.stop.is_set():
-                runner.changed.wait(self.interval)
-                runner.changed.clear()
-                runner.flush_notices()
-                if runner.stop.is_set():
+            while not update.stop.is_set():
+                update.changed.wait(self.interval)
+                update.changed.clear()
+                update.flush_notices()
+                if update.stop.is_set():
                     break
                 if not self._watch_streams():
                     break
                 self._refresh_views()
-                runner.event_log.flush()
+                update.event_log.flush()
                 if time.monotonic() - last_optimize >= self.optimize_every:
                     self._optimize()
                     last_optimize = time.monotonic()
         finally:
             self._shutdown()
 
-    def _progress(self, flow_result: "FlowResult", total, batch) -> None:  # type: ignore[no-untyped-def]
+    def _progress(self, flow_result: FlowResult, total: FlowMetrics, batch: FlowMetrics) -> None:
         flow_result.metrics = total
         self.dirty.add(flow_result.table)
-        self.runner.listener.flow_progress(flow_result, batch)
+        self.update.listener.flow_progress(flow_result, batch)
 
     # -- streams -------------------------------------------------------------------------------------
 
     def _watch_streams(self) -> bool:
         """Restart finished or failed streams (with backoff in production); False when the update must stop."""
-        runner = self.runner
-        development = runner.env.get("development", True)
-        retries = runner.env["retries"]
+        update = self.update
         for item, flow_result in self.items:
             run = self.runs.get(item.flow.name) if item.flow else None
             if run is None or not item.flow.is_stream or run.query is None:
@@ -103,7 +102,7 @@ class ContinuousLoop:
                 continue
             name = item.flow.name
             if isinstance(run.error, FilesNotSettled):  # not a failure: replay the batch once its files settle
-                runner.listener.message(str(run.error))
+                update.listener.message(str(run.error))
                 run.error = None
                 self.retry_at[name] = time.monotonic() + self.interval
                 continue
@@ -111,18 +110,14 @@ class ContinuousLoop:
             if name not in self.retry_at:
                 self.failures[name] = self.failures.get(name, 0) + 1
                 flow_result.error = str(error)
-                attempts = 1 if development else int(retries.get("max_attempts", 3))
-                if self.failures[name] >= attempts or isinstance(error, _not_retried()):
-                    flow_result.status = "FAILED"
-                    runner._flow_event(flow_result, "FAILED", level="ERROR")
-                    runner.listener.flow_finished(flow_result)
-                    self.result.status = "FAILED"
+                delay = update.retry.delay(self.failures[name], error)
+                if delay is None:
+                    update.fail_flow(flow_result, error)
+                    self.result.status = UpdateStatus.FAILED
                     return False
-                wait = min(float(retries.get("initial_backoff_seconds", 2)) * 2 ** (self.failures[name] - 1),
-                           float(retries.get("max_backoff_seconds", 60)))
-                self.retry_at[name] = time.monotonic() + wait
-                runner._flow_event(flow_result, "FAILED", level="WARN", message=f"retrying in {wait:.0f}s")
-                runner.listener.message(f"{name}: failed ({error}); retrying in {wait:.0f}s")
+                self.retry_at[name] = time.monotonic() + delay
+                update.flow_event(flow_result, FlowStatus.FAILED, level=Level.WARN, message=f"retrying in {delay:.0f}s")
+                update.listener.message(f"{name}: failed ({error}); retrying in {delay:.0f}s")
             elif time.monotonic() >= self.retry_at[name]:
                 del self.retry_at[name]
                 run.error = None
@@ -132,42 +127,33 @@ class ContinuousLoop:
     # -- materialized views and maintenance -----------------------------------------------------------
 
     def _refresh_views(self) -> None:
-        runner = self.runner
+        update = self.update
         for item, flow_result in self.items:
             if item.flow is None or item.flow.kind != "materialize":
                 continue
-            run = self.runs[item.flow.name]
             try:
-                if runner._materialize(item, run, flow_result):
+                if update.materialize(item, self.runs[item.flow.name], flow_result):
                     self.dirty.add(item.flow.name)
-                flow_result.status = "RUNNING"
+                flow_result.status = FlowStatus.RUNNING
             except Exception as exc:  # noqa: BLE001 - reported on the flow, the loop goes on
-                flow_result.error = str(exc).splitlines()[0]
-                runner.listener.message(f"{item.flow.name}: refresh failed: {flow_result.error}")
+                flow_result.error = first_line(exc)
+                update.listener.message(f"{item.flow.name}: refresh failed: {flow_result.error}")
 
     def _optimize(self) -> None:
-        for item, _ in self.items:
-            if item.flow is None or item.flow.name not in self.dirty:
-                continue
-            run = self.runs[item.flow.name]
-            with run.write_lock:
-                try:
-                    if optimize(self.runner.spark, item.flow.target):
-                        self.result.optimized.append(item.flow.name)
-                except Exception as exc:  # noqa: BLE001
-                    self.runner.listener.message(f"OPTIMIZE {item.flow.name} failed: {str(exc).splitlines()[0]}")
+        self.update.optimize([item for item, _ in self.items if item.flow and item.flow.name in self.dirty],
+                             self.result)
         self.dirty.clear()
 
     def _shutdown(self) -> None:
-        runner = self.runner
-        runner.flush_notices()
+        update = self.update
+        update.flush_notices()
         deadline = time.monotonic() + GRACEFUL_STOP_SECONDS
         for run in self.runs.values():
             query = run.query
             if query is None:
                 continue
             while query.isActive and query.status.get("isTriggerActive") and time.monotonic() < deadline \
-                    and runner.stop_requests < 2:
+                    and update.stop_requests < 2:
                 time.sleep(0.1)
             if query.isActive:
                 query.stop()
@@ -177,16 +163,10 @@ class ContinuousLoop:
             run = self.runs.get(item.flow.name)
             if run is not None:
                 flow_result.metrics = run.metrics
-                if run in runner.active:
-                    runner.active.remove(run)
-            if flow_result.status == "RUNNING":
-                flow_result.status = "STOPPED"
-                runner._flow_event(flow_result, "STOPPED")
-                runner.listener.flow_finished(flow_result)
-        runner.event_log.flush()
-
-
-def _not_retried() -> tuple[type, ...]:
-    from framework.engine.runner import NOT_RETRIED
-
-    return NOT_RETRIED
+                if run in update.active:
+                    update.active.remove(run)
+            if flow_result.status == FlowStatus.RUNNING:
+                flow_result.status = FlowStatus.STOPPED
+                update.flow_event(flow_result, FlowStatus.STOPPED)
+                update.listener.flow_finished(flow_result)
+        update.event_log.flush()

@@ -30,11 +30,14 @@ from typing import TYPE_CHECKING, Any, Callable, Literal
 
 from framework.engine import autoloader
 from framework.engine.dlt_api import Dataset, Expectation
-from framework.engine.event_log import EventLog, flow_progress_details
 from framework.engine.metrics import FlowMetrics
-from framework.engine.storage import Storage, quote_name, sql_string
+from framework.engine.retry import as_flow_error
+from framework.engine.storage import Storage
 from framework.engine.tables import ensure_table, never_written
-from framework.pipeline import INTERNAL_PREFIX, failed_rules, latest_per_key
+from framework.errors import ExpectationViolation, FilesNotSettled, FlowError, first_line
+from framework.eventlog import EventLogWriter, EventType, Level, flow_progress_details
+from framework.naming import INTERNAL_PREFIX, quote_name, sql_string
+from framework.pipeline import failed_rules, latest_per_key
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, Row, SparkSession
@@ -45,20 +48,6 @@ FAILED = f"{INTERNAL_PREFIX}failed"
 SAMPLE_VALUE_CHARS = 200
 REPLAY_HISTORY_DEPTH = 50
 """Table versions searched for a replayed batch's commit (it is one of the newest few)."""
-
-
-class FlowError(RuntimeError):
-    """A flow failed; `str()` is a one-paragraph explanation for people."""
-
-
-class ExpectationViolation(FlowError):
-    """A `fail` expectation was not met: names the rule, how many rows failed and shows one of them."""
-
-    def __init__(self, dataset: str, rule: str, expression: str, failed: int, sample: dict[str, Any]):
-        self.dataset, self.rule, self.expression, self.failed, self.sample = dataset, rule, expression, failed, sample
-        shown = json.dumps(sample, default=str, ensure_ascii=False)
-        super().__init__(f"expectation `{rule}` ({expression}) failed for {failed} row(s) of {dataset}; "
-                         f"first failing row: {shown}")
 
 
 @dataclass
@@ -108,7 +97,7 @@ class FlowRun:
     flow: Flow
     spark: "SparkSession"
     storage: Storage
-    event_log: EventLog
+    event_log: EventLogWriter
     on_progress: Callable[[FlowMetrics, FlowMetrics], None] | None = None
     """Called after every committed batch with (metrics so far, metrics of the batch)."""
     metrics: FlowMetrics = field(default_factory=FlowMetrics)
@@ -181,9 +170,9 @@ class FlowRun:
                 if requests > 1 or (requests and not query.status.get("isTriggerActive")):
                     query.stop()
         except Exception as exc:  # StreamingQueryException wraps what our batch function raised
-            if isinstance(self.error, autoloader.FilesNotSettled):
+            if isinstance(self.error, FilesNotSettled):
                 return False
-            raise self.error if self.error else FlowError(f"{self.flow.name}: {_first_line(exc)}") from exc
+            raise self.error if self.error else FlowError(f"{self.flow.name}: {first_line(exc)}") from exc
         if self.error:
             raise self.error
         return True
@@ -195,8 +184,7 @@ class FlowRun:
             with self.write_lock:
                 self._process(df, batch_id)
         except BaseException as exc:
-            self.error = exc if isinstance(exc, (FlowError, autoloader.FilesNotSettled)) else \
-                FlowError(f"{self.flow.name}: {_first_line(exc)}")
+            self.error = as_flow_error(exc, self.flow.name)
             raise
 
     def _process(self, df: "DataFrame", batch_id: int | None) -> None:
@@ -206,7 +194,7 @@ class FlowRun:
         spark = df.sparkSession
         if batch_id is not None and (state := autoloader.state_for(self.checkpoint)) is not None:
             if pending := autoloader.unsettled_files(state, self.checkpoint / "stream", batch_id):
-                raise autoloader.FilesNotSettled(self.flow.name, pending)  # before anything is read or written
+                raise FilesNotSettled(self.flow.name, pending)  # before anything is read or written
         expectations = self.flow.expectations
         rules = {e.name: e.rule for e in expectations}
         drop_names = [e.name for e in expectations if e.action == "drop"]
@@ -251,7 +239,6 @@ class FlowRun:
     def _write(self, spark: "SparkSession", flagged: "DataFrame", dropped: Any, aggregates: list,
                fail_rules: list[Expectation], cached: bool, batch_id: int | None) -> tuple[dict | None, int]:
         from pyspark.sql import Observation
-        from pyspark.sql import functions as F
 
         observation = None
         if cached:
@@ -409,11 +396,11 @@ class FlowRun:
         added = state.add_columns(keys)
         if added:
             self.restart_requested = True
-            self.event_log.emit("flow_progress", f"Flow '{self.flow.name}' found new field(s) {', '.join(added)}; "
+            self.event_log.emit(EventType.FLOW_PROGRESS, f"Flow '{self.flow.name}' found new field(s) {', '.join(added)}; "
                                 "they become columns from the next micro-batch (earlier rows keep them in "
                                 "_rescued_data).", {"flow_progress": {"status": "RUNNING", "schema_evolution":
                                                                       {"added_columns": added}}},
-                                level="WARN", flow=self.flow.name)
+                                level=Level.WARN, flow=self.flow.name)
 
     def _record(self, spark: "SparkSession", metrics: FlowMetrics, batch_id: int | None, seconds: float) -> None:
         details = flow_progress_details("RUNNING" if batch_id is not None else "COMPLETED", self.flow.name, metrics)
@@ -421,7 +408,7 @@ class FlowRun:
         details["flow_progress"]["duration_seconds"] = round(seconds, 3)
         message = (f"Flow '{self.flow.name}' has {'processed batch ' + str(batch_id) if batch_id is not None else 'been recomputed'}: "
                    f"{metrics.input_rows} read, {metrics.written_rows} written")
-        row = self.event_log.event("flow_progress", message, details, level="METRICS", flow=self.flow.name,
+        row = self.event_log.event(EventType.FLOW_PROGRESS, message, details, level=Level.METRICS, flow=self.flow.name,
                                    flow_id=self.app_id, batch_id=batch_id)
         if batch_id is not None:
             self.event_log.stage(row, f"{self.app_id}-{batch_id}")
@@ -432,10 +419,3 @@ class FlowRun:
         if self.on_progress:
             self.on_progress(self.metrics, metrics)
 
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    for marker in ("FlowError: ", "ExpectationViolation: ", "SchemaEvolutionError: ", "PipelineDefinitionError: "):
-        if marker in text:
-            return text.split(marker, 1)[1].splitlines()[0]
-    return text.splitlines()[0] if text else type(exc).__name__

@@ -21,6 +21,8 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
+from framework.errors import SetupError
+
 DELTA_VERSION = "4.4.0"
 """delta-spark 4.4.0 is the newest release whose jar Maven Central serves for Spark 4.2 (4.4.1 is not there)."""
 MAVEN_CENTRAL = "https://repo1.maven.org/maven2"
@@ -50,10 +52,6 @@ ARTIFACTS: tuple[Artifact, ...] = (
     Artifact("io.delta", "delta-spark_4.2_2.13", DELTA_VERSION),
     Artifact("io.delta", "delta-storage", DELTA_VERSION),
 )
-
-
-class SetupError(RuntimeError):
-    """Java or the Delta jars are missing; the message says what to do, in one line."""
 
 
 def cache_dir() -> Path:

@@ -17,9 +17,11 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Iterator
 
-from framework.engine.jars import SetupError, cache_dir, jar_conf, java_version
-from framework.engine.storage import Storage, quote_name, sql_string
+from framework.engine.jars import cache_dir, jar_conf, java_version
+from framework.engine.storage import Storage
+from framework.naming import OPS_LAYER, quote_name, sql_string
 from framework.spec.environment import Environment
+from framework.spec.model import LAYERS
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
@@ -144,12 +146,12 @@ def attach_storage(spark: "SparkSession", env: Environment) -> list[str]:
     """
     storage = Storage.of(env)
     registry: dict[str, Path] = _registry(spark)
-    on_disk = {f"{schema}.{name}": path for schema, name, path in storage.existing_tables()}
+    on_disk = {ref.published: ref.path for ref in storage.existing_tables()}
     for name, path in list(registry.items()):
         if on_disk.get(name) != path:
             spark.sql(f"DROP TABLE IF EXISTS {quote_name(name)}")
             del registry[name]
-    for schema in sorted({env.schema_for(layer) for layer in ("bronze", "silver", "gold", "ops")}):
+    for schema in sorted({env.schema_for(layer) for layer in (*LAYERS, OPS_LAYER)}):
         spark.sql(f"CREATE SCHEMA IF NOT EXISTS {quote_name(schema)}")
     for name, path in on_disk.items():
         if name not in registry:
@@ -200,4 +202,4 @@ def spark_session(env: Environment, *, stop: bool | None = None) -> Iterator["Sp
             spark.stop()
 
 
-__all__ = ["SetupError", "attach_storage", "build_session", "forget_table", "register_table", "spark_session"]
+__all__ = ["attach_storage", "build_session", "forget_table", "register_table", "spark_session"]

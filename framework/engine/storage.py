@@ -1,25 +1,32 @@
-"""Where the local runtime keeps things: one folder per environment (`env.storage_root`).
+"""Where the local runtime keeps things: one folder per environment (`env.storage_root`), and its lock.
 
     <storage_root>/
-        tables/<schema>/<name>/     Delta tables (bronze.bars_raw, silver.bars, ops.event_log, ...)
+        tables/<schema>/<name>/      Delta tables (bronze.bars_raw, silver.bars, ops.event_log, ...)
         checkpoints/<schema>/<name>/ streaming checkpoints, one per flow (plus small state files)
-        warehouse/                  Spark's warehouse dir (unused: every table has an explicit location)
-        run.lock                    held while `medallion run` writes, so two runs never share checkpoints
+        warehouse/                   Spark's warehouse dir (unused: every table has an explicit location)
+        run.lock                     held while `medallion run` writes, so two runs never share checkpoints
 
-Keeping all of it under one root makes "start over" a single `rm -rf` and lets tests point an
-environment at a temporary folder.
+The per-table folders are `framework.naming.TableRef.path` / `.checkpoint`; this module adds what is
+about the whole folder. Keeping everything under one root makes "start over" a single `rm -rf` and
+lets tests point an environment at a temporary folder.
 """
 
 from __future__ import annotations
 
+import fcntl
+import os
 import shutil
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, Iterator
 
 from framework.delta_log import is_delta_table
-from framework.spec.environment import Environment
+from framework.errors import RunError
+from framework.naming import TABLES_FOLDER, TableRef
 
-EVENT_LOG_TABLE = "event_log"
+if TYPE_CHECKING:
+    from framework.spec.environment import Environment
 
 
 @dataclass(frozen=True)
@@ -27,12 +34,12 @@ class Storage:
     root: Path
 
     @classmethod
-    def of(cls, env: Environment) -> "Storage":
+    def of(cls, env: "Environment") -> "Storage":
         return cls(env.storage_root.resolve())
 
     @property
     def tables(self) -> Path:
-        return self.root / "tables"
+        return self.root / TABLES_FOLDER
 
     @property
     def warehouse(self) -> Path:
@@ -42,43 +49,58 @@ class Storage:
     def lock_file(self) -> Path:
         return self.root / "run.lock"
 
-    def table_path(self, qualified: str) -> Path:
-        """`silver.bars` -> <root>/tables/silver/bars."""
-        schema, name = split_name(qualified)
-        return self.tables / schema / name
+    def ref(self, published: str) -> TableRef:
+        """The local table published as `<schema>.<name>` (the engine names its datasets so)."""
+        return TableRef.parse(published, self.root)
 
-    def checkpoint(self, qualified: str) -> Path:
-        schema, name = split_name(qualified)
-        return self.root / "checkpoints" / schema / name
+    def table_path(self, published: str) -> Path:
+        return self.ref(published).path
 
-    def existing_tables(self) -> list[tuple[str, str, Path]]:
-        """(schema, name, path) of every Delta table folder on disk."""
+    def checkpoint(self, published: str) -> Path:
+        return self.ref(published).checkpoint
+
+    def existing_tables(self) -> list[TableRef]:
+        """Every Delta table folder on disk, by schema then name."""
         found = []
         if self.tables.is_dir():
             for schema_dir in sorted(p for p in self.tables.iterdir() if p.is_dir()):
                 for table_dir in sorted(p for p in schema_dir.iterdir() if p.is_dir()):
                     if is_delta_table(table_dir):
-                        found.append((schema_dir.name, table_dir.name, table_dir))
+                        found.append(TableRef(table_dir.name, schema_dir.name, "", storage_root=self.root))
         return found
 
-    def reset(self, qualified: str) -> None:
+    def reset(self, published: str) -> None:
         """Forget a table and its checkpoint (full refresh): the next run rebuilds it from its sources."""
-        for path in (self.table_path(qualified), self.checkpoint(qualified)):
+        ref = self.ref(published)
+        for path in (ref.path, ref.checkpoint):
             if path.exists():
                 shutil.rmtree(path)
 
 
-def split_name(qualified: str) -> tuple[str, str]:
-    parts = qualified.split(".")
-    if len(parts) < 2:
-        raise ValueError(f"expected <schema>.<table>, got `{qualified}`")
-    return parts[-2], parts[-1]
+@contextmanager
+def storage_lock(storage: Storage) -> Iterator[None]:
+    """One run per storage folder at a time: two runs would fight over the same checkpoints.
 
-
-def sql_string(value: str | Path) -> str:
-    """A Spark SQL string literal."""
-    return "'" + str(value).replace("\\", "\\\\").replace("'", "\\'") + "'"
-
-
-def quote_name(qualified: str) -> str:
-    return ".".join(f"`{part.replace('`', '``')}`" for part in qualified.split("."))
+    `flock` is released by the kernel when its holder dies, so a SIGKILLed run leaves no stale lock.
+    """
+    try:
+        storage.root.mkdir(parents=True, exist_ok=True)
+        handle = open(storage.lock_file, "a+")
+    except OSError as exc:  # read-only, full or forbidden storage: say so before Spark starts
+        raise RunError(f"cannot use the storage folder {storage.root}: {exc.strerror or exc} "
+                       f"({type(exc).__name__}); `storage_root` of the environment must be a writable folder") from None
+    with handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.seek(0)
+            holder = handle.read().strip() or "another process"
+            raise RunError(f"{storage.root} is in use by another `medallion run` ({holder}); wait for it or stop it")
+        handle.seek(0)
+        handle.truncate()
+        handle.write(f"pid {os.getpid()}")
+        handle.flush()
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)

@@ -10,10 +10,12 @@ import shutil
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from framework.delta_log import is_delta_table
 from framework.engine.dlt_api import Dataset
 from framework.engine.spark import register_table
-from framework.engine.storage import Storage, is_delta_table, quote_name, sql_string
-from framework.pipeline import INTERNAL_PREFIX
+from framework.engine.storage import Storage
+from framework.eventlog import EVENT_LOG_COMMENT, EVENT_LOG_DDL
+from framework.naming import INTERNAL_PREFIX, TableRef, quote_name, sql_string
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
@@ -35,6 +37,15 @@ def create_table(spark: "SparkSession", name: str, path: Path, definition: str) 
     if path.exists() and not is_delta_table(path):
         shutil.rmtree(path)
     spark.sql(f"CREATE TABLE {quote_name(name)} {definition}")
+
+
+def ensure_event_log(spark: "SparkSession", ref: TableRef) -> None:
+    """Create the local event log table if it does not exist (append-only), and register its name."""
+    if not is_delta_table(ref.path):
+        create_table(spark, ref.published, ref.path,
+                     f"({EVENT_LOG_DDL}) USING delta LOCATION {sql_string(ref.path)} "
+                     f"COMMENT {sql_string(EVENT_LOG_COMMENT)} TBLPROPERTIES ('delta.appendOnly' = 'true')")
+    register_table(spark, ref.published, ref.path)
 
 
 def struct_ddl(schema: "StructType") -> str:

@@ -17,9 +17,11 @@ import threading
 import time
 from collections import deque
 from dataclasses import dataclass, field
+from enum import StrEnum
 from pathlib import Path
 from typing import IO, Callable
 
+from framework.jobs.dag import job_tasks
 from framework.jobs.history import RunHistory
 from framework.jobs.notify import Alert, Delivery, send_alert
 from framework.spec.environment import Environment
@@ -27,8 +29,20 @@ from framework.spec.environment import Environment
 SECRET_NAME = re.compile(r"(KEY|SECRET|TOKEN|PASSWORD|PASSWD|WEBHOOK)", re.IGNORECASE)
 
 
+class TaskStatus(StrEnum):
+    """As a Databricks job run reports its tasks."""
+
+    RUNNING = "RUNNING"
+    SUCCESS = "SUCCESS"
+    FAILED = "FAILED"
+    TIMEDOUT = "TIMEDOUT"
+    SKIPPED = "SKIPPED"
+
+
 @dataclass(frozen=True)
-class Task:
+class ProcessTask:
+    """How one job task runs here: a process, its timeout and retries."""
+
     name: str
     argv: tuple[str, ...]
     depends_on: tuple[str, ...] = ()
@@ -40,7 +54,7 @@ class Task:
 @dataclass
 class TaskOutcome:
     task: str
-    status: str  # SUCCESS | FAILED | TIMEDOUT | SKIPPED
+    status: TaskStatus
     attempts: int = 0
     seconds: float = 0.0
     error: str | None = None
@@ -49,36 +63,28 @@ class TaskOutcome:
 @dataclass
 class JobResult:
     run_id: str
-    status: str
+    status: TaskStatus
     tasks: list[TaskOutcome] = field(default_factory=list)
     deliveries: list[Delivery] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
-        return self.status == "SUCCESS"
+        return self.status == TaskStatus.SUCCESS
 
 
 def history_for(env: Environment) -> RunHistory:
     return RunHistory(env.storage_root / "ops" / "job_runs.sqlite")
 
 
-def default_tasks(env: Environment, *, collect_args: tuple[str, ...] = (), pipeline_args: tuple[str, ...] = (),
-                  check_args: tuple[str, ...] = ()) -> list[Task]:
-    """The three tasks of the production job, with the environment's timeouts and retries."""
+def local_tasks(env: Environment, extra_args: dict[str, tuple[str, ...]] | None = None) -> list[ProcessTask]:
+    """The job's tasks (framework/jobs/dag.py) as `python -m framework <command>` processes, with the
+    environment's retries; `extra_args` adds arguments per task key (`medallion job --collect-args`)."""
     python = (sys.executable, "-m", "framework")
-    timeouts = env.get("timeouts") or {}
-    job = env.get("job") or {}
-    retries = int(job.get("max_retries", 0))
-    interval = float(job.get("min_retry_interval_millis", 0)) / 1000
-    common = {"max_retries": retries, "retry_interval_seconds": min(interval, 30.0) if env.runtime == "local" else interval}
-    return [
-        Task("collect", (*python, "collect", "--env", env.name, *collect_args), (),
-             timeouts.get("collect_seconds"), **common),
-        Task("pipeline", (*python, "run", "--env", env.name, *pipeline_args), ("collect",),
-             timeouts.get("pipeline_seconds"), **common),
-        Task("quality_checks", (*python, "check", "--env", env.name, *check_args), ("pipeline",),
-             timeouts.get("checks_seconds"), **common),
-    ]
+    interval = env.job.min_retry_interval_millis / 1000
+    return [ProcessTask(task.key, (*python, *task.command, *(extra_args or {}).get(task.key, ())), task.depends_on,
+                        task.timeout_seconds, max_retries=env.job.max_retries,
+                        retry_interval_seconds=min(interval, 30.0) if env.runtime == "local" else interval)
+            for task in job_tasks(env)]
 
 
 def redact(text: str, environ: dict[str, str] | None = None) -> str:
@@ -122,25 +128,25 @@ def run_process(argv: tuple[str, ...], cwd: Path, timeout: float | None) -> tupl
     return code, "\n".join(tail)
 
 
-def run_job(env: Environment, tasks: list[Task], *, history: RunHistory | None = None, job_name: str = "medallion",
+def run_job(env: Environment, tasks: list[ProcessTask], *, history: RunHistory | None = None, job_name: str = "medallion",
             on_task: Callable[[TaskOutcome], None] | None = None) -> JobResult:
     """Run `tasks` in dependency order; a failed task skips everything downstream of it."""
     history = history or history_for(env)
     run_id = history.start_job(job_name, env.name)
-    result = JobResult(run_id, "RUNNING")
+    result = JobResult(run_id, TaskStatus.RUNNING)
     finished: dict[str, TaskOutcome] = {}
     for task in tasks:
-        blocked = [d for d in task.depends_on if finished.get(d) and finished[d].status != "SUCCESS"]
+        blocked = [d for d in task.depends_on if finished.get(d) and finished[d].status != TaskStatus.SUCCESS]
         if blocked:
-            outcome = TaskOutcome(task.name, "SKIPPED", error=f"upstream task {blocked[0]} did not succeed")
+            outcome = TaskOutcome(task.name, TaskStatus.SKIPPED, error=f"upstream task {blocked[0]} did not succeed")
         else:
             outcome = _run_task(env, task, run_id, history)
         finished[task.name] = outcome
         result.tasks.append(outcome)
         if on_task:
             on_task(outcome)
-    failed = [t for t in result.tasks if t.status in ("FAILED", "TIMEDOUT")]
-    result.status = "FAILED" if failed else "SUCCESS"
+    failed = [t for t in result.tasks if t.status in (TaskStatus.FAILED, TaskStatus.TIMEDOUT)]
+    result.status = TaskStatus.FAILED if failed else TaskStatus.SUCCESS
     error = f"task {failed[0].task} {failed[0].status.lower()}: {failed[0].error}" if failed else None
     history.end_job(run_id, result.status, error)
     if failed:
@@ -148,22 +154,22 @@ def run_job(env: Environment, tasks: list[Task], *, history: RunHistory | None =
     return result
 
 
-def _run_task(env: Environment, task: Task, run_id: str, history: RunHistory) -> TaskOutcome:
-    outcome = TaskOutcome(task.name, "FAILED")
+def _run_task(env: Environment, task: ProcessTask, run_id: str, history: RunHistory) -> TaskOutcome:
+    outcome = TaskOutcome(task.name, TaskStatus.FAILED)
     started = time.monotonic()
     for attempt in range(1, task.max_retries + 2):
         outcome.attempts = attempt
         history.start_task(run_id, task.name, attempt)
         code, stderr_tail = run_process(task.argv, env.root, task.timeout_seconds)
         if code == 0:
-            outcome.status, outcome.error = "SUCCESS", None
-            history.end_task(run_id, task.name, attempt, "SUCCESS")
+            outcome.status, outcome.error = TaskStatus.SUCCESS, None
+            history.end_task(run_id, task.name, attempt, TaskStatus.SUCCESS)
             break
         if code is None:
-            outcome.status, outcome.error = "TIMEDOUT", f"exceeded its timeout of {task.timeout_seconds}s"
+            outcome.status, outcome.error = TaskStatus.TIMEDOUT, f"exceeded its timeout of {task.timeout_seconds}s"
         else:
             last_line = next((l for l in reversed(stderr_tail.splitlines()) if l.strip()), "")
-            outcome.status, outcome.error = "FAILED", f"exit code {code}" + (f": {last_line}" if last_line else "")
+            outcome.status, outcome.error = TaskStatus.FAILED, f"exit code {code}" + (f": {last_line}" if last_line else "")
         history.end_task(run_id, task.name, attempt, outcome.status, outcome.error)
         if attempt <= task.max_retries:
             time.sleep(task.retry_interval_seconds)

@@ -18,6 +18,7 @@ import yaml
 from yaml.constructor import SafeConstructor
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
+from framework.errors import DocumentError
 from framework.findings import Finding, tidy
 
 _STR, _NULL, _BOOL, _INT, _SEQ, _MAP = (f"tag:yaml.org,2002:{t}" for t in ("str", "null", "bool", "int", "seq", "map"))
@@ -121,14 +122,6 @@ def format_path(path: DocPath) -> str:
     for part in path:
         out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
     return out
-
-
-class DocumentError(Exception):
-    """The file could not be read as YAML; carries a located finding."""
-
-    def __init__(self, finding: Finding):
-        super().__init__(finding.render())
-        self.finding = finding
 
 
 Stamp = tuple[int, int]

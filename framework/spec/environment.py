@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
 from framework.spec.documents import Document
 from framework.spec.model import LAYERS
+from framework.spec.settings import DatabricksSettings, JobSettings, Retries, Timeouts, interval_seconds, section
 
 VARIABLE = re.compile(r"\$\{([^}]*)\}")
 
@@ -24,6 +26,7 @@ DEFAULT_LAYER_RULES: dict[str, tuple[str, ...]] = {
 }
 
 DEFAULTS: dict[str, Any] = {
+    # top-level defaults; nested sections (retries, timeouts, job, databricks) own theirs in settings.py
     "runtime": "local",
     "catalog": "main",
     "schemas": {"bronze": "bronze", "silver": "silver", "gold": "gold", "ops": "ops"},
@@ -39,7 +42,6 @@ DEFAULTS: dict[str, Any] = {
     "optimize_interval": "10 minutes",
     "landing_settle_seconds": 10,
     "max_parallel_flows": 2,
-    "retries": {"max_attempts": 3, "initial_backoff_seconds": 2, "max_backoff_seconds": 60},
     "spark_conf": {},
     "tags": {},
     "variables": {},
@@ -86,6 +88,60 @@ class Environment:
     def catalog(self) -> str:
         return self.settings["catalog"]
 
+    # -- typed settings (defaults in DEFAULTS and framework/spec/settings.py) ---------------------------
+
+    @property
+    def development(self) -> bool:
+        """Development mode: fail fast, no retries (DLT's development flag)."""
+        return bool(self.settings["development"])
+
+    @property
+    def continuous(self) -> bool:
+        return bool(self.settings["continuous"])
+
+    @property
+    def trigger_interval(self) -> str:
+        """Micro-batch interval of continuous streams, as written (`5 seconds`)."""
+        return str(self.settings["trigger_interval"])
+
+    @property
+    def trigger_seconds(self) -> float:
+        return interval_seconds(self.trigger_interval)
+
+    @property
+    def optimize_seconds(self) -> float:
+        """How often continuous mode OPTIMIZEs the tables that changed."""
+        return interval_seconds(str(self.settings["optimize_interval"]))
+
+    @property
+    def landing_settle_seconds(self) -> float:
+        return float(self.settings["landing_settle_seconds"])
+
+    @property
+    def max_parallel_flows(self) -> int:
+        return max(1, int(self.settings["max_parallel_flows"]))
+
+    @cached_property
+    def retries(self) -> Retries:
+        return section(Retries, self.settings.get("retries"))
+
+    @property
+    def attempts(self) -> int:
+        """Attempts a failing flow gets: one in development mode, `retries.max_attempts` in production."""
+        return 1 if self.development else int(self.retries.max_attempts)
+
+    @cached_property
+    def timeouts(self) -> Timeouts:
+        return section(Timeouts, self.settings.get("timeouts"))
+
+    @cached_property
+    def job(self) -> JobSettings:
+        return section(JobSettings, self.settings.get("job"))
+
+    @cached_property
+    def databricks(self) -> DatabricksSettings:
+        return section(DatabricksSettings, self.settings.get("databricks"))
+
     def schema_for(self, layer: str) -> str:
         return self.settings["schemas"].get(layer, layer)
 
@@ -126,9 +182,6 @@ class Environment:
         builtins.update({k: str(v) for k, v in self.settings.get("variables", {}).items()})
         return builtins
 
-    def qualified_name(self, layer: str, table: str) -> str:
-        """The Unity Catalog name of a table in this environment."""
-        return f"{self.catalog}.{self.schema_for(layer)}.{table}"
 
 
 def unknown_variables(text: str, known: dict[str, str]) -> list[str]:

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import json
 import re
+from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
-from typing import Any
+from typing import Any, Callable
 
 import jsonschema_rs
 
@@ -51,7 +52,7 @@ def _resolve(kind: str, node: dict[str, Any]) -> dict[str, Any]:
 def validate_document(doc: Document, kind: str) -> list[Finding]:
     """All schema findings of one document, each at the line/column of the offending key or value."""
     if not isinstance(doc.data, dict):
-        return [doc.finding((), f"a {kind} spec must be a YAML mapping of keys to values, not {_type_name(doc.data)}",
+        return [doc.finding((), f"a {kind} spec must be a YAML mapping of keys to values, not {type_name(doc.data)}",
                             code="schema")]
     findings: list[Finding] = []
     more = 0
@@ -69,27 +70,64 @@ def validate_document(doc: Document, kind: str) -> list[Finding]:
     return findings
 
 
+@dataclass(frozen=True)
+class SchemaProblem:
+    """One thing a JSON Schema error says is wrong, ready to be located in a document."""
+
+    kind: str
+    """unknown_key, missing_key, enum or type."""
+    path: tuple[str | int, ...]
+    message: str
+    hint: str = ""
+    key: bool = False
+    """Point at the key at `path` rather than at its value."""
+
+
+def describe_error(error: Any, owner: dict[str, Any], *, hint: str = "", enum_hint: str = "",
+                   required_hint: Callable[[str], str] | None = None) -> list[SchemaProblem] | None:
+    """What a jsonschema-rs error means, for the kinds every schema has (unknown and missing keys, enums,
+    types); None for other kinds, which the caller words itself. `owner` is the schema object holding the
+    failing keyword; `hint` explains a wrong type, `enum_hint` a value with no close match. Shared by the
+    spec and environment schemas (here) and the Databricks bundle schema (framework/deploy/schema.py).
+    """
+    path = tuple(error.instance_path)
+    error_kind = error.kind
+    if isinstance(error_kind, jsonschema_rs.ValidationErrorKind.AdditionalProperties):
+        allowed = list(owner.get("properties", {}))
+        unexpected = list(error_kind.unexpected)
+        problems = [SchemaProblem("unknown_key", path + (key,), f"unknown key `{key}`", key=True,
+                                  hint=did_you_mean(key, allowed) or f"allowed keys: {', '.join(allowed)}")
+                    for key in unexpected[:MAX_FINDINGS]]
+        if len(unexpected) > MAX_FINDINGS:
+            more = len(unexpected) - MAX_FINDINGS
+            problems.append(SchemaProblem("unknown_key", path, f"... and {more:,} more unknown keys here"))
+        return problems
+    if isinstance(error_kind, jsonschema_rs.ValidationErrorKind.Required):
+        missing = error_kind.property
+        return [SchemaProblem("missing_key", path, f"missing required key `{missing}`",
+                              hint=required_hint(missing) if required_hint else "")]
+    if isinstance(error_kind, jsonschema_rs.ValidationErrorKind.Enum):
+        options = [str(o) for o in error_kind.options]
+        value = error.instance
+        close = did_you_mean(str(value), options) if isinstance(value, str) else ""
+        return [SchemaProblem("enum", path, f"{json.dumps(value)} is not one of {', '.join(options)}",
+                              hint=close or enum_hint or f"use one of: {', '.join(options)}")]
+    if isinstance(error_kind, jsonschema_rs.ValidationErrorKind.Type):
+        expected = types_text(owner.get("type"))
+        return [SchemaProblem("type", path, f"expected {expected}, got {type_name(error.instance)}", hint=hint)]
+    return None
+
+
 def _to_findings(doc: Document, kind: str, error: Any) -> list[Finding]:
     path = tuple(error.instance_path)
     keyword = error.schema_path[-1] if error.schema_path else ""
     owner = _subschema(kind, list(error.schema_path))
     error_kind = error.kind
 
-    if isinstance(error_kind, jsonschema_rs.ValidationErrorKind.AdditionalProperties):
-        allowed = list(owner.get("properties", {}))
-        unexpected = list(error_kind.unexpected)
-        found = [doc.finding(path + (key,), f"unknown key `{key}`", key=True, code="schema",
-                             hint=did_you_mean(key, allowed) or f"allowed keys: {', '.join(allowed)}")
-                 for key in unexpected[:MAX_FINDINGS]]
-        if len(unexpected) > MAX_FINDINGS:
-            found.append(doc.finding(path, f"... and {len(unexpected) - MAX_FINDINGS:,} more unknown keys here",
-                                     code="schema"))
-        return found
-    if isinstance(error_kind, jsonschema_rs.ValidationErrorKind.Required):
-        missing = error_kind.property
+    def required_hint(missing: str) -> str:
         described = _resolve(kind, owner.get("properties", {}).get(missing, {})).get("description", "")
-        return [doc.finding(path, f"missing required key `{missing}`", code="schema",
-                            hint=described or f"add `{missing}:`")]
+        return described or f"add `{missing}:`"
+
     if keyword == "oneOf" and all(set(b) == {"required"} for b in owner.get("oneOf", [])):
         choices = [b["required"][0] for b in owner["oneOf"]]
         value = error.instance if isinstance(error.instance, dict) else {}
@@ -97,24 +135,17 @@ def _to_findings(doc: Document, kind: str, error: Any) -> list[Finding]:
         what = f"has {' and '.join(f'`{p}`' for p in present)}" if present else "has none of them"
         return [doc.finding(path, f"needs exactly one of {', '.join(f'`{c}`' for c in choices)}; it {what}",
                             code="schema", hint=owner.get("description", ""))]
-    if isinstance(error_kind, jsonschema_rs.ValidationErrorKind.Enum):
-        options = [str(o) for o in error_kind.options]
-        value = error.instance
-        hint = did_you_mean(str(value), options) if isinstance(value, str) else ""
-        return [doc.finding(path, f"{json.dumps(value)} is not one of {', '.join(options)}", code="schema",
-                            hint=hint or f"use one of: {', '.join(options)}")]
     if isinstance(error_kind, jsonschema_rs.ValidationErrorKind.Pattern):
-        description = owner.get("description", "")
         return [doc.finding(path, f"{json.dumps(error.instance)} does not match the expected form "
-                                  f"(pattern {error_kind.pattern})", code="schema", hint=description)]
-    if isinstance(error_kind, jsonschema_rs.ValidationErrorKind.Type):
-        expected = _types_text(owner.get("type"))
-        return [doc.finding(path, f"expected {expected}, got {_type_name(error.instance)}", code="schema",
-                            hint=owner.get("description", ""))]
-    return [doc.finding(path, _clean(error.message), code="schema", hint=owner.get("description", ""))]
+                                  f"(pattern {error_kind.pattern})", code="schema", hint=owner.get("description", ""))]
+    problems = describe_error(error, owner, hint=owner.get("description", ""), required_hint=required_hint)
+    if problems is None:
+        return [doc.finding(path, _clean(error.message), code="schema", hint=owner.get("description", ""))]
+    return [doc.finding(p.path, p.message, key=p.key, code="schema", hint=p.hint) for p in problems]
 
 
-def _types_text(types: Any) -> str:
+def types_text(types: Any) -> str:
+    """JSON Schema type names as words: `a mapping or a list`."""
     names = {"object": "a mapping", "array": "a list", "string": "a string", "integer": "an integer",
              "number": "a number", "boolean": "true or false", "null": "null"}
     if isinstance(types, list):
@@ -122,7 +153,8 @@ def _types_text(types: Any) -> str:
     return names.get(types, str(types))
 
 
-def _type_name(value: Any) -> str:
+def type_name(value: Any) -> str:
+    """The kind of a YAML value, in words."""
     if value is None:
         return "null (an empty value)"
     return {dict: "a mapping", list: "a list", str: "a string", bool: "a boolean", int: "an integer",

@@ -18,7 +18,7 @@ from framework.validation.python_ref import resolve_python_ref
 from framework.validation.sql import DIALECT, check_boolean_expression, check_select
 
 if TYPE_CHECKING:
-    from framework.project import Project
+    from framework.spec.project import Project
 
 TABLES_FOLDER = "tables"
 SOURCE_VIEW = "source"

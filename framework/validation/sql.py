@@ -18,7 +18,8 @@ from sqlglot import exp
 from sqlglot.dialects.dialect import Dialect
 from sqlglot.errors import ParseError, TokenError
 
-DIALECT = "spark"
+from framework.sql import DIALECT
+
 MAX_RULE_CHARS = 10_000
 MAX_SELECT_CHARS = 100_000
 """Parsing is linear but not free (~3 s per megabyte): cap texts far above anything real so a hostile
@@ -255,21 +256,3 @@ def _check_select(text: str) -> SqlCheck:
         return SqlCheck(error=f"SQL must be a SELECT, not {tree.key.upper()}")
     tables = tuple(dict.fromkeys(name for name in found.tables if name and name not in found.ctes))
     return SqlCheck(columns=_column_names(found), tables=tables)
-
-
-def qualify_tables(text: str, names: dict[str, str]) -> str:
-    """Rewrite table references that name specs (`bars`) into their published names (`silver.bars`)."""
-    tree = sqlglot.parse_one(text, read=DIALECT)
-    cte_names = {cte.alias_or_name for cte in tree.find_all(exp.CTE)}
-
-    def rewrite(node: exp.Expression) -> exp.Expression:
-        if isinstance(node, exp.Table) and not node.args.get("db") and node.name in names \
-                and node.name not in cte_names:
-            parts = names[node.name].split(".")
-            replacement = exp.table_(parts[-1], db=parts[-2] if len(parts) > 1 else None,
-                                     catalog=parts[-3] if len(parts) > 2 else None,
-                                     alias=node.alias or None)
-            return replacement
-        return node
-
-    return tree.transform(rewrite).sql(DIALECT)

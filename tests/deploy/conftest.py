@@ -1,30 +1,29 @@
-"""Fixtures for the Databricks deployment tests: a private copy of the project beside the shared/ folder."""
+"""Fixtures for the Databricks deployment tests: the vendored official bundle schema, a private project copy."""
 
 from __future__ import annotations
 
-import os
 import shutil
 from pathlib import Path
 
 import pytest
 
+from framework.deploy.schema import official_schema_path
+
 REPO = Path(__file__).resolve().parents[2]
-SHARED = REPO.parent / "shared"
-SCHEMA = SHARED / "databricks" / "bundle.schema.json"
 PROJECT_PARTS = ("tables", "environments", "templates", "notebooks", "resources", "databricks.yml", "pyproject.toml")
 
 
 @pytest.fixture(scope="session")
 def official_schema() -> Path:
-    if not SCHEMA.is_file():
-        pytest.skip(f"the official bundle schema is not at {SCHEMA} (shared/ must sit beside the project root)")
-    return SCHEMA
+    """The copy of the official schema that ships in the package (framework/deploy/schemas/)."""
+    path = official_schema_path()
+    assert path.is_file(), f"the vendored bundle schema is missing: {path}"
+    return path
 
 
 @pytest.fixture
-def project_copy(tmp_path: Path, official_schema: Path) -> Path:
-    """tmp/project (the bundle sources and rendered files) with tmp/shared -> the real shared/ folder,
-    so the schema is found exactly as in CI: ../shared relative to the project root."""
+def project_copy(tmp_path: Path) -> Path:
+    """tmp/project: the bundle sources and rendered files, alone in an empty folder (no sibling folders)."""
     root = tmp_path / "project"
     root.mkdir()
     for part in PROJECT_PARTS:
@@ -33,7 +32,6 @@ def project_copy(tmp_path: Path, official_schema: Path) -> Path:
             shutil.copytree(source, root / part, ignore=shutil.ignore_patterns("__pycache__"))
         elif source.is_file():
             shutil.copy2(source, root / part)
-    os.symlink(SHARED, tmp_path / "shared")
     return root
 
 

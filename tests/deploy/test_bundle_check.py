@@ -61,10 +61,10 @@ def test_check_starts_no_jvm_and_compiles_the_schema_only_when_asked():
             "from pathlib import Path\n"
             "from framework.project import load_project\n"
             "import framework.deploy.schema as s\n"
-            "assert s._load.cache_info().currsize == 0\n"
+            "assert s.load_schema.cache_info().currsize == 0\n"
             "from framework.deploy.check import check_bundle\n"
             f"assert check_bundle(load_project(Path({str(REPO)!r}))) == []\n"
-            "assert s._load.cache_info().currsize == 1\n"
+            "assert s.load_schema.cache_info().currsize == 1\n"
             "assert 'pyspark' not in sys.modules and 'databricks.sdk' not in sys.modules\n")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO)
     assert result.returncode == 0, result.stderr
@@ -235,11 +235,12 @@ def test_yaml_error_in_a_bundle_file_is_located(project_copy: Path):
     assert finding.file == "resources/extra.yml" and finding.code == "yaml"
 
 
-def test_missing_shared_schema_is_a_warning(tmp_path: Path, project_copy: Path):
-    (tmp_path / "shared").unlink()
-    findings = check_bundle(load_project(project_copy))
-    assert [(f.severity, f.code) for f in findings] == [("warning", "bundle-schema")]
-    assert "schema validation skipped" in findings[0].message
+def test_the_vendored_schema_checks_a_project_with_no_sibling_folders(tmp_path: Path, project_copy: Path):
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["project"]
+    edit(project_copy / "resources/prod.yml", "channel: CURRENT", "chanel: CURRENT")
+    finding = only(check_bundle(load_project(project_copy)), "bundle-schema")
+    assert finding.file == "resources/prod.yml" and finding.message == "unknown key `chanel`"
+    assert finding.hint == "did you mean `channel`?"
 
 
 def test_bundle_check_command(project_copy: Path):

@@ -79,7 +79,7 @@ def test_job_tasks_schedule_and_limits(project_copy: Path):
         assert tasks["quality_checks"]["depends_on"] == [{"task_key": "pipeline"}]
         assert [tasks[k]["timeout_seconds"] for k in tasks] == [1800, 3600, 1200]
         assert all(t["min_retry_interval_millis"] == 300000 for t in tasks.values())
-        assert tasks["collect"]["spark_python_task"]["python_file"] == "../framework/deploy/entrypoint.py"
+        assert tasks["collect"]["spark_python_task"]["python_file"] == "../framework/cli/entrypoint.py"
         assert tasks["collect"]["spark_python_task"]["parameters"][2:4] == ["collect", "--env"]
         assert tasks["quality_checks"]["spark_python_task"]["parameters"][2] == "check"
     assert dev_job["email_notifications"] == {"on_failure": ["data-platform-dev@example.com"]}

@@ -9,12 +9,13 @@ from pathlib import Path
 from click.testing import CliRunner
 
 from framework.cli import cli
-from framework.deploy.grants import GrantError, grant_statements
+from framework.deploy.grants import grant_statements
+from framework.errors import GrantError
 from framework.project import load_project
 
 from .conftest import REPO, edit
 
-ENTRYPOINT = REPO / "framework/deploy/entrypoint.py"
+ENTRYPOINT = REPO / "framework/cli/entrypoint.py"
 
 
 def test_entrypoint_runs_medallion_from_the_given_root(project_copy: Path):

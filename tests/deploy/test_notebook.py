@@ -60,8 +60,8 @@ def test_notebook_registers_every_spec_under_unity_catalog_names(spark, monkeypa
     registered = namespace["registered"]
     assert set(registered) == set(dlt.graph.datasets)
     for spec in project.tables.values():
-        assert env.qualified_name(spec.layer, spec.name) in dlt.graph.datasets, spec.name
-    bars_raw = dlt.graph.datasets[env.qualified_name("bronze", "bars_raw")]
+        assert f"{env.catalog}.{env.schema_for(spec.layer)}.{spec.name}" in dlt.graph.datasets, spec.name
+    bars_raw = dlt.graph.datasets[f"medallion_{env_name}.bronze.bars_raw"]
     assert bars_raw.table_properties["pipelines.autoOptimize.zOrderCols"] == "symbol"
     assert bars_raw.table_properties["delta.autoOptimize.optimizeWrite"] == "true"
     assert bars_raw.comment and bars_raw.comment.startswith("Raw OHLCV bars")

@@ -49,6 +49,24 @@ def one_error_line(result: Result) -> str:
     return lines[0]
 
 
+def event_log_rows(counts: dict[str, tuple[str, int, int]]) -> list[list[str | None]]:
+    """A published event log's rows as the warehouse returns them: an update, then a flow_progress event per
+    dataset with one expectation's counts (the DLT shape: `details` a JSON string)."""
+    import json
+
+    rows: list[list[str | None]] = [["u1", "2026-11-27T22:00:00.000Z", "create_update", None, None,
+                                     json.dumps({"create_update": {"cause": "SCHEDULER"}})]]
+    for dataset, (name, passed, failed) in counts.items():
+        details = {"flow_progress": {"status": "RUNNING", "metrics": {"num_output_rows": passed},
+                                     "data_quality": {"dropped_records": 0, "expectations": [
+                                         {"name": name, "dataset": dataset, "passed_records": passed,
+                                          "failed_records": failed}]}}}
+        rows.append(["u1", "2026-11-27T22:01:00.000Z", "flow_progress", dataset, dataset, json.dumps(details)])
+    rows.append(["u1", "2026-11-27T22:02:00.000Z", "flow_progress", "medallion_prod.gold.daily_bars", None,
+                 json.dumps({"flow_progress": {"status": "COMPLETED"}})])
+    return rows
+
+
 # status -------------------------------------------------------------------------------------------
 
 def test_status_reports_pipeline_update_and_expectation_metrics(server: WorkspaceServer, monkeypatch):
@@ -56,7 +74,9 @@ def test_status_reports_pipeline_update_and_expectation_metrics(server: Workspac
     server.add_update(pipeline, "COMPLETED", full_refresh=True)
     server.add_update(pipeline, "RUNNING")
     server.add_pipeline("medallion_prod_backfill")  # matches the LIKE filter, but is another pipeline
-    server.statement_rows = [["bars", "prices_positive", "9990", "10"], ["bars_raw", "parsed", "1000", "0"]]
+    server.statement_rows = event_log_rows({"medallion_prod.silver.bars": ("prices_positive", 9990, 10),
+                                            "medallion_prod.bronze.bars_raw": ("parsed", 1000, 0)})
+    server.statement_chunk_rows = 2  # four events in two chunks: the second is fetched separately
     monkeypatch.setenv("DATABRICKS_WAREHOUSE_ID", "wh-42")
     result = medallion("status", "--env", "prod")
     assert result.exit_code == 0, result.output
@@ -71,6 +91,8 @@ def test_status_reports_pipeline_update_and_expectation_metrics(server: Workspac
     assert statement["on_wait_timeout"] == "CANCEL"
     assert "FROM `medallion_prod`.`ops`.`pipeline_event_log`" in statement["statement"]
     assert "flow_progress" in statement["statement"]
+    assert "medallion_prod.silver.bars" in out and "prices_positive" in out
+    assert any("/result/chunks/1" in path for path in server.paths("GET"))
 
 
 def test_status_without_a_warehouse_skips_metrics(server: WorkspaceServer):

@@ -47,7 +47,12 @@ class WorkspaceServer:
         self.token = token
         self.pipelines: dict[str, Pipeline] = {}
         self.jobs: dict[int, Job] = {}
-        self.statement_rows: list[list[str]] = []
+        self.statement_rows: list[list[str | None]] = []
+        """Rows every SQL statement returns (as a SQL warehouse sends them: JSON_ARRAY of strings)."""
+        self.statement_columns: list[str] = ["update_id", "timestamp", "event_type", "flow_name", "dataset_name",
+                                             "details"]
+        self.statement_chunk_rows = 1000
+        """Rows per result chunk: more rows than this come back in several chunks, fetched one by one."""
         self.statement_failure: str | None = None
         self.failures: dict[str, tuple[int, str, str]] = {}
         self.delays: dict[str, float] = {}
@@ -155,6 +160,8 @@ class WorkspaceServer:
                 return self._run_get(query)
         if parts == ["api", "2.0", "sql", "statements"] and method == "POST":
             return self._statement(body)
+        if parts[:4] == ["api", "2.0", "sql", "statements"] and parts[5:6] == ["result"] and method == "GET":
+            return 200, self._chunk(int(parts[7]))
         return 404, {"error_code": "ENDPOINT_NOT_FOUND", "message": f"No API found for '{method} {path}'"}
 
     # pipelines ---------------------------------------------------------------------------------
@@ -260,18 +267,26 @@ class WorkspaceServer:
             return 200, {"statement_id": statement_id,
                          "status": {"state": "FAILED", "error": {"error_code": "BAD_REQUEST",
                                                                  "message": self.statement_failure}}}
-        columns = ["dataset", "expectation", "passed", "failed"]
+        chunks = max(1, -(-len(self.statement_rows) // self.statement_chunk_rows))
         return 200, {
             "statement_id": statement_id,
             "status": {"state": "SUCCEEDED"},
             "manifest": {"format": "JSON_ARRAY", "total_row_count": len(self.statement_rows), "truncated": False,
-                         "total_chunk_count": 1,
-                         "schema": {"column_count": 4, "columns": [
-                             {"name": c, "type_name": "STRING" if i < 2 else "LONG", "position": i}
-                             for i, c in enumerate(columns)]}},
-            "result": {"chunk_index": 0, "row_offset": 0, "row_count": len(self.statement_rows),
-                       "data_array": self.statement_rows},
+                         "total_chunk_count": chunks,
+                         "schema": {"column_count": len(self.statement_columns), "columns": [
+                             {"name": c, "type_name": "STRING", "position": i}
+                             for i, c in enumerate(self.statement_columns)]}},
+            "result": self._chunk(0),
         }
+
+    def _chunk(self, index: int) -> dict[str, Any]:
+        size = self.statement_chunk_rows
+        rows = self.statement_rows[index * size:(index + 1) * size]
+        chunk: dict[str, Any] = {"chunk_index": index, "row_offset": index * size, "row_count": len(rows),
+                                 "data_array": rows}
+        if (index + 1) * size < len(self.statement_rows):
+            chunk["next_chunk_index"] = index + 1
+        return chunk
 
 
 def _like(value: str, pattern: str) -> bool:

@@ -49,15 +49,17 @@ RUNS = (
 
 
 def write_event_log(spark, env) -> None:
-    """Three runs through the engine's own event-log writer (DLT shape, `details` a VARIANT): per run a
+    """Three runs through the engine's own event-log writer (DLT shape, `details` a JSON string): per run a
     create_update, RUNNING flow_progress events per micro-batch with expectation counts, and a final
     COMPLETED event per flow without counts (which must not be counted twice)."""
-    from framework.engine.event_log import EventLog, flow_progress_details
     from framework.engine.metrics import FlowMetrics
+    from framework.engine.tables import ensure_event_log
+    from framework.eventlog import EventLogWriter, flow_progress_details
+    from framework.naming import TableRef
 
     for update_id, _, expectations in RUNS:
-        log = EventLog(spark, env, update_id=update_id)
-        log.ensure_table()
+        log = EventLogWriter(spark, env, update_id=update_id)
+        ensure_event_log(spark, TableRef.event_log(env))
         log.emit("create_update", "Update started", {"create_update": {"cause": "USER_ACTION"}})
         for batch in range(2):  # each micro-batch sees half the rows; pages must add them up per run
             metrics = FlowMetrics(expectations={name: [p // 2 + (p % 2) * batch, f // 2 + (f % 2) * batch]
@@ -78,7 +80,7 @@ def build_local_run(spark, root: Path) -> LocalRun:
     - bronze.bars_raw: created with a checkpoint every 3 commits, 4 appends and a DELETE (checkpoint + JSON)
     - silver.bars: one overwrite (JSON log only)
     - silver.trading_sessions: deletion vectors enabled, then a DELETE (rows hidden by a vector)
-    - ops.event_log: three runs written by the engine's event-log writer (framework/engine/event_log.py)
+    - ops.event_log: three runs written by the engine's event-log writer (framework/eventlog/writer.py)
     """
     env = load_valid(root).environment("local")
     base = env.storage_root / "tables"

@@ -14,7 +14,7 @@ from click.testing import CliRunner
 from framework.cli import cli
 from framework.docs import lineage
 from framework.docs.catalog import build_catalog
-from framework.docs.errors import DocsError
+from framework.errors import DocsError
 from framework.docs.output import MARKER
 from framework.docs.serve import HOST, make_server, serve_in_background, url_of
 from framework.docs.site import build_site

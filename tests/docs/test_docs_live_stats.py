@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 
 from framework.docs.catalog import build_catalog
-from framework.delta_log import DeltaLogError, read_snapshot
-from framework.docs.errors import DocsError
-from framework.docs.event_log import quality_by_table, read_expectation_results
+from framework.delta_log import read_snapshot
+from framework.errors import DeltaLogError, DocsError
+from framework.eventlog import quality_history, read_with_arrow
 from framework.docs.site import build_site
 from framework.docs.stats import collect_stats
 
@@ -55,8 +55,7 @@ def test_old_commits_cleaned_up_behind_a_checkpoint_still_read(local_run, tmp_pa
 
 
 def test_expectation_pass_rates_per_run_add_up_micro_batches(local_run):
-    results = read_expectation_results(local_run.tables["ops.event_log"])
-    quality = quality_by_table(results)
+    quality = quality_history(read_with_arrow(local_run.tables["ops.event_log"]))
     assert sorted(quality) == ["bars", "daily_bars"]
     bars = quality["bars"]
     assert [r.run_id for r in bars.runs] == [run_id for run_id, _, _ in RUNS]
@@ -78,7 +77,7 @@ def test_table_pages_show_the_run(local_run, graphviz_dot, tmp_path):
     assert versions == list(range(local_run.versions["bronze.bars_raw"], -1, -1))
     assert "DELETE" in history and "CREATE TABLE" in history
 
-    runs = quality_by_table(read_expectation_results(local_run.tables["ops.event_log"]))["bars"].runs
+    runs = quality_history(read_with_arrow(local_run.tables["ops.event_log"]))["bars"].runs
     first, last = (r.started[:19].replace("T", " ") for r in (runs[0], runs[-1]))
     bars = (tmp_path / "site" / "tables" / "bars.html").read_text()
     chart = bars.split('<figure class="chart">')[1].split("</figure>")[0]

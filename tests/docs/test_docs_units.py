@@ -6,12 +6,18 @@ import pytest
 
 from framework.docs.chart import pass_rate_chart, percent
 from framework.docs.environments import flatten
-from framework.docs.event_log import ExpectationResult, quality_by_table, table_name
 from framework.docs.render import human_bytes, inline_code, md_cell
+from framework.eventlog import EventHistory, ExpectationCount, FlowProgress, parse_events, quality_history
 
 
 def result(run: str, name: str, passed: int, failed: int, dataset: str = "bars", ts: str | None = None):
-    return ExpectationResult(run, ts or f"2026-11-2{run[-1]}T21:05:00.000000Z", dataset, name, passed, failed)
+    """One flow_progress event of `run` with one expectation's counts."""
+    return FlowProgress(run, ts or f"2026-11-2{run[-1]}T21:05:00.000000Z", dataset,
+                        expectations=(ExpectationCount(name, dataset, passed, failed),))
+
+
+def quality_by_table(results, runs: int = 12):
+    return quality_history(EventHistory(progress=tuple(results)), runs=runs)
 
 
 def test_percent_never_rounds_a_failure_up_to_100():
@@ -51,9 +57,11 @@ def test_chart_points_follow_the_rates():
 
 
 def test_dataset_names_are_reduced_to_table_names():
-    assert table_name("medallion_local.silver.bars") == "bars"
-    assert table_name("`silver`.`bars`") == "bars"
-    assert table_name("bars") == "bars"
+    details = '{"flow_progress": {"data_quality": {"expectations": [{"name": "a", "passed_records": 1}]}}}'
+    rows = [("u1", "2026-11-21T09:30:00Z", "flow_progress", flow, None, details)
+            for flow in ("medallion_local.silver.bars", "`silver`.`bars`", "bars")]
+    quality = quality_history(parse_events(rows))
+    assert list(quality) == ["bars"] and quality["bars"].latest.counts == (("a", 3, 0),)
 
 
 def test_settings_flatten_to_comparable_rows():

@@ -93,8 +93,8 @@ def test_the_local_api_refuses_what_it_cannot_do_like_databricks():
 
 
 def test_a_second_run_on_the_same_storage_is_refused(tmp_path):
-    from framework.engine.runner import RunError, storage_lock
-    from framework.engine.storage import Storage
+    from framework.engine.storage import Storage, storage_lock
+    from framework.errors import RunError
 
     storage = Storage(tmp_path / "storage")
     with storage_lock(storage):
@@ -106,7 +106,8 @@ def test_a_second_run_on_the_same_storage_is_refused(tmp_path):
 
 
 def test_table_selection_accepts_spec_and_published_names_and_hints_typos(declared):
-    from framework.engine.runner import RunError, plan, select
+    from framework.engine.plan import plan, select
+    from framework.errors import RunError
 
     project, _, _ = declared
     dlt = LocalDLT()
@@ -125,8 +126,9 @@ def test_table_selection_accepts_spec_and_published_names_and_hints_typos(declar
 def test_rebuilding_a_table_rebuilds_the_streaming_tables_that_read_it(declared, tmp_path):
     import threading
 
-    from framework.engine.runner import RunListener, _Runner
+    from framework.engine.results import RunListener
     from framework.engine.storage import Storage
+    from framework.engine.update import Update
 
     project, _, _ = declared
     messages: list[str] = []
@@ -135,7 +137,9 @@ def test_rebuilding_a_table_rebuilds_the_streaming_tables_that_read_it(declared,
         def message(self, text: str) -> None:
             messages.append(text)
 
-    runner = _Runner(project, project.environment("local"), Storage(tmp_path), None, Listener(), threading.Event())
-    assert runner._streaming_readers({"bars_raw"}) == {"bars_raw", "bars"}  # gold reads silver as a batch
-    assert runner._streaming_readers({"daily_bars"}) == {"daily_bars"}
+    assert project.graph().stream_readers({"bars_raw"}) == {"bars_raw", "bars"}  # gold reads silver as a batch
+    assert project.graph().stream_readers({"daily_bars"}) == {"daily_bars"}
+    update = Update(project, project.environment("local"), Storage(tmp_path), None, Listener(), threading.Event())
+    planned, _, refresh = update.select_flows(["daily_bars"], ["bars_raw"])
+    assert sorted(p.name for p in planned) == ["bars", "bars_raw", "daily_bars"] and refresh == {"bars_raw", "bars"}
     assert messages == ["also rebuilding bars: it streams from bars_raw"]

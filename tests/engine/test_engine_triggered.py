@@ -117,10 +117,10 @@ def test_gold_daily_bars_match_an_independent_computation(spark, pipeline):
 
 
 def test_event_log_has_the_dlt_shape_and_matches_the_run(spark, pipeline):
-    from framework.engine.event_log import EXPECTATIONS_TYPE, table_metrics
+    from framework.eventlog import EXPECTATIONS_TYPE, read_with_spark, table_metrics
 
     project, result = pipeline
-    metrics = table_metrics(spark, event_log="ops.event_log")
+    metrics = table_metrics(read_with_spark(spark, "ops.event_log"))
     bars = metrics["silver.bars"]
     m = result.flow("bars").metrics
     assert (bars.rows_read, bars.rows_written, bars.dropped, bars.quarantined, bars.deduplicated) == \

@@ -15,7 +15,7 @@ import pytest
 from aiosmtpd.controller import Controller
 
 from framework.jobs.history import RunHistory
-from framework.jobs.runner import Task, redact, run_job
+from framework.jobs.runner import ProcessTask, redact, run_job
 from framework.spec.environment import DEFAULTS, Environment, deep_merge
 
 PY = sys.executable
@@ -28,7 +28,7 @@ def make_env(tmp_path: Path, **settings) -> Environment:
 
 
 def task(name: str, code: str, *depends: str, **kwargs) -> Task:
-    return Task(name, (PY, "-c", code), depends, **kwargs)
+    return ProcessTask(name, (PY, "-c", code), depends, **kwargs)
 
 
 class _Inbox:

@@ -19,7 +19,6 @@ import pytest
 from medallion_testing import make_local_project
 from framework.checks.suite import CheckContext, run_checks
 from framework.collect import calendar, collect
-from framework.engine.event_log import event_log_name
 from market import reference
 
 pytestmark = pytest.mark.spark
@@ -142,10 +141,10 @@ def test_injected_defects_are_counted_in_the_right_place(spark, minute_bars):
     bronze = project.table(spark, "bronze.bars_raw").count()
     silver = project.table(spark, "silver.bars").count()
     quarantined = project.table(spark, "silver.bars_quarantine").count()
-    from framework.engine.event_log import table_metrics
+    from framework.eventlog import read_with_spark, table_metrics
 
     event_log = f"delta.`{project.storage / 'tables' / 'ops' / 'event_log'}`"
-    bars = table_metrics(spark, event_log=event_log)["silver.bars"]
+    bars = table_metrics(read_with_spark(spark, event_log))["silver.bars"]
     assert bronze == result.lines
     assert quarantined == bars.quarantined
     assert bars.quarantined == defects.get("null_field", 0) + defects.get("high_below_low", 0) + \
@@ -163,7 +162,7 @@ def test_checks_pass_on_clean_data_and_fail_on_a_broken_dataset(spark, minute_ba
 
     attach_storage(spark, env)
     as_of = datetime(2025, 12, 2, 12, 0, tzinfo=timezone.utc)  # the morning after the last collected session
-    ctx = CheckContext(spark, loaded, env, event_log_name(env), now=as_of)
+    ctx = CheckContext(spark, loaded, env, now=as_of)
     clean = run_checks(ctx)
     assert clean.exit_code == 0, [r for r in clean.results if not r.passed]
     assert {r.check for r in clean.results} == {"freshness", "completeness", "duplicates", "reconciliation",

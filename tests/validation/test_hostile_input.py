@@ -25,7 +25,8 @@ from hypothesis import strategies as st
 
 from framework.findings import Finding
 from framework.project import load_project
-from framework.spec.documents import MAX_BYTES, DocumentError, parse_document
+from framework.errors import DocumentError
+from framework.spec.documents import MAX_BYTES, parse_document
 from spec_project import DAILY_SPEND, EVENTS, LOCAL_ENV, RAW_EVENTS
 
 TARGET = "tables/silver/events.yaml"
@@ -188,7 +189,8 @@ def test_extreme_nesting_does_not_crash_the_interpreter(payload: str) -> None:
     """libyaml's composer recurses in C: without the pre-scan these inputs kill Python with SIGSEGV.
     Run in a subprocess so that a regression fails this test instead of the whole session."""
     code = textwrap.dedent(f"""
-        from framework.spec.documents import DocumentError, parse_document
+        from framework.errors import DocumentError
+        from framework.spec.documents import parse_document
         try:
             parse_document({payload}, "deep.yaml")
         except DocumentError as exc:

@@ -1,0 +1,94 @@
+"""What an update reports: the state of each flow and of the update, and the listener that watches it.
+
+The statuses follow DLT's event log (flow_progress status, update_progress state) so the local
+summary, the event log and a Databricks update read alike.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import TYPE_CHECKING
+
+from framework.engine.metrics import FlowMetrics
+
+if TYPE_CHECKING:
+    from framework.errors import ExpectationViolation
+    from framework.spec.model import TableSpec
+
+
+class FlowStatus(StrEnum):
+    QUEUED = "QUEUED"
+    STARTING = "STARTING"
+    RUNNING = "RUNNING"
+    COMPLETED = "COMPLETED"
+    UP_TO_DATE = "UP_TO_DATE"
+    """A materialized view whose inputs and definition did not change: nothing recomputed."""
+    FAILED = "FAILED"
+    SKIPPED = "SKIPPED"
+    """Not run: an upstream failed, or the update was stopping."""
+    STOPPED = "STOPPED"
+
+
+class UpdateStatus(StrEnum):
+    RUNNING = "RUNNING"
+    COMPLETED = "COMPLETED"
+    FAILED = "FAILED"
+    CANCELED = "CANCELED"
+
+
+@dataclass
+class FlowResult:
+    table: str
+    """Published name, e.g. silver.bars."""
+    spec: "TableSpec"
+    status: FlowStatus = FlowStatus.QUEUED
+    metrics: FlowMetrics = field(default_factory=FlowMetrics)
+    error: str | None = None
+    seconds: float = 0.0
+    attempts: int = 0
+    violation: "ExpectationViolation | None" = None
+
+    @property
+    def name(self) -> str:
+        return self.spec.name
+
+
+@dataclass
+class RunResult:
+    update_id: str
+    env: str
+    continuous: bool
+    status: UpdateStatus = UpdateStatus.RUNNING
+    flows: list[FlowResult] = field(default_factory=list)
+    optimized: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+    error: str | None = None
+    """What failed outside any flow (writing the event log at the end), for people."""
+
+    @property
+    def ok(self) -> bool:
+        return self.status == UpdateStatus.COMPLETED or (self.status == UpdateStatus.CANCELED and not self.failed)
+
+    @property
+    def failed(self) -> list[FlowResult]:
+        return [f for f in self.flows if f.status == FlowStatus.FAILED]
+
+    def flow(self, name: str) -> FlowResult:
+        """By spec name (`bars`) or published name (`silver.bars`)."""
+        for result in self.flows:
+            if name in (result.name, result.table):
+                return result
+        raise KeyError(name)
+
+
+class RunListener:
+    """Receives progress while a run executes (the CLI draws it). Every method may be called from the
+    Spark callback thread of a streaming query."""
+
+    def run_started(self, result: RunResult, flows: list[FlowResult]) -> None: ...
+    def flow_started(self, result: FlowResult) -> None: ...
+    def flow_progress(self, result: FlowResult, batch: FlowMetrics) -> None:
+        """After each committed micro-batch; `result.metrics` are the totals so far."""
+    def flow_finished(self, result: FlowResult) -> None: ...
+    def message(self, text: str) -> None: ...

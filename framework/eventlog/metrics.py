@@ -1,0 +1,204 @@
+"""What the event log says about tables: row counts per update, expectation pass rates and their history.
+
+Pure functions over an `EventHistory` (framework.eventlog.readers), so the quality checks, `medallion
+status` and the docs compute the same numbers the same way, whichever reader produced the history.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Iterable
+
+from framework.eventlog.readers import EventHistory, FlowProgress
+from framework.naming import is_quarantine_name, quarantined_table
+
+RECENT_UPDATES = 20
+"""How far back `latest_with_data` looks for a table's latest update that processed rows."""
+
+
+@dataclass
+class ExpectationMetrics:
+    name: str
+    passed: int = 0
+    failed: int = 0
+
+    @property
+    def checked(self) -> int:
+        return self.passed + self.failed
+
+    @property
+    def pass_rate(self) -> float:
+        return self.passed / self.checked if self.checked else 1.0
+
+
+@dataclass
+class TableMetrics:
+    """Rows of one table over one or more updates, from the event log."""
+
+    table: str
+    """As the log names it: the published name (`silver.bars` locally)."""
+    status: str | None = None
+    rows_read: int = 0
+    rows_written: int = 0
+    dropped: int = 0
+    """Removed by drop expectations only (quarantined rows are counted in `quarantined`)."""
+    quarantined: int = 0
+    deduplicated: int = 0
+    expectations: dict[str, ExpectationMetrics] = field(default_factory=dict)
+
+    @property
+    def name(self) -> str:
+        """The table's own name, without catalog or schema."""
+        return self.table.split(".")[-1]
+
+    @property
+    def has_data(self) -> bool:
+        return any(e.checked for e in self.expectations.values())
+
+    def add(self, other: "TableMetrics") -> None:
+        self.rows_read += other.rows_read
+        self.rows_written += other.rows_written
+        self.dropped += other.dropped
+        self.quarantined += other.quarantined
+        self.deduplicated += other.deduplicated
+        for name, e in other.expectations.items():
+            mine = self.expectations.setdefault(name, ExpectationMetrics(name))
+            mine.passed += e.passed
+            mine.failed += e.failed
+
+
+def table_metrics(history: EventHistory, updates: Iterable[str] | None = None) -> dict[str, TableMetrics]:
+    """Per-table counts and expectation results of the given updates (default: the latest one).
+
+    Keys are the log's table names; quarantine tables are folded into the table they belong to.
+    """
+    if updates is None:
+        latest = history.latest_update_id()
+        updates = [latest] if latest else []
+    chosen = set(updates)
+    result: dict[str, TableMetrics] = {}
+    quarantine_rows: dict[str, int] = {}
+    for event in history.progress:
+        if event.update_id not in chosen:
+            continue
+        if is_quarantine_name(event.flow):
+            base = quarantined_table(event.flow)
+            quarantine_rows[base] = quarantine_rows.get(base, 0) + (event.output_rows or 0)
+            continue
+        metrics = result.setdefault(event.flow, TableMetrics(event.flow))
+        if event.status and event.status != "RUNNING":
+            metrics.status = event.status
+        if event.has_counts:
+            _add_event(metrics, event)
+    for table, count in quarantine_rows.items():
+        if table in result and result[table].quarantined == 0 and count:
+            # a Databricks log: the quarantine flow's output, and the main table's drops included them
+            result[table].quarantined = count
+            result[table].dropped -= count
+    return result
+
+
+def _add_event(metrics: TableMetrics, event: FlowProgress) -> None:
+    quarantined = event.quarantined_records or 0
+    dropped_all = event.dropped_records or 0
+    output = event.output_rows or 0
+    dedup = event.deduplicated_rows or 0
+    metrics.quarantined += quarantined
+    metrics.dropped += dropped_all - quarantined
+    metrics.deduplicated += dedup
+    metrics.rows_written += event.written_rows if event.written_rows is not None else output - dedup
+    metrics.rows_read += event.input_rows if event.input_rows is not None else output + dropped_all
+    for item in event.expectations:
+        e = metrics.expectations.setdefault(item.name, ExpectationMetrics(item.name))
+        e.passed += item.passed
+        e.failed += item.failed
+
+
+def updates_since_reset(history: EventHistory, *names: str) -> list[str]:
+    """Updates whose rows are in a table now: from its last full refresh on (every update if none).
+
+    DLT records full refreshes in `create_update` events (`full_refresh`, `full_refresh_selection`),
+    locally and on Databricks alike; `names` are the spellings the selection may use for the table.
+    """
+    ids = history.update_ids()
+    resets = [i for i, u in enumerate(history.updates)
+              if u.full_refresh or any(n in u.full_refresh_selection for n in names)]
+    return ids[resets[-1]:] if resets else ids
+
+
+def totals(history: EventHistory, table: str, updates: Iterable[str]) -> TableMetrics:
+    """One table's counts summed over `updates`."""
+    total = TableMetrics(table)
+    for update in updates:
+        if (metrics := table_metrics(history, [update]).get(table)) is not None:
+            total.add(metrics)
+    return total
+
+
+def latest_with_data(history: EventHistory, recent: int = RECENT_UPDATES) -> dict[str, TableMetrics]:
+    """Each table's metrics in its latest update (among the `recent` newest) that checked expectations."""
+    latest: dict[str, TableMetrics] = {}
+    for update in reversed(history.update_ids()[-recent:]):
+        for table, metrics in table_metrics(history, [update]).items():
+            if table not in latest and metrics.has_data:
+                latest[table] = metrics
+    return dict(sorted(latest.items()))
+
+
+@dataclass(frozen=True)
+class RunQuality:
+    """One update of one table: passed/failed records per expectation."""
+
+    run_id: str
+    started: str
+    counts: tuple[tuple[str, int, int], ...]
+    """(expectation, passed, failed), sorted by expectation."""
+
+    def pass_rate(self, name: str) -> float | None:
+        for expectation, passed, failed in self.counts:
+            if expectation == name and passed + failed:
+                return passed / (passed + failed)
+        return None
+
+    @property
+    def records(self) -> int:
+        """Records checked in this run (the largest count over expectations: each sees every row)."""
+        return max((p + f for _, p, f in self.counts), default=0)
+
+
+@dataclass(frozen=True)
+class QualityHistory:
+    """The recent runs of one table, oldest first, and the expectations seen in them."""
+
+    table: str
+    runs: tuple[RunQuality, ...]
+    expectations: tuple[str, ...]
+
+    @property
+    def latest(self) -> RunQuality:
+        return self.runs[-1]
+
+
+def quality_history(history: EventHistory, runs: int = 12) -> dict[str, QualityHistory]:
+    """The newest `runs` updates with checked records, per table (keyed by the table's own name)."""
+    totals_: dict[tuple[str, str], dict[str, list[int]]] = {}
+    started: dict[tuple[str, str], str] = {}
+    for event in history.progress:
+        for item in event.expectations:
+            key = (item.dataset.split(".")[-1], event.update_id)
+            counts = totals_.setdefault(key, {}).setdefault(item.name, [0, 0])
+            counts[0] += item.passed
+            counts[1] += item.failed
+            started[key] = min(started.get(key, event.timestamp), event.timestamp)
+    histories: dict[str, list[RunQuality]] = {}
+    for (table, run_id), by_name in totals_.items():
+        if not any(p + f for p, f in by_name.values()):
+            continue
+        counts = tuple((name, p, f) for name, (p, f) in sorted(by_name.items()))
+        histories.setdefault(table, []).append(RunQuality(run_id, started[(table, run_id)], counts))
+    out = {}
+    for table, runs_of_table in sorted(histories.items()):
+        recent = tuple(sorted(runs_of_table, key=lambda q: (q.started, q.run_id))[-runs:])
+        names = tuple(sorted({name for run in recent for name, _, _ in run.counts}))
+        out[table] = QualityHistory(table, recent, names)
+    return out

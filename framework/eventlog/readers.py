@@ -1,0 +1,232 @@
+"""Reading a pipeline event log into one typed history, through Spark, Databricks SQL or Arrow.
+
+Three places read the log and each has a different engine at hand:
+
+* the quality checks and the CLI on the local runtime, or on a Databricks cluster: a SparkSession
+  (`read_with_spark`);
+* `medallion status` on a laptop: a SQL warehouse through the statement execution API
+  (`read_with_statements`, given a function that runs one statement and returns its rows);
+* the documentation generator, which must not start a JVM: the Delta table's parquet files through
+  its transaction log and pyarrow (`read_with_arrow`).
+
+All three select the same columns of the same events (`EVENTS_SQL` for the first two) and hand the rows
+to one parser, so every consumer gets the same `EventHistory` and the aggregations in
+`framework.eventlog.metrics` work whatever the source. The SQL uses only forms that run on open-source
+Spark and on Databricks (`details` is a JSON string in both).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Sequence
+
+from framework.delta_log import read_snapshot
+from framework.errors import DeltaLogError
+from framework.eventlog.schema import EventType
+
+if TYPE_CHECKING:
+    from pyspark.sql import SparkSession
+
+EVENTS_SQL = """
+SELECT origin.update_id AS update_id, timestamp, event_type, origin.flow_name AS flow_name,
+       origin.dataset_name AS dataset_name, details
+FROM {table}
+WHERE event_type IN ('create_update', 'flow_progress'){since}
+ORDER BY timestamp
+"""
+COLUMNS = ("update_id", "timestamp", "event_type", "flow_name", "dataset_name", "details")
+
+
+@dataclass(frozen=True)
+class ExpectationCount:
+    """Records that passed and failed one expectation in one event."""
+
+    name: str
+    dataset: str
+    passed: int
+    failed: int
+
+
+@dataclass(frozen=True)
+class UpdateStart:
+    """A `create_update` event: an update began (and what it refreshed in full)."""
+
+    update_id: str
+    timestamp: str
+    full_refresh: bool = False
+    full_refresh_selection: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class FlowProgress:
+    """A `flow_progress` event: a flow's status and, for a processed batch, its counts."""
+
+    update_id: str
+    timestamp: str
+    """ISO 8601 UTC (`2026-11-27T21:05:00.000000Z`), so events sort and print the same everywhere."""
+    flow: str
+    """The flow (= table) name as the log writes it, backticks removed: `silver.bars` locally."""
+    status: str | None = None
+    input_rows: int | None = None
+    output_rows: int | None = None
+    written_rows: int | None = None
+    deduplicated_rows: int | None = None
+    dropped_records: int | None = None
+    """Rows drop expectations removed, quarantined rows included (DLT's meaning)."""
+    quarantined_records: int | None = None
+    expectations: tuple[ExpectationCount, ...] = ()
+
+    @property
+    def has_counts(self) -> bool:
+        return self.output_rows is not None or bool(self.expectations)
+
+
+@dataclass(frozen=True)
+class EventHistory:
+    """The updates and flow progress of a log, oldest first."""
+
+    updates: tuple[UpdateStart, ...] = ()
+    progress: tuple[FlowProgress, ...] = ()
+
+    def update_ids(self) -> list[str]:
+        return [u.update_id for u in self.updates]
+
+    def latest_update_id(self) -> str | None:
+        return self.updates[-1].update_id if self.updates else None
+
+
+# ---------------------------------------------------------------------------------------------------
+# readers
+# ---------------------------------------------------------------------------------------------------
+
+def events_sql(table: str, since: datetime | None = None) -> str:
+    """The one query both SQL readers run. `table` is a (quoted) table name."""
+    where = f" AND timestamp >= TIMESTAMP'{since.strftime('%Y-%m-%d %H:%M:%S')}'" if since else ""
+    return EVENTS_SQL.format(table=table, since=where)
+
+
+def read_with_spark(spark: "SparkSession", table: str, since: datetime | None = None) -> EventHistory:
+    rows = spark.sql(events_sql(table, since)).collect()
+    return parse_events(tuple(row[c] for c in COLUMNS) for row in rows)
+
+
+def read_with_statements(execute: Callable[[str], Sequence[Sequence[Any]]], table: str,
+                         since: datetime | None = None) -> EventHistory:
+    """`execute(sql)` runs one statement (e.g. on a SQL warehouse) and returns its rows as sequences."""
+    return parse_events(execute(events_sql(table, since)))
+
+
+def read_with_arrow(table_path: Path) -> EventHistory:
+    """The log at `table_path` (a Delta folder), read from its live parquet files: no JVM."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
+
+    snapshot = read_snapshot(table_path, history=1)
+    rows: list[tuple[Any, ...]] = []
+    for path in snapshot.file_paths():
+        try:
+            table = pq.read_table(path, columns=["timestamp", "event_type", "origin", "details"])
+        except (OSError, pa.ArrowException) as exc:
+            raise DeltaLogError(f"cannot read event log file {path}: {exc}") from None
+        wanted = pc.is_in(table["event_type"], pa.array([EventType.CREATE_UPDATE, EventType.FLOW_PROGRESS]))
+        for row in table.filter(wanted).to_pylist():
+            origin = row.get("origin") or {}
+            rows.append((origin.get("update_id"), row.get("timestamp"), row.get("event_type"),
+                         origin.get("flow_name"), origin.get("dataset_name"), row.get("details")))
+    rows.sort(key=lambda r: iso_utc(r[1]))
+    return parse_events(rows)
+
+
+# ---------------------------------------------------------------------------------------------------
+# one parser
+# ---------------------------------------------------------------------------------------------------
+
+def parse_events(rows: Iterable[Sequence[Any]]) -> EventHistory:
+    """Rows of (update_id, timestamp, event_type, flow_name, dataset_name, details) -> EventHistory."""
+    updates: dict[str, UpdateStart] = {}
+    progress: list[FlowProgress] = []
+    for update_id, timestamp, event_type, flow_name, dataset_name, details in rows:
+        data = _as_dict(details)
+        when = iso_utc(timestamp)
+        if event_type == EventType.CREATE_UPDATE and update_id and update_id not in updates:
+            create = data.get("create_update") or {}
+            updates[update_id] = UpdateStart(update_id, when, _truthy(create.get("full_refresh")),
+                                             tuple(str(s) for s in _as_list(create.get("full_refresh_selection"))))
+        elif event_type == EventType.FLOW_PROGRESS:
+            flow = _plain_name(flow_name or dataset_name)
+            if flow:
+                progress.append(_flow_progress(str(update_id or when), when, flow, data.get("flow_progress") or {}))
+    ordered = sorted(updates.values(), key=lambda u: (u.timestamp, u.update_id))
+    return EventHistory(tuple(ordered), tuple(progress))
+
+
+def _flow_progress(update_id: str, when: str, flow: str, details: dict[str, Any]) -> FlowProgress:
+    metrics = details.get("metrics") or {}
+    quality = details.get("data_quality") or {}
+    expectations = tuple(
+        ExpectationCount(str(item["name"]), _plain_name(item.get("dataset")) or flow,
+                         _int(item.get("passed_records")) or 0, _int(item.get("failed_records")) or 0)
+        for item in _as_list(quality.get("expectations")) if isinstance(item, dict) and "name" in item)
+    return FlowProgress(update_id, when, flow, details.get("status"),
+                        input_rows=_int(metrics.get("num_input_rows")),
+                        output_rows=_int(metrics.get("num_output_rows")),
+                        written_rows=_int(metrics.get("num_written_rows")),
+                        deduplicated_rows=_int(metrics.get("num_deduplicated_rows")),
+                        dropped_records=_int(quality.get("dropped_records")),
+                        quarantined_records=_int(quality.get("quarantined_records")),
+                        expectations=expectations)
+
+
+def iso_utc(value: Any) -> str:
+    """A timestamp as `YYYY-MM-DDTHH:MM:SS.ffffffZ` (naive values are UTC, as Spark writes them)."""
+    if isinstance(value, str):
+        try:
+            value = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        except ValueError:
+            return value
+    if isinstance(value, datetime):
+        value = value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+        return value.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return str(value or "")
+
+
+def _plain_name(name: Any) -> str:
+    return str(name).replace("`", "") if name else ""
+
+
+def _as_dict(value: Any) -> dict[str, Any]:
+    if isinstance(value, dict):
+        return value
+    if isinstance(value, (str, bytes)):
+        try:
+            parsed = json.loads(value)
+        except (json.JSONDecodeError, UnicodeDecodeError):
+            return {}
+        return parsed if isinstance(parsed, dict) else {}
+    return {}
+
+
+def _as_list(value: Any) -> list[Any]:
+    if isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except json.JSONDecodeError:
+            return []
+    return value if isinstance(value, list) else []
+
+
+def _int(value: Any) -> int | None:
+    if value is None or value == "":
+        return None
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def _truthy(value: Any) -> bool:
+    return value is True or str(value).lower() == "true"

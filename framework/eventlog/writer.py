@@ -1,0 +1,108 @@
+"""Appending one update's events to the local event log (a Delta table), exactly once.
+
+Events are buffered and written in one commit per flush. Per-batch events are staged on disk under
+the name of their batch first (a replay after a crash rewrites the same file), so a micro-batch's
+event is never counted twice nor lost: staged files left by a crashed run are written when the next
+run flushes (after its replays have rewritten theirs), minus any already in the log.
+
+The table itself is created by the engine (framework/engine/tables.py `ensure_event_log`); this
+module only appends to its folder.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import threading
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Iterator
+
+from framework.delta_log import is_delta_table
+from framework.eventlog.schema import (EVENT_LOG_DDL, Level, Row, event_row, row_from_json, row_to_json,
+                                       update_id_of)
+from framework.naming import CHECKPOINTS_FOLDER, TableRef, sql_string
+
+if TYPE_CHECKING:
+    from pyspark.sql import SparkSession
+
+    from framework.spec.environment import Environment
+
+STAGING_FOLDER = "_events"
+"""Beside the flows' checkpoints: `<storage_root>/checkpoints/_events/`."""
+
+
+@dataclass
+class EventLogWriter:
+    """Writes the events of one update (one `medallion run`)."""
+
+    spark: "SparkSession"
+    env: "Environment"
+    update_id: str = field(default_factory=lambda: str(uuid.uuid4()))
+    _buffer: list[Row] = field(default_factory=list)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+    _sequence: Iterator[int] = field(default_factory=lambda: itertools.count(1))
+
+    @property
+    def table(self) -> TableRef:
+        return TableRef.event_log(self.env)
+
+    @property
+    def staging(self) -> Path:
+        return self.env.storage_root.resolve() / CHECKPOINTS_FOLDER / STAGING_FOLDER
+
+    def event(self, event_type: str, message: str, details: dict[str, Any], *, level: str = Level.INFO,
+              flow: str | None = None, flow_id: str | None = None, batch_id: int | None = None,
+              error: dict[str, Any] | None = None) -> Row:
+        """A new event row of this update (not yet buffered)."""
+        return event_row(self.env, self.update_id, next(self._sequence), event_type, message, details, level=level,
+                         flow=flow, flow_id=flow_id, batch_id=batch_id, error=error)
+
+    def emit(self, event_type: str, message: str, details: dict[str, Any], **options: Any) -> None:
+        """Buffer an event; `flush()` writes buffered events in one commit."""
+        self.buffer(self.event(event_type, message, details, **options))
+
+    def buffer(self, row: Row) -> None:
+        with self._lock:
+            self._buffer.append(row)
+
+    def stage(self, row: Row, key: str) -> None:
+        """Keep a micro-batch's event on disk until the next flush (durable, exactly once).
+
+        `key` names the batch (flow identity + batch id): a batch replayed after a crash rewrites the
+        same file instead of adding a second event.
+        """
+        self.staging.mkdir(parents=True, exist_ok=True)
+        safe = "".join(c if c.isalnum() or c in "-_" else "_" for c in key)
+        tmp = self.staging / f".{safe}.{uuid.uuid4().hex}.tmp"
+        tmp.write_text(json.dumps(row_to_json(row)))
+        tmp.replace(self.staging / f"{safe}.json")
+
+    def flush(self, *, staged: bool = True) -> None:
+        """Write buffered (and staged) events in one commit, then forget the staged files."""
+        with self._lock:
+            rows, self._buffer = self._buffer, []
+            files = sorted(self.staging.glob("*.json")) if staged and self.staging.is_dir() else []
+            self._flush(rows, files)
+
+    def _flush(self, rows: list[Row], staged: list[Path]) -> None:
+        staged_rows = [row_from_json(json.loads(f.read_text())) for f in staged]
+        leftovers = [r for r in staged_rows if update_id_of(r) != self.update_id]
+        if leftovers:  # a run that crashed after its flush commit: never write an event twice
+            present = self._present_ids([r[0] for r in leftovers])
+            staged_rows = [r for r in staged_rows if r[0] not in present]
+        rows = staged_rows + rows
+        if rows:
+            self.spark.createDataFrame(rows, EVENT_LOG_DDL).write.format("delta").mode("append") \
+                .save(str(self.table.path))
+        for file in staged:
+            file.unlink(missing_ok=True)
+
+    def _present_ids(self, ids: list[str]) -> set[str]:
+        path = self.table.path
+        if not is_delta_table(path):
+            return set()
+        found = (self.spark.read.format("delta").load(str(path)).select("id")
+                 .where(f"id IN ({', '.join(sql_string(i) for i in ids)})").collect())
+        return {r["id"] for r in found}

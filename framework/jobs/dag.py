@@ -1,0 +1,54 @@
+"""The daily job, defined once: collect -> pipeline -> quality_checks (-> table_grants).
+
+`medallion job` runs these tasks locally as processes (framework/jobs/runner.py); `medallion bundle
+render` renders the same list as the Databricks job's tasks (framework/deploy/context.py). Each task is
+a `medallion` command, except the pipeline step of a triggered Databricks pipeline, which is a
+`pipeline_task` (Databricks runs the update itself). A continuous pipeline cannot be a job's
+pipeline_task, so there the step is a command that follows the running pipeline.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from framework.spec.environment import Environment
+
+COLLECT, PIPELINE, QUALITY_CHECKS, TABLE_GRANTS = "collect", "pipeline", "quality_checks", "table_grants"
+TASK_KEYS = (COLLECT, PIPELINE, QUALITY_CHECKS)
+"""The tasks every environment's job has (table_grants only on Databricks, when specs declare grants)."""
+
+
+@dataclass(frozen=True)
+class JobTask:
+    key: str
+    command: tuple[str, ...]
+    """`medallion` arguments, e.g. ("collect", "--env", "prod"); empty for a pipeline_task."""
+    depends_on: tuple[str, ...] = ()
+    timeout_seconds: int | None = None
+    pipeline_task: bool = False
+    """On Databricks: a pipeline_task on the bundle's pipeline instead of a command."""
+
+
+def job_tasks(env: "Environment", *, grant_principals: tuple[str, ...] = ()) -> list[JobTask]:
+    """The job's tasks for `env`, in the order they run, with the environment's timeouts.
+
+    `grant_principals`: `name=value` pairs for the table_grants task (Databricks only; none locally).
+    """
+    timeouts = env.timeouts
+    env_args = ("--env", env.name)
+    if env.runtime == "local":
+        pipeline = JobTask(PIPELINE, ("run", *env_args), (COLLECT,), timeouts.pipeline_seconds)
+    elif env.continuous:
+        pipeline = JobTask(PIPELINE, ("trigger", *env_args, "--wait"), (COLLECT,), timeouts.pipeline_seconds)
+    else:
+        pipeline = JobTask(PIPELINE, (), (COLLECT,), timeouts.pipeline_seconds, pipeline_task=True)
+    tasks = [JobTask(COLLECT, ("collect", *env_args), (), timeouts.collect_seconds),
+             pipeline,
+             JobTask(QUALITY_CHECKS, ("check", *env_args), (PIPELINE,), timeouts.checks_seconds)]
+    if grant_principals and env.runtime != "local":
+        tasks.append(JobTask(TABLE_GRANTS, ("bundle", "grants", *env_args, "--apply",
+                                            *[arg for value in grant_principals for arg in ("--principal", value)]),
+                             (PIPELINE,), timeouts.checks_seconds))
+    return tasks

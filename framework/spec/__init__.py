@@ -1,0 +1,1 @@
+"""Spec files and the model built from them: located YAML documents, TableSpec, Environment, Project."""

@@ -1,0 +1,50 @@
+"""A loaded project: its table specs, environments and the findings of loading them.
+
+Built by `framework.project.load_project` (which reads and validates the files); read by everything
+after it. It lives with the model so that validation can take a `Project` without importing the loader.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from framework.findings import Finding
+from framework.graph import TableGraph
+from framework.spec.environment import Environment
+from framework.spec.model import TableSpec
+
+
+@dataclass
+class Project:
+    root: Path
+    tables: dict[str, TableSpec] = field(default_factory=dict)
+    environments: dict[str, Environment] = field(default_factory=dict)
+    findings: list[Finding] = field(default_factory=list)
+
+    @property
+    def errors(self) -> list[Finding]:
+        return [f for f in self.findings if f.severity == "error"]
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors
+
+    def graph(self) -> TableGraph:
+        return TableGraph(self.tables)
+
+    def environment(self, name: str) -> Environment:
+        if name not in self.environments:
+            known = ", ".join(sorted(self.environments)) or "none"
+            raise KeyError(f"unknown environment `{name}` (known: {known})")
+        return self.environments[name]
+
+    def relative(self, path: Path) -> str:
+        """`path` relative to the project root; resolves symlinks only when the cheap way fails."""
+        try:
+            return str(path.relative_to(self.root))
+        except ValueError:
+            try:
+                return str(path.resolve().relative_to(self.root.resolve()))
+            except ValueError:
+                return str(path)

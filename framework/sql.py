@@ -1,0 +1,27 @@
+"""SQL text helpers shared by validation and the pipeline (sqlglot, Spark dialect, no JVM)."""
+
+from __future__ import annotations
+
+import sqlglot
+from sqlglot import exp
+
+DIALECT = "spark"
+
+
+def qualify_tables(text: str, names: dict[str, str]) -> str:
+    """Rewrite table references that name specs (`bars`) into their published names (`silver.bars`).
+
+    CTE names and references that already name a schema are left alone.
+    """
+    tree = sqlglot.parse_one(text, read=DIALECT)
+    cte_names = {cte.alias_or_name for cte in tree.find_all(exp.CTE)}
+
+    def rewrite(node: exp.Expression) -> exp.Expression:
+        if isinstance(node, exp.Table) and not node.args.get("db") and node.name in names \
+                and node.name not in cte_names:
+            parts = names[node.name].split(".")
+            return exp.table_(parts[-1], db=parts[-2] if len(parts) > 1 else None,
+                              catalog=parts[-3] if len(parts) > 2 else None, alias=node.alias or None)
+        return node
+
+    return tree.transform(rewrite).sql(DIALECT)
