@@ -25,7 +25,7 @@ def docs(env_name: str, out_dir: Path | None, serve: bool, port: int, live_stats
 
     Works offline and from file://; the same specs (and local run) always give byte-identical files.
     """
-    from framework.docs.errors import DocsError
+    from framework.errors import DocsError
     from framework.docs.site import build_site
 
     project = load_valid_project(project_dir, env_name)
@@ -46,7 +46,7 @@ def docs(env_name: str, out_dir: Path | None, serve: bool, port: int, live_stats
 
 
 def _serve(out: Path, port: int) -> None:
-    from framework.docs.errors import DocsError
+    from framework.errors import DocsError
     from framework.docs.serve import make_server, url_of
 
     try:

@@ -15,7 +15,7 @@ from typing import Callable, Iterable
 import graphviz
 
 from framework.docs.catalog import CHECKS_NODE, Catalog, Landing, TableDoc
-from framework.docs.errors import DocsError
+from framework.errors import DocsError
 from framework.graph import TableGraph
 from framework.naming import TableRef
 from framework.spec.model import LAYERS

@@ -24,7 +24,7 @@ from framework.docs import lineage
 from framework.docs.catalog import Catalog, TableDoc
 from framework.docs.chart import pass_rate_chart, percent
 from framework.docs.environments import parent, settings_sections
-from framework.docs.errors import DocsError
+from framework.errors import DocsError
 from framework.docs.search import search_index_js
 from framework.docs.stats import RunStats, TableStats
 

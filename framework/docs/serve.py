@@ -12,7 +12,7 @@ import threading
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
-from framework.docs.errors import DocsError
+from framework.errors import DocsError
 
 HOST = "127.0.0.1"
 

@@ -120,7 +120,7 @@ def test_documenting_another_environment_resolves_its_paths(project_dir, tmp_pat
     bars_raw = (site / "tables" / "bars_raw.html").read_text()
     assert "files in <code>/Volumes/medallion_prod/bronze/landing/bars</code>" in bars_raw
     assert '<tr class="current"><td><a href="../environments.html">prod</a>' in bars_raw
-    assert "medallion_prod.ops.event_log" in (site / "index.html").read_text()
+    assert "medallion_prod.ops.pipeline_event_log" in (site / "index.html").read_text()  # databricks.event_log_table
 
 
 def test_a_new_spec_appears_and_a_removed_one_disappears(project_dir, tmp_path):
