@@ -10,7 +10,7 @@
     spark.py       the environment's SparkSession (spark_session / build_session)
     session.py     spark_session(project, env) / event_log_name(env) for jobs
     storage.py     on-disk layout of an environment
-    jars.py        Delta jars from Maven Central (python -m framework.engine.jars)
+    jars.py        Delta jars via local ~/.m2, mvn or Spark/Ivy (python -m framework.engine.jars)
     metrics.py     row counts of a flow
 
 Importing this package does not import pyspark; the modules do when they run Spark.
