@@ -1,5 +1,5 @@
 # Medallion: `make run` runs the main job on the embedded local runtime; `make test` runs the tests.
-# Both do all set-up first: virtualenv, Python dependencies, Delta Lake jars (from Maven Central).
+# Both do all set-up first: virtualenv, Python dependencies, Delta Lake jars (through mvn/Spark: README "Pins").
 
 PYTHON ?= python3
 VENV   := .venv

@@ -15,7 +15,7 @@
     tables.py      Delta tables from dataset definitions; the event log table; OPTIMIZE / Z-order
     spark.py       the environment's SparkSession (spark_session / build_session)
     storage.py     on-disk layout of an environment and its run lock
-    jars.py        Delta jars for the local classpath (python -m framework.engine.jars)
+    jars.py        Delta jars via the local Maven repository, mvn or Spark/Ivy (python -m framework.engine.jars)
 
 The event log's shape, writer and readers are framework/eventlog; table names and folders are
 framework/naming.py. Importing this package does not import pyspark; the modules do when they run Spark.
