@@ -94,6 +94,7 @@ class Table:
     file_format: str | None = None
     expectations: list[tuple[str, str, str]] = field(default_factory=list)
     keys: list[str] = field(default_factory=list)
+    dedupe: str | None = None
     mode: str = "stream"
     layout: tuple[str, list[str]] = ("zorder_by", [])
     owner: str = ""
@@ -181,12 +182,15 @@ def build_tables(count: int, seed: int = 7) -> list[Table]:
     for name in _names(rng, n_silver, "clean", used):
         upstream = rng.choice(bronze) if not silver or rng.random() < 0.7 else rng.choice(silver)
         key = upstream.keys[0]
-        keep = [c for c in upstream.columns if c[0] != "ingest_date" and (rng.random() < 0.85 or c[0] in (key, "event_ts"))]
-        columns = keep + [("ingest_date", "DATE")]
-        select = _select_list(keep, key) + ",\n  to_date(event_ts) AS ingest_date"
+        keep = [c for c in upstream.columns if c[0] not in ("ingest_date", "_ingested_at")
+                and (rng.random() < 0.85 or c[0] in (key, "event_ts"))]
+        # `_ingested_at`: the framework's ingestion time from bronze, carried along to de-duplicate by
+        columns = keep + [("ingest_date", "DATE"), ("_ingested_at", "TIMESTAMP")]
+        select = _select_list(keep, key) + ",\n  to_date(event_ts) AS ingest_date,\n  _ingested_at"
         where = rng.choice(["", f"\nWHERE {key} IS NOT NULL", "\nWHERE event_ts >= TIMESTAMP '2020-01-01 00:00:00'"])
         table = Table(name, "silver", columns, upstreams=[upstream.name], transform=f"SELECT\n  {select}\nFROM source{where}\n",
-                      expectations=_rules(rng, columns, key), keys=[key, "event_ts"], owner=upstream.owner,
+                      expectations=_rules(rng, columns[:-1], key), keys=[key, "event_ts"], dedupe="_ingested_at",
+                      owner=upstream.owner,
                       layout=rng.choice([("zorder_by", [key, "ingest_date"]), ("cluster_by", [key])]),
                       tags=["clean", name.split("_")[0]],
                       description=f"Typed, de-duplicated {name.replace('_', ' ')}; one row per {key} and event time.")
@@ -210,10 +214,12 @@ def _numeric(columns: list[tuple[str, str]]) -> list[str]:
 
 def _aggregate(rng: random.Random, name: str, upstream: Table) -> Table:
     key = upstream.keys[0]
-    date_column = "ingest_date" if any(c == "ingest_date" for c, _ in upstream.columns) else "day"
+    names = {c for c, _ in upstream.columns}
+    # silver has event times; a gold upstream has days (and, if it is an aggregate, last_event_ts)
+    day = "ingest_date" if "ingest_date" in names else "day" if "day" in names else "to_date(event_ts)"
+    last = "event_ts" if "event_ts" in names else "last_event_ts" if "last_event_ts" in names else "CAST(day AS TIMESTAMP)"
     measures = _numeric(upstream.columns)[:8] or ["event_count"]
-    select = [key, f"to_date(event_ts) AS day" if date_column == "day" else "ingest_date AS day", "count(*) AS row_count",
-              "max(event_ts) AS last_event_ts"]
+    select = [key, day if day == "day" else f"{day} AS day", "count(*) AS row_count", f"max({last}) AS last_event_ts"]
     columns = [(key, "STRING"), ("day", "DATE"), ("row_count", "BIGINT"), ("last_event_ts", "TIMESTAMP")]
     for measure in measures:
         if measure == "event_count":
@@ -224,9 +230,9 @@ def _aggregate(rng: random.Random, name: str, upstream: Table) -> Table:
     while len(columns) < 10:
         extra = f"p{len(columns)}_{measures[0]}"
         select.append(f"percentile_approx({measures[0] if measures[0] != 'event_count' else 'row_count'}, 0.{len(columns)}) AS {extra}"
-                      if measures[0] != "event_count" else f"count(DISTINCT event_ts) AS {extra}")
+                      if measures[0] != "event_count" else f"count(DISTINCT {last}) AS {extra}")
         columns.append((extra, "DOUBLE"))
-    group = f"GROUP BY {key}, " + ("to_date(event_ts)" if date_column == "day" else "ingest_date")
+    group = f"GROUP BY {key}, {day}"
     sql = "SELECT\n  " + ",\n  ".join(select) + f"\nFROM source\n{group}\n"
     rules = [("row_count_positive", "row_count > 0", "fail"), ("day_present", "day IS NOT NULL", "drop"),
              (f"{key}_present", f"{key} IS NOT NULL", "drop")]
@@ -297,6 +303,8 @@ def render_spec(table: Table) -> str:
         nullable = ", nullable: false" if column in table.keys else ""
         lines += [f"  - {{name: {column}, type: \"{kind}\"{nullable}, description: The {column.replace('_', ' ')}.}}"]
     lines += [f"keys: [{', '.join(table.keys)}]"]
+    if table.dedupe:
+        lines += [f"dedupe: {{sequence_by: {table.dedupe}}}"]
     if table.transform:
         lines += ["transform:", "  sql: |", textwrap.indent(table.transform.rstrip(), "    ")]
     lines += ["expectations:"]

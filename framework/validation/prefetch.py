@@ -85,7 +85,7 @@ def _encode(parsed: Parsed) -> bytes:
     """The child's results as marshal data (plain tuples): twice as fast as pickling the objects."""
     items = [(path, name, stamp, True, (r.file, r.data, r.values, r.keys, r.texts)) if isinstance(r, Document)
              else (path, name, stamp, False, astuple(r)) for path, name, stamp, r in parsed]
-    checks = [{text: (c.error, c.columns, c.tables, c.position) for text, c in cache.items()}
+    checks = [{text: (c.error, c.columns, c.tables, c.position, c.shape) for text, c in cache.items()}
               for cache in (sql._RULES, sql._SELECTS)]
     return marshal.dumps((items, *checks))
 

@@ -17,6 +17,9 @@ import sqlglot
 from sqlglot import exp
 from sqlglot.dialects.dialect import Dialect
 from sqlglot.errors import ParseError, TokenError
+from sqlglot.tokens import TokenType
+
+from framework.validation.scopes import analyze
 
 DIALECT = "spark"
 MAX_RULE_CHARS = 10_000
@@ -43,6 +46,9 @@ class SqlCheck:
     tables: tuple[str, ...] = ()
     position: tuple[int, int] | None = None
     """(line, column) of a syntax error inside the SQL text, 1-based, when sqlglot knows it."""
+    shape: dict[str, Any] | None = field(default=None, compare=False)
+    """For a valid SELECT: its scopes, outputs and references (framework.validation.scopes), for
+    resolving it against the columns of its upstreams."""
 
 
 def _error_position(exc: Exception) -> tuple[int, int] | None:
@@ -77,9 +83,30 @@ _parsers = _Parsers()
 
 
 def _parse_all(text: str) -> list[exp.Expression]:
+    tokens = _parsers.tokenizer.tokenize(text)
+    _reject_trailing_comma(tokens)
     with _type_names_memoized():
-        trees = _parsers.parser.parse(_parsers.tokenizer.tokenize(text), text)
+        trees = _parsers.parser.parse(tokens, text)
     return [e for e in trees if e is not None]
+
+
+_AFTER_LAST_ITEM = frozenset(getattr(TokenType, name) for name in (
+    "FROM", "WHERE", "GROUP_BY", "ORDER_BY", "HAVING", "LIMIT", "R_PAREN", "UNION", "EXCEPT", "INTERSECT",
+    "WINDOW", "QUALIFY", "SEMICOLON", "SORT_BY", "CLUSTER_BY", "DISTRIBUTE_BY") if hasattr(TokenType, name))
+"""Tokens that end a list: a comma right before one is a trailing comma."""
+
+
+def _reject_trailing_comma(tokens: list[Any]) -> None:
+    """`SELECT a, b, FROM source`: sqlglot drops the comma, Spark rejects the statement
+    (TRAILING_COMMA_IN_SELECT / PARSE_SYNTAX_ERROR), so we reject it here, at the comma."""
+    comma = TokenType.COMMA
+    for index, token in enumerate(tokens):
+        if token.token_type is comma:
+            following = tokens[index + 1] if index + 1 < len(tokens) else None
+            if following is None or following.token_type in _AFTER_LAST_ITEM:
+                after = f"before {following.text.upper()}" if following is not None else "at the end"
+                raise ParseError.new(f"trailing comma {after}", description=f"trailing comma {after}; remove it",
+                                     line=token.line, col=token.col)
 
 
 _TYPE_NAMES: dict[tuple[str, tuple], exp.DataType] = {}
@@ -254,7 +281,17 @@ def _check_select(text: str) -> SqlCheck:
     if not isinstance(tree, exp.Query):
         return SqlCheck(error=f"SQL must be a SELECT, not {tree.key.upper()}")
     tables = tuple(dict.fromkeys(name for name in found.tables if name and name not in found.ctes))
-    return SqlCheck(columns=_column_names(found), tables=tables)
+    return SqlCheck(columns=_column_names(found), tables=tables, shape=_shape(tree, text))
+
+
+def _shape(tree: exp.Expression, text: str) -> dict[str, Any] | None:
+    """The scopes of a valid SELECT; None (no column checks) if the tree is beyond what we can follow."""
+    try:
+        return analyze(tree, text)
+    except RecursionError:
+        return None
+    except Exception:  # noqa: BLE001 - a construct we do not know must not turn into a traceback
+        return None
 
 
 def qualify_tables(text: str, names: dict[str, str]) -> str:
