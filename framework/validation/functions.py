@@ -25,6 +25,12 @@ DATA_FILE = Path(__file__).resolve().parent / "data" / "spark_functions.txt"
 HEADER = "# Spark SQL built-in functions (SHOW SYSTEM FUNCTIONS) of pyspark {version}."
 REFRESH_COMMAND = "python -m framework.validation.functions --refresh"
 _NAME = re.compile(r"^[a-z_][a-z0-9_]*$")
+PARSER_FUNCTIONS = frozenset({"cast", "try_cast", "extract", "position", "substring", "substr", "trim", "overlay",
+                              "struct", "first", "last", "any_value", "timestampadd", "dateadd", "date_add",
+                              "timestampdiff", "datediff", "date_diff", "timediff", "identifier",
+                              "percentile_cont", "percentile_disc"})
+"""Calls Spark's SQL grammar handles itself (`timestampadd(HOUR, 1, ts)`, `IDENTIFIER('t')`...): some are
+not in the function registry that SHOW FUNCTIONS lists, yet they are valid SQL."""
 """Only names that can be written as `name(...)`: the registry also lists operators (`+`, `<=>`...)."""
 
 
@@ -43,7 +49,8 @@ def shipped_version() -> str:
 
 
 def is_spark_function(name: str) -> bool:
-    return name.lower() in spark_functions()
+    lowered = name.lower()
+    return lowered in spark_functions() or lowered in PARSER_FUNCTIONS
 
 
 def closest_function(name: str) -> str:

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import difflib
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from framework.validation.scopes import Shape, TypeExpr
 
@@ -26,8 +26,7 @@ Base = tuple[tuple[Column, ...], bool]
 """The rows of a table as the SQL sees them: its columns, and whether it may have others (open)."""
 
 
-@dataclass(frozen=True)
-class Problem:
+class Problem(NamedTuple):
     message: str
     hint: str
     offset: int
@@ -36,8 +35,7 @@ class Problem:
     """unknown-column or ambiguous-column."""
 
 
-@dataclass(frozen=True)
-class Output:
+class Output(NamedTuple):
     """One output column of the statement."""
 
     name: str | None
@@ -208,6 +206,10 @@ class _Binder:
     def _ref(self, sid: int, ref: tuple) -> tuple[str | None, bool]:
         parts, written, offset, visible = ref
         scope = self.scopes[sid]
+        if len(parts) == 1 and len(scope["sources"]) == 1:  # the common case: a bare name, one source
+            column = self.index(scope["sources"][0])[0].get(parts[0])
+            if column is not None:
+                return column[1], True
         missing: tuple | None = None
         if len(parts) >= 2:  # alias.column, or db.table.column; else struct.field (tried below)
             for start in (0, 1) if len(parts) >= 3 else (0,):

@@ -30,6 +30,7 @@ Type expressions (what an output's type is, as far as it is cheap to know):
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from typing import Any, Iterable
 
 from sqlglot import exp
@@ -144,7 +145,7 @@ class _Builder:
             if join.args.get("using") or (join.args.get("method") or "").upper() == "NATURAL":
                 scope["merged"] = True
             if join.args.get("on") is not None:
-                self.expr(join.args["on"], sid, ctes, frozenset(), 0)
+                self.expr(join.args["on"], sid, ctes, _NO_LAMBDAS, 0)
         for lateral in args.get("laterals") or ():
             self.lateral(lateral, sid, ctes)
         if args.get("pivots"):
@@ -157,7 +158,7 @@ class _Builder:
             visible = 0 if key in ("where", "prewhere") else ALL_ALIASES
             for item in value if isinstance(value, list) else (value,):
                 if isinstance(item, exp.Expression):
-                    self.expr(item, sid, ctes, frozenset(), visible)
+                    self.expr(item, sid, ctes, _NO_LAMBDAS, visible)
         return sid
 
     def source(self, node: exp.Expression, ctes: dict[str, tuple[int, tuple[str, ...]]], sid: int, parent: int,
@@ -189,7 +190,7 @@ class _Builder:
         """LATERAL VIEW explode(x) t AS a, b: a source named t with columns a, b."""
         function = node.this
         if isinstance(function, exp.Expression):
-            self.expr(function, sid, ctes, frozenset(), 0)
+            self.expr(function, sid, ctes, _NO_LAMBDAS, 0)
         alias_node = node.args.get("alias")
         alias = (alias_node.name if alias_node is not None else "").lower()
         names = _renames(alias_node)
@@ -209,18 +210,23 @@ class _Builder:
             scope["projections"].append(("star", qualifier.name.lower() if qualifier else None,
                                          _excepted(node.this), _offset(node), node.sql("spark")))
             return
-        inner = node.this if isinstance(node, exp.Alias) else node
-        type_ = self.expr(inner, sid, ctes, frozenset(), len(scope["aliases"]))
+        is_alias = type(node) is exp.Alias
+        inner = node.args["this"] if is_alias else node
+        type_ = self.expr(inner, sid, ctes, _NO_LAMBDAS, len(scope["aliases"]))
         name: str | int | None
-        if isinstance(node, exp.Alias):
-            name, offset = node.alias, _identifier_offset(node.args.get("alias"))
+        text = ""
+        if is_alias:
+            alias = node.args["alias"]
+            name, offset = alias.this, _identifier_offset(alias)
             if offset < 0:
                 offset = self.first_offset(inner)
+        elif type(inner) is exp.Column:
+            name, offset = inner.args["this"].this, _offset(inner)
         else:
             name, offset = self.output_name(inner, sid), self.first_offset(inner)
+            text = _short(self.source_text(inner))
         if isinstance(name, str):
             scope["aliases"].append(name.lower())
-        text = "" if isinstance(node, exp.Alias) or isinstance(inner, exp.Column) else _short(inner.sql("spark"))
         scope["projections"].append(("expr", name, type_, offset, text))
 
     def output_name(self, node: exp.Expression, sid: int) -> str | int | None:
@@ -248,31 +254,34 @@ class _Builder:
              lambdas: frozenset[str], visible: int) -> TypeExpr:
         """Record the references and calls under `node`; return its type expression."""
         kind = type(node)
-        if kind is exp.Column:
+        category = _CATEGORIES.get(kind)
+        if category is None:
+            category = _CATEGORIES[kind] = _categorize(kind)
+        if category is _COLUMN:
             return self.column(node, sid, lambdas, visible)
-        if kind is exp.Literal:
+        if category is _LITERAL:
             return ("s", node.this) if node.is_string else ("t", "numeric")
-        if kind in _SKIP_TYPES:
+        if category is _LEAF:
             return None
-        if kind is exp.Null:
+        if category is _NULL:
             return ("t", "null")
-        if kind is exp.Boolean:
+        if category is _BOOLEAN:
             return ("t", "boolean")
-        if kind is exp.Lambda:
+        if category is _LAMBDA:
             params = frozenset(p.name.lower() for p in node.expressions)
             self.expr(node.this, sid, ctes, lambdas | params, visible)
             return None
-        if isinstance(node, _QUERIES):
+        if category is _QUERY:
             self.query(node, ctes, sid)
             return None
-        if isinstance(node, exp.Func):
+        if category.function:
             self.call_name(node)
-        if isinstance(node, (exp.Cast, exp.TryCast)):
+        if category is _CAST:
             self.expr(node.this, sid, ctes, lambdas, visible)
             to = node.args.get("to")
             family = _TYPE_FAMILIES.get(to.this.name) if isinstance(to, exp.DataType) else None
             return ("t", family) if family else None
-        if isinstance(node, _SAME_AS_ARGUMENTS) or isinstance(node, _ONLY_FIRST_ARGUMENT):
+        if category.branches:
             return self.branches(node, sid, ctes, lambdas, visible)
         for value in node.args.values():
             if isinstance(value, exp.Expression):
@@ -281,13 +290,7 @@ class _Builder:
                 for item in value:
                     if isinstance(item, exp.Expression):
                         self.expr(item, sid, ctes, lambdas, visible)
-        if isinstance(node, _STRING_FUNCTIONS):
-            return ("t", "string")
-        if isinstance(node, _ARITHMETIC) or isinstance(node, _NUMERIC_FUNCTIONS):
-            return ("t", "numeric")
-        if isinstance(node, _PREDICATES):
-            return ("t", "boolean")
-        return None
+        return category.result
 
     def branches(self, node: exp.Expression, sid: int, ctes: dict[str, tuple[int, tuple[str, ...]]],
                  lambdas: frozenset[str], visible: int) -> TypeExpr:
@@ -301,24 +304,32 @@ class _Builder:
                 type_ = self.expr(item, sid, ctes, lambdas, visible)
                 if key in _VALUE_ARGUMENTS.get(type(node), ("this", "expressions")):
                     values.append(type_)
-        if isinstance(node, _ONLY_FIRST_ARGUMENT):
-            values = values[:1]
         return ("any", tuple(values)) if values else None
 
     def column(self, node: exp.Column, sid: int, lambdas: frozenset[str], visible: int) -> TypeExpr:
-        if isinstance(node.this, exp.Star):
+        args = node.args
+        this = args["this"]
+        if type(this) is exp.Star:
             return None
-        written = [part.name for part in node.parts]
-        lowered = tuple(part.lower() for part in written)
-        if not lowered or lowered[0] in lambdas:
+        if args.get("table") is None:  # the common case, a bare name: no list of parts to build
+            written = this.this
+            lowered: tuple[str, ...] = (written.lower(),)
+            offset = _identifier_offset(this)
+        else:
+            parts = node.parts
+            names = [part.name for part in parts]
+            written, lowered, offset = ".".join(names), tuple(name.lower() for name in names), _first_located(parts)
+        if lowered[0] in lambdas:
             return None
         refs = self.scopes[sid]["refs"]
-        refs.append((lowered, ".".join(written), _offset(node), visible))
+        refs.append((lowered, written, offset, visible))
         return ("r", len(refs) - 1)
 
     def call_name(self, node: exp.Func) -> None:
         """Record `name(` for the function check, as written (sqlglot may map it to a class of its own)."""
-        meta = node.meta
+        meta = node._meta  # noqa: SLF001 - `.meta` would create a dict on every node without one
+        if not meta:
+            return
         start, end = meta.get("start"), meta.get("end")
         if start is None or end is None:
             return
@@ -337,7 +348,7 @@ class _Builder:
             value = node.args.get(key)
             for item in value if isinstance(value, list) else (value,):
                 if isinstance(item, exp.Expression) and key != "alias":
-                    self.expr(item, sink, ctes, frozenset(), ALL_ALIASES)
+                    self.expr(item, sink, ctes, _NO_LAMBDAS, ALL_ALIASES)
 
     def _add(self, scope: dict[str, Any]) -> int:
         self.scopes.append(scope)
@@ -352,6 +363,24 @@ class _Builder:
                 best = start
         return best
 
+    def source_text(self, node: exp.Expression) -> str:
+        """The expression as written (for messages): from its first to its last located token, with the
+        closing parentheses that follow; sqlglot's rendering when nothing is located."""
+        starts, ends = [], []
+        for child in node.walk():
+            meta = child._meta  # noqa: SLF001
+            if meta and meta.get("start") is not None:
+                starts.append(meta["start"])
+                ends.append(meta["end"])
+        if not starts:
+            return node.sql("spark")
+        start, end = min(starts), max(ends) + 1
+        depth = self.text.count("(", start, end) - self.text.count(")", start, end)
+        while depth > 0 and end < len(self.text) and (self.text[end].isspace() or self.text[end] == ")"):
+            depth -= self.text[end] == ")"
+            end += 1
+        return " ".join(self.text[start:end].split())
+
     def select_offset(self, tree: exp.Expression) -> int:
         """Offset of the SELECT keyword that starts the output rows (after any CTEs)."""
         node = tree
@@ -359,18 +388,55 @@ class _Builder:
             node = node.this
         if not isinstance(node, exp.Select):
             return -1
-        located = [self.first_offset(p) for p in node.expressions]
-        from_ = node.args.get("from_")
-        if from_ is not None:
-            located.append(self.first_offset(from_))
-        located = [o for o in located if o >= 0]
-        if not located:
+        first = -1
+        for part in (*node.expressions, node.args.get("from_")):  # the first one located will do
+            if part is not None and (first := self.first_offset(part)) >= 0:
+                break
+        if first < 0:
             return -1
-        starts = [m.start() for m in _SELECT_WORD.finditer(self.text, 0, min(located))]
+        starts = [m.start() for m in _SELECT_WORD.finditer(self.text, 0, first)]
         return starts[-1] if starts else -1
 
 
-_SKIP_TYPES = frozenset(_SKIP) | {exp.Identifier}
+_NO_LAMBDAS: frozenset[str] = frozenset()
+
+
+@dataclass(frozen=True)
+class _Category:
+    """How `_Builder.expr` treats a node class (worked out once per class, not once per node)."""
+
+    name: str
+    function: bool = False
+    branches: bool = False
+    result: TypeExpr = None
+
+
+_COLUMN, _LITERAL, _LEAF, _NULL, _BOOLEAN, _LAMBDA, _QUERY = (
+    _Category(name) for name in ("column", "literal", "leaf", "null", "boolean", "lambda", "query"))
+_CAST = _Category("cast", function=True)
+_CATEGORIES: dict[type, _Category] = {exp.Column: _COLUMN, exp.Literal: _LITERAL, exp.Null: _NULL,
+                                      exp.Boolean: _BOOLEAN, exp.Lambda: _LAMBDA, exp.Identifier: _LEAF}
+
+
+def _categorize(kind: type) -> _Category:
+    if issubclass(kind, _SKIP):
+        return _LEAF
+    if issubclass(kind, _QUERIES):
+        return _QUERY
+    if issubclass(kind, (exp.Cast, exp.TryCast)):
+        return _CAST
+    function = issubclass(kind, exp.Func)
+    if issubclass(kind, _SAME_AS_ARGUMENTS) or issubclass(kind, _ONLY_FIRST_ARGUMENT):
+        return _Category(kind.__name__, function=function, branches=True)
+    if issubclass(kind, _STRING_FUNCTIONS):
+        result: TypeExpr = ("t", "string")
+    elif issubclass(kind, _ARITHMETIC) or issubclass(kind, _NUMERIC_FUNCTIONS):
+        result = ("t", "numeric")
+    elif issubclass(kind, _PREDICATES):
+        result = ("t", "boolean")
+    else:
+        result = None
+    return _Category(kind.__name__, function=function, result=result)
 _SELECT_HANDLED = frozenset({"expressions", "from_", "joins", "laterals", "with_", "kind", "hint",
                              "operation_modifiers"})
 _VALUE_ARGUMENTS: dict[type, tuple[str, ...]] = {exp.If: ("true", "false"), exp.Case: ("ifs", "default")}
@@ -397,9 +463,15 @@ def _identifier_offset(node: exp.Expression | None) -> int:
 
 def _offset(column: exp.Column) -> int:
     """Where a column reference starts: at its first part (`s` in `s.symbol`)."""
-    offsets = [_identifier_offset(part) for part in column.parts]
-    located = [o for o in offsets if o >= 0]
-    return min(located) if located else -1
+    return _first_located(column.parts)
+
+
+def _first_located(parts: list[exp.Expression]) -> int:
+    for part in parts:
+        offset = _identifier_offset(part)
+        if offset >= 0:
+            return offset
+    return -1
 
 
 def _called_by_name(node: exp.Expression) -> bool:

@@ -84,7 +84,7 @@ _parsers = _Parsers()
 
 def _parse_all(text: str) -> list[exp.Expression]:
     tokens = _parsers.tokenizer.tokenize(text)
-    _reject_trailing_comma(tokens)
+    _reject_trailing_comma(text, tokens)
     with _type_names_memoized():
         trees = _parsers.parser.parse(tokens, text)
     return [e for e in trees if e is not None]
@@ -96,13 +96,24 @@ _AFTER_LAST_ITEM = frozenset(getattr(TokenType, name) for name in (
 """Tokens that end a list: a comma right before one is a trailing comma."""
 
 
-def _reject_trailing_comma(tokens: list[Any]) -> None:
+_MAYBE_TRAILING = re.compile(r",\s*(?:--[^\n]*\n\s*|/\*.*?\*/\s*)*(?:[);]|$|(?:from|where|group|order|having|limit|"
+                             r"union|except|intersect|window|qualify|sort|cluster|distribute)\b)", re.I | re.S)
+"""A quick look at the text first: most SQL has no comma before a clause keyword, and walking the
+tokens of every transform costs more than this search."""
+
+
+def _reject_trailing_comma(text: str, tokens: list[Any]) -> None:
     """`SELECT a, b, FROM source`: sqlglot drops the comma, Spark rejects the statement
     (TRAILING_COMMA_IN_SELECT / PARSE_SYNTAX_ERROR), so we reject it here, at the comma."""
+    if _MAYBE_TRAILING.search(text) is None:
+        return
     comma = TokenType.COMMA
     for index, token in enumerate(tokens):
         if token.token_type is comma:
             following = tokens[index + 1] if index + 1 < len(tokens) else None
+            if following is not None and following.token_type is TokenType.WINDOW and index + 2 < len(tokens) \
+                    and tokens[index + 2].token_type is TokenType.L_PAREN:
+                continue  # `, window(ts, '5 minutes')`: the time-window function, not a WINDOW clause
             if following is None or following.token_type in _AFTER_LAST_ITEM:
                 after = f"before {following.text.upper()}" if following is not None else "at the end"
                 raise ParseError.new(f"trailing comma {after}", description=f"trailing comma {after}; remove it",

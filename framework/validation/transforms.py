@@ -123,12 +123,26 @@ def _read_source(spec: TableSpec, project: Project) -> tuple[list[Finding], Base
     return findings, (columns, resolution.open), resolution
 
 
+_ROWS: dict[int, tuple[TableSpec, Base]] = {}
+
+
 def _table_rows(spec: TableSpec) -> Base:
     """A table's rows as a reader sees them: its declared columns plus the file columns.
 
     A table whose schema evolves (`add_new_columns`) may hold more, but only declared columns are a
     contract: a reader that uses an undeclared one is reported (declaring it upstream fixes that).
+    Memoized per spec object (each upstream is read by many specs).
     """
+    known = _ROWS.get(id(spec))
+    if known is not None and known[0] is spec:
+        return known[1]
+    if len(_ROWS) > 20_000:
+        _ROWS.clear()
+    rows = _ROWS[id(spec)] = (spec, _rows_of(spec))
+    return rows[1]
+
+
+def _rows_of(spec: TableSpec) -> Base:
     columns = [(c.name, declared_family(c.type)) for c in spec.columns]
     if isinstance(spec.source, FilesSource):
         declared = {c.name for c in spec.columns}
@@ -157,22 +171,22 @@ def _union_rows(spec: TableSpec, project: Project) -> tuple[Base | None, list[Fi
                 f"only `{upstreams[0].name}` has {', '.join(only_first)}" if only_first else "",
                 f"only `{upstream.name}` has {', '.join(only_other)}" if only_other else "") if part)
             findings.append(spec.document.finding(
-                ("source", "tables", index), f"`{upstream.name}` and `{upstreams[0].name}` have different columns, "
-                f"and the upstreams are combined by name (unionByName): {detail}",
+                ("source", "tables", index), f"the upstreams are combined by name (unionByName), but `{upstream.name}` "
+                f"and `{upstreams[0].name}` have different columns: {detail}",
                 hint="read one table per spec, or use `source: {sql: ...}` to select matching columns"))
-    families = {}
-    for name, family in rows[0][0]:
-        seen = {dict((n.lower(), f) for n, f in r[0]).get(name.lower()) for r in rows}
-        families[name] = family if len(seen) == 1 else None
-    return (tuple(families.items()), any(r[1] for r in rows)), findings
+    if len(rows) == 1:
+        return rows[0], findings
+    by_name = [{n.lower(): f for n, f in r[0]} for r in rows]
+    columns = tuple((name, family if all(b.get(name.lower()) == family for b in by_name) else None)
+                    for name, family in rows[0][0])
+    return (columns, any(r[1] for r in rows)), findings
 
 
 def _upstreams_read(sql: str, project: Project) -> dict[str, TableSpec]:
     """The specs of the tables a SQL source names (those that exist), by lower-case name."""
     result = check_select(sql)
-    by_lower = {name.lower(): spec for name, spec in project.tables.items()}
     names = tables_read(result.shape) if result.shape else set()
-    return {name: by_lower[name] for name in names if name in by_lower}
+    return {name: project.tables[name] for name in names if name in project.tables}  # spec names are lower case
 
 
 def _evolving_upstreams(spec: TableSpec, project: Project) -> list[str]:
