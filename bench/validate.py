@@ -549,7 +549,7 @@ def main(argv: list[str] | None = None) -> int:
         dbt = measure_dbt(tables, args.dbt_repeat)
         DBT_RESULT.write_text(json.dumps(dbt))
     elif args.reuse_dbt and DBT_RESULT.exists():
-        dbt = json.loads(DBT_RESULT.read_text())
+        dbt = {**json.loads(DBT_RESULT.read_text()), "reused": True}
     if dbt:
         print(f"dbt parse --no-partial-parse: median {dbt['median']:.3f} s, min {dbt['min']:.3f} s over "
               f"{dbt['runs']} runs, CPU {dbt['cpu_median']:.3f} s (measured {dbt['measured_at']}, load average "
@@ -629,6 +629,9 @@ def write_results(stats: dict, ours: dict, double: dict, single: dict, baseline:
     if dbt:
         lines.append(f"Ratio: `dbt parse` takes **{dbt['median'] / ours['median']:.0f}x** as long as "
                      f"`medallion validate` (median wall; {dbt['cpu_median'] / ours['cpu_median']:.0f}x in CPU time).")
+        if dbt.get("reused"):
+            lines.append("(`dbt parse` was not rerun for this page, `--reuse-dbt`: its row is the last measurement, "
+                         "taken when the row says.)")
     lines += ["", f"No JVM: a traced run (Python audit hooks on every process start) saw "
               f"{len(trace['spawned'])} programs started ({trace['forks']} fork(s) of the validator itself, its "
               f"parsing worker) and no pyspark/py4j module imported ({trace['modules']} modules loaded); "
@@ -639,7 +642,8 @@ def write_results(stats: dict, ours: dict, double: dict, single: dict, baseline:
               f"{stats['bytes'] / 1024:.0f} KiB of YAML",
               f"- {stats['columns']} columns (10-20 per table), {stats['expectations']} expectations (3-8 per table)",
               "- every silver/gold table has a SQL transform or a SQL source (CTEs, joins, aggregates); "
-              "upstreams form a DAG across layers",
+              "upstreams form a DAG across layers; silver tables carry bronze's `_ingested_at` and de-duplicate "
+              "on it (`dedupe`), as a streaming silver table with keys should",
               "- the dbt project holds the same tables: `models/<layer>/<name>.sql` (the same SQL with "
               "`{{ ref() }}`/`{{ source() }}`), one properties YAML per model with columns, `data_type`, "
               "descriptions and exactly one data test per expectation (`not_null`, `accepted_values`, a generic "
@@ -650,7 +654,9 @@ def write_results(stats: dict, ours: dict, double: dict, single: dict, baseline:
               "files, every check); one untimed warm-up run first; wall time by `time.perf_counter`, CPU time "
               "(user + system, children included) by `getrusage`",
               "- `medallion validate` runs every check: JSON Schema, names, references, cycles, layers, "
-              "columns, expectation SQL, transform SQL, variables; by default it parses on two processes "
+              "columns, expectation SQL, transform SQL (parsed, then resolved against the declared columns of "
+              "its upstreams: unknown columns and functions, output against `columns`, strings into typed "
+              "columns), the `dedupe` lint, variables; by default it parses on two processes "
               "(a forked worker takes 45% of the files) when a core is idle (1-minute load average below "
               "cores - 0.5), else on one; `--jobs 2` and `--jobs 1` force either",
               "- `dbt parse --no-partial-parse` (no partial-parsing cache), duckdb profile, anonymous usage "
@@ -678,6 +684,15 @@ def write_results(stats: dict, ours: dict, double: dict, single: dict, baseline:
               "- large projects are parsed on two processes (fork, results marshalled back) when a core is "
               "idle; on a busy machine the second process only takes turns with the first, so the default "
               "then stays on one.",
+              "",
+              "Resolving transforms against their upstreams (issue 12) is split so that it adds little: the "
+              "walk that records each SELECT's scopes, outputs, references and calls runs once per SQL text, "
+              "right after parsing it (on the worker for its share; the result is plain data, marshalled "
+              "back), and binding those to the upstreams' declared columns is a few dictionary lookups per "
+              "reference. Measured in one process (`time.process_time`, 750 SQL texts): parsing 0.32-0.38 s, "
+              "the scope walk 0.08 s, binding and the output and type checks 0.08 s; made cheap by one "
+              "classification per node class instead of isinstance chains, no per-node dictionaries, a text "
+              "search before looking for trailing commas token by token, and memoized upstream columns.",
               "", "## Machine and versions", ""]
     lines += [f"- {k}: {v}" for k, v in facts.items()]
     lines += [f"- {k}: {v}" for k, v in versions().items()]

@@ -101,7 +101,7 @@ def check_transform_columns(spec: TableSpec, project: Project) -> Iterator[Findi
         final, where = Resolution((), outputs, rows[1]), ("source", "tables")
     yield from findings
     if final is not None:
-        yield from check_output(spec, final, where, _select_at(spec, where))
+        yield from check_output(spec, final, where)
 
 
 def _read_source(spec: TableSpec, project: Project) -> tuple[list[Finding], Base | None, Resolution | None]:
@@ -238,16 +238,18 @@ def _select_at(spec: TableSpec, where: DocPath) -> tuple[int, int] | None:
 
 # ----------------------------------------------------------------------------- output vs declared
 
-def check_output(spec: TableSpec, result: Resolution, where: DocPath,
-                 select_at: tuple[int, int] | None) -> Iterator[Finding]:
+def check_output(spec: TableSpec, result: Resolution, where: DocPath) -> Iterator[Finding]:
     """The statement's output columns against the declared ones (as `conform` will compare them)."""
-    doc = spec.document
-    sql = _sql_at(spec, where)
     declared = [(c.name, c.type) for c in spec.columns]
     if isinstance(spec.source, FilesSource):
         names = {c.name for c in spec.columns}
         declared += [(name, type_) for name, type_, _ in FILE_COLUMNS if name not in names]
     expected = dict(declared)
+    if _matches(result, expected):
+        return
+    doc = spec.document
+    sql = _sql_at(spec, where)
+    select_at = _select_at(spec, where)
     named = [o for o in result.outputs if o.name]
     produced = {o.name: o for o in named}
     evolving = _evolves(spec)
@@ -288,6 +290,17 @@ def check_output(spec: TableSpec, result: Resolution, where: DocPath,
             yield from _type_findings(spec, where, name, type_, output, at(output))
 
 
+def _matches(result: Resolution, expected: dict[str, str]) -> bool:
+    """The common case, checked first and cheaply: exactly the declared names, once each, and no string
+    output where a declared type does not take strings."""
+    names = [o.name for o in result.outputs]
+    if None in names or len(names) != len(expected) or len({n.lower() for n in names}) != len(names) \
+            or not expected.keys() == set(names):
+        return False
+    return not any(o.family == "string" and declared_family(expected[o.name]) in CHECKED_FAMILIES
+                   for o in result.outputs)
+
+
 def _sql_at(spec: TableSpec, where: DocPath) -> str | None:
     if where == ("transform", "sql") and spec.transform:
         return spec.transform.sql
@@ -315,7 +328,8 @@ def _missing_hint(name: str, result: Resolution, expected: dict[str, str]) -> st
 def _extra_findings(spec: TableSpec, result: Resolution, where: DocPath, expected: dict[str, str],
                     case_only: set[str], at, upstream: str) -> Iterator[Finding]:
     doc = spec.document
-    missing = [name for name in expected if name not in {o.name for o in result.outputs}]
+    produced = {o.name for o in result.outputs}
+    missing = [name for name in expected if name not in produced]
     by_star: dict[tuple[int, str], list[str]] = {}
     for output in result.outputs:
         if output.name in expected or output.name in case_only:
