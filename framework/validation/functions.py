@@ -13,12 +13,10 @@ the suite instead of silently checking against the wrong list.
 
 from __future__ import annotations
 
-import argparse
 import difflib
 import re
 import sys
 from functools import lru_cache
-from importlib import metadata
 from pathlib import Path
 
 DATA_FILE = Path(__file__).resolve().parent / "data" / "spark_functions.txt"
@@ -67,6 +65,8 @@ def refresh(path: Path = DATA_FILE) -> int:
     The one place in framework.validation allowed a JVM: it runs by hand after a pyspark upgrade,
     never during validation.
     """
+    from importlib import metadata  # slow to import (~30 ms): only the refresh needs it
+
     from pyspark.sql import SparkSession
 
     spark = (SparkSession.builder.master("local[1]").appName("medallion-functions")
@@ -88,13 +88,15 @@ def refresh(path: Path = DATA_FILE) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
+    import argparse  # the command line only: validation imports this module too
+
     parser = argparse.ArgumentParser(description="Spark's built-in function list used by `medallion validate`.")
     parser.add_argument("--refresh", action="store_true",
                         help="start Spark once and rewrite the shipped list (needs Java; takes ~20 s)")
     args = parser.parse_args(argv)
     if args.refresh:
         count = refresh()
-        print(f"wrote {count} function names of pyspark {metadata.version('pyspark')} to {DATA_FILE}")
+        print(f"wrote {count} function names of pyspark {shipped_version()} to {DATA_FILE}")
         return 0
     print(f"{len(spark_functions())} functions of pyspark {shipped_version()} in {DATA_FILE}")
     return 0

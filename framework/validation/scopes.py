@@ -47,10 +47,10 @@ _STRING_FUNCTIONS = tuple(getattr(exp, name) for name in (
     "Translate", "Soundex", "Base64", "FormatString", "Format", "NumberToStr") if hasattr(exp, name))
 """Functions whose result is a string whatever their arguments (sqlglot's classes for them)."""
 _SAME_AS_ARGUMENTS = tuple(getattr(exp, name) for name in (
-    "Coalesce", "Max", "Min", "ArgMax", "ArgMin", "First", "Last", "AnyValue", "Greatest", "Least", "Paren",
-    "If", "Case") if hasattr(exp, name))
-"""Expressions whose type is their branches' (when the branches agree)."""
-_ONLY_FIRST_ARGUMENT = tuple(getattr(exp, name) for name in ("Nullif", "ArgMax", "ArgMin") if hasattr(exp, name))
+    "Coalesce", "Nullif", "Max", "Min", "ArgMax", "ArgMin", "First", "Last", "AnyValue", "Greatest", "Least",
+    "Paren", "If", "Case") if hasattr(exp, name))
+"""Expressions whose type is their branches' (when the branches agree): the values in `this` and
+`expressions` (so NULLIF(a, b) and max_by(a, b) are typed by `a`), or as `_VALUE_ARGUMENTS` says."""
 _NUMERIC_FUNCTIONS = tuple(getattr(exp, name) for name in (
     "Count", "Sum", "Avg", "Length", "Abs", "Round", "Floor", "Ceil", "Ln", "Log", "Exp", "Sqrt", "Pow",
     "Stddev", "StddevSamp", "StddevPop", "Variance", "VariancePop") if hasattr(exp, name))
@@ -108,7 +108,6 @@ class _Builder:
         self.text = text
         self.scopes: list[dict[str, Any]] = []
         self.functions: list[tuple[str, int]] = []
-        self.ctes: list[dict[str, tuple[int, tuple[str, ...]]]] = [{}]
 
     # ------------------------------------------------------------------------------------ queries
 
@@ -426,7 +425,7 @@ def _categorize(kind: type) -> _Category:
     if issubclass(kind, (exp.Cast, exp.TryCast)):
         return _CAST
     function = issubclass(kind, exp.Func)
-    if issubclass(kind, _SAME_AS_ARGUMENTS) or issubclass(kind, _ONLY_FIRST_ARGUMENT):
+    if issubclass(kind, _SAME_AS_ARGUMENTS):
         return _Category(kind.__name__, function=function, branches=True)
     if issubclass(kind, _STRING_FUNCTIONS):
         result: TypeExpr = ("t", "string")
