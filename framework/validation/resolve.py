@@ -170,8 +170,7 @@ class _Binder:
             base = self.bases.get(target)
             if base is None:
                 return [], True
-            columns = [(name, family, None, name, -1, "", False) for name, family in base[0]]
-            open_ = base[1]
+            columns, open_ = _base_columns(base), base[1]
         elif kind == "scope":
             columns, open_ = self.columns(target)
         elif kind == "columns":
@@ -297,6 +296,19 @@ class _Binder:
             literal = type_[1][0][1] if len(type_[1]) == 1 and type_[1][0] and type_[1][0][0] == "s" else None
             return family, literal
         return None, None
+
+
+_BASE_COLUMNS: dict[int, tuple[Base, list[_Col]]] = {}
+
+
+def _base_columns(base: Base) -> list[_Col]:
+    """A table's columns in the binder's form, once per table (every reader of an upstream shares it)."""
+    known = _BASE_COLUMNS.get(id(base))
+    if known is None or known[0] is not base:
+        if len(_BASE_COLUMNS) >= _CACHE_LIMIT:
+            _BASE_COLUMNS.clear()
+        known = _BASE_COLUMNS[id(base)] = (base, [(name, family, None, name, -1, "", False) for name, family in base[0]])
+    return known[1]
 
 
 def _hint(word: str, candidates: list[str]) -> str:

@@ -201,15 +201,15 @@ class _Builder:
     def projection(self, node: exp.Expression, sid: int, ctes: dict[str, tuple[int, tuple[str, ...]]]) -> None:
         """One item of the SELECT list; it may use the aliases defined before it (lateral column aliases)."""
         scope = self.scopes[sid]
-        if isinstance(node, exp.Star):
+        is_alias = type(node) is exp.Alias  # the common case first: `expression AS name`
+        if not is_alias and isinstance(node, exp.Star):
             scope["projections"].append(("star", None, _excepted(node), -1, "*"))
             return
-        if isinstance(node, exp.Column) and isinstance(node.this, exp.Star):
+        if not is_alias and isinstance(node, exp.Column) and isinstance(node.this, exp.Star):
             qualifier = node.args.get("table")
             scope["projections"].append(("star", qualifier.name.lower() if qualifier else None,
                                          _excepted(node.this), _offset(node), node.sql("spark")))
             return
-        is_alias = type(node) is exp.Alias
         inner = node.args["this"] if is_alias else node
         type_ = self.expr(inner, sid, ctes, _NO_LAMBDAS, len(scope["aliases"]))
         name: str | int | None
@@ -283,12 +283,14 @@ class _Builder:
         if category.branches:
             return self.branches(node, sid, ctes, lambdas, visible)
         for value in node.args.values():
-            if isinstance(value, exp.Expression):
-                self.expr(value, sid, ctes, lambdas, visible)
-            elif isinstance(value, list):
+            if value is None:
+                continue
+            if type(value) is list:
                 for item in value:
                     if isinstance(item, exp.Expression):
                         self.expr(item, sid, ctes, lambdas, visible)
+            elif isinstance(value, exp.Expression):
+                self.expr(value, sid, ctes, lambdas, visible)
         return category.result
 
     def branches(self, node: exp.Expression, sid: int, ctes: dict[str, tuple[int, tuple[str, ...]]],
@@ -454,10 +456,9 @@ def _excepted(star: exp.Expression) -> tuple[str, ...]:
 
 
 def _identifier_offset(node: exp.Expression | None) -> int:
-    if node is None or not node._meta:  # noqa: SLF001
-        return -1
-    start = node.meta.get("start")
-    return start if start is not None else -1
+    """Where a located token (an identifier) starts, or -1. Reads `_meta`: `.meta` creates a dict."""
+    meta = node._meta if node is not None else None  # noqa: SLF001
+    return meta.get("start", -1) if meta else -1
 
 
 def _offset(column: exp.Column) -> int:

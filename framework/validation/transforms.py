@@ -161,6 +161,8 @@ def _union_rows(spec: TableSpec, project: Project) -> tuple[Base | None, list[Fi
     if not upstreams or any(u is None for u in upstreams):
         return None, []  # a missing upstream is reported by the source checks
     rows = [_table_rows(u) for u in upstreams if u is not None]
+    if len(rows) == 1:
+        return rows[0], []
     first_names = {name.lower() for name, _ in rows[0][0]}
     findings = []
     for index, (other, upstream) in enumerate(zip(rows[1:], upstreams[1:]), start=1):
@@ -174,8 +176,6 @@ def _union_rows(spec: TableSpec, project: Project) -> tuple[Base | None, list[Fi
                 ("source", "tables", index), f"the upstreams are combined by name (unionByName), but `{upstream.name}` "
                 f"and `{upstreams[0].name}` have different columns: {detail}",
                 hint="read one table per spec, or use `source: {sql: ...}` to select matching columns"))
-    if len(rows) == 1:
-        return rows[0], findings
     by_name = [{n.lower(): f for n, f in r[0]} for r in rows]
     columns = tuple((name, family if all(b.get(name.lower()) == family for b in by_name) else None)
                     for name, family in rows[0][0])
