@@ -1,6 +1,6 @@
 """Benchmark: `medallion validate` on 1,000 realistic table specs, optionally side by side with `dbt parse`.
 
-    python bench/validate.py [--tables 1000] [--repeat 7] [--with-dbt] [--profile]
+    python bench/validate.py [--tables 1000] [--repeat 7] [--with-dbt | --reuse-dbt] [--profile] [--compare REV]
 
 What it does, end to end:
 1. generates a project of N specs into bench/.work/medallion/ (git-ignored): bronze tables read landing
@@ -14,6 +14,10 @@ What it does, end to end:
    ref()/source(), schema.yml with columns and data tests for every expectation) and times
    `dbt parse --no-partial-parse` from a separate virtualenv (bench/.work/dbt-venv, created on demand
    with dbt-core + dbt-duckdb from PyPI; never the project's .venv).
+
+5. with --compare REV: times one-process validation at git revision REV (its `framework/`, extracted with
+   `git archive` into bench/.work/) and in this checkout alternately, on the same generated project: what
+   a change costs in CPU time, whatever else the machine is doing.
 
 The numbers go to stdout and, with --write, into bench/results/validate.md.
 """
@@ -351,7 +355,7 @@ class Runs:
 
     def summary(self) -> dict[str, float]:
         return {"median": statistics.median(self.wall), "min": min(self.wall), "max": max(self.wall),
-                "cpu_median": statistics.median(self.cpu), "runs": len(self.wall)}
+                "cpu_median": statistics.median(self.cpu), "cpu_min": min(self.cpu), "runs": len(self.wall)}
 
 
 NICE = 0
@@ -451,6 +455,45 @@ def _descendant_commands(root: int) -> set[str]:
     return found
 
 
+AT_REVISION = r"""
+import sys
+# the framework of another revision, not the editable install of this checkout
+sys.meta_path[:] = [f for f in sys.meta_path if "editable" not in repr(f).lower()]
+sys.path.insert(0, sys.argv[1])
+sys.argv = ["medallion", *sys.argv[2:]]
+from framework.cli import main
+main()
+"""
+
+
+def checkout(revision: str) -> Path:
+    """The package of another git revision, extracted under bench/.work/rev-<sha> (for --compare)."""
+    sha = subprocess.run(["git", "rev-parse", "--short", revision], cwd=REPO, capture_output=True, text=True,
+                         check=True).stdout.strip()
+    folder = WORK / f"rev-{sha}"
+    if not (folder / "framework").is_dir():
+        folder.mkdir(parents=True, exist_ok=True)
+        archive = subprocess.run(["git", "archive", sha, "framework", "templates"], cwd=REPO, capture_output=True,
+                                 check=True).stdout
+        subprocess.run(["tar", "-x", "-C", str(folder)], input=archive, check=True)
+    return folder
+
+
+def compare_runs(revision: str, cwd: Path, repeat: int) -> dict:
+    """One-process validation at `revision` and in this checkout, run alternately (so both see the same
+    machine load): what a change costs, in CPU time, on the same workload."""
+    folder = checkout(revision)
+    theirs, ours = Runs([], []), Runs([], [])
+    for _ in range(repeat):
+        for runs, command in ((theirs, [str(PYTHON), "-c", AT_REVISION, str(folder), "validate", "--jobs", "1"]),
+                              (ours, [str(MEDALLION), "validate", "--jobs", "1"])):
+            one = time_runs(command, cwd, 1)
+            runs.wall.extend(one.wall)
+            runs.cpu.extend(one.cpu)
+    return {"revision": folder.name.removeprefix("rev-"), "theirs": theirs.summary(), "ours": ours.summary(),
+            "load": load_average()}
+
+
 def profile_run(cwd: Path, lines: int = 45) -> str:
     """cProfile of one single-process validation, the most expensive functions first."""
     done = subprocess.run([str(PYTHON), "-m", "cProfile", "-s", "tottime", "-m", "framework", "validate", "--jobs", "1"],
@@ -500,6 +543,9 @@ def main(argv: list[str] | None = None) -> int:
                         help="report the last --with-dbt measurement (bench/.work/dbt-result.json) instead of rerunning dbt")
     parser.add_argument("--profile", action="store_true", help="print a cProfile of one in-process validation")
     parser.add_argument("--write", action="store_true", help="write bench/results/validate.md")
+    parser.add_argument("--compare", metavar="REV", default=None,
+                        help="also time one-process validation at git revision REV against this checkout, "
+                             "alternately (the CPU cost of a change)")
     parser.add_argument("--nice", type=int, default=0,
                         help="priority of the timed runs, e.g. -10 on a busy shared machine (needs root)")
     args = parser.parse_args(argv)
@@ -543,6 +589,12 @@ def main(argv: list[str] | None = None) -> int:
 
     if args.profile:
         print(profile_run(root))
+    compared = None
+    if args.compare:
+        compared = compare_runs(args.compare, root, args.repeat)
+        theirs, ours_now = compared["theirs"], compared["ours"]
+        print(f"--jobs 1 at {compared['revision']}: CPU {theirs['cpu_median']:.3f} s (wall {theirs['median']:.3f} s); "
+              f"this checkout: CPU {ours_now['cpu_median']:.3f} s (wall {ours_now['median']:.3f} s), alternately")
 
     dbt = None
     if args.with_dbt:
@@ -557,7 +609,7 @@ def main(argv: list[str] | None = None) -> int:
               f"(CPU {dbt['cpu_median'] / ours['cpu_median']:.0f}x)")
 
     if args.write:
-        write_results(stats, ours, double, single, baseline, dbt, trace, load_before)
+        write_results(stats, ours, double, single, baseline, dbt, trace, load_before, compared)
     return 0 if ours["median"] < TARGET_SECONDS else 1
 
 
@@ -597,13 +649,14 @@ def _dbt_version(dbt_bin: Path) -> str:
 
 
 def write_results(stats: dict, ours: dict, double: dict, single: dict, baseline: dict, dbt: dict | None,
-                  trace: dict, load: str) -> None:
+                  trace: dict, load: str, compared: dict | None = None) -> None:
     facts = machine()
     row = "| {} | {:.3f} s | {:.3f} s | {:.3f} s | {} |"
     lines = [
         "# `medallion validate` benchmark",
         "",
-        "Written by `python bench/validate.py --with-dbt --write`; rerun it rather than editing by hand.",
+        f"Written by `python bench/validate.py {' '.join(sys.argv[1:]) or '--write'}`; rerun it rather than editing "
+        "by hand.",
         "",
         "## Result",
         "",
@@ -632,6 +685,16 @@ def write_results(stats: dict, ours: dict, double: dict, single: dict, baseline:
         if dbt.get("reused"):
             lines.append("(`dbt parse` was not rerun for this page, `--reuse-dbt`: its row is the last measurement, "
                          "taken when the row says.)")
+    if compared:
+        theirs, now = compared["theirs"], compared["ours"]
+        extra = now["cpu_median"] - theirs["cpu_median"]
+        lines += ["", f"Cost of the change since `{compared['revision']}` (`--compare`): one-process validation of the "
+                  f"same workload, the two versions run alternately {now['runs']} times each (load average at the end: "
+                  f"{compared['load']}):", "",
+                  "| version | median CPU | min CPU | median wall |", "| --- | ---: | ---: | ---: |",
+                  f"| `{compared['revision']}` | {theirs['cpu_median']:.3f} s | {theirs['cpu_min']:.3f} s | {theirs['median']:.3f} s |",
+                  f"| this checkout | {now['cpu_median']:.3f} s | {now['cpu_min']:.3f} s | {now['median']:.3f} s |",
+                  "", f"The change adds {extra:+.3f} s of CPU per run ({extra / theirs['cpu_median']:+.0%})."]
     lines += ["", f"No JVM: a traced run (Python audit hooks on every process start) saw "
               f"{len(trace['spawned'])} programs started ({trace['forks']} fork(s) of the validator itself, its "
               f"parsing worker) and no pyspark/py4j module imported ({trace['modules']} modules loaded); "
