@@ -1,6 +1,6 @@
 """Benchmark: `medallion validate` on 1,000 realistic table specs, optionally side by side with `dbt parse`.
 
-    python bench/validate.py [--tables 1000] [--repeat 7] [--with-dbt] [--profile]
+    python bench/validate.py [--tables 1000] [--repeat 7] [--with-dbt | --reuse-dbt] [--profile] [--compare REV]
 
 What it does, end to end:
 1. generates a project of N specs into bench/.work/medallion/ (git-ignored): bronze tables read landing
@@ -14,6 +14,10 @@ What it does, end to end:
    ref()/source(), schema.yml with columns and data tests for every expectation) and times
    `dbt parse --no-partial-parse` from a separate virtualenv (bench/.work/dbt-venv, created on demand
    with dbt-core + dbt-duckdb from PyPI; never the project's .venv).
+
+5. with --compare REV: times one-process validation at git revision REV (its `framework/`, extracted with
+   `git archive` into bench/.work/) and in this checkout alternately, on the same generated project: what
+   a change costs in CPU time, whatever else the machine is doing.
 
 The numbers go to stdout and, with --write, into bench/results/validate.md.
 """
@@ -94,6 +98,7 @@ class Table:
     file_format: str | None = None
     expectations: list[tuple[str, str, str]] = field(default_factory=list)
     keys: list[str] = field(default_factory=list)
+    dedupe: str | None = None
     mode: str = "stream"
     layout: tuple[str, list[str]] = ("zorder_by", [])
     owner: str = ""
@@ -181,12 +186,15 @@ def build_tables(count: int, seed: int = 7) -> list[Table]:
     for name in _names(rng, n_silver, "clean", used):
         upstream = rng.choice(bronze) if not silver or rng.random() < 0.7 else rng.choice(silver)
         key = upstream.keys[0]
-        keep = [c for c in upstream.columns if c[0] != "ingest_date" and (rng.random() < 0.85 or c[0] in (key, "event_ts"))]
-        columns = keep + [("ingest_date", "DATE")]
-        select = _select_list(keep, key) + ",\n  to_date(event_ts) AS ingest_date"
+        keep = [c for c in upstream.columns if c[0] not in ("ingest_date", "_ingested_at")
+                and (rng.random() < 0.85 or c[0] in (key, "event_ts"))]
+        # `_ingested_at`: the framework's ingestion time from bronze, carried along to de-duplicate by
+        columns = keep + [("ingest_date", "DATE"), ("_ingested_at", "TIMESTAMP")]
+        select = _select_list(keep, key) + ",\n  to_date(event_ts) AS ingest_date,\n  _ingested_at"
         where = rng.choice(["", f"\nWHERE {key} IS NOT NULL", "\nWHERE event_ts >= TIMESTAMP '2020-01-01 00:00:00'"])
         table = Table(name, "silver", columns, upstreams=[upstream.name], transform=f"SELECT\n  {select}\nFROM source{where}\n",
-                      expectations=_rules(rng, columns, key), keys=[key, "event_ts"], owner=upstream.owner,
+                      expectations=_rules(rng, columns[:-1], key), keys=[key, "event_ts"], dedupe="_ingested_at",
+                      owner=upstream.owner,
                       layout=rng.choice([("zorder_by", [key, "ingest_date"]), ("cluster_by", [key])]),
                       tags=["clean", name.split("_")[0]],
                       description=f"Typed, de-duplicated {name.replace('_', ' ')}; one row per {key} and event time.")
@@ -210,10 +218,12 @@ def _numeric(columns: list[tuple[str, str]]) -> list[str]:
 
 def _aggregate(rng: random.Random, name: str, upstream: Table) -> Table:
     key = upstream.keys[0]
-    date_column = "ingest_date" if any(c == "ingest_date" for c, _ in upstream.columns) else "day"
+    names = {c for c, _ in upstream.columns}
+    # silver has event times; a gold upstream has days (and, if it is an aggregate, last_event_ts)
+    day = "ingest_date" if "ingest_date" in names else "day" if "day" in names else "to_date(event_ts)"
+    last = "event_ts" if "event_ts" in names else "last_event_ts" if "last_event_ts" in names else "CAST(day AS TIMESTAMP)"
     measures = _numeric(upstream.columns)[:8] or ["event_count"]
-    select = [key, f"to_date(event_ts) AS day" if date_column == "day" else "ingest_date AS day", "count(*) AS row_count",
-              "max(event_ts) AS last_event_ts"]
+    select = [key, day if day == "day" else f"{day} AS day", "count(*) AS row_count", f"max({last}) AS last_event_ts"]
     columns = [(key, "STRING"), ("day", "DATE"), ("row_count", "BIGINT"), ("last_event_ts", "TIMESTAMP")]
     for measure in measures:
         if measure == "event_count":
@@ -224,9 +234,9 @@ def _aggregate(rng: random.Random, name: str, upstream: Table) -> Table:
     while len(columns) < 10:
         extra = f"p{len(columns)}_{measures[0]}"
         select.append(f"percentile_approx({measures[0] if measures[0] != 'event_count' else 'row_count'}, 0.{len(columns)}) AS {extra}"
-                      if measures[0] != "event_count" else f"count(DISTINCT event_ts) AS {extra}")
+                      if measures[0] != "event_count" else f"count(DISTINCT {last}) AS {extra}")
         columns.append((extra, "DOUBLE"))
-    group = f"GROUP BY {key}, " + ("to_date(event_ts)" if date_column == "day" else "ingest_date")
+    group = f"GROUP BY {key}, {day}"
     sql = "SELECT\n  " + ",\n  ".join(select) + f"\nFROM source\n{group}\n"
     rules = [("row_count_positive", "row_count > 0", "fail"), ("day_present", "day IS NOT NULL", "drop"),
              (f"{key}_present", f"{key} IS NOT NULL", "drop")]
@@ -297,6 +307,8 @@ def render_spec(table: Table) -> str:
         nullable = ", nullable: false" if column in table.keys else ""
         lines += [f"  - {{name: {column}, type: \"{kind}\"{nullable}, description: The {column.replace('_', ' ')}.}}"]
     lines += [f"keys: [{', '.join(table.keys)}]"]
+    if table.dedupe:
+        lines += [f"dedupe: {{sequence_by: {table.dedupe}}}"]
     if table.transform:
         lines += ["transform:", "  sql: |", textwrap.indent(table.transform.rstrip(), "    ")]
     lines += ["expectations:"]
@@ -343,7 +355,7 @@ class Runs:
 
     def summary(self) -> dict[str, float]:
         return {"median": statistics.median(self.wall), "min": min(self.wall), "max": max(self.wall),
-                "cpu_median": statistics.median(self.cpu), "runs": len(self.wall)}
+                "cpu_median": statistics.median(self.cpu), "cpu_min": min(self.cpu), "runs": len(self.wall)}
 
 
 NICE = 0
@@ -443,6 +455,45 @@ def _descendant_commands(root: int) -> set[str]:
     return found
 
 
+AT_REVISION = r"""
+import sys
+# the framework of another revision, not the editable install of this checkout
+sys.meta_path[:] = [f for f in sys.meta_path if "editable" not in repr(f).lower()]
+sys.path.insert(0, sys.argv[1])
+sys.argv = ["medallion", *sys.argv[2:]]
+from framework.cli import main
+main()
+"""
+
+
+def checkout(revision: str) -> Path:
+    """The package of another git revision, extracted under bench/.work/rev-<sha> (for --compare)."""
+    sha = subprocess.run(["git", "rev-parse", "--short", revision], cwd=REPO, capture_output=True, text=True,
+                         check=True).stdout.strip()
+    folder = WORK / f"rev-{sha}"
+    if not (folder / "framework").is_dir():
+        folder.mkdir(parents=True, exist_ok=True)
+        archive = subprocess.run(["git", "archive", sha, "framework", "templates"], cwd=REPO, capture_output=True,
+                                 check=True).stdout
+        subprocess.run(["tar", "-x", "-C", str(folder)], input=archive, check=True)
+    return folder
+
+
+def compare_runs(revision: str, cwd: Path, repeat: int) -> dict:
+    """One-process validation at `revision` and in this checkout, run alternately (so both see the same
+    machine load): what a change costs, in CPU time, on the same workload."""
+    folder = checkout(revision)
+    theirs, ours = Runs([], []), Runs([], [])
+    for _ in range(repeat):
+        for runs, command in ((theirs, [str(PYTHON), "-c", AT_REVISION, str(folder), "validate", "--jobs", "1"]),
+                              (ours, [str(MEDALLION), "validate", "--jobs", "1"])):
+            one = time_runs(command, cwd, 1)
+            runs.wall.extend(one.wall)
+            runs.cpu.extend(one.cpu)
+    return {"revision": folder.name.removeprefix("rev-"), "theirs": theirs.summary(), "ours": ours.summary(),
+            "load": load_average()}
+
+
 def profile_run(cwd: Path, lines: int = 45) -> str:
     """cProfile of one single-process validation, the most expensive functions first."""
     done = subprocess.run([str(PYTHON), "-m", "cProfile", "-s", "tottime", "-m", "framework", "validate", "--jobs", "1"],
@@ -492,6 +543,9 @@ def main(argv: list[str] | None = None) -> int:
                         help="report the last --with-dbt measurement (bench/.work/dbt-result.json) instead of rerunning dbt")
     parser.add_argument("--profile", action="store_true", help="print a cProfile of one in-process validation")
     parser.add_argument("--write", action="store_true", help="write bench/results/validate.md")
+    parser.add_argument("--compare", metavar="REV", default=None,
+                        help="also time one-process validation at git revision REV against this checkout, "
+                             "alternately (the CPU cost of a change)")
     parser.add_argument("--nice", type=int, default=0,
                         help="priority of the timed runs, e.g. -10 on a busy shared machine (needs root)")
     args = parser.parse_args(argv)
@@ -535,13 +589,19 @@ def main(argv: list[str] | None = None) -> int:
 
     if args.profile:
         print(profile_run(root))
+    compared = None
+    if args.compare:
+        compared = compare_runs(args.compare, root, args.repeat)
+        theirs, ours_now = compared["theirs"], compared["ours"]
+        print(f"--jobs 1 at {compared['revision']}: CPU {theirs['cpu_median']:.3f} s (wall {theirs['median']:.3f} s); "
+              f"this checkout: CPU {ours_now['cpu_median']:.3f} s (wall {ours_now['median']:.3f} s), alternately")
 
     dbt = None
     if args.with_dbt:
         dbt = measure_dbt(tables, args.dbt_repeat)
         DBT_RESULT.write_text(json.dumps(dbt))
     elif args.reuse_dbt and DBT_RESULT.exists():
-        dbt = json.loads(DBT_RESULT.read_text())
+        dbt = {**json.loads(DBT_RESULT.read_text()), "reused": True}
     if dbt:
         print(f"dbt parse --no-partial-parse: median {dbt['median']:.3f} s, min {dbt['min']:.3f} s over "
               f"{dbt['runs']} runs, CPU {dbt['cpu_median']:.3f} s (measured {dbt['measured_at']}, load average "
@@ -549,7 +609,7 @@ def main(argv: list[str] | None = None) -> int:
               f"(CPU {dbt['cpu_median'] / ours['cpu_median']:.0f}x)")
 
     if args.write:
-        write_results(stats, ours, double, single, baseline, dbt, trace, load_before)
+        write_results(stats, ours, double, single, baseline, dbt, trace, load_before, compared)
     return 0 if ours["median"] < TARGET_SECONDS else 1
 
 
@@ -589,13 +649,14 @@ def _dbt_version(dbt_bin: Path) -> str:
 
 
 def write_results(stats: dict, ours: dict, double: dict, single: dict, baseline: dict, dbt: dict | None,
-                  trace: dict, load: str) -> None:
+                  trace: dict, load: str, compared: dict | None = None) -> None:
     facts = machine()
     row = "| {} | {:.3f} s | {:.3f} s | {:.3f} s | {} |"
     lines = [
         "# `medallion validate` benchmark",
         "",
-        "Written by `python bench/validate.py --with-dbt --write`; rerun it rather than editing by hand.",
+        f"Written by `python bench/validate.py {' '.join(sys.argv[1:]) or '--write'}`; rerun it rather than editing "
+        "by hand.",
         "",
         "## Result",
         "",
@@ -621,6 +682,19 @@ def write_results(stats: dict, ours: dict, double: dict, single: dict, baseline:
     if dbt:
         lines.append(f"Ratio: `dbt parse` takes **{dbt['median'] / ours['median']:.0f}x** as long as "
                      f"`medallion validate` (median wall; {dbt['cpu_median'] / ours['cpu_median']:.0f}x in CPU time).")
+        if dbt.get("reused"):
+            lines.append("(`dbt parse` was not rerun for this page, `--reuse-dbt`: its row is the last measurement, "
+                         "taken when the row says.)")
+    if compared:
+        theirs, now = compared["theirs"], compared["ours"]
+        extra = now["cpu_median"] - theirs["cpu_median"]
+        lines += ["", f"Cost of the change since `{compared['revision']}` (`--compare`): one-process validation of the "
+                  f"same workload, the two versions run alternately {now['runs']} times each (load average at the end: "
+                  f"{compared['load']}):", "",
+                  "| version | median CPU | min CPU | median wall |", "| --- | ---: | ---: | ---: |",
+                  f"| `{compared['revision']}` | {theirs['cpu_median']:.3f} s | {theirs['cpu_min']:.3f} s | {theirs['median']:.3f} s |",
+                  f"| this checkout | {now['cpu_median']:.3f} s | {now['cpu_min']:.3f} s | {now['median']:.3f} s |",
+                  "", f"The change adds {extra:+.3f} s of CPU per run ({extra / theirs['cpu_median']:+.0%})."]
     lines += ["", f"No JVM: a traced run (Python audit hooks on every process start) saw "
               f"{len(trace['spawned'])} programs started ({trace['forks']} fork(s) of the validator itself, its "
               f"parsing worker) and no pyspark/py4j module imported ({trace['modules']} modules loaded); "
@@ -631,7 +705,8 @@ def write_results(stats: dict, ours: dict, double: dict, single: dict, baseline:
               f"{stats['bytes'] / 1024:.0f} KiB of YAML",
               f"- {stats['columns']} columns (10-20 per table), {stats['expectations']} expectations (3-8 per table)",
               "- every silver/gold table has a SQL transform or a SQL source (CTEs, joins, aggregates); "
-              "upstreams form a DAG across layers",
+              "upstreams form a DAG across layers; silver tables carry bronze's `_ingested_at` and de-duplicate "
+              "on it (`dedupe`), as a streaming silver table with keys should",
               "- the dbt project holds the same tables: `models/<layer>/<name>.sql` (the same SQL with "
               "`{{ ref() }}`/`{{ source() }}`), one properties YAML per model with columns, `data_type`, "
               "descriptions and exactly one data test per expectation (`not_null`, `accepted_values`, a generic "
@@ -642,7 +717,9 @@ def write_results(stats: dict, ours: dict, double: dict, single: dict, baseline:
               "files, every check); one untimed warm-up run first; wall time by `time.perf_counter`, CPU time "
               "(user + system, children included) by `getrusage`",
               "- `medallion validate` runs every check: JSON Schema, names, references, cycles, layers, "
-              "columns, expectation SQL, transform SQL, variables; by default it parses on two processes "
+              "columns, expectation SQL, transform SQL (parsed, then resolved against the declared columns of "
+              "its upstreams: unknown columns and functions, output against `columns`, strings into typed "
+              "columns), the `dedupe` lint, variables; by default it parses on two processes "
               "(a forked worker takes 45% of the files) when a core is idle (1-minute load average below "
               "cores - 0.5), else on one; `--jobs 2` and `--jobs 1` force either",
               "- `dbt parse --no-partial-parse` (no partial-parsing cache), duckdb profile, anonymous usage "
@@ -670,6 +747,15 @@ def write_results(stats: dict, ours: dict, double: dict, single: dict, baseline:
               "- large projects are parsed on two processes (fork, results marshalled back) when a core is "
               "idle; on a busy machine the second process only takes turns with the first, so the default "
               "then stays on one.",
+              "",
+              "Resolving transforms against their upstreams (issue 12) is split so that it adds little: the "
+              "walk that records each SELECT's scopes, outputs, references and calls runs once per SQL text, "
+              "right after parsing it (on the worker for its share; the result is plain data, marshalled "
+              "back), and binding those to the upstreams' declared columns is a few dictionary lookups per "
+              "reference. Measured in one process (`time.process_time`, 750 SQL texts): parsing 0.32-0.38 s, "
+              "the scope walk 0.08 s, binding and the output and type checks 0.08 s; made cheap by one "
+              "classification per node class instead of isinstance chains, no per-node dictionaries, a text "
+              "search before looking for trailing commas token by token, and memoized upstream columns.",
               "", "## Machine and versions", ""]
     lines += [f"- {k}: {v}" for k, v in facts.items()]
     lines += [f"- {k}: {v}" for k, v in versions().items()]

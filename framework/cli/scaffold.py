@@ -2,7 +2,9 @@
 
 The spec is rendered from `templates/table.yaml.j2` (the project's own, else the one shipped beside the
 framework). With `--from`, the new table reads UPSTREAM and starts from its columns and keys, so the
-file is valid the moment it is written; the command validates it to prove it.
+file is valid the moment it is written; the command validates it to prove it. A streaming silver table
+with keys also gets `dedupe` (the latest ingestion per key wins), so duplicates from its source never
+reach it.
 """
 
 from __future__ import annotations
@@ -71,11 +73,41 @@ def _columns(upstream: TableSpec | None, layer: str) -> list[Column]:
             Column("payload", "STRING", True, "The rest of the record, as sent.")]
 
 
+SEQUENCE_COLUMN = "_ingested_at"
+
+
+def _dedupe(upstream: TableSpec | None, layer: str, keys: list[str],
+            columns: list[Column]) -> tuple[str | None, list[Column], list[str]]:
+    """`dedupe.sequence_by` for a streaming silver table with keys, with the columns and SELECT items it needs.
+
+    A streaming table appends what its source delivers, so a key sent twice is stored twice unless the
+    table de-duplicates (`medallion validate` warns about keys without `dedupe`). The latest ingestion
+    should win: `_ingested_at`, which the framework adds to every table read from files (a silver
+    upstream may carry it along); else a timestamp column that is not a key; else the time the row is
+    processed. Returns (sequence column, columns to add, SELECT items to add).
+    """
+    if upstream is None or layer != "silver" or not keys:
+        return None, [], []
+    names = {c.name for c in columns}
+    if SEQUENCE_COLUMN in names:
+        return SEQUENCE_COLUMN, [], []
+    added = Column(SEQUENCE_COLUMN, "TIMESTAMP", True,
+                   "When the row was ingested; de-duplication keeps the latest per key.")
+    if upstream.reads_files:
+        return SEQUENCE_COLUMN, [added], [SEQUENCE_COLUMN]
+    for column in columns:
+        if column.type.strip().upper().startswith("TIMESTAMP") and column.name not in keys:
+            return column.name, [], []
+    return SEQUENCE_COLUMN, [added], [f"current_timestamp() AS {SEQUENCE_COLUMN}"]
+
+
 def context(plan: Plan, root: Path) -> dict[str, Any]:
     upstream, layer = plan.upstream, plan.layer
     columns = _columns(upstream, layer)
     names = {c.name for c in columns}
     keys = [k for k in (upstream.keys if upstream else ()) if k in names] or [columns[0].name]
+    sequence_by, added_columns, added_items = _dedupe(upstream, layer, keys, columns)
+    columns += added_columns
     key_rule = " AND ".join(f"{k} IS NOT NULL" for k in keys)
     action = "warn" if layer == "bronze" else "quarantine" if layer == "silver" else "fail"
     return {
@@ -90,7 +122,8 @@ def context(plan: Plan, root: Path) -> dict[str, Any]:
         "columns": [{"name": c.name, "type": c.type, "nullable": c.nullable or c.name not in keys,
                      "description": c.description or f"The {c.name.replace('_', ' ')}."} for c in columns],
         "keys": keys,
-        "select_list": [c.name for c in columns] if upstream else [],
+        "dedupe": sequence_by,
+        "select_list": [c.name for c in columns[:len(columns) - len(added_columns)]] + added_items if upstream else [],
         "expectations": [{"name": "keys_present", "rule": key_rule, "action": action,
                           "description": "Every row has its key."}],
         "zorder_by": keys[:2],

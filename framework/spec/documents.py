@@ -143,6 +143,22 @@ def preload(path: Path, display_name: str, stamp: Stamp, result: Document | Find
     _preloaded[str(path)] = (display_name, stamp, result)
 
 
+def preloaded_count() -> int:
+    """Documents parsed ahead of time and not read yet."""
+    return len(_preloaded)
+
+
+def peek_preloaded(path: Path) -> Document | Finding | None:
+    """What was parsed ahead of time for `path`, without using it up."""
+    entry = _preloaded.get(str(path))
+    return entry[2] if entry else None
+
+
+def forget_preloaded() -> None:
+    """Drop every document parsed ahead of time (the next reads parse the files)."""
+    _preloaded.clear()
+
+
 def read_document(path: Path, display_name: str | None = None) -> Document:
     """Load one YAML file. Raises DocumentError (never anything else) for unreadable input."""
     name = display_name or str(path)

@@ -46,7 +46,7 @@ def display_name(path: Path, root: Path) -> str:
         return str(path)
 
 
-def _sql_texts(data: Any) -> tuple[list[str], list[str]]:
+def sql_texts(data: Any) -> tuple[list[str], list[str]]:
     """The SELECTs and expectation rules of one spec (whatever its shape: it may be invalid)."""
     selects, rules = [], []
     if not isinstance(data, dict):
@@ -62,7 +62,7 @@ def _sql_texts(data: Any) -> tuple[list[str], list[str]]:
     return selects, rules
 
 
-def _parse_share(files: Iterable[Path], root: Path) -> Parsed:
+def parse_share(files: Iterable[Path], root: Path) -> Parsed:
     """Parse files and check their SQL (which fills the SQL caches of this process)."""
     parsed: Parsed = []
     for path in files:
@@ -73,7 +73,7 @@ def _parse_share(files: Iterable[Path], root: Path) -> Parsed:
             result = exc.finding
         parsed.append((str(path), name, stamp, result))
         if isinstance(result, Document):
-            selects, rules = _sql_texts(result.data)
+            selects, rules = sql_texts(result.data)
             for text in selects:
                 sql.check_select(text)
             for text in rules:
@@ -81,16 +81,16 @@ def _parse_share(files: Iterable[Path], root: Path) -> Parsed:
     return parsed
 
 
-def _encode(parsed: Parsed) -> bytes:
+def encode(parsed: Parsed) -> bytes:
     """The child's results as marshal data (plain tuples): twice as fast as pickling the objects."""
     items = [(path, name, stamp, True, (r.file, r.data, r.values, r.keys, r.texts)) if isinstance(r, Document)
              else (path, name, stamp, False, astuple(r)) for path, name, stamp, r in parsed]
-    checks = [{text: (c.error, c.columns, c.tables, c.position) for text, c in cache.items()}
+    checks = [{text: (c.error, c.columns, c.tables, c.position, c.shape) for text, c in cache.items()}
               for cache in (sql._RULES, sql._SELECTS)]
     return marshal.dumps((items, *checks))
 
 
-def _decode(data: bytes) -> tuple[Parsed, dict[str, sql.SqlCheck], dict[str, sql.SqlCheck]]:
+def decode(data: bytes) -> tuple[Parsed, dict[str, sql.SqlCheck], dict[str, sql.SqlCheck]]:
     items, rules, selects = marshal.loads(data)
     parsed: Parsed = [(path, name, stamp, Document(*fields) if is_document else Finding(*fields))
                       for path, name, stamp, is_document, fields in items]
@@ -106,7 +106,7 @@ def _child(files: list[Path], root: Path, out: BinaryIO, done_fd: int) -> None:
     code = 1
     try:
         signal.signal(signal.SIGINT, signal.SIG_DFL)
-        out.write(_encode(_parse_share(files, root)))
+        out.write(encode(parse_share(files, root)))
         out.flush()
         os.write(done_fd, b"1")
         code = 0
@@ -125,7 +125,7 @@ def _wait_for(fd: int, pid: int) -> bool:
     return os.read(fd, 1) == b"1"
 
 
-def _install(parsed: Parsed) -> None:
+def install(parsed: Parsed) -> None:
     for path, name, stamp, result in parsed:
         if stamp is not None:
             preload(Path(path), name, stamp, result)
@@ -147,7 +147,7 @@ def prefetch(files: list[Path], root: Path, jobs: int = 2) -> bool:
             _child(child_files, root, out, write_fd)
         os.close(write_fd)
         try:
-            _install(_parse_share(own_files, root))
+            install(parse_share(own_files, root))
             ok = _wait_for(read_fd, pid)
         finally:
             os.close(read_fd)
@@ -157,9 +157,9 @@ def prefetch(files: list[Path], root: Path, jobs: int = 2) -> bool:
         out.seek(0)
         data = out.read()
     try:
-        parsed, rules, selects = _decode(data)
+        parsed, rules, selects = decode(data)
     except Exception:  # noqa: BLE001 - unreadable results mean the loader does that share itself
         return False
-    _install(parsed)
+    install(parsed)
     sql.warm(rules, selects)
     return True

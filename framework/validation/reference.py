@@ -51,7 +51,9 @@ Python modules a spec names.
 
 `medallion new table NAME --layer LAYER [--from UPSTREAM] [--force]` renders `templates/table.yaml.j2`
 into `tables/LAYER/NAME.yaml`: with `--from`, the table reads UPSTREAM and starts from its columns and
-keys; the command validates the result and refuses to overwrite an existing file without `--force`.
+keys (a streaming silver table also gets `dedupe: {sequence_by: _ingested_at}`, so a key that arrives
+twice is stored once); the command validates the result and refuses to overwrite an existing file
+without `--force`.
 
 ## Editor support (VS Code)
 
@@ -96,7 +98,22 @@ SEMANTIC_CHECKS = """\
 - `zorder_by` and `cluster_by` are not both set (nor `partition_by` and `cluster_by`);
 - expectation rules parse as one SQL boolean expression (Spark dialect): no subqueries, DDL, DML or
   several statements; expectation names are unique in a table;
-- transforms and SQL sources parse as a single SELECT; a transform reads only `source`;
+- transforms and SQL sources parse as a single SELECT (a trailing comma is an error, as in Spark); a
+  transform reads only `source`;
+- transforms and SQL sources are resolved against the declared columns of what they read (`source` is
+  the upstream's columns, plus `_rescued_data`, `_source_file` and `_ingested_at` when it reads files;
+  a SQL source reads upstreams by name), through CTEs, subqueries, joins, aliases, lateral views and
+  lambdas: an unknown column (with "did you mean"), an ambiguous one, or a function that is not one of
+  Spark's built-ins (the list of the pinned Spark version ships with the package; regenerate it with
+  `python -m framework.validation.functions --refresh`) is reported at its line and column inside
+  the `sql:` block;
+- the output matches `columns`, as the pipeline will require: every declared column is produced,
+  nothing undeclared is (unless the table reads files with `schema_evolution: add_new_columns`), no
+  name twice, names match exactly (case included); order does not matter;
+- a string is not selected into a numeric, date, timestamp or boolean column (`symbol AS volume`): Spark
+  would convert it silently and write NULL wherever a value does not parse; convert it explicitly;
+- warning: a streaming silver or gold table with `keys` but no `dedupe` stores a key that arrives twice
+  twice (the hint shows the `dedupe` block to add);
 - every `${variable}` is defined in each environment (or the one given with `--env`);
 - a `transform.python` reference `module:function` names a top-level function of a module found in the
   project or on the Python path (found by reading the source, without importing it);

@@ -16,6 +16,7 @@ from framework.spec.environment import DEFAULT_LAYER_RULES, Environment, substit
 from framework.spec.model import LAYERS, FilesSource, SqlSource, TablesSource, TableSpec
 from framework.validation.python_ref import resolve_python_ref
 from framework.validation.sql import DIALECT, check_boolean_expression, check_select
+from framework.validation.transforms import check_dedupe, check_transform_columns
 
 if TYPE_CHECKING:
     from framework.spec.project import Project
@@ -38,7 +39,8 @@ def check_project(project: Project, env: str | None) -> list[Finding]:
     variables = [(e.name, e.variables()) for e in environments]
     rule_sets = _layer_rule_sets(environments)
     for spec in project.tables.values():
-        for check in (check_location, check_source, check_columns, check_expectations, check_transform):
+        for check in (check_location, check_source, check_columns, check_expectations, check_transform,
+                      check_transform_columns, check_dedupe):
             findings.extend(check(spec, project))
         findings.extend(check_variables(spec, variables))
         findings.extend(check_layers(spec, project, rule_sets))

@@ -17,6 +17,9 @@ import sqlglot
 from sqlglot import exp
 from sqlglot.dialects.dialect import Dialect
 from sqlglot.errors import ParseError, TokenError
+from sqlglot.tokens import TokenType
+
+from framework.validation.scopes import analyze
 
 from framework.sql import DIALECT
 
@@ -44,6 +47,9 @@ class SqlCheck:
     tables: tuple[str, ...] = ()
     position: tuple[int, int] | None = None
     """(line, column) of a syntax error inside the SQL text, 1-based, when sqlglot knows it."""
+    shape: dict[str, Any] | None = field(default=None, compare=False)
+    """For a valid SELECT: its scopes, outputs and references (framework.validation.scopes), for
+    resolving it against the columns of its upstreams."""
 
 
 def _error_position(exc: Exception) -> tuple[int, int] | None:
@@ -77,10 +83,43 @@ class _Parsers(threading.local):
 _parsers = _Parsers()
 
 
-def _parse_all(text: str) -> list[exp.Expression]:
+def parse_statements(text: str) -> list[exp.Expression]:
+    """Every statement of `text` (Spark dialect), parsed with this thread's reused tokenizer and parser."""
+    tokens = _parsers.tokenizer.tokenize(text)
+    _reject_trailing_comma(text, tokens)
     with _type_names_memoized():
-        trees = _parsers.parser.parse(_parsers.tokenizer.tokenize(text), text)
+        trees = _parsers.parser.parse(tokens, text)
     return [e for e in trees if e is not None]
+
+
+_AFTER_LAST_ITEM = frozenset(getattr(TokenType, name) for name in (
+    "FROM", "WHERE", "GROUP_BY", "ORDER_BY", "HAVING", "LIMIT", "R_PAREN", "UNION", "EXCEPT", "INTERSECT",
+    "WINDOW", "QUALIFY", "SEMICOLON", "SORT_BY", "CLUSTER_BY", "DISTRIBUTE_BY") if hasattr(TokenType, name))
+"""Tokens that end a list: a comma right before one is a trailing comma."""
+
+
+_MAYBE_TRAILING = re.compile(r",\s*(?:--[^\n]*\n\s*|/\*.*?\*/\s*)*(?:[);]|$|(?:from|where|group|order|having|limit|"
+                             r"union|except|intersect|window|qualify|sort|cluster|distribute)\b)", re.I | re.S)
+"""A quick look at the text first: most SQL has no comma before a clause keyword, and walking the
+tokens of every transform costs more than this search."""
+
+
+def _reject_trailing_comma(text: str, tokens: list[Any]) -> None:
+    """`SELECT a, b, FROM source`: sqlglot drops the comma, Spark rejects the statement
+    (TRAILING_COMMA_IN_SELECT / PARSE_SYNTAX_ERROR), so we reject it here, at the comma."""
+    if _MAYBE_TRAILING.search(text) is None:
+        return
+    comma = TokenType.COMMA
+    for index, token in enumerate(tokens):
+        if token.token_type is comma:
+            following = tokens[index + 1] if index + 1 < len(tokens) else None
+            if following is not None and following.token_type is TokenType.WINDOW and index + 2 < len(tokens) \
+                    and tokens[index + 2].token_type is TokenType.L_PAREN:
+                continue  # `, window(ts, '5 minutes')`: the time-window function, not a WINDOW clause
+            if following is None or following.token_type in _AFTER_LAST_ITEM:
+                after = f"before {following.text.upper()}" if following is not None else "at the end"
+                raise ParseError.new(f"trailing comma {after}", description=f"trailing comma {after}; remove it",
+                                     line=token.line, col=token.col)
 
 
 _TYPE_NAMES: dict[tuple[str, tuple], exp.DataType] = {}
@@ -119,7 +158,7 @@ def _parse(text: str, what: str, limit: int, invalid: str) -> list[exp.Expressio
     if len(text) > limit:
         return SqlCheck(error=f"{what} is {len(text):,} characters long; the limit is {limit:,}")
     try:
-        return _parse_all(text)
+        return parse_statements(text)
     except (ParseError, TokenError) as exc:
         return SqlCheck(error=f"{invalid}: {_parse_error_text(exc)}", position=_error_position(exc))
     except RecursionError:
@@ -203,6 +242,17 @@ def _cached(cache: dict[str, SqlCheck], text: str, check: Callable[[str], SqlChe
     return result
 
 
+def cached_select(text: str) -> SqlCheck | None:
+    """The check of a SELECT text if it was computed already (here or by the validation worker)."""
+    return _SELECTS.get(text)
+
+
+def clear_caches() -> None:
+    """Forget every rule and SELECT checked so far (tests compare cold and warm runs)."""
+    _RULES.clear()
+    _SELECTS.clear()
+
+
 def warm(rules: dict[str, SqlCheck], selects: dict[str, SqlCheck]) -> None:
     """Adopt results computed elsewhere (by the validation worker process, see prefetch.py)."""
     _RULES.update(rules)
@@ -255,4 +305,14 @@ def _check_select(text: str) -> SqlCheck:
     if not isinstance(tree, exp.Query):
         return SqlCheck(error=f"SQL must be a SELECT, not {tree.key.upper()}")
     tables = tuple(dict.fromkeys(name for name in found.tables if name and name not in found.ctes))
-    return SqlCheck(columns=_column_names(found), tables=tables)
+    return SqlCheck(columns=_column_names(found), tables=tables, shape=_shape(tree, text))
+
+
+def _shape(tree: exp.Expression, text: str) -> dict[str, Any] | None:
+    """The scopes of a valid SELECT; None (no column checks) if the tree is beyond what we can follow."""
+    try:
+        return analyze(tree, text)
+    except RecursionError:
+        return None
+    except Exception:  # noqa: BLE001 - a construct we do not know must not turn into a traceback
+        return None

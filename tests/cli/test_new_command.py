@@ -50,7 +50,8 @@ def test_scaffolded_spec_validates(market_project: Path, layer: str, upstream: s
     assert spec.layer == layer
     if upstream:
         assert spec.upstreams == (upstream,)
-        assert spec.column_names == load_project(market_project).tables[upstream].column_names
+        upstream_columns = load_project(market_project).tables[upstream].column_names
+        assert spec.column_names[:len(upstream_columns)] == upstream_columns
     assert _schema_line(path) == (REPO / "framework/spec/schemas/table.schema.json").resolve()
 
 
@@ -127,3 +128,55 @@ def test_yaml_scalars_round_trip_in_flow_and_block_context(value: str) -> None:
     rendered = yaml_scalar(value)
     assert yaml.safe_load(f"k: {rendered}") == {"k": value}
     assert yaml.safe_load(f"- {{name: x, description: {rendered}}}") == [{"name": "x", "description": value}]
+
+
+# ------------------------------------------------------------------------ issue 12, case 4: keys need dedupe
+
+def test_streaming_silver_scaffold_with_keys_deduplicates(market_project: Path) -> None:
+    """`new table x --layer silver --from bars_raw` declared keys without `dedupe`: duplicates from the
+    landing files passed through and `medallion check` failed on them. It now keeps the latest
+    ingestion per key, and `validate` has nothing to say about it."""
+    code, out, err = new(market_project, "x", "--layer", "silver", "--from", "bars_raw")
+    assert code == 0, out + err
+    text = (market_project / "tables" / "silver" / "x.yaml").read_text()
+    spec = load_project(market_project).tables["x"]
+    assert spec.keys == ("symbol", "ts", "timeframe")
+    assert spec.dedupe_sequence_by == "_ingested_at"
+    assert spec.column_names[-1] == "_ingested_at"  # bronze's ingestion time, carried into silver
+    assert [c.type for c in spec.columns if c.name == "_ingested_at"] == ["TIMESTAMP"]
+    assert "      _ingested_at\n    FROM source" in text
+    result = CliRunner().invoke(cli, ["validate", "--project", str(market_project),
+                                      str(market_project / "tables" / "silver" / "x.yaml")], catch_exceptions=False)
+    assert result.exit_code == 0, result.stdout
+    assert "x.yaml" not in result.stdout  # neither error nor warning about the new spec
+
+
+def test_silver_from_silver_reuses_its_ingestion_time(market_project: Path) -> None:
+    code, out, err = new(market_project, "bars_copy", "--layer", "silver", "--from", "bars")
+    assert code == 0, out + err
+    spec = load_project(market_project).tables["bars_copy"]
+    assert spec.dedupe_sequence_by == "_ingested_at"
+    assert spec.column_names == load_project(market_project).tables["bars"].column_names  # nothing added
+
+
+def test_silver_without_an_ingestion_time_upstream_stamps_its_own(tmp_path: Path) -> None:
+    """An upstream with neither `_ingested_at` nor a timestamp column: the processing time orders the rows."""
+    (tmp_path / "tables" / "silver").mkdir(parents=True)
+    assert new(tmp_path, "orders_raw", "--layer", "bronze")[0] == 0
+    (tmp_path / "tables" / "silver" / "orders.yaml").write_text(
+        "name: orders\nlayer: silver\ndescription: Orders.\nsource:\n  tables: [orders_raw]\n  mode: batch\n"
+        "columns:\n  - {name: id, type: STRING}\n  - {name: payload, type: STRING}\nkeys: [id]\n"
+        "transform:\n  sql: SELECT id, payload FROM source\n")
+    code, out, err = new(tmp_path, "orders_clean", "--layer", "silver", "--from", "orders")
+    assert code == 0, out + err
+    text = (tmp_path / "tables" / "silver" / "orders_clean.yaml").read_text()
+    assert "current_timestamp() AS _ingested_at\n    FROM source" in text
+    assert load_project(tmp_path).tables["orders_clean"].dedupe_sequence_by == "_ingested_at"
+    code, out = validate(tmp_path)
+    assert code == 0 and "warning" not in out, out
+
+
+def test_gold_scaffold_is_batch_and_needs_no_dedupe(market_project: Path) -> None:
+    assert new(market_project, "bars_daily", "--layer", "gold", "--from", "bars")[0] == 0
+    spec = load_project(market_project).tables["bars_daily"]
+    assert (spec.kind, spec.dedupe_sequence_by) == ("materialized_view", None)

@@ -188,3 +188,27 @@ def test_validate_imports_no_spark_and_starts_no_program() -> None:
     done = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stdout + done.stderr
     assert "MODULES [] STARTED []" in done.stdout
+
+
+def test_keys_without_dedupe_warn_but_pass(market_project: Path) -> None:
+    """Issue 12, case 4: `validate` said nothing about a streaming silver table letting duplicates through."""
+    text = _break(market_project, "tables/silver/bars.yaml", "dedupe:\n  sequence_by: _ingested_at\n", "")
+    code, out, _ = run("--project", str(market_project))
+    assert code == 0, out
+    line = _line_of(text, "keys:")
+    assert f"tables/silver/bars.yaml:{line}:1: warning: keys symbol, ts, timeframe without `dedupe`" in out
+    assert "hint: add `dedupe: {sequence_by: _ingested_at}` to keep the latest row per key" in out
+    code, out, _ = run("--project", str(market_project), "--format", "github")
+    assert code == 0
+    assert f"::warning file=tables/silver/bars.yaml,line={line},col=1,title=lint::keys symbol" in out
+
+
+def test_transform_errors_are_reported_in_the_yaml(market_project: Path) -> None:
+    """Issue 12, case 2, through the command: every mistake at its place in the YAML, exit code 1."""
+    _break(market_project, "tables/silver/bars.yaml", "upper(trim(symbol))", "upperr(trim(symbol))")
+    text = _break(market_project, "tables/silver/bars.yaml", "to_timestamp(ts) AS ts,", "to_timestamp(tss) AS ts,")
+    code, out, _ = run("--project", str(market_project), "--format", "json")
+    assert code == 1
+    found = {(f["line"], f["column"], f["message"]) for f in json.loads(out)["findings"] if f["severity"] == "error"}
+    assert found == {(_line_of(text, "upperr"), 7, "unknown function `upperr`"),
+                     (_line_of(text, "tss"), 20, "unknown column `tss`: not a column of `source`")}

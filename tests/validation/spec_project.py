@@ -56,6 +56,7 @@ columns:
   - {name: amount, type: DOUBLE}
   - {name: ts, type: TIMESTAMP}
 keys: [event_id]
+dedupe: {sequence_by: ts}
 transform:
   sql: |
     SELECT event_id, user_id, amount, ts

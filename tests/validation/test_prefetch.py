@@ -9,7 +9,7 @@ import pytest
 
 from framework.project import load_project, spec_files
 from framework.spec import documents
-from framework.validation import prefetch, sql
+from framework.validation import prefetch, resolve, sql
 from spec_project import DAILY_SPEND, EVENTS, RAW_EVENTS, SpecProject
 from spec_project import project  # noqa: F401 - fixtures, used by name
 
@@ -26,13 +26,15 @@ def _many_specs(project: SpecProject, count: int) -> None:
                   .replace("FROM source", "FROM source WHERE"))
     project.table("silver", "broken_rule", EVENTS.replace("name: events", "name: broken_rule")
                   .replace("amount > 0", "amount >"))
+    project.table("silver", "broken_columns", EVENTS.replace("name: events", "name: broken_columns")
+                  .replace("raw_events", "raw_0").replace("amount, ts\n", "upperr(amount) AS amount, tss AS ts\n"))
     project.write("tables/silver/junk.yaml", b"\xff\xfe junk")
 
 
 def _clear_caches() -> None:
-    documents._preloaded.clear()
-    sql._RULES.clear()
-    sql._SELECTS.clear()
+    documents.forget_preloaded()
+    sql.clear_caches()
+    resolve.clear_cache()
 
 
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
@@ -44,11 +46,13 @@ def test_two_processes_give_the_same_result_as_one(project: SpecProject) -> None
     assert len(files) >= prefetch.MIN_FILES
     _clear_caches()
     assert prefetch.prefetch(files, project.root.resolve(), jobs=2) is True
-    assert len(documents._preloaded) == len(files)
+    assert documents.preloaded_count() == len(files)
     parallel = load_project(project.root)
-    assert documents._preloaded == {}, "every preloaded document is used"
+    assert documents.preloaded_count() == 0, "every preloaded document is used"
     assert parallel.findings == sequential.findings
-    assert len(sequential.errors) >= 4
+    assert len(sequential.errors) >= 6
+    assert {"unknown function `upperr`", "unknown column `tss`: not a column of `source`"} <= \
+        {f.message for f in parallel.errors}
     assert sorted(parallel.tables) == sorted(sequential.tables)
     assert parallel.tables["events_3"].expectations == sequential.tables["events_3"].expectations
 
@@ -64,8 +68,8 @@ def test_a_file_changed_after_prefetch_is_read_again(project: SpecProject) -> No
     project.pipeline()
     _clear_caches()
     path = (project.root / "tables/silver/events.yaml").resolve()
-    parsed = prefetch._parse_share([path], project.root.resolve())
-    prefetch._install(parsed)
+    parsed = prefetch.parse_share([path], project.root.resolve())
+    prefetch.install(parsed)
     project.table("silver", "events", EVENTS.replace("expectations:", "expectatons:"))
     os.utime(path, ns=(1, 1))
     assert [f.message for f in load_project(project.root).errors] == ["unknown key `expectatons`"]
@@ -89,10 +93,10 @@ def test_a_failing_worker_changes_nothing_but_the_time(project: SpecProject, mon
     def broken(parsed):
         raise RuntimeError("worker died")
 
-    monkeypatch.setattr(prefetch, "_encode", broken)
+    monkeypatch.setattr(prefetch, "encode", broken)
     files = spec_files(project.root.resolve())
     assert prefetch.prefetch(files, project.root.resolve(), jobs=2) is False
-    assert 0 < len(documents._preloaded) < len(files)  # the parent's own share is still used
+    assert 0 < documents.preloaded_count() < len(files)  # the parent's own share is still used
     assert load_project(project.root).findings == expected
 
 
@@ -101,7 +105,7 @@ def test_a_failing_worker_changes_nothing_but_the_time(project: SpecProject, mon
 def test_a_stuck_worker_is_killed(project: SpecProject, monkeypatch) -> None:
     _many_specs(project, prefetch.MIN_FILES // 2 + 5)
     _clear_caches()
-    real = prefetch._parse_share
+    real = prefetch.parse_share
 
     def slow_in_child(files, root):
         if os.getpid() != parent:
@@ -110,7 +114,25 @@ def test_a_stuck_worker_is_killed(project: SpecProject, monkeypatch) -> None:
         return real(files, root)
 
     parent = os.getpid()
-    monkeypatch.setattr(prefetch, "_parse_share", slow_in_child)
+    monkeypatch.setattr(prefetch, "parse_share", slow_in_child)
     monkeypatch.setattr(prefetch, "TIMEOUT_SECONDS", 1.0)
     assert prefetch.prefetch(spec_files(project.root.resolve()), project.root.resolve(), jobs=2) is False
     assert not load_project(project.root).ok
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
+def test_the_worker_hands_over_the_shapes_of_its_sql(project: SpecProject) -> None:
+    """Column resolution needs each SELECT's shape; the worker's are marshalled back, not recomputed."""
+    for i in range(prefetch.MIN_FILES // 2 + 5):
+        project.table("bronze", f"raw_{i}", RAW_EVENTS.replace("raw_events", f"raw_{i}"))
+        project.table("silver", f"events_{i}", EVENTS.replace("name: events", f"name: events_{i}")
+                      .replace("raw_events", f"raw_{i}").replace("FROM source", f"FROM source WHERE amount > {i}"))
+    _clear_caches()
+    files = spec_files(project.root.resolve())
+    child_files = [f for i, f in enumerate(files) if i % 20 < round(20 * prefetch.CHILD_SHARE)]
+    assert prefetch.prefetch(files, project.root.resolve(), jobs=2) is True
+    child_sql = [text for f in child_files if "silver" in f.parts
+                 for text in prefetch.sql_texts(documents.peek_preloaded(f).data)[0]]
+    assert len(child_sql) > 20
+    assert all(sql.cached_select(text).shape["scopes"] for text in child_sql)  # parsed by the worker only
+    assert load_project(project.root).findings == []

@@ -143,7 +143,7 @@ def test_memoized_type_names_change_nothing_and_are_undone() -> None:
     import sqlglot
     from sqlglot.dialects.dialect import Dialect
 
-    from framework.validation.sql import _parse_all
+    from framework.validation.sql import parse_statements
 
     original = sqlglot.parse_one
     text = ("SELECT CAST(a AS VARCHAR(10)) AS a, CAST(b AS CHAR(3)) AS b, CAST(c AS DECIMAL(18, 2)) AS c, "
@@ -151,7 +151,7 @@ def test_memoized_type_names_change_nothing_and_are_undone() -> None:
     dialect = Dialect.get_or_raise("spark")
     expected = dialect.parser().parse(dialect.tokenizer().tokenize(text), text)[0]
     for _ in range(2):  # the second parse is served from the memo
-        assert _parse_all(text)[0] == expected
+        assert parse_statements(text)[0] == expected
     assert sqlglot.parse_one is original
-    first, second = _parse_all(text)[0], _parse_all(text)[0]
+    first, second = parse_statements(text)[0], parse_statements(text)[0]
     assert first is not second and first.find(sqlglot.exp.DataType) is not second.find(sqlglot.exp.DataType)
