@@ -29,7 +29,7 @@ from framework.validation.resolve import Base, Output, Resolution, resolve, tabl
 from framework.validation.sql import check_select
 
 if TYPE_CHECKING:
-    from framework.project import Project
+    from framework.spec.project import Project
 
 SOURCE_VIEW = "source"
 CHECKED_FAMILIES = ("numeric", "date", "timestamp", "boolean")

@@ -14,7 +14,6 @@ from click.testing import CliRunner
 
 from framework.checks.suite import CheckContext, check_duplicates
 from framework.cli import cli
-from framework.engine.event_log import event_log_name
 from medallion_testing import bar_rows
 
 pytestmark = pytest.mark.spark
@@ -35,6 +34,6 @@ def test_scaffolded_silver_table_keeps_one_row_per_key(spark, local_project) -> 
     assert silver.count() == len(bars)
     assert silver.select("symbol", "ts", "timeframe").distinct().count() == len(bars)
     env = project.env()
-    checks = [r for r in check_duplicates(CheckContext(spark, project.load(), env, event_log_name(env)))
+    checks = [r for r in check_duplicates(CheckContext(spark, project.load(), env))
               if r.target == "x"]
     assert [(r.passed, r.observed) for r in checks] == [(True, 0)]
