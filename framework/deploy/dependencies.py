@@ -71,10 +71,19 @@ def notebook_imports(root: Path) -> list[Import]:
     return sorted(found.values(), key=lambda i: i.module)
 
 
-def imported_names(path: Path, module: str) -> list[tuple[str, int]]:
-    """(dotted name, line) of every import in a file; `from a import b` gives `a` and `a.b` (b may be a module)."""
-    tree = _parse(path)
-    is_package = path.name == "__init__.py"
+def imported_names(path: Path, module: str) -> tuple[tuple[str, int], ...]:
+    """(dotted name, line) of every import in a file; `from a import b` gives `a` and `a.b` (b may be a module).
+
+    Read once per file version: `medallion validate` renders the bundle on every run.
+    """
+    stat = path.stat()
+    return _imported_names(str(path), module, stat.st_mtime_ns, stat.st_size)
+
+
+@lru_cache(maxsize=256)
+def _imported_names(path: str, module: str, mtime_ns: int, size: int) -> tuple[tuple[str, int], ...]:
+    tree = ast.parse(Path(path).read_text("utf-8"), filename=path)
+    is_package = path.endswith("__init__.py")
     out: list[tuple[str, int]] = []
     for node in _walk(tree):
         if isinstance(node, ast.Import):
@@ -83,7 +92,7 @@ def imported_names(path: Path, module: str) -> list[tuple[str, int]]:
             base = _absolute(node, module, is_package)
             out.append((base, node.lineno))
             out.extend((f"{base}.{alias.name}", node.lineno) for alias in node.names if alias.name != "*")
-    return out
+    return tuple(out)
 
 
 def module_file(root: Path, module: str) -> Path | None:
@@ -172,14 +181,3 @@ def _walk(tree: ast.AST) -> list[ast.AST]:
 def _is_type_checking(test: ast.expr) -> bool:
     return (isinstance(test, ast.Name) and test.id == "TYPE_CHECKING") or \
         (isinstance(test, ast.Attribute) and test.attr == "TYPE_CHECKING")
-
-
-@lru_cache(maxsize=256)
-def _parse_cached(path: str, mtime_ns: int, size: int) -> ast.AST:
-    return ast.parse(Path(path).read_text("utf-8"), filename=path)
-
-
-def _parse(path: Path) -> ast.AST:
-    """Parsed once per file version: `medallion validate` renders the bundle on every run."""
-    stat = path.stat()
-    return _parse_cached(str(path), stat.st_mtime_ns, stat.st_size)
