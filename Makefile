@@ -6,16 +6,24 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
+# Databricks' official DLT stub package: the signatures tests/deploy/test_dlt_contract.py binds the
+# pipeline's calls to. Installed apart, without its dependencies (databricks-connect would replace pyspark).
+DLT_STUB_VERSION := 0.3.0
+DLT_STUB := .cache/dlt-stub/databricks_dlt-$(DLT_STUB_VERSION).dist-info
 
 .PHONY: setup run test test-all test-reliability validate docs bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e ".[test]"
+	$(PY) -m pip install --quiet -e ".[local,test]"
 	rm -f $(VENV)/.installed-* && touch $(STAMP)
 
-setup: $(STAMP)
+$(DLT_STUB): $(STAMP)
+	rm -rf .cache/dlt-stub
+	$(PY) -m pip install --quiet --no-deps --target .cache/dlt-stub databricks-dlt==$(DLT_STUB_VERSION)
+
+setup: $(STAMP) $(DLT_STUB)
 	$(PY) -m framework.engine.jars
 
 validate: $(STAMP)

@@ -1,18 +1,23 @@
 """The generic DLT pipeline: one code path turns every table spec into DLT datasets.
 
-This module is written against the Delta Live Tables Python API and nothing else. The Databricks
-notebook calls `register_pipeline(dlt, spark, project_root, env_name)` with the real `dlt` module; the
+This module is written against the declarative-pipelines Python API and nothing else. The Databricks
+notebook calls `register_pipeline(dp, spark, project_root, env_name)` with the runtime's module:
+Databricks' `pyspark.pipelines` (imported as `dp`) or, on older runtimes, the legacy `dlt` module; the
 local runtime (`framework.engine`) calls it with an object that has the same API and records the
-dataflow graph, then executes it on PySpark + Delta. There is no per-table code: for each spec, in
-dependency order, `register_table` declares
+dataflow graph, then executes it on PySpark + Delta. The two Databricks modules name three things
+differently (`ApiNames`): a batch dataset is `dp.materialized_view` / `dlt.table`, a view
+`dp.temporary_view` / `dlt.view`, AUTO CDC `dp.create_auto_cdc_flow` / `dlt.apply_changes`; the names
+are picked by what the module offers. There is no per-table code: for each spec, in dependency
+order, `register_table` declares
 
-* the dataset itself — `dlt.table` (streaming table or materialized view) or `dlt.view`, with the
-  spec's comment, table properties, partitioning / clustering, declared schema (column comments);
-* its expectations — `dlt.expect_all` (warn), `dlt.expect_all_or_drop` (drop, and quarantine, whose
-  rows must leave the table too), `dlt.expect_all_or_fail` (fail);
+* the dataset itself — a streaming table (`table`), a materialized view (`materialized_view`) or a
+  view, with the spec's comment, table properties, partitioning / clustering, declared schema
+  (column comments);
+* its expectations — `expect_all` (warn), `expect_all_or_drop` (drop, and quarantine, whose
+  rows must leave the table too), `expect_all_or_fail` (fail);
 * de-duplication (`dedupe.sequence_by`) — a private view with the expectations, a
-  `dlt.create_streaming_table` target and `dlt.apply_changes` (AUTO CDC, SCD type 1: the row with the
-  greatest sequence value per key wins);
+  `create_streaming_table` target and AUTO CDC (SCD type 1: the row with the greatest sequence value
+  per key wins);
 * quarantine — DLT has none built in; the documented pattern is a second table fed by the same query
   with the rules inverted: `<table>_quarantine` holds the failing rows, the names of the rules they
   failed (`_failed_rules`) and when (`_quarantined_at`);
@@ -52,6 +57,38 @@ FileReader = Callable[["SparkSession", TableSpec, Environment, str, str], "DataF
 Databricks uses Auto Loader (`auto_loader`); the local engine passes its own reader."""
 
 
+DATABRICKS_DP_API = ("table", "materialized_view", "temporary_view", "create_streaming_table",
+                     "create_auto_cdc_flow", "expect_all", "expect_all_or_drop", "expect_all_or_fail")
+"""What Databricks' `pyspark.pipelines` offers and this module calls. Open-source pyspark (4.1+) ships a
+`pyspark.pipelines` too, without expectations: the notebook uses a module only if it has all of these."""
+
+
+@dataclass(frozen=True)
+class ApiNames:
+    """The names this module calls on the pipelines module it is given: `dp` names when it has them
+    (Databricks' `pyspark.pipelines`, the local engine), else the legacy `dlt` ones."""
+
+    streaming_table: str = "table"
+    materialized_view: str = "materialized_view"
+    view: str = "temporary_view"
+    auto_cdc: str = "create_auto_cdc_flow"
+
+    @classmethod
+    def of(cls, dlt: Any) -> "ApiNames":
+        if all(hasattr(dlt, name) for name in DATABRICKS_DP_API):
+            return cls()
+        return LEGACY_DLT_NAMES
+
+    def dataset(self, dlt: Any, spec: TableSpec) -> Callable[..., Any]:
+        """The decorator factory for the spec's table: streaming table or materialized view."""
+        return getattr(dlt, self.streaming_table if spec.is_streaming else self.materialized_view)
+
+
+LEGACY_DLT_NAMES = ApiNames(streaming_table="table", materialized_view="table", view="view",
+                            auto_cdc="apply_changes")
+"""The `dlt` module (Databricks Runtime before pyspark.pipelines; the `databricks-dlt` stub package)."""
+
+
 @dataclass(frozen=True)
 class Registration:
     """What `register_table` declared for one spec."""
@@ -86,7 +123,7 @@ def register_pipeline(dlt: Any, spark: "SparkSession", project_root: str | Path,
     """Load and validate the project, then declare every table of it. Returns the dataset names.
 
     This is the whole body of the Databricks pipeline notebook:
-    `register_pipeline(dlt, spark, "/Workspace/.../medallion", spark.conf.get("medallion.env"))`.
+    `register_pipeline(dp, spark, "/Workspace/.../medallion", spark.conf.get("medallion.env"))`.
     """
     from framework.project import load_project
 
@@ -126,15 +163,17 @@ def register_table(dlt: Any, spark: "SparkSession", spec: TableSpec, env: Enviro
     """Declare the DLT datasets of one spec (see the module docstring for the shape)."""
     query = QueryBuilder(spark, spec, env, names, read_files)
     table = names[spec.name]
+    api = ApiNames.of(dlt)
     expect = expectations_decorator(dlt, spec, env)
     if spec.kind == "view":
-        dlt.view(name=table, comment=spec.description)(expect(query.function(spec.name)))
+        getattr(dlt, api.view)(name=table, comment=spec.description)(expect(query.function(spec.name)))
         datasets, prepared = [table], table
     elif spec.dedupe_sequence_by and spec.is_streaming:
         changes_view = declare_deduplicated(dlt, spec, table, query, expect)
         datasets, prepared = [changes_view, table], changes_view
     else:
-        dlt.table(name=table, comment=spec.description, **table_options(spec))(expect(query.function(spec.name)))
+        api.dataset(dlt, spec)(name=table, comment=spec.description, **table_options(spec))(
+            expect(query.function(spec.name)))
         datasets, prepared = [table], table
     quarantine = declare_quarantine(dlt, spec, env, table, query, prepared) if spec.kind != "view" else None
     if quarantine:
@@ -161,12 +200,13 @@ def declare_deduplicated(dlt: Any, spec: TableSpec, table: str, query: "QueryBui
     """AUTO CDC (apply_changes, SCD type 1) from a private view carrying the expectations; returns the view."""
     if not spec.keys:
         raise PipelineDefinitionError(f"{spec.file}: `dedupe` needs `keys` (the columns that identify a row)")
+    api = ApiNames.of(dlt)
     changes_view = f"{spec.name}{CHANGES_SUFFIX}"
-    dlt.view(name=changes_view, comment=f"Rows for {table} before de-duplication.")(
+    getattr(dlt, api.view)(name=changes_view, comment=f"Rows for {table} before de-duplication.")(
         expect(query.function(changes_view)))
     dlt.create_streaming_table(name=table, comment=spec.description, **table_options(spec))
-    dlt.apply_changes(target=table, source=changes_view, keys=list(spec.keys),
-                      sequence_by=spec.dedupe_sequence_by, stored_as_scd_type=1)
+    getattr(dlt, api.auto_cdc)(target=table, source=changes_view, keys=list(spec.keys),
+                               sequence_by=spec.dedupe_sequence_by, stored_as_scd_type=1)
     return changes_view
 
 
@@ -187,9 +227,10 @@ def declare_quarantine(dlt: Any, spec: TableSpec, env: Environment, table: str, 
 
     quarantine_query.__name__ = name.replace(".", "_")
     quarantine_query.medallion_split = SplitHint(prepared, to_quarantine)  # type: ignore[attr-defined]
-    dlt.table(name=name, comment=f"Rows of {table} that failed a quarantine expectation, with the names of the "
-                                 "rules they failed.",
-              table_properties={QUARANTINE_OF_PROPERTY: table}, schema=quarantine_schema_ddl(spec))(quarantine_query)
+    ApiNames.of(dlt).dataset(dlt, spec)(
+        name=name, comment=f"Rows of {table} that failed a quarantine expectation, with the names of the rules they "
+                           "failed.",
+        table_properties={QUARANTINE_OF_PROPERTY: table}, schema=quarantine_schema_ddl(spec))(quarantine_query)
     return name
 
 
@@ -206,7 +247,7 @@ def rule_text(rule: str, env: Environment) -> str:
 
 
 def table_options(spec: TableSpec) -> dict[str, Any]:
-    """Keyword arguments shared by `dlt.table` and `dlt.create_streaming_table`."""
+    """Keyword arguments shared by the dataset decorators and `create_streaming_table`."""
     options: dict[str, Any] = {"table_properties": table_properties(spec)}
     if spec.partition_by:
         options["partition_cols"] = list(spec.partition_by)

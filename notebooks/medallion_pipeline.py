@@ -19,10 +19,6 @@
 
 import sys
 
-import dlt
-
-# COMMAND ----------
-
 
 def pipeline_setting(key: str) -> str:
     """A value of the pipeline configuration, or a clear error naming what is missing."""
@@ -38,7 +34,20 @@ project_root = pipeline_setting("medallion.project_root")
 if project_root not in sys.path:
     sys.path.insert(0, project_root)
 
-from framework.pipeline import register_pipeline  # noqa: E402 - importable only once the path is set
+from framework.pipeline import DATABRICKS_DP_API, register_pipeline  # noqa: E402 - importable once the path is set
 
-registered = register_pipeline(dlt, spark, project_root, env_name)  # noqa: F821
-print(f"medallion: registered {len(registered)} dataset(s) for environment `{env_name}`: {', '.join(registered)}")
+# COMMAND ----------
+
+# Databricks' `pyspark.pipelines` (dp) where the runtime has it; open-source pyspark ships a module of the same
+# name without expectations, so it is chosen by what it offers. Older runtimes have the legacy `dlt` module.
+try:
+    from pyspark import pipelines as dp
+except ImportError:
+    dp = None
+if dp is None or not all(hasattr(dp, name) for name in DATABRICKS_DP_API):
+    import dlt as dp  # noqa: E402
+
+registered = register_pipeline(dp, spark, project_root, env_name)  # noqa: F821
+print(f"medallion: registered {len(registered)} dataset(s) for environment `{env_name}` with "
+      f"`{getattr(dp, '__name__', type(dp).__name__)}`: "
+      f"{', '.join(registered)}")

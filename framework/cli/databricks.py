@@ -46,16 +46,23 @@ def databricks_environment(project_dir: Path | None, env_name: str) -> tuple[Pro
 
 @click.command()
 @env_option(default="dev")
-@click.option("--dry-run", is_flag=True, help="Print the command and what it needs; deploy nothing.")
+@click.option("--dry-run", is_flag=True, help="Check everything and print the command; deploy nothing.")
 @click.option("--var", "variables", multiple=True, metavar="NAME=VALUE",
               help="A bundle variable, e.g. --var analysts_group=data-analysts (else BUNDLE_VAR_<name>).")
+@click.option("--skip-prerequisites", is_flag=True,
+              help="Do not check the Unity Catalog prerequisites through the API (catalog, USE CATALOG, "
+                   "CREATE SCHEMA, the run-as principal) before deploying.")
+@timeout_option
 @project_option()
-def deploy(env_name: str, dry_run: bool, variables: tuple[str, ...], project_dir: Path | None) -> None:
+def deploy(env_name: str, dry_run: bool, variables: tuple[str, ...], skip_prerequisites: bool, timeout: float,
+           project_dir: Path | None) -> None:
     """Deploy the bundle target of an environment: `databricks bundle deploy -t <env>`.
 
-    Checks the bundle first (drift, schema, rules). The host comes from the environment's
-    `databricks.host_env` variable (DATABRICKS_HOST_PROD for prod); credentials from the CLI's usual
-    sources. Needs the Databricks CLI; without it, prints how to install it.
+    Checks the bundle first (drift, schema, rules), then the Unity Catalog prerequisites the bundle
+    cannot create itself (docs/databricks.md), printing one line per missing thing with the GRANT that
+    fixes it. The host comes from the environment's `databricks.host_env` variable
+    (DATABRICKS_HOST_PROD for prod); credentials from the SDK's and the CLI's usual sources. Needs the
+    Databricks CLI; without it, prints how to install it.
     """
     from framework.deploy.check import check_bundle
     from framework.deploy.cli_runner import find_cli, plan_deploy, run_deploy
@@ -69,6 +76,10 @@ def deploy(env_name: str, dry_run: bool, variables: tuple[str, ...], project_dir
         fail(f"the bundle has {len(errors)} error(s); fix them (after changing environments/, run "
              "`medallion bundle render`) before deploying")
     plan = plan_deploy(env, values)
+    if skip_prerequisites:
+        err_console.print("[yellow]note:[/] Unity Catalog prerequisites not checked (--skip-prerequisites)")
+    else:
+        _check_prerequisites(env, values, timeout)
     console.print(f"$ {escape(plan.display())}")
     cli_path, problem = find_cli()
     if dry_run:
@@ -157,6 +168,25 @@ def trigger(env_name: str, full_refresh: bool, run_the_job: bool, wait: bool, wa
     if result.url:
         console.print(result.url)
     sys.exit(EXIT_OK if result.ok else EXIT_INVALID)
+
+
+def _check_prerequisites(env: Environment, values: dict[str, str], timeout: float) -> None:
+    """Stop with one line per missing Unity Catalog prerequisite (and its fix) before anything is deployed."""
+    from framework.deploy.prerequisites import check_prerequisites
+    from framework.deploy.workspace import one_line_errors, workspace_client
+
+    w, host = workspace_client(env, timeout)
+    with one_line_errors(host, timeout):
+        report = check_prerequisites(w, env, values)
+    for line in report.unverified:
+        console.print(f"[yellow]unverified:[/] {escape(line)}")
+    for missing in report.missing:
+        err_console.print(f"[bold red]missing:[/] {escape(missing.render())}")
+    if not report.ok:
+        fail(f"{len(report.missing)} deploy prerequisite(s) missing in catalog `{env.catalog}` at {host}; "
+             "fix them and deploy again (or --skip-prerequisites)")
+    unverified = f" ({len(report.unverified)} check(s) unverified, above)" if report.unverified else ""
+    console.print(f"prerequisites: catalog `{env.catalog}` at {escape(host)} is ready for this deploy{unverified}")
 
 
 def _pair(item: str, option: str) -> tuple[str, str]:

@@ -2,6 +2,8 @@
 workspace operations through databricks-sdk.
 
     names.py       resource keys and the names the bundle gives pipelines and jobs (shared by render and ops)
+    privileges.py  the run-as principal's Unity Catalog privileges, derived from the specs
+    dependencies.py  the pipeline's pip dependencies: what the notebook imports (static analysis)
     context.py     environments/ + tables/ + pyproject.toml -> plain values for the templates
     render.py      Jinja2 templates in templates/bundle/ -> databricks.yml and resources/<env>.yml
     bundle.py      the bundle files on disk: located documents and the effective view of one target
@@ -11,6 +13,7 @@ workspace operations through databricks-sdk.
     diff.py        the effective differences between two targets (`medallion bundle diff dev prod`)
     grants.py      table-level grants from specs, applied by a job task (bundles have no table resource)
     workspace.py   a WorkspaceClient from the SDK's usual credentials, and one-line errors
+    prerequisites.py  what Unity Catalog must hold before a deploy (catalog, USE CATALOG, ...), read via the SDK
     operations.py  find the bundle's pipeline and job by name; status, trigger, expectation metrics
     cli_runner.py  the thin `databricks bundle deploy` wrapper
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -72,5 +73,11 @@ def find_cli() -> tuple[str | None, str]:
 
 
 def run_deploy(plan: DeployPlan, cli_path: str, project_root: Path) -> int:
-    """Run the deploy from the bundle root, streaming the CLI's own output; returns its exit code."""
-    return subprocess.run([cli_path, *plan.command[1:]], env=plan.child_env, cwd=project_root).returncode
+    """Run the deploy from the bundle root, streaming the CLI's own output; returns its exit code.
+
+    The CLI builds the wheel artifact with `python3 -m pip wheel`: this Python's folder goes first on
+    the child's PATH, so it is the one that builds (a virtualenv's, not a system Python without pip).
+    """
+    child = dict(plan.child_env)
+    child["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), child.get("PATH", "")])
+    return subprocess.run([cli_path, *plan.command[1:]], env=child, cwd=project_root).returncode

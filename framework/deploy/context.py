@@ -1,38 +1,44 @@
 """What the bundle templates render: plain values computed from environments/, tables/ and pyproject.toml.
 
 The templates in templates/bundle/ own the layout of the YAML; this module owns every decision about
-values (names, defaults, which environments become targets, how grants and dependencies are derived),
+values (names, defaults, which environments become targets, how grants and dependencies are derived:
+`privileges.py` and `dependencies.py`),
 so both stay small. Every Databricks environment (`runtime: databricks`) becomes one bundle target.
 """
 
 from __future__ import annotations
 
 import re
-import tomllib
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from framework.deploy import names
+from framework.deploy.dependencies import pipeline_dependencies
+from framework.deploy.privileges import LAYER_SCHEMAS, VOLUME_PRIVILEGES, schema_privileges
 from framework.jobs.dag import JobTask, job_tasks
 from framework.naming import OPS_LAYER, TableRef
 from framework.spec.environment import Environment
-from framework.spec.model import LAYERS
 
 if TYPE_CHECKING:
     from framework.spec.project import Project
 
 DEFAULT_TARGET = "dev"
 """The target `databricks bundle deploy` uses without `-t` (falls back to the first target)."""
-RUNTIME_PROVIDED = frozenset({"pyspark", "delta-spark", "pandas", "pyarrow", "databricks-sdk"})
-"""Dependencies the Databricks Runtime already ships; installing our pins over them would break it."""
-LAYER_SCHEMAS = (*LAYERS, OPS_LAYER)
+WHEEL_GLOB = "../dist/*.whl"
+"""The wheel the `medallion` artifact builds, relative to resources/<env>.yml (the job tasks' one library)."""
+WHEEL_BUILD = "rm -rf dist && python3 -m pip wheel --quiet --no-deps --wheel-dir dist ."
+"""How the CLI builds it (in the bundle root); `medallion deploy` puts its own Python first on PATH."""
+SERVERLESS_ENVIRONMENT_VERSION = "4"
+"""Serverless environment of the job's tasks (Python 3.12, as Databricks' default bundle template uses)."""
+PROJECT_ARGS = ("--project", "${workspace.file_path}")
+"""Every task command reads tables/ and environments/ from the synced bundle files (the wheel holds framework/)."""
 VARIABLE_REF = re.compile(r"^\$\{var\.([A-Za-z_][A-Za-z0-9_-]*)\}$")
 VOLUME_PATH = re.compile(r"^/Volumes/(?P<catalog>[^/]+)/(?P<schema>[^/]+)/(?P<volume>[^/]+)(/.*)?$")
 VARIABLE_DESCRIPTIONS = {
     "service_principal": "Application id of the service principal a production target runs as "
                          "(set BUNDLE_VAR_service_principal or --var).",
 }
+PERMISSION_PRINCIPALS = ("group_name", "user_name", "service_principal_name")
 
 
 @dataclass
@@ -45,6 +51,8 @@ class Target:
     mode: str
     root_path: str | None
     run_as: str | None
+    permissions: list[dict[str, str]]
+    presets: dict[str, Any]
     tags: dict[str, str]
     schemas: list[dict[str, Any]]
     volume: dict[str, str] | None
@@ -72,20 +80,6 @@ def env_sources(env: Environment) -> list[str]:
     return [doc.file for doc in env.documents]
 
 
-def dependencies(root: Path) -> list[str]:
-    """pyproject.toml's dependencies minus what the Databricks Runtime provides, for the cluster and pipeline."""
-    path = root / "pyproject.toml"
-    if not path.is_file():
-        return []
-    declared = tomllib.loads(path.read_text("utf-8")).get("project", {}).get("dependencies", [])
-    keep = []
-    for requirement in declared:
-        name = re.match(r"[A-Za-z0-9._-]+", requirement)
-        if name and name.group(0).lower().replace("_", "-") not in RUNTIME_PROVIDED:
-            keep.append(requirement.replace(" ", ""))
-    return keep
-
-
 def table_grants(project: Project, env: Environment) -> list[dict[str, Any]]:
     """Grants declared in table specs, with the table's Unity Catalog name in this environment."""
     out = []
@@ -96,27 +90,44 @@ def table_grants(project: Project, env: Environment) -> list[dict[str, Any]]:
     return out
 
 
+def permissions(env: Environment) -> list[dict[str, str]]:
+    """Bundle `permissions` of the target (`databricks.permissions`), level first."""
+    out = []
+    for entry in env.databricks.permissions:
+        principal = next((k for k in PERMISSION_PRINCIPALS if k in entry), None)
+        if principal is not None and "level" in entry:
+            out.append({"level": str(entry["level"]), principal: str(entry[principal])})
+    return out
+
+
 def used_variables(project: Project, env: Environment) -> list[str]:
-    """Bundle variables a target references: principals of grants and run_as."""
+    """Bundle variables a target references: principals of grants, permissions and run_as."""
     values = [g.get("principal") for g in env.get("grants", [])]
     values += [g["principal"] for g in table_grants(project, env)]
+    values += [value for entry in permissions(env) for key, value in entry.items() if key != "level"]
     values.append(env.databricks.run_as_service_principal)
     return sorted({v for v in map(variable_name, values) if v})
 
 
-def _schemas(env: Environment) -> list[dict[str, Any]]:
+def _schemas(project: Project, env: Environment) -> list[dict[str, Any]]:
+    """The layer schemas with the environment's grants, then the run-as principal's (what its pipeline needs)."""
     grants = env.get("grants", [])
+    run_as = env.databricks.run_as_service_principal
+    needed = schema_privileges(project, env)
     out = []
     for layer in LAYER_SCHEMAS:
         # A grant without `schema` applies to every layer schema.
-        mine = [g for g in grants if g.get("schema", layer) == layer]
+        mine = [{"principal": g["principal"], "privileges": list(g["privileges"])}
+                for g in grants if g.get("schema", layer) == layer]
+        if run_as:
+            mine.append({"principal": run_as, "privileges": needed[layer]})
         out.append({"key": layer, "name": env.schema_for(layer),
                     "comment": f"Medallion {layer} layer ({env.name}); managed by the asset bundle.",
-                    "grants": [{"principal": g["principal"], "privileges": list(g["privileges"])} for g in mine]})
+                    "grants": mine})
     return out
 
 
-def _volume(env: Environment) -> dict[str, str] | None:
+def _volume(env: Environment) -> dict[str, Any] | None:
     """The landing volume, when landing_path is a /Volumes path in one of the layer schemas."""
     match = VOLUME_PATH.match(str(env.get("landing_path", "")))
     if not match:
@@ -124,7 +135,9 @@ def _volume(env: Environment) -> dict[str, str] | None:
     layer = next((l for l in LAYER_SCHEMAS if env.schema_for(l) == match["schema"]), None)
     if layer is None:
         return None
-    return {"key": match["volume"], "schema_key": layer, "name": match["volume"]}
+    run_as = env.databricks.run_as_service_principal
+    grants = [{"principal": run_as, "privileges": list(VOLUME_PRIVILEGES)}] if run_as else []
+    return {"key": match["volume"], "schema_key": layer, "name": match["volume"], "grants": grants}
 
 
 def _clusters(env: Environment) -> list[dict[str, Any]]:
@@ -154,7 +167,7 @@ def _pipeline(env: Environment, requirements: list[str]) -> dict[str, Any]:
         "catalog": env.catalog,
         "continuous": bool(s["continuous"]),
         "development": bool(s["development"]),
-        "serverless": bool(s.get("serverless")),
+        "serverless": env.serverless,
         "photon": bool(s["photon"]),
         "channel": s["channel"],
         "edition": s["edition"],
@@ -168,7 +181,7 @@ def _pipeline(env: Environment, requirements: list[str]) -> dict[str, Any]:
     }
 
 
-def _job(env: Environment, requirements: list[str]) -> dict[str, Any]:
+def _job(env: Environment) -> dict[str, Any]:
     s = env.settings
     job = s.get("job") or {}
     email = (s.get("notifications") or {}).get("email") or {}
@@ -185,8 +198,11 @@ def _job(env: Environment, requirements: list[str]) -> dict[str, Any]:
         "min_retry_interval_millis": job.get("min_retry_interval_millis"),
         "spark_version": env.databricks.spark_version,
         "node_type_id": default_cluster.get("node_type_id"),
-        "libraries": requirements,
-        "entrypoint": f"../{names.ENTRYPOINT}",
+        "serverless": env.serverless,
+        "environment_version": SERVERLESS_ENVIRONMENT_VERSION,
+        "wheel": WHEEL_GLOB,
+        "package_name": names.BUNDLE_NAME,
+        "entry_point": names.ENTRY_POINT,
     }
 
 
@@ -196,11 +212,22 @@ def _tasks(project: Project, env: Environment) -> list[JobTask]:
     return job_tasks(env, grant_principals=tuple(f"{variable_name(p) or p}={p}" for p in principals))
 
 
+def task_parameters(task: JobTask) -> list[str]:
+    """The `medallion` arguments of a python_wheel_task: the command, then where the project files are."""
+    return [*task.command, *PROJECT_ARGS]
+
+
+def _presets(env: Environment) -> dict[str, Any]:
+    """Development targets on classic compute rename the wheel per deployment, as Databricks' template does,
+    so clusters that cache libraries pick up the new code."""
+    return {"artifacts_dynamic_version": True} if env.get("development") and not env.serverless else {}
+
+
 def build_targets(project: Project) -> list[Target]:
     envs = databricks_environments(project)
     default = DEFAULT_TARGET if any(e.name == DEFAULT_TARGET for e in envs) else (envs[0].name if envs else "")
     all_variables = variables(project)
-    requirements = dependencies(project.root)
+    requirements = pipeline_dependencies(project.root)
     targets = []
     for env in envs:
         used = used_variables(project, env)
@@ -211,11 +238,13 @@ def build_targets(project: Project) -> list[Target]:
             mode="development" if env.get("development") else "production",
             root_path=env.databricks.root_path,
             run_as=env.databricks.run_as_service_principal,
+            permissions=permissions(env),
+            presets=_presets(env),
             tags=_strings(env.get("tags") or {}),
-            schemas=_schemas(env),
+            schemas=_schemas(project, env),
             volume=_volume(env),
             pipeline=_pipeline(env, requirements),
-            job=_job(env, requirements),
+            job=_job(env),
             tasks=_tasks(project, env),
             unused_variables=[v for v in all_variables if v not in used],
         ))
@@ -228,6 +257,6 @@ def variables(project: Project) -> dict[str, str]:
     for env in databricks_environments(project):
         for name in used_variables(project, env):
             out[name] = VARIABLE_DESCRIPTIONS.get(
-                name, f"Unity Catalog principal granted access in environments/ or tables/ "
+                name, f"Principal (group, user or service principal) granted access in environments/ or tables/ "
                       f"(set BUNDLE_VAR_{name} or --var {name}=...).")
     return dict(sorted(out.items()))

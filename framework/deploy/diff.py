@@ -55,11 +55,14 @@ def _notifications(cfg: dict[str, Any]) -> str:
 def _tasks(cfg: dict[str, Any]) -> str:
     out = []
     for task in _items(_job(cfg).get("tasks")):
-        command = dig(task, "spark_python_task", "parameters")
+        command = dig(task, "python_wheel_task", "parameters")
         if "pipeline_task" in task:
             kind = "pipeline_task"
         elif isinstance(command, list):
-            kind = " ".join(["medallion", *map(str, command[2:])])  # after `--project-root <root>`
+            shown = [str(c) for c in command]
+            if shown[-2:-1] == ["--project"]:
+                shown = shown[:-2]  # every task passes the synced files' path
+            kind = " ".join([str(dig(task, "python_wheel_task", "entry_point") or "?"), *shown])
         else:
             kind = "?"
         out.append(f"{task.get('task_key')} ({kind})")
@@ -84,6 +87,14 @@ def _run_as(cfg: dict[str, Any]) -> str:
     return run_as.get("service_principal_name") or run_as.get("user_name") or "(deploying user)"
 
 
+def _permissions(cfg: dict[str, Any]) -> str:
+    entries = []
+    for entry in _items(cfg.get("permissions")):
+        who = next((str(v) for k, v in entry.items() if k != "level"), "?")
+        entries.append(f"{who} {entry.get('level', '?')}")
+    return ", ".join(entries) or "(deploying identity only)"
+
+
 def _join(values: Any) -> str:
     return ", ".join(map(str, values)) if isinstance(values, list) else "-"
 
@@ -92,6 +103,10 @@ SETTINGS: list[tuple[str, Getter]] = [
     ("mode", lambda c: c.get("mode", "-")),
     ("workspace root_path", lambda c: dig(c, "workspace", "root_path") or "(default ~/.bundle/...)"),
     ("run_as", _run_as),
+    ("permissions", _permissions),
+    ("job compute", lambda c: "serverless" if _job(c).get("environments") else
+                              ", ".join(str(k.get("job_cluster_key")) for k in _items(_job(c).get("job_clusters")))
+                              or "-"),
     ("pipeline name", lambda c: _pipeline(c).get("name")),
     ("catalog", lambda c: _pipeline(c).get("catalog")),
     ("continuous", lambda c: _pipeline(c).get("continuous")),

@@ -12,15 +12,12 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from framework.deploy.context import table_grants, variable_name
+from framework.deploy.privileges import quote
 from framework.errors import GrantError
 from framework.spec.environment import Environment
 
 if TYPE_CHECKING:
     from framework.spec.project import Project
-
-
-def quote(identifier: str) -> str:
-    return "`" + identifier.replace("`", "``") + "`"
 
 
 def grant_statements(project: Project, env: Environment, principals: dict[str, str] | None = None) -> list[str]:

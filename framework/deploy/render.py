@@ -87,11 +87,13 @@ def render_bundle(project: Project) -> dict[str, str]:
     try:
         files[names.ROOT_FILE] = jinja.get_template("databricks.yml.j2").render(
             header=_header(all_sources), bundle_name=names.BUNDLE_NAME, targets=targets,
-            variables=context.variables(project), resources_glob=f"{names.RESOURCES_DIR}/*.yml")
+            variables=context.variables(project), resources_glob=f"{names.RESOURCES_DIR}/*.yml",
+            artifact={"key": names.ARTIFACT_KEY, "build": context.WHEEL_BUILD})
         for target in targets:
-            sources = [*target.sources, "tables/", "pyproject.toml", "templates/bundle/target.yml.j2"]
+            sources = [*target.sources, "tables/", names.NOTEBOOK, "pyproject.toml", "templates/bundle/target.yml.j2"]
             files[names.resource_file(target.name)] = jinja.get_template("target.yml.j2").render(
-                header=_header(sources), t=target, keys={"pipeline": names.PIPELINE_KEY, "job": names.JOB_KEY})
+                header=_header(sources), t=target, keys={"pipeline": names.PIPELINE_KEY, "job": names.JOB_KEY},
+                parameters=context.task_parameters)
     except TemplateError as exc:
         where = f"{TEMPLATES_DIR}/{getattr(exc, 'name', '') or ''}:{getattr(exc, 'lineno', '') or ''}".rstrip(":/")
         raise RenderError(f"{where}: template error: {exc.message or exc}") from None

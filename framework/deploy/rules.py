@@ -1,7 +1,11 @@
 """Bundle rules the official schema cannot express, each a small function yielding located findings.
 
 - production targets: `prod` is in production mode, its pipelines are not in development mode, it
-  sets an explicit workspace.root_path and a run_as identity (what `mode: production` relies on);
+  sets an explicit workspace.root_path outside /Workspace/Shared (which every workspace user can
+  write, while the code there runs as the service principal) and a run_as identity;
+- a production target grants its run-as principal what its pipeline and job touch (USE_SCHEMA and
+  CREATE_TABLE / CREATE_MATERIALIZED_VIEW per layer schema, READ_VOLUME + WRITE_VOLUME on landing:
+  framework.deploy.privileges), and its `permissions` let that principal read the deployed files;
 - every table spec is reachable: the pipeline runs the generic notebook, which registers all of
   tables/ from `${workspace.file_path}` for the target's own environment, and sync does not drop specs;
 - a continuous pipeline is never a job's pipeline_task (Databricks only runs triggered ones that way);
@@ -21,6 +25,7 @@ from framework.deploy import names
 from framework.deploy.bundle import (Bundle, dig, effective_target, has_path, mapping, resource_items,
                                      resource_paths)
 from framework.deploy.context import VOLUME_PATH, databricks_environments, variable_name
+from framework.deploy.privileges import LAYER_SCHEMAS, VOLUME_PRIVILEGES, schema_privileges
 from framework.deploy.render import is_generated
 from framework.findings import Finding
 from framework.spec.documents import DocPath
@@ -32,6 +37,10 @@ if TYPE_CHECKING:
 PRODUCTION_TARGET = "prod"
 MODES = ("development", "production")
 PRINCIPAL_KEYS = frozenset({"principal", "service_principal_name", "user_name", "group_name"})
+SHARED_ROOTS = ("/Workspace/Shared", "/Shared")
+"""Workspace folders every user can write (the CLI warns about them too)."""
+HOME_ROOT_HINT = ("set `databricks.root_path` in environments/ to the deploying identity's home, e.g. "
+                  "/Workspace/Users/${workspace.current_user.userName}/.bundle/" + names.BUNDLE_NAME + "/<target>")
 VAR_USE = re.compile(r"\$\{var\.([A-Za-z_][A-Za-z0-9_-]*)")
 PIPELINE_REF = re.compile(r"^\$\{resources\.pipelines\.([^.}]+)\.id\}$")
 RENDER_HINT = "change environments/ and run `medallion bundle render`"
@@ -44,6 +53,7 @@ def check_rules(project: Project, bundle: Bundle) -> list[Finding]:
         findings.extend(check_target_mode(bundle, target, effective))
         findings.extend(check_reachability(project, bundle, target, effective))
         findings.extend(check_pipeline_tasks(bundle, target, effective))
+        findings.extend(check_run_as_access(project, bundle, target, effective))
     findings.extend(check_sync(project, bundle))
     findings.extend(check_declared_variables(bundle))
     findings.extend(check_principals(project, bundle))
@@ -73,11 +83,15 @@ def check_target_mode(bundle: Bundle, target: str, effective: dict[str, Any]) ->
             yield bundle.finding(resource_paths(target, "pipelines", key, "development"),
                                  f"pipeline `{key}` of production target `{target}` has `development: true`",
                                  hint=f"production pipelines retry failed flows; {RENDER_HINT}")
-    if not dig(overrides, "workspace", "root_path"):
+    root_path = dig(overrides, "workspace", "root_path")
+    if not root_path:
         yield bundle.finding([("targets", target, "workspace"), ("targets", target)],
                              f"production target `{target}` must set an explicit workspace.root_path",
-                             hint="set `databricks.root_path` in environments/ (e.g. /Workspace/Shared/.bundle/"
-                                  f"{names.BUNDLE_NAME}/{target}) so only one copy is ever deployed", key=True)
+                             hint=f"{HOME_ROOT_HINT}, so only one copy is ever deployed", key=True)
+    elif isinstance(root_path, str) and is_shared_path(root_path):
+        yield bundle.finding([("targets", target, "workspace", "root_path")],
+                             f"production target `{target}` deploys to {root_path}, which every workspace user can "
+                             "write, while that code runs as the target's run_as identity", hint=HOME_ROOT_HINT)
     run_as = mapping(effective.get("run_as"))
     if not (run_as.get("service_principal_name") or run_as.get("user_name")):
         yield bundle.finding([("targets", target, "run_as"), ("targets", target)],
@@ -85,6 +99,67 @@ def check_target_mode(bundle: Bundle, target: str, effective: dict[str, Any]) ->
                              hint="set `databricks.run_as_service_principal: ${var.service_principal}` "
                                   "in environments/",
                              key=True)
+
+
+def is_shared_path(path: str) -> bool:
+    return any(path == root or path.startswith(root + "/") for root in SHARED_ROOTS)
+
+
+def check_run_as_access(project: Project, bundle: Bundle, target: str, effective: dict[str, Any]) -> Iterator[Finding]:
+    """A production target's run-as principal gets what its pipeline and job touch, and may read its files."""
+    run_as = mapping(effective.get("run_as"))
+    principal = run_as.get("service_principal_name") or run_as.get("user_name")
+    env = project.environments.get(target)
+    if not is_production(bundle, target) or not isinstance(principal, str) or env is None:
+        return
+    yield from _check_schema_grants(project, bundle, target, effective, env, principal)
+    landing = VOLUME_PATH.match(str(env.get("landing_path", "")))
+    if landing:
+        for key, volume in resource_items(effective, "volumes"):
+            if (volume.get("catalog_name"), volume.get("name")) == (landing["catalog"], landing["volume"]):
+                missing = _missing(volume.get("grants"), principal, VOLUME_PRIVILEGES)
+                if missing:
+                    yield bundle.finding(resource_paths(target, "volumes", key, "grants")
+                                         + resource_paths(target, "volumes", key),
+                                         f"the landing volume `{key}` of production target `{target}` does not grant "
+                                         f"its run-as principal {', '.join(missing)}: `collect` writes there and "
+                                         "the bronze tables read it", hint=RENDER_HINT)
+    levels = [entry for entry in effective.get("permissions") or [] if isinstance(entry, dict)
+              and principal in (entry.get("service_principal_name"), entry.get("user_name"))]
+    if not levels:
+        yield bundle.finding([("targets", target, "permissions"), ("permissions",), ("targets", target)],
+                             f"production target `{target}` runs as {principal}, but its `permissions` do not let "
+                             "it read the deployed files (the job and pipeline run them as that principal)",
+                             hint=f"add `{{level: CAN_VIEW, service_principal_name: \"{principal}\"}}` to "
+                                  "`databricks.permissions` in environments/", key=True)
+
+
+def _check_schema_grants(project: Project, bundle: Bundle, target: str, effective: dict[str, Any],
+                         env: Environment, principal: str) -> Iterator[Finding]:
+    needed = schema_privileges(project, env)
+    schemas = {(s.get("catalog_name"), s.get("name")): key for key, s in resource_items(effective, "schemas")}
+    for layer in LAYER_SCHEMAS:
+        name = f"{env.catalog}.{env.schema_for(layer)}"
+        key = schemas.get((env.catalog, env.schema_for(layer)))
+        if key is None:
+            yield bundle.finding([("targets", target, "resources"), ("targets", target)],
+                                 f"production target `{target}` does not manage schema `{name}`, so its run-as "
+                                 f"principal gets no {', '.join(needed[layer])} there", hint=RENDER_HINT, key=True)
+            continue
+        schema = dict(resource_items(effective, "schemas"))[key]
+        missing = _missing(schema.get("grants"), principal, needed[layer])
+        if missing:
+            yield bundle.finding(resource_paths(target, "schemas", key, "grants") + resource_paths(target, "schemas", key),
+                                 f"schema `{key}` of production target `{target}` does not grant its run-as "
+                                 f"principal {', '.join(missing)}, which its pipeline needs there", hint=RENDER_HINT)
+
+
+def _missing(grants: Any, principal: str, needed: tuple[str, ...] | list[str]) -> list[str]:
+    have: set[str] = set()
+    for grant in grants if isinstance(grants, list) else []:
+        if isinstance(grant, dict) and grant.get("principal") == principal:
+            have.update(p for p in grant.get("privileges") or [] if isinstance(p, str))
+    return [] if "ALL_PRIVILEGES" in have else [p for p in needed if p not in have]
 
 
 def check_reachability(project: Project, bundle: Bundle, target: str, effective: dict[str, Any]) -> Iterator[Finding]:
@@ -188,6 +263,9 @@ def check_principals(project: Project, bundle: Bundle | None) -> Iterator[Findin
         run_as = (env.get("databricks") or {}).get("run_as_service_principal")
         if run_as is not None:
             yield from _principal(env_location(env, ("databricks", "run_as_service_principal")), run_as)
+        for i, entry in enumerate((env.get("databricks") or {}).get("permissions") or []):
+            for key in PRINCIPAL_KEYS & set(entry if isinstance(entry, dict) else ()):
+                yield from _principal(env_location(env, ("databricks", "permissions", i, key)), entry[key])
     for spec in project.tables.values():
         for i, grant in enumerate(spec.grants):
             if spec.document:

@@ -1,6 +1,9 @@
-"""A local stand-in for the `dlt` module: the same decorators and functions, recording a dataflow graph.
+"""A local stand-in for the pipelines module: the same decorators and functions, recording a dataflow graph.
 
-`framework.pipeline` is written against DLT's Python API. Here that API records what is declared —
+`framework.pipeline` is written against Databricks' declarative-pipelines Python API: the
+`pyspark.pipelines` names (`table`, `materialized_view`, `temporary_view`, `create_streaming_table`,
+`create_auto_cdc_flow`, `expect_all*`), or the legacy `dlt` names (`view`, `apply_changes`) for a
+module without them. `LocalDLT` offers both sets. Here that API records what is declared —
 datasets (tables, views, streaming-table targets), their expectations and the `apply_changes` flows —
 into a `DataflowGraph` that `framework.engine.runner` executes on PySpark + Delta. Nothing runs at
 declaration time, exactly as in DLT, where query functions are only called when the update plans.
@@ -114,6 +117,9 @@ class LocalDLT:
 
         return register(query_function) if query_function is not None else register
 
+    materialized_view = table
+    """`dp.materialized_view`: a batch dataset; the local runtime recomputes it like any batch `table`."""
+
     def view(self, query_function: Callable | None = None, *, name: str | None = None, comment: str | None = None,
              spark_conf: dict | None = None) -> Any:
         def register(function: Callable) -> Callable:
@@ -122,6 +128,9 @@ class LocalDLT:
             return function
 
         return register(query_function) if query_function is not None else register
+
+    temporary_view = view
+    """`dp.temporary_view`, the `dlt.view` of the pyspark.pipelines API."""
 
     def create_streaming_table(self, name: str, *, comment: str | None = None, spark_conf: dict | None = None,
                                table_properties: dict | None = None, partition_cols: list[str] | None = None,

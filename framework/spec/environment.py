@@ -100,6 +100,11 @@ class Environment:
         return bool(self.settings["continuous"])
 
     @property
+    def serverless(self) -> bool:
+        """Databricks serverless compute for the pipeline and the job's tasks."""
+        return bool(self.settings["serverless"])
+
+    @property
     def trigger_interval(self) -> str:
         """Micro-batch interval of continuous streams, as written (`5 seconds`)."""
         return str(self.settings["trigger_interval"])

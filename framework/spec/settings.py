@@ -76,3 +76,5 @@ class DatabricksSettings:
     spark_version: str = "16.4.x-scala2.12"
     """Databricks Runtime (LTS) of the job cluster that runs collect and the checks."""
     profile: str | None = None
+    permissions: tuple[dict[str, str], ...] = ()
+    """Bundle `permissions`: {level, group_name | user_name | service_principal_name} (principals are ${var.x})."""

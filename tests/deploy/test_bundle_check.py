@@ -91,13 +91,56 @@ def test_production_pipeline_in_development(project_copy: Path):
     assert only(found, "bundle-drift").line == finding.line
 
 
+PROD_ROOT = "  root_path: /Workspace/Users/${workspace.current_user.userName}/.bundle/medallion/prod\n"
+
+
 def test_missing_root_path(project_copy: Path):
-    edit(project_copy / "environments/prod.yaml", "  root_path: /Workspace/Shared/.bundle/medallion/prod\n", "")
+    edit(project_copy / "environments/prod.yaml", PROD_ROOT, "")
     render(project_copy)
     finding = only(errors(project_copy))
     assert finding.file == "databricks.yml" and "must set an explicit workspace.root_path" in finding.message
     assert finding.line == line_of(project_copy / "databricks.yml", "  prod:")
-    assert "databricks.root_path" in finding.hint
+    assert "databricks.root_path" in finding.hint and "/Workspace/Users/" in finding.hint
+
+
+def test_a_shared_prod_root_is_an_error(project_copy: Path):
+    edit(project_copy / "environments/prod.yaml", PROD_ROOT, "  root_path: /Workspace/Shared/.bundle/medallion/prod\n")
+    render(project_copy)
+    finding = only(errors(project_copy))
+    assert (finding.file, finding.line) == ("databricks.yml", line_of(project_copy / "databricks.yml", "/Workspace/Shared"))
+    assert "which every workspace user can write" in finding.message and "run_as" in finding.message
+
+
+def test_prod_must_grant_its_run_as_principal(project_copy: Path):
+    resource = project_copy / "resources/prod.yml"
+    text = resource.read_text()
+    start = text.index("        silver:")
+    block = text[start:text.index("        gold:")]
+    resource.write_text(text.replace(block, block.replace("                - CREATE_TABLE\n", "")))
+    found = [f for f in errors(project_copy) if f.code == "bundle"]
+    finding = only(found)
+    assert finding.file == "resources/prod.yml" and finding.line == line_of(resource, "        silver:") + 5  # its grants
+    assert "schema `silver` of production target `prod` does not grant its run-as principal CREATE_TABLE" \
+        in finding.message
+    # the volume's grants are checked the same way:
+    edit(resource, "                - WRITE_VOLUME\n", "")
+    assert any("landing volume `landing`" in f.message and "WRITE_VOLUME" in f.message for f in errors(project_copy))
+
+
+def test_prod_permissions_must_let_the_run_as_principal_read_its_files(project_copy: Path):
+    edit(project_copy / "environments/prod.yaml",
+         '    - {level: CAN_VIEW, service_principal_name: "${var.service_principal}"}  # reads the code it runs\n', "")
+    render(project_copy)
+    finding = only(errors(project_copy))
+    assert "runs as ${var.service_principal}, but its `permissions` do not let it read the deployed files" \
+        in finding.message
+    assert "CAN_VIEW" in finding.hint
+
+
+def test_a_literal_principal_in_permissions_is_an_error(project_copy: Path):
+    edit(project_copy / "environments/prod.yaml", 'group_name: "${var.operators_group}"', "group_name: on-call")
+    finding = only([f for f in errors(project_copy) if f.code == "principal"])
+    assert finding.file == "environments/prod.yaml" and "'on-call' is written literally" in finding.message
 
 
 def test_missing_run_as(project_copy: Path):

@@ -53,9 +53,8 @@ def test_prod_pipeline_settings(project_copy: Path):
     assert pipeline["notifications"] == [{"email_recipients": ["data-platform-oncall@example.com"], "alerts": alerts}]
     assert pipeline["event_log"] == {"catalog": "medallion_prod", "schema": "${resources.schemas.ops.name}",
                                      "name": "pipeline_event_log"}
-    dependencies = pipeline["environment"]["dependencies"]
-    assert "pyyaml==6.0.3" in dependencies
-    assert not any(d.startswith(("pyspark", "delta-spark")) for d in dependencies), "never replace DBR's Spark"
+    # only what the notebook imports (framework/deploy/dependencies.py), pinned as in pyproject.toml
+    assert pipeline["environment"]["dependencies"] == ["pyyaml==6.0.3", "jsonschema-rs==0.61.0", "sqlglot==30.30.0"]
 
 
 def test_dev_pipeline_is_triggered_development_with_autoscale(project_copy: Path):
@@ -79,9 +78,12 @@ def test_job_tasks_schedule_and_limits(project_copy: Path):
         assert tasks["quality_checks"]["depends_on"] == [{"task_key": "pipeline"}]
         assert [tasks[k]["timeout_seconds"] for k in tasks] == [1800, 3600, 1200]
         assert all(t["min_retry_interval_millis"] == 300000 for t in tasks.values())
-        assert tasks["collect"]["spark_python_task"]["python_file"] == "../framework/cli/entrypoint.py"
-        assert tasks["collect"]["spark_python_task"]["parameters"][2:4] == ["collect", "--env"]
-        assert tasks["quality_checks"]["spark_python_task"]["parameters"][2] == "check"
+        assert tasks["collect"]["python_wheel_task"] == {
+            "package_name": "medallion", "entry_point": "medallion",
+            "parameters": ["collect", "--env", job["name"].split("_")[1], "--project", "${workspace.file_path}"]}
+        assert tasks["quality_checks"]["python_wheel_task"]["parameters"][0] == "check"
+        assert tasks["collect"]["libraries"] == [{"whl": "../dist/*.whl"}]
+        assert job["job_clusters"][0]["new_cluster"]["data_security_mode"] == "SINGLE_USER"
     assert dev_job["email_notifications"] == {"on_failure": ["data-platform-dev@example.com"]}
     assert {t["max_retries"] for t in dev_job["tasks"]} == {1} and {t["max_retries"] for t in prod_job["tasks"]} == {2}
     # dev's pipeline is triggered: a real pipeline_task; prod's is continuous, which a pipeline_task cannot run
@@ -90,32 +92,81 @@ def test_job_tasks_schedule_and_limits(project_copy: Path):
                                              "full_refresh": False}
     prod_pipeline = prod_job["tasks"][1]
     assert "pipeline_task" not in prod_pipeline
-    assert prod_pipeline["spark_python_task"]["parameters"][2:] == ["trigger", "--env", "prod", "--wait"]
+    assert prod_pipeline["python_wheel_task"]["parameters"][:3] == ["trigger", "--env", "prod"]
 
 
 def test_databricks_yml_targets(project_copy: Path):
     root = rendered(project_copy)["databricks.yml"]
     assert root["bundle"] == {"name": "medallion"}
     assert root["include"] == ["resources/*.yml"]
+    assert root["artifacts"] == {"medallion": {
+        "type": "whl", "path": ".", "build": "rm -rf dist && python3 -m pip wheel --quiet --no-deps --wheel-dir dist ."}}
     dev, prod = root["targets"]["dev"], root["targets"]["prod"]
     assert dev["mode"] == "development" and dev["default"] is True and "workspace" not in dev
+    assert dev["presets"]["artifacts_dynamic_version"] is True
     assert prod["mode"] == "production" and "default" not in prod
-    assert prod["workspace"] == {"root_path": "/Workspace/Shared/.bundle/medallion/prod"}
+    assert prod["workspace"] == {"root_path": "/Workspace/Users/${workspace.current_user.userName}/.bundle/medallion/prod"}
     assert prod["run_as"] == {"service_principal_name": "${var.service_principal}"}
+    assert prod["permissions"] == [
+        {"level": "CAN_VIEW", "service_principal_name": "${var.service_principal}"},
+        {"level": "CAN_RUN", "group_name": "${var.operators_group}"},
+        {"level": "CAN_VIEW", "group_name": "${var.analysts_group}"}]
+    assert "artifacts_dynamic_version" not in prod["presets"]
     assert prod["presets"]["tags"]["environment"] == "prod"
-    assert set(root["variables"]) == {"analysts_group", "service_principal"}
+    assert set(root["variables"]) == {"analysts_group", "operators_group", "service_principal"}
     assert all("default" not in v for v in root["variables"].values()), "principals never get a default"
-    assert dev["variables"] == {"service_principal": ""}, "dev must not require a principal it does not use"
+    assert dev["variables"] == {"operators_group": "", "service_principal": ""}, \
+        "dev must not require a principal it does not use"
 
 
 def test_schema_grants_use_variables(project_copy: Path):
     schemas = prod_resources(rendered(project_copy))["schemas"]
     assert set(schemas) == {"bronze", "silver", "gold", "ops"}
-    assert schemas["gold"]["grants"] == [{"principal": "${var.analysts_group}", "privileges": ["USE_SCHEMA", "SELECT"]}]
-    assert "grants" not in schemas["bronze"]
-    volume = prod_resources(rendered(project_copy))["volumes"]["landing"]
-    assert volume == {"catalog_name": "medallion_prod", "schema_name": "${resources.schemas.bronze.name}",
-                      "name": "landing", "volume_type": "MANAGED"}
+    assert schemas["gold"]["grants"][0] == {"principal": "${var.analysts_group}", "privileges": ["USE_SCHEMA", "SELECT"]}
+    dev = rendered(project_copy)["resources/dev.yml"]["targets"]["dev"]["resources"]
+    assert "grants" not in dev["schemas"]["bronze"] and "grants" not in dev["volumes"]["landing"], \
+        "dev runs as the deploying user: no run-as grants"
+
+
+def test_the_run_as_principal_gets_exactly_what_the_pipeline_and_job_touch(project_copy: Path):
+    resources = prod_resources(rendered(project_copy))
+    run_as = {key: [g["privileges"] for g in schema["grants"] if g["principal"] == "${var.service_principal}"]
+              for key, schema in resources["schemas"].items()}
+    assert run_as == {
+        "bronze": [["USE_SCHEMA", "CREATE_TABLE"]],            # streaming tables (bars_raw, nyse_sessions_raw)
+        "silver": [["USE_SCHEMA", "CREATE_TABLE"]],            # AUTO CDC targets and their quarantine tables
+        "gold": [["USE_SCHEMA", "CREATE_MATERIALIZED_VIEW"]],  # materialized views only
+        "ops": [["USE_SCHEMA", "CREATE_TABLE"]],               # the published event log
+    }
+    assert resources["volumes"]["landing"] == {
+        "catalog_name": "medallion_prod", "schema_name": "${resources.schemas.bronze.name}", "name": "landing",
+        "volume_type": "MANAGED",
+        "grants": [{"principal": "${var.service_principal}", "privileges": ["READ_VOLUME", "WRITE_VOLUME"]}]}
+
+
+def test_a_materialized_view_in_bronze_adds_its_privilege(project_copy: Path):
+    edit(project_copy / "tables/gold/symbol_summary.yaml", "layer: gold", "layer: silver")
+    schemas = prod_resources(rendered(project_copy))["schemas"]
+    granted = [g["privileges"] for g in schemas["silver"]["grants"] if g["principal"] == "${var.service_principal}"]
+    assert granted == [["USE_SCHEMA", "CREATE_TABLE", "CREATE_MATERIALIZED_VIEW"]]
+
+
+def test_a_serverless_environment_renders_without_clusters(project_copy: Path, official_schema: Path):
+    from framework.deploy.check import check_bundle
+
+    edit(project_copy / "environments/prod.yaml", "continuous: true", "continuous: true\nserverless: true")
+    write_bundle(load_project(project_copy))
+    resources = prod_resources({k: yaml.safe_load(v) for k, v in render_bundle(load_project(project_copy)).items()})
+    pipeline, job = resources["pipelines"]["medallion"], resources["jobs"]["medallion"]
+    assert pipeline["serverless"] is True and "clusters" not in pipeline and "photon" not in pipeline
+    assert "job_clusters" not in job
+    assert job["environments"] == [{"environment_key": "default", "spec": {
+        "environment_version": "4", "dependencies": ["../dist/*.whl"]}}]
+    for task in job["tasks"]:
+        if "python_wheel_task" in task:
+            assert task["environment_key"] == "default"
+            assert "libraries" not in task and "job_cluster_key" not in task
+    assert check_bundle(load_project(project_copy), schema_path=official_schema) == []
 
 
 def test_table_grants_from_specs_add_a_task(project_copy: Path):
@@ -125,8 +176,9 @@ def test_table_grants_from_specs_add_a_task(project_copy: Path):
     task = prod_resources(files)["jobs"]["medallion"]["tasks"][-1]
     assert task["task_key"] == "table_grants"
     assert task["depends_on"] == [{"task_key": "pipeline"}]
-    assert task["spark_python_task"]["parameters"][2:] == [
-        "bundle", "grants", "--env", "prod", "--apply", "--principal", "quant_group=${var.quant_group}"]
+    assert task["python_wheel_task"]["parameters"] == [
+        "bundle", "grants", "--env", "prod", "--apply", "--principal", "quant_group=${var.quant_group}",
+        "--project", "${workspace.file_path}"]
     assert "quant_group" in files["databricks.yml"]["variables"]
 
 

@@ -1,11 +1,17 @@
-"""What the job's Python tasks run: the entry script and the table-grants command."""
+"""What the job's Python tasks run: the project's wheel, its `medallion` entry point, the table-grants command."""
 
 from __future__ import annotations
 
+import email
+import re
+import shutil
 import subprocess
 import sys
+import zipfile
 from pathlib import Path
 
+import pytest
+import yaml
 from click.testing import CliRunner
 
 from framework.cli import cli
@@ -15,20 +21,71 @@ from framework.project import load_project
 
 from .conftest import REPO, edit
 
-ENTRYPOINT = REPO / "framework/cli/entrypoint.py"
+LOCAL_ENGINE = ("pyspark", "delta-spark", "pandas", "pyarrow")
+"""What a Databricks Runtime ships itself: the wheel must not install its own over it."""
 
 
-def test_entrypoint_runs_medallion_from_the_given_root(project_copy: Path):
-    # Run from another folder, as a Databricks task does: the script must find framework/ and the project.
-    result = subprocess.run([sys.executable, str(ENTRYPOINT), "--project-root", str(REPO), "bundle", "check"],
-                            capture_output=True, text=True, cwd=project_copy.parent)
+def wheel_tasks(root: Path) -> list[tuple[str, dict]]:
+    out = []
+    for env_name in ("dev", "prod"):
+        resources = yaml.safe_load((root / f"resources/{env_name}.yml").read_text())["targets"][env_name]["resources"]
+        out += [(env_name, task) for task in resources["jobs"]["medallion"]["tasks"] if "python_wheel_task" in task]
+    return out
+
+
+@pytest.fixture(scope="module")
+def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The wheel the bundle's artifact builds, built offline (the venv's setuptools) from a copy of the sources."""
+    source = tmp_path_factory.mktemp("wheel-source")
+    shutil.copytree(REPO / "framework", source / "framework", ignore=shutil.ignore_patterns("__pycache__"))
+    for name in ("pyproject.toml", "README.md"):
+        shutil.copy2(REPO / name, source / name)
+    out = tmp_path_factory.mktemp("dist")
+    subprocess.run([sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "--no-build-isolation",
+                    "--wheel-dir", str(out), str(source)], check=True, capture_output=True, text=True)
+    (built,) = out.glob("medallion-*.whl")
+    return built
+
+
+def test_the_wheel_holds_framework_and_the_medallion_entry_point(wheel: Path):
+    with zipfile.ZipFile(wheel) as archive:
+        files = archive.namelist()
+        info = next(f for f in files if f.endswith(".dist-info/entry_points.txt"))
+        entry_points = archive.read(info).decode()
+        metadata = email.message_from_bytes(archive.read(next(f for f in files if f.endswith(".dist-info/METADATA"))))
+    assert "framework/cli/__init__.py" in files and "framework/deploy/schemas/bundle.schema.json" in files
+    assert not any(f.startswith(("tables/", "tests/", "notebooks/")) for f in files), "the project files are synced"
+    assert "medallion = framework.cli:main" in entry_points
+    requires = metadata.get_all("Requires-Dist") or []
+    name = lambda requirement: re.match(r"[A-Za-z0-9._-]+", requirement).group(0)  # noqa: E731
+    unconditional = {name(r) for r in requires if "extra ==" not in r}
+    assert "databricks-sdk" in unconditional and "pyyaml" in unconditional
+    assert not unconditional & set(LOCAL_ENGINE), \
+        "the local engine's Spark stack is the `local` extra, never installed on a Databricks Runtime"
+    assert {name(r) for r in requires if 'extra == "local"' in r} == set(LOCAL_ENGINE)
+
+
+def test_every_wheel_task_runs_a_medallion_command_with_the_synced_project():
+    tasks = wheel_tasks(REPO)
+    assert {key for _, t in tasks for key in [t["task_key"]]} >= {"collect", "quality_checks"}
+    for env_name, task in tasks:
+        wheel_task = task["python_wheel_task"]
+        assert (wheel_task["package_name"], wheel_task["entry_point"]) == ("medallion", "medallion")
+        assert wheel_task["parameters"][-2:] == ["--project", "${workspace.file_path}"]
+        assert task["libraries"] == [{"whl": "../dist/*.whl"}], "one library: the project's wheel"
+        # Every option parses (click rejects unknown ones before --help answers): what Databricks passes works.
+        args = [str(REPO) if a == "${workspace.file_path}" else a for a in wheel_task["parameters"]]
+        result = CliRunner().invoke(cli, [*args, "--help"])
+        assert result.exit_code == 0, (env_name, task["task_key"], result.output)
+
+
+def test_the_entry_point_finds_the_project_from_another_folder(tmp_path: Path):
+    # A wheel task starts wherever the cluster puts it: --project alone must locate tables/ and environments/.
+    medallion = Path(sys.executable).with_name("medallion")
+    result = subprocess.run([str(medallion), "list", "--project", str(REPO)], capture_output=True, text=True,
+                            cwd=tmp_path)
     assert result.returncode == 0, result.stderr
-    assert "bundle: valid" in result.stdout
-
-
-def test_entrypoint_usage_error():
-    result = subprocess.run([sys.executable, str(ENTRYPOINT), "collect"], capture_output=True, text=True)
-    assert result.returncode == 1 and "usage: entrypoint.py --project-root" in result.stderr
+    assert "bars_raw" in result.stdout and "daily_bars" in result.stdout
 
 
 def with_grants(root: Path) -> None:

@@ -2,15 +2,18 @@
 
 It speaks the real wire format (paths, query strings, JSON bodies and error bodies as the REST API
 documents them), so the real databricks-sdk talks to it unchanged. State is small and explicit:
-pipelines with their updates, jobs with their runs, and the rows a SQL statement returns. Updates and
-runs advance one state per poll, like a slow workspace. Tests can demand a bearer token, inject an HTTP
-error on a path prefix, or delay a path past the client's timeout.
+pipelines with their updates, jobs with their runs, the rows a SQL statement returns, and a Unity
+Catalog (catalogs, schemas, owners, grants with their inheritance) with the SCIM identities (the
+caller, service principals). Updates and runs advance one state per poll, like a slow workspace.
+Tests can demand a bearer token, inject an HTTP error on a path prefix, or delay a path past the
+client's timeout.
 """
 
 from __future__ import annotations
 
 import itertools
 import json
+import re
 import threading
 import time
 import uuid
@@ -42,9 +45,46 @@ class Job:
     result_state: str = "SUCCESS"
 
 
+@dataclass
+class Catalog:
+    """Unity Catalog securables and grants: {(securable type, full name): owner} and their privileges."""
+
+    owners: dict[tuple[str, str], str] = field(default_factory=dict)
+    grants: dict[tuple[str, str], dict[str, set[str]]] = field(default_factory=dict)
+
+    def add(self, securable: str, full_name: str, owner: str) -> None:
+        self.owners[(securable, full_name)] = owner
+
+    def grant(self, securable: str, full_name: str, principal: str, *privileges: str) -> None:
+        self.grants.setdefault((securable, full_name), {}).setdefault(principal, set()).update(privileges)
+
+    def effective(self, securable: str, full_name: str, principal: str | None) -> list[dict[str, Any]]:
+        """Privilege assignments on the securable and inherited from its catalog, as the API returns them."""
+        sources = [(securable, full_name, None)]
+        if securable != "catalog":
+            parent = full_name.split(".")[0]
+            sources.append(("catalog", parent, parent))
+        merged: dict[str, list[dict[str, Any]]] = {}
+        for kind, name, inherited in sources:
+            for who, privileges in self.grants.get((kind, name), {}).items():
+                if principal is not None and who != principal:
+                    continue
+                for privilege in sorted(privileges):
+                    entry: dict[str, Any] = {"privilege": privilege}
+                    if inherited:
+                        entry.update(inherited_from_type="CATALOG", inherited_from_name=inherited)
+                    merged.setdefault(who, []).append(entry)
+        return [{"principal": who, "privileges": privileges} for who, privileges in merged.items()]
+
+
 class WorkspaceServer:
     def __init__(self, token: str = "dapi-test-token"):
         self.token = token
+        self.me: dict[str, Any] = {"id": "1001", "userName": "deployer@example.com",
+                                   "groups": [{"display": "data-platform", "value": "2001"}]}
+        """The caller (SCIM Me): who the token belongs to."""
+        self.service_principals: list[dict[str, Any]] = []
+        self.unity = Catalog()
         self.pipelines: dict[str, Pipeline] = {}
         self.jobs: dict[int, Job] = {}
         self.statement_rows: list[list[str | None]] = []
@@ -94,6 +134,13 @@ class WorkspaceServer:
         job = Job(1000 + next(self._ids), name)
         self.jobs[job.job_id] = job
         return job
+
+    def add_service_principal(self, application_id: str, groups: tuple[str, ...] = ()) -> dict[str, Any]:
+        principal = {"id": str(3000 + next(self._ids)), "applicationId": application_id,
+                     "displayName": f"sp {application_id}", "active": True,
+                     "groups": [{"display": g, "value": str(4000 + i)} for i, g in enumerate(groups)]}
+        self.service_principals.append(principal)
+        return principal
 
     def paths(self, method: str | None = None) -> list[str]:
         return [p for m, p, _ in self.requests if method is None or m == method]
@@ -158,6 +205,10 @@ class WorkspaceServer:
                 return self._run_now(body)
             if parts[2:] == ["jobs", "runs", "get"] and method == "GET":
                 return self._run_get(query)
+        if parts[:4] == ["api", "2.0", "preview", "scim"] and method == "GET":
+            return self._scim(parts[5:], query)
+        if parts[:3] == ["api", "2.1", "unity-catalog"] and method == "GET":
+            return self._unity_catalog(parts[3:], query)
         if parts == ["api", "2.0", "sql", "statements"] and method == "POST":
             return self._statement(body)
         if parts[:4] == ["api", "2.0", "sql", "statements"] and parts[5:6] == ["result"] and method == "GET":
@@ -259,6 +310,41 @@ class WorkspaceServer:
             if life == "TERMINATED":
                 run["state"]["result_state"] = job.result_state
         return 200, response
+
+    # SCIM and Unity Catalog -------------------------------------------------------------------
+    def _scim(self, rest: list[str], query: dict[str, str]) -> tuple[int, dict]:
+        if rest == ["Me"]:
+            return 200, {"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], **self.me}
+        if rest == ["ServicePrincipals"]:
+            found = self.service_principals
+            match = re.fullmatch(r'applicationId eq "([^"]*)"', query.get("filter", ""))
+            if match:
+                found = [p for p in found if p["applicationId"] == match.group(1)]
+            start = int(query.get("startIndex") or 1)
+            page = found[start - 1:start - 1 + int(query.get("count") or 100)]
+            return 200, {"schemas": ["urn:ietf:params:scim:api:messages:2.0:ListResponse"],
+                         "totalResults": len(found), "startIndex": start, "itemsPerPage": len(page),
+                         "Resources": page}
+        return 404, {"error_code": "ENDPOINT_NOT_FOUND", "message": "No API found"}
+
+    def _unity_catalog(self, rest: list[str], query: dict[str, str]) -> tuple[int, dict]:
+        if len(rest) == 2 and rest[0] in ("catalogs", "schemas"):
+            securable = rest[0][:-1]
+            owner = self.unity.owners.get((securable, rest[1]))
+            if owner is None:
+                code = "CATALOG_DOES_NOT_EXIST" if securable == "catalog" else "SCHEMA_DOES_NOT_EXIST"
+                return 404, {"error_code": code, "message": f"{securable.title()} '{rest[1]}' does not exist."}
+            info = {"name": rest[1].split(".")[-1], "full_name": rest[1], "owner": owner}
+            if securable == "schema":
+                info["catalog_name"] = rest[1].split(".")[0]
+            return 200, info
+        if len(rest) == 3 and rest[0] == "effective-permissions":
+            securable, full_name = rest[1].lower(), rest[2]
+            if (securable, full_name) not in self.unity.owners:
+                return 404, {"error_code": f"{securable.upper()}_DOES_NOT_EXIST",
+                             "message": f"{securable.title()} '{full_name}' does not exist."}
+            return 200, {"privilege_assignments": self.unity.effective(securable, full_name, query.get("principal"))}
+        return 404, {"error_code": "ENDPOINT_NOT_FOUND", "message": "No API found"}
 
     # SQL statements ----------------------------------------------------------------------------
     def _statement(self, body: dict[str, Any]) -> tuple[int, dict]:

@@ -1,0 +1,216 @@
+"""What must hold in Unity Catalog before `databricks bundle deploy` can succeed, checked through databricks-sdk.
+
+The bundle creates the layer schemas, the landing volume, their grants, the pipeline and the job. It
+does not manage the catalog: creating one needs CREATE CATALOG on the metastore (a platform decision,
+often with its own storage), and a bundle that owned the catalog would drop it, tables and all, on
+`databricks bundle destroy`. So before a deploy, `medallion deploy` checks (read-only):
+
+1. the catalog exists;
+2. the deploying identity may use it (USE CATALOG, or it owns the catalog);
+3. it can create the layer schemas that do not exist yet (CREATE SCHEMA), and owns (or MANAGEs)
+   those that do, since the bundle sets their grants and creates the volume in them;
+4. the run-as principal's bundle variable is set and the service principal exists in the workspace;
+5. the run-as principal has USE CATALOG: the bundle grants it everything below the catalog
+   (framework.deploy.privileges), but only the catalog's owner can grant this.
+
+Privileges come from the effective-permissions API (inheritance included) for the identity and each
+of its groups; owners hold every privilege. Each missing thing becomes one `Missing` with the statement
+that fixes it; what the caller may not read is `unverified`, reported but not blocking.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from framework.deploy.context import variable_name
+from framework.deploy.privileges import LAYER_SCHEMAS, grant_statement, quote
+from framework.spec.environment import Environment
+
+if TYPE_CHECKING:
+    from databricks.sdk import WorkspaceClient
+
+EVERYONE = "account users"
+"""The group every account user and service principal belongs to (SCIM does not list it)."""
+OWNER_PRIVILEGES = frozenset({"ALL_PRIVILEGES"})
+
+
+@dataclass(frozen=True)
+class Missing:
+    """One prerequisite that does not hold, and how to make it hold."""
+
+    what: str
+    fix: str
+
+    def render(self) -> str:
+        return f"{self.what}; fix: {self.fix}"
+
+
+@dataclass(frozen=True)
+class Identity:
+    """A user or service principal, as Unity Catalog names it, with the groups it is in."""
+
+    name: str
+    groups: frozenset[str] = frozenset()
+
+    def principals(self) -> list[str]:
+        return [self.name, *sorted(self.groups - {self.name}), EVERYONE]
+
+    def owns(self, owner: str | None) -> bool:
+        return owner is not None and owner in {self.name, *self.groups}
+
+
+@dataclass
+class Report:
+    missing: list[Missing] = field(default_factory=list)
+    unverified: list[str] = field(default_factory=list)
+    """Checks the deploying identity may not run (e.g. reading another principal's permissions)."""
+
+    @property
+    def ok(self) -> bool:
+        return not self.missing
+
+
+class Unverifiable(Exception):
+    """The caller may not read what a check needs (HTTP 403)."""
+
+
+def check_prerequisites(w: WorkspaceClient, env: Environment, variables: dict[str, str] | None = None) -> Report:
+    """Every deploy prerequisite of `env`'s target that does not hold (read-only API calls)."""
+    from databricks.sdk.errors import NotFound
+
+    report = Report()
+    me = w.current_user.me()
+    deployer = Identity(me.user_name or "", frozenset(g.display for g in me.groups or [] if g.display))
+    run_as = _run_as_principal(w, env, variables or {}, report)
+    catalog = env.catalog
+    try:
+        info = w.catalogs.get(catalog)
+    except NotFound:
+        report.missing.append(Missing(f"catalog `{catalog}` does not exist",
+                                      f"a metastore admin runs: CREATE CATALOG IF NOT EXISTS {quote(catalog)}"))
+        return report
+    owner = info.owner
+    mine = _privileges_or_note(w, "catalog", catalog, deployer, owner, report)
+    if mine is not None and not _has(mine, "USE_CATALOG"):
+        report.missing.append(Missing(
+            f"you (`{deployer.name}`) have no USE CATALOG on catalog `{catalog}`",
+            f"{_owner_runs(owner)}: {grant_statement(['USE_CATALOG'], 'catalog', catalog, deployer.name)}"))
+    _check_schemas(w, env, deployer, owner, mine, report)
+    if run_as is not None:
+        theirs = _privileges_or_note(w, "catalog", catalog, run_as, owner, report)
+        if theirs is not None and not _has(theirs, "USE_CATALOG"):
+            can_grant = deployer.owns(owner) or (mine is not None and _has(mine, "MANAGE"))
+            who = "you can run it (you manage the catalog)" if can_grant else _owner_runs(owner)
+            report.missing.append(Missing(
+                f"the run-as service principal `{run_as.name}` has no USE CATALOG on catalog `{catalog}` (the bundle "
+                "grants it everything below the catalog, but cannot grant this)",
+                f"{who}: {grant_statement(['USE_CATALOG'], 'catalog', catalog, run_as.name)}"))
+    return report
+
+
+def _run_as_principal(w: WorkspaceClient, env: Environment, variables: dict[str, str],
+                      report: Report) -> Identity | None:
+    """The run-as service principal (its application id and groups), or None when unset or unknown."""
+    configured = env.databricks.run_as_service_principal
+    if not configured:
+        return None
+    name = variable_name(configured)
+    value = (variables.get(name) or os.environ.get(f"BUNDLE_VAR_{name}")) if name else configured
+    if not value:
+        report.missing.append(Missing(f"the run-as service principal (bundle variable `{name}`) is not set",
+                                      f"export BUNDLE_VAR_{name}=<application id> or pass --var {name}=<application id>"))
+        return None
+    found = list(w.service_principals.list(filter=f'applicationId eq "{value}"'))
+    if not found:
+        report.missing.append(Missing(
+            f"service principal `{value}` (run_as) does not exist in this workspace",
+            "an account admin creates it and a workspace admin adds it to the workspace (Settings > Identity and "
+            "access > Service principals); `service_principal` is its application id"))
+        return None
+    return Identity(value, frozenset(g.display for g in found[0].groups or [] if g.display))
+
+
+def _check_schemas(w: WorkspaceClient, env: Environment, deployer: Identity, catalog_owner: str | None,
+                   on_catalog: set[str] | None, report: Report) -> None:
+    """Missing layer schemas need CREATE SCHEMA; existing ones must be the deployer's (it sets their grants)."""
+    from databricks.sdk.errors import NotFound
+
+    to_create = []
+    for layer in LAYER_SCHEMAS:
+        full_name = f"{env.catalog}.{env.schema_for(layer)}"
+        try:
+            schema = w.schemas.get(full_name)
+        except NotFound:
+            to_create.append(env.schema_for(layer))
+            continue
+        if deployer.owns(schema.owner):
+            continue
+        privileges = _privileges_or_note(w, "schema", full_name, deployer, schema.owner, report)
+        if privileges is not None and not _has(privileges, "MANAGE"):
+            report.missing.append(Missing(
+                f"schema `{full_name}` exists and belongs to `{schema.owner}`: the bundle, deployed by you "
+                f"(`{deployer.name}`), cannot set its grants or create the landing volume in it",
+                f"`{schema.owner}` or a metastore admin runs: ALTER SCHEMA {quote(env.catalog)}."
+                f"{quote(env.schema_for(layer))} OWNER TO {quote(deployer.name)}"))
+    if to_create and on_catalog is not None and not _has(on_catalog, "CREATE_SCHEMA"):
+        report.missing.append(Missing(
+            f"you (`{deployer.name}`) cannot create schema(s) {', '.join(f'`{s}`' for s in to_create)} in catalog "
+            f"`{env.catalog}` (no CREATE SCHEMA)",
+            f"{_owner_runs(catalog_owner)}: "
+            f"{grant_statement(['CREATE_SCHEMA'], 'catalog', env.catalog, deployer.name)}"))
+
+
+def _privileges_or_note(w: WorkspaceClient, securable: str, full_name: str, who: Identity, owner: str | None,
+                        report: Report) -> set[str] | None:
+    """`who`'s effective privileges on a securable (everything if it owns it), or None when unreadable."""
+    if who.owns(owner):
+        return set(OWNER_PRIVILEGES)
+    try:
+        return effective_privileges(w, securable, full_name, who)
+    except Unverifiable as exc:
+        report.unverified.append(f"cannot read the privileges of `{who.name}` on {securable} `{full_name}` ({exc})")
+        return None
+
+
+def effective_privileges(w: WorkspaceClient, securable: str, full_name: str, who: Identity) -> set[str]:
+    """Privileges granted to the identity or one of its groups, on the securable or inherited from its parents."""
+    from databricks.sdk.errors import BadRequest, NotFound, PermissionDenied
+
+    found: set[str] = set()
+    for principal in who.principals():
+        token: str | None = None
+        while True:
+            try:
+                page = w.grants.get_effective(securable, full_name, principal=principal, max_results=0,
+                                              page_token=token)
+            except PermissionDenied as exc:
+                if principal == who.name:
+                    raise Unverifiable(f"HTTP 403: {_first_line(exc)}") from None
+                break
+            except (NotFound, BadRequest):
+                break  # a group Unity Catalog does not know holds nothing
+            for assignment in page.privilege_assignments or []:
+                found.update(_value(p.privilege) for p in assignment.privileges or [] if p.privilege)
+            token = page.next_page_token
+            if not token:
+                break
+    return found
+
+
+def _has(privileges: set[str], privilege: str) -> bool:
+    return privilege in privileges or "ALL_PRIVILEGES" in privileges
+
+
+def _owner_runs(owner: str | None) -> str:
+    return f"the owner of the catalog (`{owner}`) runs" if owner else "the catalog's owner runs"
+
+
+def _value(enum_or_str: Any) -> str:
+    return str(getattr(enum_or_str, "value", enum_or_str))
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).split(" Config: ")[0].splitlines()[0][:160].rstrip(".") if str(exc) else ""
+    return text or type(exc).__name__
