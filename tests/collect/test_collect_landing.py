@@ -181,16 +181,14 @@ def test_defects_are_deterministic_and_daily_bars_get_no_out_of_session(make_env
     assert {r["ts"][11:] for r in records} <= {"04:00:00Z", "05:00:00Z"}  # New York midnight
 
 
-def test_make_run_default_is_fast(make_env) -> None:
-    """`make run` collects the local environment's default: 12 symbols x 10 sessions of minute bars."""
+def test_make_run_default_collects_ten_sessions_of_minute_bars(make_env) -> None:
+    """`make run` collects the local environment's default: 12 symbols x 10 sessions of minute bars.
+    (How fast is a benchmark's question: bench/, not a timed test.)"""
     env = make_env(provider="synthetic", symbols=SYMBOLS, sessions=10, timeframe="1Min", seed=42,
                    defect_rate=0.002)
-    started = time.perf_counter()
     result = collect(env, at=AFTER_THANKSGIVING_2025)
-    elapsed = time.perf_counter() - started
     assert len(result.sessions) == 10 and result.sessions[-1] == date(2025, 12, 2)
     assert 44_000 < result.lines < 48_000
-    assert elapsed < 10, f"collect took {elapsed:.1f}s"
 
 
 def test_progress_reports_every_symbol_of_every_session(make_env) -> None:
