@@ -12,7 +12,9 @@ workspace operations through databricks-sdk.
     grants.py      table-level grants from specs, applied by a job task (bundles have no table resource)
     workspace.py   a WorkspaceClient from the SDK's usual credentials, and one-line errors
     operations.py  find the bundle's pipeline and job by name; status, trigger, expectation metrics
+    catchup.py     wait until a continuous pipeline has processed what a job run's collect landed
     cli_runner.py  the thin `databricks bundle deploy` wrapper
 
-Nothing here starts a JVM: checks and rendering are pure Python, operations are plain REST.
+Nothing here starts a JVM: checks and rendering are pure Python, operations are plain REST (the
+catch-up's SQL runs in a Databricks cluster's session when the job's task runs it there).
 """

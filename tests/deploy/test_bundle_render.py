@@ -90,7 +90,9 @@ def test_job_tasks_schedule_and_limits(project_copy: Path):
                                              "full_refresh": False}
     prod_pipeline = prod_job["tasks"][1]
     assert "pipeline_task" not in prod_pipeline
-    assert prod_pipeline["spark_python_task"]["parameters"][2:] == ["trigger", "--env", "prod", "--wait"]
+    assert prod_pipeline["spark_python_task"]["parameters"][2:] == [
+        "trigger", "--env", "prod", "--wait-for-catchup", "--since", "{{job.start_time.iso_datetime}}",
+        "--wait-timeout", "3540"]
 
 
 def test_databricks_yml_targets(project_copy: Path):

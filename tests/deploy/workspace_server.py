@@ -2,9 +2,11 @@
 
 It speaks the real wire format (paths, query strings, JSON bodies and error bodies as the REST API
 documents them), so the real databricks-sdk talks to it unchanged. State is small and explicit:
-pipelines with their updates, jobs with their runs, and the rows a SQL statement returns. Updates and
-runs advance one state per poll, like a slow workspace. Tests can demand a bearer token, inject an HTTP
-error on a path prefix, or delay a path past the client's timeout.
+pipelines with their updates, jobs with their runs, the rows a SQL statement returns (or a handler that
+answers each statement, for event-log sequences that move over time), and directory listings of the
+Files API (landing volumes). Updates and runs advance one state per poll, like a slow workspace. Tests
+can demand a bearer token, inject an HTTP error on a path prefix, or delay a path past the client's
+timeout.
 """
 
 from __future__ import annotations
@@ -16,11 +18,16 @@ import time
 import uuid
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
-from urllib.parse import parse_qs, urlparse
+from typing import Any, Callable
+from urllib.parse import parse_qs, unquote, urlparse
 
 TRIGGERED_STATES = ["QUEUED", "INITIALIZING", "SETTING_UP_TABLES", "RUNNING"]
 RUN_STATES = ["PENDING", "RUNNING"]
+
+
+class StatementFailure(Exception):
+    """Raised by a statement handler: the statement ends FAILED with this message (as a warehouse reports
+    e.g. `[TABLE_OR_VIEW_NOT_FOUND] ...`)."""
 
 
 @dataclass
@@ -54,6 +61,14 @@ class WorkspaceServer:
         self.statement_chunk_rows = 1000
         """Rows per result chunk: more rows than this come back in several chunks, fetched one by one."""
         self.statement_failure: str | None = None
+        self.statement_handler: Callable[[str], list[list[str | None]]] | None = None
+        """When set, answers each statement from its text (rows as JSON_ARRAY strings) or raises
+        StatementFailure; every statement text is kept in `statements`."""
+        self.statements: list[str] = []
+        self.files: dict[str, list[dict[str, Any]]] = {}
+        """Folder path -> its entries as the Files API lists them (path, name, is_directory, file_size,
+        last_modified in ms); a folder not here answers 404."""
+        self.files_page_size = 1000
         self.failures: dict[str, tuple[int, str, str]] = {}
         self.delays: dict[str, float] = {}
         self.requests: list[tuple[str, str, dict[str, Any] | None]] = []
@@ -94,6 +109,12 @@ class WorkspaceServer:
         job = Job(1000 + next(self._ids), name)
         self.jobs[job.job_id] = job
         return job
+
+    def add_file(self, path: str, modified_ms: int, size: int = 100) -> None:
+        """A file in a (volume) folder, listed by GET /api/2.0/fs/directories<folder>."""
+        folder, _, name = path.rpartition("/")
+        self.files.setdefault(folder, []).append({"path": path, "name": name, "is_directory": False,
+                                                  "file_size": size, "last_modified": modified_ms})
 
     def paths(self, method: str | None = None) -> list[str]:
         return [p for m, p, _ in self.requests if method is None or m == method]
@@ -158,6 +179,8 @@ class WorkspaceServer:
                 return self._run_now(body)
             if parts[2:] == ["jobs", "runs", "get"] and method == "GET":
                 return self._run_get(query)
+        if parts[:4] == ["api", "2.0", "fs", "directories"] and method == "GET":
+            return self._directory("/" + "/".join(unquote(p) for p in parts[4:]), query)
         if parts == ["api", "2.0", "sql", "statements"] and method == "POST":
             return self._statement(body)
         if parts[:4] == ["api", "2.0", "sql", "statements"] and parts[5:6] == ["result"] and method == "GET":
@@ -260,13 +283,31 @@ class WorkspaceServer:
                 run["state"]["result_state"] = job.result_state
         return 200, response
 
+    # files -------------------------------------------------------------------------------------
+    def _directory(self, folder: str, query: dict[str, str]) -> tuple[int, dict]:
+        entries = self.files.get(folder.rstrip("/"))
+        if entries is None:
+            return 404, {"error_code": "NOT_FOUND", "message": f"The directory {folder} does not exist."}
+        start = int(query.get("page_token") or 0)
+        size = min(int(query.get("page_size") or self.files_page_size), self.files_page_size)
+        payload: dict[str, Any] = {"contents": entries[start:start + size]}
+        if start + size < len(entries):
+            payload["next_page_token"] = str(start + size)
+        return 200, payload
+
     # SQL statements ----------------------------------------------------------------------------
     def _statement(self, body: dict[str, Any]) -> tuple[int, dict]:
         statement_id = f"01ef-{next(self._ids):04d}"
-        if self.statement_failure:
+        failure = self.statement_failure
+        self.statements.append(str(body.get("statement", "")))
+        if self.statement_handler is not None and not failure:
+            try:
+                self.statement_rows = self.statement_handler(str(body.get("statement", "")))
+            except StatementFailure as exc:
+                failure = str(exc)
+        if failure:
             return 200, {"statement_id": statement_id,
-                         "status": {"state": "FAILED", "error": {"error_code": "BAD_REQUEST",
-                                                                 "message": self.statement_failure}}}
+                         "status": {"state": "FAILED", "error": {"error_code": "BAD_REQUEST", "message": failure}}}
         chunks = max(1, -(-len(self.statement_rows) // self.statement_chunk_rows))
         return 200, {
             "statement_id": statement_id,
