@@ -11,16 +11,21 @@ import os
 import sys
 import time
 from pathlib import Path
-from typing import NoReturn
+from typing import TYPE_CHECKING, Any, Callable, NoReturn, Sequence
 
 import click
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from framework.cli.common import EXIT_INVALID, EXIT_OK, EXIT_USAGE, env_option, load_valid_project, project_option
+from framework.cli.common import EXIT_INVALID, EXIT_USAGE, env_option, load_valid_project, project_option
 from framework.project import Project
 from framework.spec.environment import Environment
+
+if TYPE_CHECKING:
+    from databricks.sdk import WorkspaceClient
+
+    from framework.deploy.catchup import WorkspaceSources
 
 # Lines are never wrapped by us: terminals wrap them, pipes and CI logs keep each message on one line.
 console = Console(highlight=False, soft_wrap=True)
@@ -160,6 +165,7 @@ def trigger(env_name: str, full_refresh: bool, run_the_job: bool, wait: bool, ca
     since_time = _catchup_since(catchup, since, run_the_job)
     project, env = databricks_environment(project_dir, env_name)
     w, host = workspace_client(env, timeout)
+    catchup_sql = _catchup_sql(env, w) if since_time else None  # before starting anything: fail fast
     started = time.monotonic()
     with one_line_errors(host, timeout):
         if run_the_job:
@@ -175,9 +181,12 @@ def trigger(env_name: str, full_refresh: bool, run_the_job: bool, wait: bool, ca
         console.print(result.url)
     if not result.ok:
         sys.exit(EXIT_INVALID)
-    if since_time is not None:
-        _wait_for_catchup(project, env, w, host, result.object_id, result.name, since_time, timeout,
-                          wait_timeout - (time.monotonic() - started), stall_timeout, poll_interval)
+    if since_time is not None and catchup_sql is not None:
+        from framework.deploy.catchup import WorkspaceSources
+
+        _wait_for_catchup(project, env, WorkspaceSources(w, result.object_id, catchup_sql), host, result.name,
+                          since_time, timeout, wait_timeout - (time.monotonic() - started), stall_timeout,
+                          poll_interval)
 
 
 def _catchup_since(catchup: bool, since: str | None, run_the_job: bool) -> dt.datetime | None:
@@ -197,20 +206,19 @@ def _catchup_since(catchup: bool, since: str | None, run_the_job: bool) -> dt.da
         fail(f"--since: {exc}", EXIT_USAGE)
 
 
-def _wait_for_catchup(project: Project, env: Environment, w, host: str, pipeline_id: str, name: str,
+def _wait_for_catchup(project: Project, env: Environment, sources: "WorkspaceSources", host: str, name: str,
                       since: dt.datetime, timeout: float, remaining: float, stall: float, poll: float) -> None:
     """Follow the running pipeline until this run's landing files went all the way through (or fail)."""
-    from framework.deploy.catchup import SystemClock, WorkspaceSources, plan_catchup, wait_for_catchup
+    from framework.deploy.catchup import SystemClock, plan_catchup, wait_for_catchup
     from framework.deploy.workspace import one_line_errors
 
-    sources = WorkspaceSources(w, pipeline_id, _catchup_sql(env, w))
     with one_line_errors(host, timeout):
         plan = plan_catchup(project, env, sources, since)
         wait_for_catchup(plan, sources, clock=SystemClock(), timeout_s=max(remaining, 1.0), stall_s=stall,
                          poll_s=poll, report=lambda line: console.print(escape(line)), pipeline=f"`{name}`")
 
 
-def _catchup_sql(env: Environment, w):
+def _catchup_sql(env: Environment, w: "WorkspaceClient") -> Callable[[str], Sequence[Sequence[Any]]]:
     """Where the catch-up's SQL runs: the cluster's own session in a job task, else a SQL warehouse."""
     from framework.checks.session import cluster_session, on_databricks_cluster
     from framework.deploy.catchup import spark_sql, warehouse_sql

@@ -157,7 +157,8 @@ def trigger_pipeline(w: WorkspaceClient, env: Environment, full_refresh: bool = 
     """Start an update (or, for a continuous pipeline that is running, report the active one).
 
     With `wait`, a triggered pipeline is followed to the end of its update; a continuous one until it
-    is RUNNING (it never ends) — which is what the job's `pipeline` step needs in continuous environments.
+    is RUNNING (it never ends). The job's `pipeline` step then waits for the data to catch up
+    (framework.deploy.catchup).
     """
     pipeline_id, name = find_pipeline(w, env.name)
     info = w.pipelines.get(pipeline_id)

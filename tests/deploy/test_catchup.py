@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from framework.deploy.catchup import (CatchupPlan, WorkspaceSources, parse_since, plan_catchup, spark_sql,
-                                      wait_for_catchup, warehouse_sql)
+from framework.deploy.catchup import (WorkspaceSources, parse_since, plan_catchup, spark_sql, wait_for_catchup,
+                                      warehouse_sql)
 from framework.deploy.workspace import workspace_client
 from framework.errors import WorkspaceError
 from framework.project import load_project
@@ -287,12 +287,12 @@ def test_the_catchup_statements_run_on_spark(spark, local_project):
             .write.format("delta").save(str(ref.path))
         register_table(spark, ref.published, ref.path)
     origin = lambda flow: tuple(flow if f in ("flow_name", "dataset_name") else "x" for f in ORIGIN_FIELDS) + (1,)  # noqa: E731
-    later = ingested + timedelta(seconds=5)
-    rows = [("e1", "{}", origin(flow), later, "", "INFO", "STABLE", None,
+    seconds_after = {"bronze": 5, "silver": 10, "daily_bars": 15, "daily_indicators": 20, "symbol_summary": 20}
+    rows = [("e1", "{}", origin(flow), ingested + timedelta(seconds=seconds_after.get(
+                flow.split(".")[-1], seconds_after.get(flow.split(".")[0][3:], 0))), "", "INFO", "STABLE", None,
              json.dumps({"flow_progress": {"status": "COMPLETED" if flow.startswith("cu_gold") else "RUNNING",
                                            "metrics": {"num_output_rows": 1, "backlog_bytes": 0}}}), "flow_progress")
-            for flow in ["cu_bronze.bars_raw", "cu_bronze.nyse_sessions_raw"] + [
-                f"cu_{name}" for name in DOWNSTREAM]]
+            for flow in ["cu_bronze.bars_raw", "cu_bronze.nyse_sessions_raw"] + [f"cu_{name}" for name in DOWNSTREAM]]
     log = plan.event_log
     spark.createDataFrame(rows, EVENT_LOG_DDL).write.format("delta").save(str(log.path))
     register_table(spark, log.published, log.path)
