@@ -140,7 +140,7 @@ def status(env_name: str, timeout: float, project_dir: Path | None) -> None:
 @click.option("--wait", is_flag=True, help="Wait for the update (or run) to finish; a continuous pipeline until "
               "it runs. Exit code 1 if it fails.")
 @click.option("--wait-for-catchup", "catchup", is_flag=True,
-              help="After --wait: wait until the pipeline has ingested every landing file modified since --since "
+              help="Implies --wait, then waits until the pipeline has ingested every landing file modified since --since "
               "and every downstream flow has processed it (docs/databricks.md). Exit code 1, naming what is "
               "pending, if the update fails or stops, nothing moves for --stall-timeout, or --wait-timeout passes.")
 @click.option("--since", metavar="TIME", help="ISO 8601 time for --wait-for-catchup: the landing files to wait for "
