@@ -6,6 +6,11 @@ Thresholds and severities come from YAML: the environment's `checks:` section an
 expectation's pass rate is read from the event log — so a new dataset is checked with no new code.
 The calendar checks (freshness, completeness) apply to tables with the market columns `symbol` and
 `trade_date` (daily) or `symbol`, `ts` and `timeframe` (intraday).
+
+Names come from `framework.naming.TableRef` only: `silver.bars` and `ops.event_log` locally,
+`medallion_prod.silver.bars` and the bundle's event log `medallion_prod.ops.pipeline_event_log` on
+Databricks. A table or event log a check needs that does not exist is a critical FAIL with a one-line
+reason — never a silent skip, so a green gate always means the tables were read.
 """
 
 from __future__ import annotations
@@ -35,12 +40,17 @@ DEFAULTS: dict[str, dict[str, Any]] = {
 }
 
 
+MISSING = "missing"
+"""`observed` of a result whose table (or event log) does not exist."""
+
+
 @dataclass
 class CheckContext:
     spark: "SparkSession"
     project: Project
     env: Environment
     now: datetime = field(default_factory=lambda: datetime.now(timezone.utc))
+    _exists: dict[str, bool] = field(default_factory=dict, init=False, repr=False)
 
     def settings(self, check: str) -> dict[str, Any]:
         return {**DEFAULTS[check], **((self.env.get("checks") or {}).get(check) or {})}
@@ -53,23 +63,67 @@ class CheckContext:
         return self.ref(spec).quoted
 
     @property
+    def event_log_ref(self) -> TableRef:
+        return TableRef.event_log(self.env)
+
+    @property
     def event_log(self) -> str:
-        return TableRef.event_log(self.env).quoted
+        return self.event_log_ref.quoted
 
     @cached_property
     def history(self) -> EventHistory:
         """The event log, read once for all checks."""
         return read_with_spark(self.spark, self.event_log)
 
-    def exists(self, qualified: str) -> bool:
-        return self.spark.catalog.tableExists(qualified.replace("`", ""))
+    def exists(self, ref: TableRef) -> bool:
+        """Whether the table exists and this identity can see it (asked once per name)."""
+        name = ref.published
+        if name not in self._exists:
+            try:
+                self._exists[name] = bool(self.spark.catalog.tableExists(ref.quoted))
+            except Exception:  # an unknown catalog or schema, or no USE privilege on it: not there for us
+                self._exists[name] = False
+        return self._exists[name]
+
+    def missing(self, check: str, target: str, ref: TableRef) -> CheckResult | None:
+        """A critical FAIL saying `ref` does not exist, or None when it does."""
+        if self.exists(ref):
+            return None
+        return CheckResult(check, target, False, "critical", MISSING, "exists", self._missing_reason(ref))
+
+    def _missing_reason(self, ref: TableRef) -> str:
+        what = "event log" if ref == self.event_log_ref else "table"
+        if self.env.runtime == "local":
+            return f"{what} {ref.published} does not exist: run the pipeline first (medallion run --env {self.env.name})"
+        made_by = ("the pipeline publishes it (its event_log setting) once it has run" if what == "event log"
+                   else "the pipeline creates it on its first update")
+        return (f"{what} {ref.published} does not exist or this identity cannot see it (USE CATALOG, USE SCHEMA, "
+                f"SELECT): {made_by}")
+
+    def log_name(self, ref: TableRef) -> str:
+        """How the event log names the table's flow: the published name, else the one flow ending in its name.
+
+        The local log writes `silver.bars`; a Databricks log writes the flow of a Unity Catalog table
+        fully qualified (backticks are removed when read), older ones the bare name.
+        """
+        flows = self._log_flows
+        if ref.published in flows:
+            return ref.published
+        candidates = [flow for flow in flows if flow.split(".")[-1] == ref.name]
+        return candidates[0] if len(candidates) == 1 else ref.published
+
+    @cached_property
+    def _log_flows(self) -> set[str]:
+        return {event.flow for event in self.history.progress}
 
     def scalar(self, sql: str) -> Any:
         return self.spark.sql(sql).collect()[0][0]
 
     def tables(self, predicate: Callable[[TableSpec], bool]) -> list[TableSpec]:
+        """The published tables (views are private to the pipeline) that `predicate` selects, in
+        dependency order. Whether each exists is the check's to report: `missing()`."""
         return [self.project.tables[n] for n in self.project.graph().order()
-                if predicate(self.project.tables[n]) and self.exists(self.name(self.project.tables[n]))]
+                if self.project.tables[n].kind != "view" and predicate(self.project.tables[n])]
 
 
 def _has(spec: TableSpec, *columns: str) -> bool:
@@ -84,7 +138,10 @@ def _is_daily_bars(spec: TableSpec) -> bool:
 def check_duplicates(ctx: CheckContext) -> Iterable[CheckResult]:
     """Silver and gold promise one row per key; bronze keeps raw duplicates on purpose."""
     cfg = ctx.settings("duplicates")
-    for spec in ctx.tables(lambda s: bool(s.keys) and s.layer != "bronze" and s.kind != "view"):
+    for spec in ctx.tables(lambda s: bool(s.keys) and s.layer != "bronze"):
+        if absent := ctx.missing("duplicates", spec.name, ctx.ref(spec)):
+            yield absent
+            continue
         keys = ", ".join(quote_name(k) for k in spec.keys)
         count = ctx.scalar(f"SELECT count(*) FROM (SELECT {keys} FROM {ctx.name(spec)} "
                            f"GROUP BY {keys} HAVING count(*) > 1)")
@@ -96,18 +153,24 @@ def check_reconciliation(ctx: CheckContext) -> Iterable[CheckResult]:
     """Every row that entered the upstream is in the table, its quarantine, or counted as dropped/de-duplicated."""
     cfg = ctx.settings("reconciliation")
     streamed = lambda s: isinstance(s.source, TablesSource) and s.source.mode == "stream" and len(s.source.tables) == 1
-    if not ctx.exists(ctx.event_log):
+    if absent := ctx.missing("reconciliation", ctx.event_log_ref.published, ctx.event_log_ref):
+        yield absent
         return
     for spec in ctx.tables(streamed):
         upstream = ctx.project.tables[spec.source.tables[0]]
-        if not ctx.exists(ctx.name(upstream)):
+        quarantine = ctx.ref(spec).quarantine() if spec.quarantine_table else None
+        needed = [(spec.name, ctx.ref(spec)), (upstream.name, ctx.ref(upstream))]
+        needed += [(spec.quarantine_table, quarantine)] if quarantine else []
+        absent_tables = [result for target, ref in needed if (result := ctx.missing("reconciliation", target, ref))]
+        if absent_tables:
+            yield from absent_tables
             continue
         upstream_rows = ctx.scalar(f"SELECT count(*) FROM {ctx.name(upstream)}")
         rows = ctx.scalar(f"SELECT count(*) FROM {ctx.name(spec)}")
-        quarantine = ctx.ref(spec).quarantine().quoted if spec.quarantine_table else None
-        quarantined = ctx.scalar(f"SELECT count(*) FROM {quarantine}") if quarantine and ctx.exists(quarantine) else 0
+        quarantined = ctx.scalar(f"SELECT count(*) FROM {quarantine.quoted}") if quarantine else 0
         published = ctx.ref(spec).published
-        counted = totals(ctx.history, published, updates_since_reset(ctx.history, spec.name, published))
+        logged = ctx.log_name(ctx.ref(spec))
+        counted = totals(ctx.history, logged, updates_since_reset(ctx.history, spec.name, published, logged))
         accounted = rows + quarantined + counted.dropped + counted.deduplicated
         detail = (f"{upstream.name} {upstream_rows} = {spec.name} {rows} + quarantined {quarantined} "
                   f"+ dropped {counted.dropped} + de-duplicated {counted.deduplicated}")
@@ -118,7 +181,8 @@ def check_reconciliation(ctx: CheckContext) -> Iterable[CheckResult]:
 def check_expectations(ctx: CheckContext) -> Iterable[CheckResult]:
     """Pass rate of each expectation in its table's latest update with data, against spec or env thresholds."""
     cfg = ctx.settings("expectations")
-    if not ctx.exists(ctx.event_log):
+    if absent := ctx.missing("expectations", ctx.event_log_ref.published, ctx.event_log_ref):
+        yield absent
         return
     latest = latest_with_data(ctx.history)
     for table in latest:
@@ -137,6 +201,9 @@ def check_freshness(ctx: CheckContext) -> Iterable[CheckResult]:
     cfg = ctx.settings("freshness")
     expected = calendar.last_completed_session(ctx.now).date
     for spec in ctx.tables(_is_daily_bars):
+        if absent := ctx.missing("freshness", spec.name, ctx.ref(spec)):
+            yield absent
+            continue
         latest: date | None = ctx.scalar(f"SELECT max(trade_date) FROM {ctx.name(spec)}")
         behind = len(calendar.sessions_between(latest, expected)) - 1 if latest and latest <= expected else (
             0 if latest else None)
@@ -151,6 +218,9 @@ def check_completeness(ctx: CheckContext) -> Iterable[CheckResult]:
     cfg = ctx.settings("completeness")
     limit = cfg["max_missing_ratio"]
     for spec in ctx.tables(_is_daily_bars):
+        if absent := ctx.missing("completeness", spec.name, ctx.ref(spec)):
+            yield absent
+            continue
         spans = ctx.spark.sql(f"SELECT symbol, min(trade_date) AS first, max(trade_date) AS last, "
                               f"count(DISTINCT trade_date) AS present FROM {ctx.name(spec)} GROUP BY symbol").collect()
         for row in sorted(spans, key=lambda r: r["symbol"]):
@@ -161,6 +231,9 @@ def check_completeness(ctx: CheckContext) -> Iterable[CheckResult]:
                               missing, f"<= {limit:.2%} of {expected} sessions",
                               f"{missing} of {expected} NYSE sessions missing ({row['first']} .. {row['last']})")
     for spec in ctx.tables(lambda s: _has(s, "symbol", "ts", "timeframe", "trade_date") and s.layer == "silver"):
+        if absent := ctx.missing("completeness", f"{spec.name}[1Min]", ctx.ref(spec)):
+            yield absent
+            continue
         rows = ctx.spark.sql(f"SELECT symbol, trade_date, count(DISTINCT ts) AS minutes FROM {ctx.name(spec)} "
                              f"WHERE timeframe = '1Min' GROUP BY symbol, trade_date").collect()
         if not rows:

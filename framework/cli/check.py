@@ -27,14 +27,19 @@ def check(env_name: str, project_dir: Path | None, output_format: str, only: tup
     duplicates on keys, cross-layer reconciliation and expectation pass rates.
 
     Thresholds and severities come from the environment's `checks:` section and each spec's
-    `quality:` block. Exit code 1 when any critical check fails (the job's quality_checks task fails).
+    `quality:` block. A table or event log that does not exist is a critical failure. Exit code 1
+    when any critical check fails (the job's quality_checks task fails).
+
+    Locally the checks start the local engine's Spark; a Databricks environment (three-part Unity
+    Catalog names, the pipeline's published event log) is checked on a Databricks cluster, in the
+    cluster's own session, as the job's quality_checks task does.
     """
     project = load_valid_project(project_dir, env_name)
     env = project.environment(env_name)
+    from framework.checks.session import checks_session
     from framework.checks.suite import CheckContext, run_checks
-    from framework.engine.spark import spark_session
 
-    with spark_session(env) as spark:
+    with checks_session(env) as spark:
         report = run_checks(CheckContext(spark, project, env), only or None)
     if output_format == "json":
         click.echo(report.to_json())

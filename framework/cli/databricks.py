@@ -7,18 +7,25 @@ stderr and exit code 1; usage errors exit 2.
 from __future__ import annotations
 
 import datetime as dt
+import os
 import sys
+import time
 from pathlib import Path
-from typing import NoReturn
+from typing import TYPE_CHECKING, Any, Callable, NoReturn, Sequence
 
 import click
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from framework.cli.common import EXIT_INVALID, EXIT_OK, EXIT_USAGE, env_option, load_valid_project, project_option
+from framework.cli.common import EXIT_INVALID, EXIT_USAGE, env_option, load_valid_project, project_option
 from framework.project import Project
 from framework.spec.environment import Environment
+
+if TYPE_CHECKING:
+    from databricks.sdk import WorkspaceClient
+
+    from framework.deploy.catchup import WorkspaceSources
 
 # Lines are never wrapped by us: terminals wrap them, pipes and CI logs keep each message on one line.
 console = Console(highlight=False, soft_wrap=True)
@@ -143,23 +150,39 @@ def status(env_name: str, timeout: float, project_dir: Path | None) -> None:
 @click.option("--job", "run_the_job", is_flag=True, help="Run the whole job (collect -> pipeline -> checks) now.")
 @click.option("--wait", is_flag=True, help="Wait for the update (or run) to finish; a continuous pipeline until "
               "it runs. Exit code 1 if it fails.")
+@click.option("--wait-for-catchup", "catchup", is_flag=True,
+              help="Implies --wait, then waits until the pipeline has ingested every landing file modified since --since "
+              "and every downstream flow has processed it (docs/databricks.md). Exit code 1, naming what is "
+              "pending, if the update fails or stops, nothing moves for --stall-timeout, or --wait-timeout passes.")
+@click.option("--since", metavar="TIME", help="ISO 8601 time for --wait-for-catchup: the landing files to wait for "
+              "(the job passes its start time, {{job.start_time.iso_datetime}}).")
+@click.option("--stall-timeout", type=click.FloatRange(min=0.1), default=900.0, show_default=True,
+              metavar="SECONDS", help="--wait-for-catchup fails after this long without progress.")
 @click.option("--wait-timeout", type=click.FloatRange(min=1), default=3600.0, show_default=True, metavar="SECONDS")
 @click.option("--poll-interval", type=click.FloatRange(min=0.01), default=10.0, hidden=True)
 @timeout_option
 @project_option()
-def trigger(env_name: str, full_refresh: bool, run_the_job: bool, wait: bool, wait_timeout: float,
-            poll_interval: float, timeout: float, project_dir: Path | None) -> None:
-    """Start a pipeline update now, or (--job) run the environment's job."""
+def trigger(env_name: str, full_refresh: bool, run_the_job: bool, wait: bool, catchup: bool, since: str | None,
+            stall_timeout: float, wait_timeout: float, poll_interval: float, timeout: float,
+            project_dir: Path | None) -> None:
+    """Start a pipeline update now, or (--job) run the environment's job.
+
+    With --wait-for-catchup (the job's pipeline step for a continuous pipeline), also wait until
+    what landed since --since has gone through bronze and every table downstream of it.
+    """
     from framework.deploy.operations import run_job, trigger_pipeline
     from framework.deploy.workspace import one_line_errors, workspace_client
 
-    _, env = databricks_environment(project_dir, env_name)
+    since_time = _catchup_since(catchup, since, run_the_job)
+    project, env = databricks_environment(project_dir, env_name)
     w, host = workspace_client(env, timeout)
+    catchup_sql = _catchup_sql(env, w) if since_time else None  # before starting anything: fail fast
+    started = time.monotonic()
     with one_line_errors(host, timeout):
         if run_the_job:
             result = run_job(w, env, full_refresh, wait, wait_timeout, poll_interval)
         else:
-            result = trigger_pipeline(w, env, full_refresh, wait, wait_timeout, poll_interval)
+            result = trigger_pipeline(w, env, full_refresh, wait or catchup, wait_timeout, poll_interval)
     what = "run" if result.kind == "job" else "update"
     verb = "started" if result.started else result.note or "found"
     console.print(f"{verb} {what} {result.run_id} of {result.kind} [bold]{escape(result.name)}[/] "
@@ -167,7 +190,57 @@ def trigger(env_name: str, full_refresh: bool, run_the_job: bool, wait: bool, wa
                   f"{result.state}")
     if result.url:
         console.print(result.url)
-    sys.exit(EXIT_OK if result.ok else EXIT_INVALID)
+    if not result.ok:
+        sys.exit(EXIT_INVALID)
+    if since_time is not None and catchup_sql is not None:
+        from framework.deploy.catchup import WorkspaceSources
+
+        _wait_for_catchup(project, env, WorkspaceSources(w, result.object_id, catchup_sql), host, result.name,
+                          since_time, timeout, wait_timeout - (time.monotonic() - started), stall_timeout,
+                          poll_interval)
+
+
+def _catchup_since(catchup: bool, since: str | None, run_the_job: bool) -> dt.datetime | None:
+    """--since parsed (usage errors for a missing or unreadable one), or None without --wait-for-catchup."""
+    from framework.deploy.catchup import parse_since
+
+    if not catchup:
+        return None
+    if run_the_job:
+        fail("--wait-for-catchup follows the pipeline, not --job", EXIT_USAGE)
+    if not since:
+        fail("--wait-for-catchup needs --since TIME: the landing files to wait for are those modified since then "
+             "(the job passes {{job.start_time.iso_datetime}})", EXIT_USAGE)
+    try:
+        return parse_since(since)
+    except ValueError as exc:
+        fail(f"--since: {exc}", EXIT_USAGE)
+
+
+def _wait_for_catchup(project: Project, env: Environment, sources: "WorkspaceSources", host: str, name: str,
+                      since: dt.datetime, timeout: float, remaining: float, stall: float, poll: float) -> None:
+    """Follow the running pipeline until this run's landing files went all the way through (or fail)."""
+    from framework.deploy.catchup import SystemClock, plan_catchup, wait_for_catchup
+    from framework.deploy.workspace import one_line_errors
+
+    with one_line_errors(host, timeout):
+        plan = plan_catchup(project, env, sources, since)
+        wait_for_catchup(plan, sources, clock=SystemClock(), timeout_s=max(remaining, 1.0), stall_s=stall,
+                         poll_s=poll, report=lambda line: console.print(escape(line)), pipeline=f"`{name}`")
+
+
+def _catchup_sql(env: Environment, w: "WorkspaceClient") -> Callable[[str], Sequence[Sequence[Any]]]:
+    """Where the catch-up's SQL runs: the cluster's own session in a job task, else a SQL warehouse."""
+    from framework.checks.session import cluster_session, on_databricks_cluster
+    from framework.deploy.catchup import spark_sql, warehouse_sql
+
+    if on_databricks_cluster():
+        return spark_sql(cluster_session(env, "trigger"))
+    warehouse = os.environ.get(env.databricks.warehouse_id_env)
+    if not warehouse:
+        fail("--wait-for-catchup reads the bronze tables and the pipeline's event log: run it on a Databricks "
+             f"cluster (the job's pipeline task does) or set {env.databricks.warehouse_id_env} to a SQL warehouse id")
+    return warehouse_sql(w, warehouse)
 
 
 def _check_prerequisites(env: Environment, values: dict[str, str], timeout: float) -> None:

@@ -15,7 +15,9 @@ workspace operations through databricks-sdk.
     workspace.py   a WorkspaceClient from the SDK's usual credentials, and one-line errors
     prerequisites.py  what Unity Catalog must hold before a deploy (catalog, USE CATALOG, ...), read via the SDK
     operations.py  find the bundle's pipeline and job by name; status, trigger, expectation metrics
+    catchup.py     wait until a continuous pipeline has processed what a job run's collect landed
     cli_runner.py  the thin `databricks bundle deploy` wrapper
 
-Nothing here starts a JVM: checks and rendering are pure Python, operations are plain REST.
+Nothing here starts a JVM: checks and rendering are pure Python, operations are plain REST (the
+catch-up's SQL runs in a Databricks cluster's session when the job's task runs it there).
 """

@@ -64,7 +64,8 @@ class TriggerResult:
         return self.state not in FAILED_STATES
 
 
-def _value(enum_or_str: Any) -> str:
+def enum_value(enum_or_str: Any) -> str:
+    """An SDK enum's value (or a plain string), "" for None."""
     return getattr(enum_or_str, "value", enum_or_str) or ""
 
 
@@ -102,15 +103,15 @@ def latest_update(w: WorkspaceClient, pipeline_id: str, updates: list[Any] | Non
     if not updates:
         return None
     info = w.pipelines.get_update(pipeline_id, updates[0].update_id).update
-    return Update(info.update_id or updates[0].update_id, _value(info.state), _value(info.cause),
+    return Update(info.update_id or updates[0].update_id, enum_value(info.state), enum_value(info.cause),
                   info.creation_time, bool(info.full_refresh))
 
 
 def pipeline_status(w: WorkspaceClient, env: Environment) -> PipelineStatus:
     pipeline_id, name = find_pipeline(w, env.name)
     info = w.pipelines.get(pipeline_id)
-    return PipelineStatus(pipeline_id, info.name or name, _value(info.state) or "UNKNOWN",
-                          _value(info.health) or "-", bool(info.spec and info.spec.continuous),
+    return PipelineStatus(pipeline_id, info.name or name, enum_value(info.state) or "UNKNOWN",
+                          enum_value(info.health) or "-", bool(info.spec and info.spec.continuous),
                           latest_update(w, pipeline_id, info.latest_updates))
 
 
@@ -138,7 +139,7 @@ def run_statement(w: WorkspaceClient, warehouse: str, sql: str) -> list[list[Any
         statement=sql, warehouse_id=warehouse, wait_timeout="30s",
         on_wait_timeout=ExecuteStatementRequestOnWaitTimeout.CANCEL, format=Format.JSON_ARRAY,
         disposition=Disposition.INLINE)
-    state = _value(response.status.state) if response.status else "UNKNOWN"
+    state = enum_value(response.status.state) if response.status else "UNKNOWN"
     if state != "SUCCEEDED":
         error = response.status.error.message if response.status and response.status.error else ""
         raise WorkspaceError(f"the event log query on warehouse {warehouse} {state.lower()}"
@@ -156,17 +157,18 @@ def trigger_pipeline(w: WorkspaceClient, env: Environment, full_refresh: bool = 
     """Start an update (or, for a continuous pipeline that is running, report the active one).
 
     With `wait`, a triggered pipeline is followed to the end of its update; a continuous one until it
-    is RUNNING (it never ends) — which is what the job's `pipeline` step needs in continuous environments.
+    is RUNNING (it never ends). The job's `pipeline` step then waits for the data to catch up
+    (framework.deploy.catchup).
     """
     pipeline_id, name = find_pipeline(w, env.name)
     info = w.pipelines.get(pipeline_id)
     continuous = bool(info.spec and info.spec.continuous)
-    active = [u for u in info.latest_updates or [] if _value(u.state) not in TERMINAL_UPDATE_STATES]
+    active = [u for u in info.latest_updates or [] if enum_value(u.state) not in TERMINAL_UPDATE_STATES]
     if continuous and active and not full_refresh:
         update_id, started, note = active[0].update_id, False, "continuous pipeline already running"
     else:
         update_id, started, note = w.pipelines.start_update(pipeline_id, full_refresh=full_refresh).update_id, True, ""
-    state = _value(w.pipelines.get_update(pipeline_id, update_id).update.state)
+    state = enum_value(w.pipelines.get_update(pipeline_id, update_id).update.state)
     done = (lambda s: s == "RUNNING" or s in TERMINAL_UPDATE_STATES) if continuous else \
         (lambda s: s in TERMINAL_UPDATE_STATES)
     deadline = time.monotonic() + timeout_s
@@ -174,7 +176,7 @@ def trigger_pipeline(w: WorkspaceClient, env: Environment, full_refresh: bool = 
         if time.monotonic() > deadline:
             raise WorkspaceError(f"update {update_id} of `{name}` still {state} after {timeout_s:g}s")
         time.sleep(poll_s)
-        state = _value(w.pipelines.get_update(pipeline_id, update_id).update.state)
+        state = enum_value(w.pipelines.get_update(pipeline_id, update_id).update.state)
     return TriggerResult("pipeline", pipeline_id, name, update_id, started, state, note)
 
 
@@ -188,12 +190,12 @@ def run_job(w: WorkspaceClient, env: Environment, full_refresh: bool = False, wa
     run_id = w.jobs.run_now(job_id, pipeline_params=params).response.run_id
     run = w.jobs.get_run(run_id)
     deadline = time.monotonic() + timeout_s
-    while wait and _value(run.state.life_cycle_state if run.state else None) not in TERMINAL_RUN_STATES:
+    while wait and enum_value(run.state.life_cycle_state if run.state else None) not in TERMINAL_RUN_STATES:
         if time.monotonic() > deadline:
             raise WorkspaceError(f"run {run_id} of `{name}` did not finish within {timeout_s:g}s")
         time.sleep(poll_s)
         run = w.jobs.get_run(run_id)
-    life = _value(run.state.life_cycle_state) if run.state else "UNKNOWN"
-    result = _value(run.state.result_state) if run.state else ""
+    life = enum_value(run.state.life_cycle_state) if run.state else "UNKNOWN"
+    result = enum_value(run.state.result_state) if run.state else ""
     state = result if life in TERMINAL_RUN_STATES and result else life
     return TriggerResult("job", str(job_id), name, str(run_id), True, state, url=run.run_page_url or "")

@@ -38,6 +38,8 @@ WHERE event_type IN ('create_update', 'flow_progress'){since}
 ORDER BY timestamp
 """
 COLUMNS = ("update_id", "timestamp", "event_type", "flow_name", "dataset_name", "details")
+BACKLOG_METRICS = ("backlog_bytes", "backlog_records", "backlog_files")
+"""`details:flow_progress.metrics.*` a Databricks streaming flow reports about what its sources still hold."""
 
 
 @dataclass(frozen=True)
@@ -78,10 +80,19 @@ class FlowProgress:
     """Rows drop expectations removed, quarantined rows included (DLT's meaning)."""
     quarantined_records: int | None = None
     expectations: tuple[ExpectationCount, ...] = ()
+    upserted_rows: int | None = None
+    backlog: tuple[float, ...] = ()
+    """The backlog metrics Databricks reports for a streaming flow's sources (`metrics.backlog_bytes`,
+    `backlog_records`, `backlog_files`), those present; the local runtime reports none."""
 
     @property
     def has_counts(self) -> bool:
         return self.output_rows is not None or bool(self.expectations)
+
+    @property
+    def backlog_clear(self) -> bool:
+        """No backlog reported, or every reported backlog is zero: nothing left waiting in its sources."""
+        return not any(self.backlog)
 
 
 @dataclass(frozen=True)
@@ -178,7 +189,9 @@ def _flow_progress(update_id: str, when: str, flow: str, details: dict[str, Any]
                         deduplicated_rows=_int(metrics.get("num_deduplicated_rows")),
                         dropped_records=_int(quality.get("dropped_records")),
                         quarantined_records=_int(quality.get("quarantined_records")),
-                        expectations=expectations)
+                        expectations=expectations, upserted_rows=_int(metrics.get("num_upserted_rows")),
+                        backlog=tuple(value for key in BACKLOG_METRICS
+                                      if (value := _float(metrics.get(key))) is not None))
 
 
 def iso_utc(value: Any) -> str:
@@ -224,6 +237,16 @@ def _int(value: Any) -> int | None:
         return None
     try:
         return int(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def _float(value: Any) -> float | None:
+    """A metric that may come as a number, a numeric string or `1.2E7`; None when absent or unreadable."""
+    if value is None or value == "" or isinstance(value, bool):
+        return None
+    try:
+        return float(value)
     except (TypeError, ValueError):
         return None
 

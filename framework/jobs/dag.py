@@ -4,7 +4,8 @@
 render` renders the same list as the Databricks job's tasks (framework/deploy/context.py). Each task is
 a `medallion` command, except the pipeline step of a triggered Databricks pipeline, which is a
 `pipeline_task` (Databricks runs the update itself). A continuous pipeline cannot be a job's
-pipeline_task, so there the step is a command that follows the running pipeline.
+pipeline_task, so there the step is a command that follows the running pipeline until it has processed
+what this run's collect landed (`medallion trigger --wait-for-catchup`, framework/deploy/catchup.py).
 """
 
 from __future__ import annotations
@@ -18,6 +19,11 @@ if TYPE_CHECKING:
 COLLECT, PIPELINE, QUALITY_CHECKS, TABLE_GRANTS = "collect", "pipeline", "quality_checks", "table_grants"
 TASK_KEYS = (COLLECT, PIPELINE, QUALITY_CHECKS)
 """The tasks every environment's job has (table_grants only on Databricks, when specs declare grants)."""
+JOB_START_TIME = "{{job.start_time.iso_datetime}}"
+"""A Databricks dynamic value reference: the job run's start time, ISO 8601 (the catch-up's `--since`)."""
+CATCHUP_MARGIN_SECONDS = 60
+"""The catch-up gives up this long before the task's own timeout, so its message (what is pending) is
+what the run shows rather than Databricks' kill."""
 
 
 @dataclass(frozen=True)
@@ -41,7 +47,8 @@ def job_tasks(env: "Environment", *, grant_principals: tuple[str, ...] = ()) -> 
     if env.runtime == "local":
         pipeline = JobTask(PIPELINE, ("run", *env_args), (COLLECT,), timeouts.pipeline_seconds)
     elif env.continuous:
-        pipeline = JobTask(PIPELINE, ("trigger", *env_args, "--wait"), (COLLECT,), timeouts.pipeline_seconds)
+        pipeline = JobTask(PIPELINE, ("trigger", *env_args, "--wait-for-catchup", "--since", JOB_START_TIME,
+                                      *_catchup_timeout(timeouts.pipeline_seconds)), (COLLECT,), timeouts.pipeline_seconds)
     else:
         pipeline = JobTask(PIPELINE, (), (COLLECT,), timeouts.pipeline_seconds, pipeline_task=True)
     tasks = [JobTask(COLLECT, ("collect", *env_args), (), timeouts.collect_seconds),
@@ -52,3 +59,9 @@ def job_tasks(env: "Environment", *, grant_principals: tuple[str, ...] = ()) -> 
                                             *[arg for value in grant_principals for arg in ("--principal", value)]),
                              (PIPELINE,), timeouts.checks_seconds))
     return tasks
+
+
+def _catchup_timeout(task_seconds: int | None) -> tuple[str, ...]:
+    if not task_seconds or task_seconds <= 2 * CATCHUP_MARGIN_SECONDS:
+        return ()
+    return ("--wait-timeout", str(task_seconds - CATCHUP_MARGIN_SECONDS))

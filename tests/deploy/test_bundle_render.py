@@ -92,7 +92,9 @@ def test_job_tasks_schedule_and_limits(project_copy: Path):
                                              "full_refresh": False}
     prod_pipeline = prod_job["tasks"][1]
     assert "pipeline_task" not in prod_pipeline
-    assert prod_pipeline["python_wheel_task"]["parameters"][:3] == ["trigger", "--env", "prod"]
+    assert prod_pipeline["python_wheel_task"]["parameters"] == [
+        "trigger", "--env", "prod", "--wait-for-catchup", "--since", "{{job.start_time.iso_datetime}}",
+        "--wait-timeout", "3540", "--project", "${workspace.file_path}"]
 
 
 def test_databricks_yml_targets(project_copy: Path):

@@ -2,11 +2,12 @@
 
 It speaks the real wire format (paths, query strings, JSON bodies and error bodies as the REST API
 documents them), so the real databricks-sdk talks to it unchanged. State is small and explicit:
-pipelines with their updates, jobs with their runs, the rows a SQL statement returns, and a Unity
-Catalog (catalogs, schemas, owners, grants with their inheritance) with the SCIM identities (the
-caller, service principals). Updates and runs advance one state per poll, like a slow workspace.
-Tests can demand a bearer token, inject an HTTP error on a path prefix, or delay a path past the
-client's timeout.
+pipelines with their updates, jobs with their runs, the rows a SQL statement returns (or a handler that
+answers each statement, for event-log sequences that move over time), directory listings of the Files
+API (landing volumes), and a Unity Catalog (catalogs, schemas, owners, grants with their inheritance)
+with the SCIM identities (the caller, service principals). Updates and runs advance one state per
+poll, like a slow workspace. Tests can demand a bearer token, inject an HTTP error on a path prefix, or
+delay a path past the client's timeout.
 """
 
 from __future__ import annotations
@@ -19,11 +20,16 @@ import time
 import uuid
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
-from urllib.parse import parse_qs, urlparse
+from typing import Any, Callable
+from urllib.parse import parse_qs, unquote, urlparse
 
 TRIGGERED_STATES = ["QUEUED", "INITIALIZING", "SETTING_UP_TABLES", "RUNNING"]
 RUN_STATES = ["PENDING", "RUNNING"]
+
+
+class StatementFailure(Exception):
+    """Raised by a statement handler: the statement ends FAILED with this message (as a warehouse reports
+    e.g. `[TABLE_OR_VIEW_NOT_FOUND] ...`)."""
 
 
 @dataclass
@@ -94,6 +100,14 @@ class WorkspaceServer:
         self.statement_chunk_rows = 1000
         """Rows per result chunk: more rows than this come back in several chunks, fetched one by one."""
         self.statement_failure: str | None = None
+        self.statement_handler: Callable[[str], list[list[str | None]]] | None = None
+        """When set, answers each statement from its text (rows as JSON_ARRAY strings) or raises
+        StatementFailure; every statement text is kept in `statements`."""
+        self.statements: list[str] = []
+        self.files: dict[str, list[dict[str, Any]]] = {}
+        """Folder path -> its entries as the Files API lists them (path, name, is_directory, file_size,
+        last_modified in ms); a folder not here answers 404."""
+        self.files_page_size = 1000
         self.failures: dict[str, tuple[int, str, str]] = {}
         self.delays: dict[str, float] = {}
         self.requests: list[tuple[str, str, dict[str, Any] | None]] = []
@@ -141,6 +155,12 @@ class WorkspaceServer:
                      "groups": [{"display": g, "value": str(4000 + i)} for i, g in enumerate(groups)]}
         self.service_principals.append(principal)
         return principal
+
+    def add_file(self, path: str, modified_ms: int, size: int = 100) -> None:
+        """A file in a (volume) folder, listed by GET /api/2.0/fs/directories<folder>."""
+        folder, _, name = path.rpartition("/")
+        self.files.setdefault(folder, []).append({"path": path, "name": name, "is_directory": False,
+                                                  "file_size": size, "last_modified": modified_ms})
 
     def paths(self, method: str | None = None) -> list[str]:
         return [p for m, p, _ in self.requests if method is None or m == method]
@@ -209,6 +229,8 @@ class WorkspaceServer:
             return self._scim(parts[5:], query)
         if parts[:3] == ["api", "2.1", "unity-catalog"] and method == "GET":
             return self._unity_catalog(parts[3:], query)
+        if parts[:4] == ["api", "2.0", "fs", "directories"] and method == "GET":
+            return self._directory("/" + "/".join(unquote(p) for p in parts[4:]), query)
         if parts == ["api", "2.0", "sql", "statements"] and method == "POST":
             return self._statement(body)
         if parts[:4] == ["api", "2.0", "sql", "statements"] and parts[5:6] == ["result"] and method == "GET":
@@ -346,13 +368,31 @@ class WorkspaceServer:
             return 200, {"privilege_assignments": self.unity.effective(securable, full_name, query.get("principal"))}
         return 404, {"error_code": "ENDPOINT_NOT_FOUND", "message": "No API found"}
 
+    # files -------------------------------------------------------------------------------------
+    def _directory(self, folder: str, query: dict[str, str]) -> tuple[int, dict]:
+        entries = self.files.get(folder.rstrip("/"))
+        if entries is None:
+            return 404, {"error_code": "NOT_FOUND", "message": f"The directory {folder} does not exist."}
+        start = int(query.get("page_token") or 0)
+        size = min(int(query.get("page_size") or self.files_page_size), self.files_page_size)
+        payload: dict[str, Any] = {"contents": entries[start:start + size]}
+        if start + size < len(entries):
+            payload["next_page_token"] = str(start + size)
+        return 200, payload
+
     # SQL statements ----------------------------------------------------------------------------
     def _statement(self, body: dict[str, Any]) -> tuple[int, dict]:
         statement_id = f"01ef-{next(self._ids):04d}"
-        if self.statement_failure:
+        failure = self.statement_failure
+        self.statements.append(str(body.get("statement", "")))
+        if self.statement_handler is not None and not failure:
+            try:
+                self.statement_rows = self.statement_handler(str(body.get("statement", "")))
+            except StatementFailure as exc:
+                failure = str(exc)
+        if failure:
             return 200, {"statement_id": statement_id,
-                         "status": {"state": "FAILED", "error": {"error_code": "BAD_REQUEST",
-                                                                 "message": self.statement_failure}}}
+                         "status": {"state": "FAILED", "error": {"error_code": "BAD_REQUEST", "message": failure}}}
         chunks = max(1, -(-len(self.statement_rows) // self.statement_chunk_rows))
         return 200, {
             "statement_id": statement_id,

@@ -1,0 +1,98 @@
+"""A stand-in for a Databricks cluster's SparkSession that records every question the checks ask.
+
+It answers `spark.sql(text).collect()` and `spark.catalog.tableExists(name)` from canned per-table
+data keyed by the three-part Unity Catalog name, the way a cluster would, and keeps every SQL text and
+every existence question, in order, so tests can assert the exact names and statements used for an
+environment. Rows are real `pyspark.sql.Row`s (no JVM needed), read by index and by name as on Spark.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+from pyspark.sql import Row
+
+FROM = re.compile(r"\bFROM\s+((?:`(?:[^`]|``)+`\.?)+)")
+"""The first `FROM <quoted name>` of a statement (the checks quote every name they query)."""
+
+
+def unquote(quoted: str) -> str:
+    return ".".join(part.replace("``", "`") for part in re.findall(r"`((?:[^`]|``)+)`", quoted))
+
+
+@dataclass
+class CannedTable:
+    rows: int = 0
+    duplicates: int = 0
+    max_trade_date: date | None = None
+    spans: list[dict[str, Any]] = field(default_factory=list)
+    """Rows of the completeness span query (symbol, first, last, present)."""
+    minutes: list[dict[str, Any]] = field(default_factory=list)
+    """Rows of the 1-minute completeness query (symbol, trade_date, minutes)."""
+
+
+@dataclass
+class RecordingCluster:
+    tables: dict[str, CannedTable]
+    """Unity Catalog name -> its data; a name not here does not exist."""
+    events: list[tuple[Any, ...]] = field(default_factory=list)
+    """Event log rows (update_id, timestamp, event_type, flow_name, dataset_name, details)."""
+    event_log: str = ""
+    sql_texts: list[str] = field(default_factory=list)
+    exists_asked: list[str] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        cluster = self
+
+        class Catalog:
+            def tableExists(self, name: str) -> bool:  # noqa: N802 (Spark's name)
+                cluster.exists_asked.append(name)
+                return unquote(name) in cluster.tables or unquote(name) == cluster.event_log
+
+        self.catalog = Catalog()
+        self.conf_sets: list[tuple[str, str]] = []
+
+    def sql(self, text: str) -> "_Result":
+        self.sql_texts.append(text)
+        match = FROM.search(text)
+        assert match, f"no quoted FROM name in {text!r}"
+        name = unquote(match.group(1))
+        if name == self.event_log:
+            return _Result([Row(update_id=u, timestamp=t, event_type=e, flow_name=f, dataset_name=d, details=x)
+                            for u, t, e, f, d, x in self.events])
+        table = self.tables.get(name)
+        if table is None:
+            raise RuntimeError(f"[TABLE_OR_VIEW_NOT_FOUND] The table or view `{name}` cannot be found.")
+        if "HAVING count(*) > 1" in text:
+            return _Result([Row(count=table.duplicates)])
+        if "max(trade_date)" in text and "GROUP BY" not in text:
+            return _Result([Row(latest=table.max_trade_date)])
+        if "count(DISTINCT trade_date) AS present" in text:
+            return _Result([Row(**span) for span in table.spans])
+        if "count(DISTINCT ts) AS minutes" in text:
+            return _Result([Row(**minute) for minute in table.minutes])
+        if re.fullmatch(r"SELECT count\(\*\) FROM \S+", text.strip()):
+            return _Result([Row(count=table.rows)])
+        raise AssertionError(f"the stand-in does not know this statement: {text!r}")
+
+
+@dataclass
+class _Result:
+    rows: list[Row]
+
+    def collect(self) -> list[Row]:
+        return self.rows
+
+
+def flow_event(update_id: str, when: str, flow: str, details: dict[str, Any]) -> tuple[Any, ...]:
+    """A flow_progress row as a Databricks event log holds it: the flow named with backticks, details JSON."""
+    quoted = ".".join(f"`{part}`" for part in flow.split("."))
+    return (update_id, when, "flow_progress", quoted, quoted, json.dumps({"flow_progress": details}))
+
+
+def create_update(update_id: str, when: str) -> tuple[Any, ...]:
+    return (update_id, when, "create_update", None, None, json.dumps({"create_update": {"cause": "JOB_TASK"}}))

@@ -1,0 +1,191 @@
+"""The quality checks per runtime: the exact Unity Catalog names and SQL on Databricks (prod and dev),
+the cluster's own session used untouched, and a missing table or event log failing — never skipped.
+
+A recording stand-in for a Databricks cluster's session (recording_cluster.py) answers from canned
+data and keeps every statement and existence question; the statements it recorded are then parsed by
+real Spark's SQL parser, and the local and off-cluster behaviour runs on the real shared session.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from datetime import date, datetime, timezone
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from framework.checks.session import RUNTIME_VARIABLE, cluster_session
+from framework.checks.suite import MISSING, CheckContext, run_checks
+from framework.cli import cli
+from framework.eventlog import events_sql
+from framework.project import load_project
+from recording_cluster import CannedTable, RecordingCluster, create_update, flow_event
+
+REPO = Path(__file__).resolve().parents[2]
+NOW = datetime(2026, 11, 30, 12, 0, tzinfo=timezone.utc)
+"""Monday morning: the latest completed NYSE session is Friday 2026-11-27 (a 13:00 early close)."""
+LAST_SESSION = date(2026, 11, 27)
+NAME_IN_SQL = re.compile(r"\b(?:FROM|JOIN)\s+(`[^\s]+)")
+
+
+def project_and_env(env_name: str):
+    project = load_project(REPO, env=env_name)
+    assert project.ok, [f.render() for f in project.errors]
+    return project, project.environment(env_name)
+
+
+def healthy_cluster(catalog: str) -> RecordingCluster:
+    """A pipeline's tables after a good day, as Unity Catalog would answer for `catalog`."""
+    daily = CannedTable(rows=24, max_trade_date=LAST_SESSION,
+                        spans=[{"symbol": s, "first": date(2026, 11, 24), "last": LAST_SESSION, "present": 3}
+                               for s in ("AAPL", "MSFT")])
+    tables = {
+        f"{catalog}.bronze.bars_raw": CannedTable(rows=100_000),
+        f"{catalog}.bronze.nyse_sessions_raw": CannedTable(rows=10),
+        f"{catalog}.silver.bars": CannedTable(rows=99_995, minutes=[
+            {"symbol": "AAPL", "trade_date": LAST_SESSION, "minutes": 210}]),
+        f"{catalog}.silver.bars_quarantine": CannedTable(rows=3),
+        f"{catalog}.silver.trading_sessions": CannedTable(rows=10),
+        f"{catalog}.silver.trading_sessions_quarantine": CannedTable(rows=0),
+        f"{catalog}.gold.daily_bars": daily,
+        f"{catalog}.gold.daily_indicators": daily,
+        f"{catalog}.gold.symbol_summary": CannedTable(rows=2),
+    }
+    bars = {"status": "RUNNING", "metrics": {"num_output_rows": 99_995},
+            "data_quality": {"dropped_records": 5, "expectations": [
+                {"name": "high_not_below_low", "dataset": "bars", "passed_records": 99_997, "failed_records": 3},
+                {"name": "in_session", "dataset": "bars", "passed_records": 99_998, "failed_records": 2}]}}
+    events = [create_update("u1", "2026-11-27T22:00:00.000Z"),
+              flow_event("u1", "2026-11-27T22:01:00.000Z", f"{catalog}.silver.bars", bars),
+              flow_event("u1", "2026-11-27T22:01:00.000Z", f"{catalog}.silver.bars_quarantine",
+                         {"status": "RUNNING", "metrics": {"num_output_rows": 3}}),
+              flow_event("u1", "2026-11-27T22:01:30.000Z", f"{catalog}.silver.trading_sessions",
+                         {"status": "RUNNING", "metrics": {"num_output_rows": 10},
+                          "data_quality": {"dropped_records": 0, "expectations": []}})]
+    return RecordingCluster(tables, events, event_log=f"{catalog}.ops.pipeline_event_log")
+
+
+@pytest.mark.parametrize("env_name,catalog", [("prod", "medallion_prod"), ("dev", "medallion_dev")])
+def test_databricks_checks_ask_for_unity_catalog_names_and_the_bundles_event_log(env_name, catalog):
+    project, env = project_and_env(env_name)
+    cluster = healthy_cluster(catalog)
+    report = run_checks(CheckContext(cluster, project, env, now=NOW))
+
+    assert report.exit_code == 0, [r for r in report.results if not r.passed]
+    assert {r.check for r in report.results} == {"freshness", "completeness", "duplicates", "reconciliation",
+                                                 "expectations"}
+    q = lambda name: ".".join(f"`{part}`" for part in name.split("."))  # noqa: E731
+    assert set(cluster.exists_asked) == {q(f"{catalog}.{name}") for name in (
+        "ops.pipeline_event_log", "bronze.bars_raw", "bronze.nyse_sessions_raw", "silver.bars",
+        "silver.bars_quarantine", "silver.trading_sessions", "silver.trading_sessions_quarantine",
+        "gold.daily_bars", "gold.daily_indicators", "gold.symbol_summary")}
+    assert len(cluster.exists_asked) == len(set(cluster.exists_asked)), "each name is asked once"
+    # every statement reads three-part names of this environment's catalog, and only those
+    named = [name for text in cluster.sql_texts for name in NAME_IN_SQL.findall(text)]
+    assert named and all(name.startswith(f"`{catalog}`.`") and name.count("`.`") == 2 for name in named), named
+    event_log = q(f"{catalog}.ops.pipeline_event_log")
+    assert cluster.sql_texts.count(events_sql(event_log)) == 1, "the event log is read once, whole"
+    assert f"SELECT count(*) FROM {q(f'{catalog}.silver.bars_quarantine')}" in cluster.sql_texts
+    assert (f"SELECT count(*) FROM (SELECT `symbol`, `ts`, `timeframe` FROM {q(f'{catalog}.silver.bars')} "
+            "GROUP BY `symbol`, `ts`, `timeframe` HAVING count(*) > 1)") in cluster.sql_texts
+    assert f"SELECT max(trade_date) FROM {q(f'{catalog}.gold.daily_bars')}" in cluster.sql_texts
+    reconciled = {r.target: r for r in report.results if r.check == "reconciliation"}
+    assert reconciled["bars"].detail == ("bars_raw 100000 = bars 99995 + quarantined 3 + dropped 2 "
+                                         "+ de-duplicated 0"), "flows matched by their fully qualified names"
+
+
+def test_a_missing_table_or_event_log_fails_with_one_line_never_a_skip():
+    project, env = project_and_env("prod")
+    cluster = healthy_cluster("medallion_prod")
+    del cluster.tables["medallion_prod.gold.daily_bars"]
+    cluster.event_log = "medallion_prod.ops.somewhere_else"  # the configured event log is not there
+    report = run_checks(CheckContext(cluster, project, env, now=NOW))
+
+    missing = {(r.check, r.target): r for r in report.results if r.observed == MISSING}
+    assert set(missing) == {("freshness", "daily_bars"), ("completeness", "daily_bars"), ("duplicates", "daily_bars"),
+                            ("reconciliation", "medallion_prod.ops.pipeline_event_log"),
+                            ("expectations", "medallion_prod.ops.pipeline_event_log")}
+    for result in missing.values():
+        assert (result.status, result.severity, result.threshold) == ("FAIL", "critical", "exists")
+        assert "\n" not in result.detail
+    assert missing[("freshness", "daily_bars")].detail == (
+        "table medallion_prod.gold.daily_bars does not exist or this identity cannot see it (USE CATALOG, "
+        "USE SCHEMA, SELECT): the pipeline creates it on its first update")
+    assert "event log medallion_prod.ops.pipeline_event_log does not exist" in \
+        missing[("expectations", "medallion_prod.ops.pipeline_event_log")].detail
+    assert not any("daily_bars`" in text and "gold" in text for text in cluster.sql_texts), \
+        "nothing is queried from a table that is not there"
+    assert not any("pipeline_event_log" in text for text in cluster.sql_texts)
+    assert report.exit_code == 1
+    assert json.loads(report.to_json())["summary"]["FAIL"] == 5
+
+
+@pytest.mark.spark
+def test_the_recorded_prod_statements_are_valid_spark_sql(spark):
+    project, env = project_and_env("prod")
+    cluster = healthy_cluster("medallion_prod")
+    run_checks(CheckContext(cluster, project, env, now=NOW))
+    parser = spark._jsparkSession.sessionState().sqlParser()
+    for text in cluster.sql_texts:
+        plan = parser.parsePlan(text)  # raises ParseException on bad SQL; names are not resolved
+        assert "medallion_prod" in plan.toString()
+
+
+def test_check_on_a_databricks_environment_off_cluster_is_one_line_and_starts_no_jvm(monkeypatch):
+    monkeypatch.delenv(RUNTIME_VARIABLE, raising=False)
+    import framework.engine.spark as local_engine
+
+    def no_local_session(*args, **kwargs):
+        raise AssertionError("the local engine's session must not be built for a Databricks environment")
+
+    monkeypatch.setattr(local_engine, "build_session", no_local_session)
+    result = CliRunner().invoke(cli, ["check", "--env", "prod", "--project", str(REPO)])
+    assert result.exit_code == 2, result.output
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: environment `prod` runs on Databricks"), result.stderr
+    assert "on a Databricks cluster" in lines[0] and "--env local" in lines[0]
+
+
+@pytest.mark.spark
+def test_on_a_cluster_the_active_session_is_used_untouched(spark, monkeypatch):
+    """With DATABRICKS_RUNTIME_VERSION set, `medallion check --env prod` reads through the active session
+    as it is: no schema created, no setting changed, no table registered — and every table it cannot
+    see is a FAIL (this local session has no `medallion_prod` catalog)."""
+    monkeypatch.setenv(RUNTIME_VARIABLE, "16.4")
+    import framework.engine.spark as local_engine
+
+    monkeypatch.setattr(local_engine, "build_session", lambda *a, **k: pytest.fail("local session built"))
+    _, env = project_and_env("prod")
+    assert cluster_session(env) is spark
+    schemas = sorted(r[0] for r in spark.sql("SHOW SCHEMAS").collect())
+    conf = dict(spark.sparkContext.getConf().getAll()) | {k: spark.conf.get(k) for k in (
+        "spark.sql.shuffle.partitions", "spark.sql.session.timeZone", "spark.sql.ansi.enabled")}
+
+    result = CliRunner().invoke(cli, ["check", "--env", "prod", "--format", "json", "--project", str(REPO)])
+    assert result.exit_code == 1, result.output
+    report = json.loads(result.stdout)
+    assert report["results"] and all(r["status"] == "FAIL" and r["observed"] == MISSING for r in report["results"])
+    assert {r["target"] for r in report["results"]} >= {"daily_bars", "bars", "medallion_prod.ops.pipeline_event_log"}
+    assert sorted(r[0] for r in spark.sql("SHOW SCHEMAS").collect()) == schemas
+    assert conf == dict(spark.sparkContext.getConf().getAll()) | {k: spark.conf.get(k) for k in (
+        "spark.sql.shuffle.partitions", "spark.sql.session.timeZone", "spark.sql.ansi.enabled")}
+
+
+@pytest.mark.spark
+def test_local_checks_before_any_run_fail_on_every_missing_table(spark, local_project):
+    """Real local Spark: nothing has run yet, so nothing was checked — and the gate says so, per check."""
+    from framework.engine.spark import attach_storage
+
+    project = local_project()
+    env = project.env()
+    attach_storage(spark, env)
+    report = run_checks(CheckContext(spark, project.load(), env, now=NOW))
+    assert report.exit_code == 1
+    assert {r.check for r in report.results} == {"freshness", "completeness", "duplicates", "reconciliation",
+                                                 "expectations"}
+    assert all(r.observed == MISSING and r.status == "FAIL" for r in report.results), report.results
+    event_log = next(r for r in report.results if r.check == "expectations")
+    assert event_log.target == "ops.event_log"
+    assert event_log.detail == "event log ops.event_log does not exist: run the pipeline first (medallion run --env test)"
