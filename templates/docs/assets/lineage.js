@@ -25,7 +25,7 @@
   var LEVELS = ["1", "2", "3", "4", "5", "all"], DEFAULT_LEVELS = "2";  // a table page's neighbourhood
   var FLAT_LIMIT = 150;        // a selection of more tables than this is shown grouped by layer and domain
   var FONT = "Helvetica, Arial, sans-serif";
-  var NODE_H = 34, GROUP_H = 40, ROW_GAP = 10, BLOCK_GAP = 18, FRAME_HEAD = 20;
+  var NODE_H = 34, GROUP_H = 40, COMPACT_H = 24, ROW_GAP = 10, BLOCK_GAP = 18, FRAME_HEAD = 20;
   var COLUMN_GAP = 38, BAND_PAD = 12, BAND_GAP = 18, TOP = 30, BOTTOM = 12, CHECKS_LANE = 20;
   var SHRINK_TO = 0.7;         // a graph wider than its frame is scaled down to fit, to this factor at most
   var MIN_W = 96, MAX_W = 300;
@@ -55,7 +55,7 @@
     });
     data.tables.forEach(function (t) {
       add({ id: t.name, stage: t.layer, domain: t.domain, label: t.name, sub: KIND[t.kind] || t.kind, table: t,
-            title: t.name + " (" + t.layer + ", " + t.domain + "): " + t.summary,
+            title: t.name + " (" + t.layer + " " + (KIND[t.kind] || t.kind) + ", " + t.domain + "): " + t.summary,
             href: root + "tables/" + t.name + ".html" });
     });
     data.tables.forEach(function (t) {
@@ -110,8 +110,9 @@
   function selectAtom(graph, atom) {
     var parts = ATOM.exec(atom);
     var base = parts ? baseOf(graph, parts[3]) : [];
-    if (!base.length) { return { ids: {}, error: "nothing matches “" + atom + "”" }; }
+    if (!base.length) { return { ids: {}, base: {}, error: "nothing matches “" + atom + "”" }; }
     var ids = merge({}, walk(base, graph.up, 0));
+    var named = merge({}, ids);
     if (parts[1]) {
       var below = walk(base, graph.down, Infinity);
       merge(ids, below);
@@ -120,24 +121,27 @@
       if (parts[2] !== undefined) { merge(ids, walk(base, graph.up, levels(parts[2]))); }
       if (parts[4] !== undefined) { merge(ids, walk(base, graph.down, levels(parts[4]))); }
     }
-    return { ids: ids, error: null };
+    return { ids: ids, base: named, error: null };
   }
 
-  // `a b,c`: the union of a and (b intersected with c). Returns {ids: {id: true}, errors: [...]}.
+  // `a b,c`: the union of a and (b intersected with c). Returns {ids, base, errors}: `base` are the
+  // tables the atoms name (drawn highlighted), `ids` everything selected, both as {id: true}.
   function select(graph, text) {
-    var ids = {};
+    var ids = {}, base = {};
     var errors = [];
     text.trim().split(/\s+/).filter(Boolean).forEach(function (term) {
       var found = null;
       term.split(",").filter(Boolean).forEach(function (atom) {
         var result = selectAtom(graph, atom);
         if (result.error) { errors.push(result.error); }
+        merge(base, result.base);
         if (found === null) { found = result.ids; return; }
         Object.keys(found).forEach(function (id) { if (!result.ids[id]) { delete found[id]; } });
       });
       merge(ids, found || {});
     });
-    return { ids: ids, errors: errors };
+    Object.keys(base).forEach(function (id) { if (!ids[id]) { delete base[id]; } });
+    return { ids: ids, base: base, errors: errors };
   }
 
   // ---- what to draw: nodes (tables, landing folders or groups of them) and aggregated edges ------------
@@ -210,11 +214,14 @@
     return text.slice(0, low) + "…";
   }
 
+  // Tables inside an open group are drawn on one line (their kind is in the tooltip): a group of a
+  // hundred tables stays a column one can scroll through.
   function size(node) {
+    if (node.block) { node.sub = ""; }
     var label = textWidth(node.label, "bold 12px " + FONT);
     var sub = textWidth(node.sub || "", "10px " + FONT);
     node.w = Math.min(MAX_W, Math.max(MIN_W, Math.ceil(Math.max(label, sub)) + 26));
-    node.h = node.shape === "group" ? GROUP_H : NODE_H;
+    node.h = node.shape === "group" ? GROUP_H : node.block ? COMPACT_H : NODE_H;
     node.shownLabel = fit(node.label, "bold 12px " + FONT, node.w - 20);
   }
 
@@ -271,7 +278,7 @@
   function gapAbove(column, i) {
     if (i === 0) { return column[0].block ? FRAME_HEAD : 0; }
     var same = column[i].block && column[i].block === column[i - 1].block;
-    return same ? ROW_GAP : BLOCK_GAP + (column[i].block ? FRAME_HEAD : 0);
+    return same ? ROW_GAP / 2 : BLOCK_GAP + (column[i].block ? FRAME_HEAD : 0);
   }
 
   // Place a column's nodes as near as possible to the mean height of their neighbours without overlap.
@@ -409,8 +416,8 @@
   function badge(g, n, count, side) {
     var label = "+" + count;
     var w = Math.max(18, textWidth(label, "10px " + FONT) + 8);
-    var x = side === "up" ? -w / 2 : n.w - w / 2;
-    var b = svg("g", { class: "more", transform: "translate(" + x + "," + (n.h / 2 - 8) + ")" }, g);
+    var x = side === "up" ? -6 : n.w - w + 6;
+    var b = svg("g", { class: "more", transform: "translate(" + x + ",-9)" }, g);
     svg("title", {}, b).textContent = count + (side === "up" ? " more upstream" : " more downstream") +
       " (show more levels to see them)";
     svg("rect", { width: w, height: 16, rx: 8 }, b);
@@ -421,6 +428,7 @@
     var classes = "node stage-" + n.stage + (n.group ? " group" : "") + (n.current ? " current" : "");
     var g = svg("g", { class: classes, id: "node-" + n.id, transform: "translate(" + n.x + "," + n.y + ")",
                        "data-id": n.id }, layer);
+    if (n.group) { g.setAttribute("data-group", n.group); }
     var target = g;
     if (n.href) {
       target = svg("a", { href: n.href }, g);
@@ -489,12 +497,14 @@
         var right = Math.max.apply(null, members.map(function (n) { return n.x + n.w; })) + 6;
         var y = members[0].y - FRAME_HEAD + 2;
         var bottom = members[members.length - 1].y + members[members.length - 1].h + 6;
-        var g = svg("g", { class: "frame", role: "button", tabindex: "0" }, layer);
+        var g = svg("g", { class: "frame", role: "button", tabindex: "0", "data-group": key }, layer);
         svg("title", {}, g).textContent = key + ": " + members.length + " shown (click the title to close the group)";
         svg("rect", { x: x + 0.5, y: y + 0.5, width: right - x, height: bottom - y, rx: 6 }, g);
         text(g, fit(members[0].domain, "11px " + FONT, right - x - 24) + "  ▾", { x: x + 8, y: y + 13 });
         g.addEventListener("click", function () { onGroup(key); });
-        g.addEventListener("keydown", function (event) { if (event.key === "Enter") { onGroup(key); } });
+        g.addEventListener("keydown", function (event) {
+          if (event.key === "Enter" || event.key === " ") { onGroup(key); event.preventDefault(); }
+        });
       });
     });
   }
@@ -591,21 +601,31 @@
     graph.ids.forEach(function (id) { all[id] = true; });
     var total = data.tables.length;
 
+    // Open or close a group, then bring what replaced it into view inside the scrolling frame.
     function toggle(key) {
       open[key] = !open[key];
       render();
+      var shown = figure.querySelector((open[key] ? ".frame" : ".node") + "[data-group=\"" + key + "\"]");
+      if (shown) {
+        var box = shown.getBoundingClientRect(), frame = figure.getBoundingClientRect();
+        figure.scrollTop += box.top - frame.top - 24;
+        figure.scrollLeft += Math.min(0, box.left - frame.left - 24) + Math.max(0, box.right - frame.right + 24);
+        shown.focus({ preventScroll: true });
+      }
     }
 
     function render() {
       var text = input.value.trim();
-      var members = all, grouped = data.grouped, errors = [];
+      var members = all, grouped = data.grouped, errors = [], named = {};
       if (text) {
         var result = select(graph, text);
         members = result.ids;
         errors = result.errors;
+        named = result.base;
         grouped = tableCount(members) > FLAT_LIMIT;
       }
       var view = project(graph, members, grouped, open);
+      view.nodes.forEach(function (n) { n.current = !!named[n.id]; });
       if (!text) {
         view.checks = true;
         view.nodes.push({ id: "event-log", stage: "checks", domain: "", label: "event log", sub: "",
