@@ -281,19 +281,70 @@
     return same ? ROW_GAP / 2 : BLOCK_GAP + (column[i].block ? FRAME_HEAD : 0);
   }
 
+  // Consecutive nodes of one open group: they move together so that their frame stays tight.
+  function units(column) {
+    var out = [];
+    column.forEach(function (n, i) {
+      if (i && n.block && n.block === column[i - 1].block) { out[out.length - 1].push(n); } else { out.push([n]); }
+    });
+    return out;
+  }
+
   // Place a column's nodes as near as possible to the mean height of their neighbours without overlap.
   function alignColumn(column, neighbours) {
     var desired = column.map(function (n) {
       var others = neighbours(n).filter(function (m) { return m.rank !== n.rank; });
       return others.length ? mean(others.map(function (m) { return m.y + m.h / 2; })) - n.h / 2 : n.y;
     });
-    var bottom = -Infinity;
-    column.forEach(function (n, i) {
-      n.y = Math.max(desired[i], bottom + gapAbove(column, i));
-      bottom = n.y + n.h;
+    var bottom = -Infinity, i = 0, moves = [];
+    units(column).forEach(function (unit) {
+      var offsets = [], offset = 0;
+      unit.forEach(function (n, k) {
+        if (k) { offset += unit[k - 1].h + gapAbove(column, i + k); }
+        offsets.push(offset);
+      });
+      var want = mean(unit.map(function (n, k) { return desired[i + k] - offsets[k]; }));
+      var top = Math.max(want, bottom + gapAbove(column, i));
+      unit.forEach(function (n, k) {
+        n.y = top + offsets[k];
+        moves.push(desired[i + k] - n.y);
+      });
+      bottom = unit[unit.length - 1].y + unit[unit.length - 1].h;
+      i += unit.length;
     });
-    var shift = mean(column.map(function (n, i) { return desired[i] - n.y; }));
+    var shift = mean(moves);
     column.forEach(function (n) { n.y += shift; });
+  }
+
+  // A node fed by one node only sits level with it when there is room: straight edges read best.
+  function straighten(columns) {
+    columns.forEach(function (column) {
+      column.forEach(function (n, i) {
+        var from = n.preds.filter(function (m) { return m.rank < n.rank; });
+        if (from.length !== 1 || n.block) { return; }
+        var y = from[0].y + from[0].h / 2 - n.h / 2;
+        var above = i ? column[i - 1].y + column[i - 1].h + gapAbove(column, i) : -Infinity;
+        var below = i < column.length - 1 ? column[i + 1].y - gapAbove(column, i + 1) - n.h : Infinity;
+        if (y >= above && y <= below) { n.y = y; }
+      });
+    });
+  }
+
+  function span(nodes) {
+    var top = Infinity, bottom = -Infinity;
+    nodes.forEach(function (n) { if (!n.pinBottom) { top = Math.min(top, n.y); bottom = Math.max(bottom, n.y + n.h); } });
+    return bottom - top;
+  }
+
+  // Aligning rows with their neighbours spreads large graphs over far more height than their tallest
+  // column needs (every conflict pushes rows down); they are stacked and centred instead, in the same order.
+  function centerColumns(columns, tallest) {
+    columns.forEach(function (column) {
+      var bottom = 0;
+      column.forEach(function (n, i) { n.y = bottom + gapAbove(column, i); bottom = n.y + n.h; });
+      var shift = (tallest - bottom) / 2;
+      column.forEach(function (n) { n.y += shift; });
+    });
   }
 
   function layout(view) {
@@ -331,11 +382,17 @@
       var bottom = 0;
       column.forEach(function (n, i) { n.y = bottom + gapAbove(column, i); bottom = n.y + n.h; });
     });
+    var tallest = 0;
+    columns.forEach(function (column) {
+      var last = column[column.length - 1];
+      tallest = Math.max(tallest, last.y + last.h);
+    });
     for (var pass = 0; pass < 4; pass++) {
       var last = pass === 3;
       columns.forEach(function (column) { alignColumn(column, last ? both : preds); });
       columns.slice().reverse().forEach(function (column) { alignColumn(column, last ? both : succs); });
     }
+    if (span(view.nodes) > tallest * 1.25 + 120) { centerColumns(columns, tallest); } else { straighten(columns); }
     var top = Infinity, bottom = -Infinity;
     view.nodes.forEach(function (n) {
       if (n.pinBottom) { return; }
