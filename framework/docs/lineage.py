@@ -132,13 +132,6 @@ def pipeline_graph(catalog: Catalog, link: Link, checks_url: str) -> graphviz.Di
     return graph
 
 
-def overview_graph(catalog: Catalog, link: Link, checks_url: str) -> graphviz.Digraph:
-    """Every table while they fit in a readable drawing, else the layer-and-domain groups."""
-    if len(catalog.tables) > GROUP_ABOVE:
-        return domain_graph(catalog, checks_url)
-    return pipeline_graph(catalog, link, checks_url)
-
-
 def landing_domain(landing: Landing, catalog: Catalog) -> str:
     """A landing folder belongs to the domain of most of the tables that read it (ties: by name)."""
     counts = Counter(catalog.table(name).domain for name in landing.tables)
@@ -158,44 +151,65 @@ def _add_group(cluster: graphviz.Digraph, stage: str, domain: str, count: int, n
                  shape="box3d" if count > 1 else "box", **STAGE_STYLE[stage])
 
 
-def domain_graph(catalog: Catalog, checks_url: str) -> graphviz.Digraph:
-    """The pipeline by layer and domain: one node per (stage, domain) with its count, one edge per pair of
-    groups that depend on each other, as thick as the number of table-to-table dependencies it stands for."""
-    graph = _new_graph("lineage")
-    group_of: dict[str, str] = {}
-    landing_groups = Counter(landing_domain(l, catalog) for l in catalog.landings)
-    if landing_groups:
+def _add_landing_groups(graph: graphviz.Digraph, catalog: Catalog) -> dict[str, str]:
+    """One node per domain for the landing folders; returns the group of every folder."""
+    group_of = {landing.id: landing_domain(landing, catalog) for landing in catalog.landings}
+    if group_of:
+        counts = Counter(group_of.values())
         with graph.subgraph(name="cluster_landing") as cluster:
-            cluster.attr(label=f"landing ({len(catalog.landings):,} folders)", id="cluster-landing", style="dashed",
+            cluster.attr(label=f"landing ({len(group_of):,} folders)", id="cluster-landing", style="dashed",
                          color="#b8c4d0", fontcolor="#52606d")
-            for domain in sorted(landing_groups):
-                _add_group(cluster, "landing", domain, landing_groups[domain], "landing folder")
-        for landing in catalog.landings:
-            group_of[landing.id] = group_id("landing", landing_domain(landing, catalog))
+            for domain in sorted(counts):
+                _add_group(cluster, "landing", domain, counts[domain], "landing folder")
+    return {folder: group_id("landing", domain) for folder, domain in group_of.items()}
+
+
+def _add_layer_groups(graph: graphviz.Digraph, catalog: Catalog, group_of: dict[str, str]) -> dict[str, str]:
+    """One cluster per layer, one node per domain in it; fills `group_of` for every table and returns the
+    first group of each non-empty layer (to anchor the edges to the checks)."""
     anchors: dict[str, str] = {}
     for layer, docs in catalog.by_layer():
         if not docs:
             continue
-        domains = Counter(d.domain for d in docs)
+        counts = Counter(d.domain for d in docs)
         with graph.subgraph(name=f"cluster_{layer}") as cluster:
             cluster.attr(label=f"{layer} ({len(docs):,} tables)", id=f"cluster-{layer}", style="dashed",
                          color="#c5ccd3", fontcolor="#52606d")
-            for domain in sorted(domains):
-                _add_group(cluster, layer, domain, domains[domain], "table")
-        anchors[layer] = group_id(layer, min(domains))
-        for doc in docs:
-            group_of[doc.name] = group_id(layer, doc.domain)
+            for domain in sorted(counts):
+                _add_group(cluster, layer, domain, counts[domain], "table")
+        anchors[layer] = group_id(layer, min(counts))
+        group_of.update({doc.name: group_id(layer, doc.domain) for doc in docs})
+    return anchors
+
+
+def _add_group_edges(graph: graphviz.Digraph, catalog: Catalog, group_of: dict[str, str]) -> None:
+    """One edge per pair of groups with dependencies between them, thicker the more there are."""
     weights: Counter[tuple[str, str]] = Counter()
     for doc in catalog.tables:
-        sources = [*([doc.landing.id] if doc.landing else []), *doc.upstreams]
-        for source in sources:
+        for source in [*([doc.landing.id] if doc.landing else []), *doc.upstreams]:
             if group_of[source] != group_of[doc.name]:
                 weights[group_of[source], group_of[doc.name]] += 1
     for (tail, head), count in sorted(weights.items()):
         graph.edge(tail, head, penwidth=f"{min(1 + count ** 0.5 / 2, 6):.1f}",
                    tooltip=f"{count:,} dependenc{'ies' if count != 1 else 'y'} between these groups")
+
+
+def domain_graph(catalog: Catalog, checks_url: str) -> graphviz.Digraph:
+    """The pipeline by layer and domain: one node per (stage, domain) with its count, one edge per pair of
+    groups that depend on each other, as thick as the number of table-to-table dependencies it stands for."""
+    graph = _new_graph("lineage")
+    group_of = _add_landing_groups(graph, catalog)
+    anchors = _add_layer_groups(graph, catalog, group_of)
+    _add_group_edges(graph, catalog, group_of)
     _add_checks(graph, catalog, anchors, checks_url)
     return graph
+
+
+def overview_graph(catalog: Catalog, link: Link, checks_url: str) -> graphviz.Digraph:
+    """Every table while they fit in a readable drawing, else the layer-and-domain groups."""
+    if len(catalog.tables) > GROUP_ABOVE:
+        return domain_graph(catalog, checks_url)
+    return pipeline_graph(catalog, link, checks_url)
 
 
 def render_svg(graph: graphviz.Digraph) -> str:

@@ -1,12 +1,11 @@
-// The lineage graphs, drawn in the browser from assets/catalog.js as plain SVG (no libraries, no network):
+// The lineage graphs, drawn in the browser as plain SVG (no libraries, no network) from the graph that
+// assets/graph.js builds out of assets/catalog.js:
 //
 // - the overview (index.html): every table, or, in a large catalog, one box per layer and domain (the
 //   owning team) with its count that opens into its tables on click;
 // - a table's neighbourhood (tables/<name>.html): N levels up and down, N chosen in the page;
-// - selection in dbt's syntax from the toolbar, the search box or the URL (`index.html#select=+bars`):
-//   `name`, `+name` (and its upstreams), `name+` (and its downstreams), `2+name+1` (limited levels),
-//   `@name` (its downstreams and all their upstreams), `layer:gold`, `domain:team` (or `owner:`),
-//   `tag:x`, `*` as a wildcard; atoms separated by spaces are united, by commas intersected.
+// - a selection in dbt's syntax (assets/graph.js) from the toolbar, the search box or the URL
+//   (`index.html#select=+bars`).
 //
 // Layout: a band per stage (landing | bronze | silver | gold | checks); inside a band one column per
 // dependency depth; rows ordered by the barycenter heuristic (each node near the mean position of its
@@ -16,12 +15,13 @@
 (function () {
   "use strict";
   var data = window.MEDALLION_CATALOG;
+  var model = window.MedallionGraph;
   var figure = document.getElementById("lineage-graph");
-  if (!data || !figure) { return; }
+  if (!data || !model || !figure) { return; }
+  var walk = model.walk, merge = model.merge, levels = model.levels, select = model.select;
 
   var NS = "http://www.w3.org/2000/svg";
   var STAGES = ["landing"].concat(data.layers, ["checks"]);
-  var KIND = { streaming_table: "streaming table", materialized_view: "materialized view", view: "view" };
   var LEVELS = ["1", "2", "3", "4", "5", "all"], DEFAULT_LEVELS = "2";  // a table page's neighbourhood
   var FLAT_LIMIT = 150;        // a selection of more tables than this is shown grouped by layer and domain
   var FONT = "Helvetica, Arial, sans-serif";
@@ -32,117 +32,6 @@
   var root = document.body.getAttribute("data-root") || "";
   var tools = document.getElementById("lineage-tools");
   var status = document.getElementById("lineage-status");
-
-  // ---- the graph: landing folders and tables, edges from upstream to downstream ----------------------
-
-  function buildGraph() {
-    var graph = { nodes: {}, ids: [], up: {}, down: {} };
-    function add(node) {
-      graph.nodes[node.id] = node;
-      graph.ids.push(node.id);
-      graph.up[node.id] = [];
-      graph.down[node.id] = [];
-    }
-    function link(from, to) {
-      graph.up[to].push(from);
-      graph.down[from].push(to);
-    }
-    data.landings.forEach(function (l) {
-      var slash = l.path.replace(/\/+$/, "").lastIndexOf("/");
-      add({ id: l.id, stage: "landing", domain: l.domain, label: slash < 0 ? l.path : l.path.slice(slash + 1),
-            sub: slash < 0 ? "landing folder" : l.path.slice(0, slash + 1), shape: "folder",
-            title: "landing folder " + l.path + " (" + l.spec_path + " in the spec)" });
-    });
-    data.tables.forEach(function (t) {
-      add({ id: t.name, stage: t.layer, domain: t.domain, label: t.name, sub: KIND[t.kind] || t.kind, table: t,
-            title: t.name + " (" + t.layer + " " + (KIND[t.kind] || t.kind) + ", " + t.domain + "): " + t.summary,
-            href: root + "tables/" + t.name + ".html" });
-    });
-    data.tables.forEach(function (t) {
-      if (t.landing !== null) { link(data.landings[t.landing].id, t.name); }
-      t.up.forEach(function (i) { link(data.tables[i].name, t.name); });
-    });
-    return graph;
-  }
-
-  // ---- selection (dbt syntax) -------------------------------------------------------------------------
-
-  var ATOM = /^(@)?(?:(\d*)\+)?(.+?)(?:\+(\d*))?$/;
-  var METHOD = /^(layer|domain|owner|tag):(.+)$/;
-
-  function pattern(text) {
-    var escaped = text.replace(/[.?^${}()|[\]\\\/]/g, "\\$&").replace(/\*/g, ".*");
-    return new RegExp("^" + escaped + "$", "i");
-  }
-
-  function baseOf(graph, body) {
-    var method = METHOD.exec(body);
-    var test = pattern(method ? method[2] : body);
-    return data.tables.filter(function (t) {
-      if (!method) { return test.test(t.name); }
-      if (method[1] === "layer") { return test.test(t.layer); }
-      if (method[1] === "tag") { return t.tags.some(function (tag) { return test.test(tag); }); }
-      return test.test(t.domain);
-    }).map(function (t) { return t.name; });
-  }
-
-  // Everything reachable from `start` along `step` (graph.up or graph.down) within `depth` levels.
-  function walk(start, step, depth) {
-    var seen = {};
-    var frontier = start.slice();
-    start.forEach(function (id) { seen[id] = true; });
-    for (var level = 0; level < depth && frontier.length; level++) {
-      var next = [];
-      frontier.forEach(function (id) {
-        step[id].forEach(function (other) {
-          if (!seen[other]) { seen[other] = true; next.push(other); }
-        });
-      });
-      frontier = next;
-    }
-    return seen;
-  }
-
-  function levels(text) { return text === "" ? Infinity : parseInt(text, 10); }
-
-  function merge(into, from) { Object.keys(from).forEach(function (id) { into[id] = true; }); return into; }
-
-  function selectAtom(graph, atom) {
-    var parts = ATOM.exec(atom);
-    var base = parts ? baseOf(graph, parts[3]) : [];
-    if (!base.length) { return { ids: {}, base: {}, error: "nothing matches “" + atom + "”" }; }
-    var ids = merge({}, walk(base, graph.up, 0));
-    var named = merge({}, ids);
-    if (parts[1]) {
-      var below = walk(base, graph.down, Infinity);
-      merge(ids, below);
-      merge(ids, walk(Object.keys(below), graph.up, Infinity));
-    } else {
-      if (parts[2] !== undefined) { merge(ids, walk(base, graph.up, levels(parts[2]))); }
-      if (parts[4] !== undefined) { merge(ids, walk(base, graph.down, levels(parts[4]))); }
-    }
-    return { ids: ids, base: named, error: null };
-  }
-
-  // `a b,c`: the union of a and (b intersected with c). Returns {ids, base, errors}: `base` are the
-  // tables the atoms name (drawn highlighted), `ids` everything selected, both as {id: true}.
-  function select(graph, text) {
-    var ids = {}, base = {};
-    var errors = [];
-    text.trim().split(/\s+/).filter(Boolean).forEach(function (term) {
-      var found = null;
-      term.split(",").filter(Boolean).forEach(function (atom) {
-        var result = selectAtom(graph, atom);
-        if (result.error) { errors.push(result.error); }
-        merge(base, result.base);
-        if (found === null) { found = result.ids; return; }
-        Object.keys(found).forEach(function (id) { if (!result.ids[id]) { delete found[id]; } });
-      });
-      merge(ids, found || {});
-    });
-    Object.keys(base).forEach(function (id) { if (!ids[id]) { delete base[id]; } });
-    return { ids: ids, base: base, errors: errors };
-  }
 
   // ---- what to draw: nodes (tables, landing folders or groups of them) and aggregated edges ------------
 
@@ -632,7 +521,7 @@
 
   // ---- the two pages ----------------------------------------------------------------------------------
 
-  var graph = buildGraph();
+  var graph = model.build(data, root);
 
   function tableCount(ids) {
     var n = 0;
