@@ -205,9 +205,14 @@ def domain_graph(catalog: Catalog, checks_url: str) -> graphviz.Digraph:
     return graph
 
 
+def is_grouped(catalog: Catalog) -> bool:
+    """Whether overviews show layer-and-domain groups (the drawing, the sidebar, the interactive graph)."""
+    return len(catalog.tables) > GROUP_ABOVE
+
+
 def overview_graph(catalog: Catalog, link: Link, checks_url: str) -> graphviz.Digraph:
     """Every table while they fit in a readable drawing, else the layer-and-domain groups."""
-    if len(catalog.tables) > GROUP_ABOVE:
+    if is_grouped(catalog):
         return domain_graph(catalog, checks_url)
     return pipeline_graph(catalog, link, checks_url)
 

@@ -95,7 +95,7 @@ def render_site(catalog: Catalog, stats: RunStats | None, templates: Path = TEMP
     common = {"catalog": catalog, "run": stats}
     files = {
         "index.html": jinja.get_template("index.html").render(
-            **common, root="", page="home", title="Overview", grouped=len(catalog.tables) > lineage.GROUP_ABOVE),
+            **common, root="", page="home", title="Overview", grouped=lineage.is_grouped(catalog)),
         "quality.html": jinja.get_template("quality.html").render(**common, root="", page="quality", title="Quality"),
         "environments.html": jinja.get_template("environments.html").render(
             **common, root="", page="environments", title="Environments",

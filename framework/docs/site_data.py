@@ -22,7 +22,7 @@ import json
 from typing import Any
 
 from framework.docs.catalog import Catalog, TableDoc
-from framework.docs.lineage import GROUP_ABOVE, landing_domain
+from framework.docs.lineage import is_grouped, landing_domain
 from framework.spec.model import LAYERS
 
 
@@ -39,7 +39,7 @@ def site_data(catalog: Catalog) -> dict[str, Any]:
     landing_index = {landing.id: i for i, landing in enumerate(catalog.landings)}
     return {
         "env": catalog.env.name,
-        "grouped": len(catalog.tables) > GROUP_ABOVE,
+        "grouped": is_grouped(catalog),
         "layers": list(LAYERS),
         "event_log": catalog.env.qualified_name("ops", "event_log"),
         "landings": [{"id": l.id, "path": l.path, "spec_path": l.spec_path, "domain": landing_domain(l, catalog)}

@@ -38,35 +38,36 @@
   function groupId(stage, domain) { return "group-" + (stage + "-" + domain).replace(/[^A-Za-z0-9_-]/g, "_"); }
   function groupKey(stage, domain) { return stage + "/" + domain; }
 
+  // The nodes and edges to draw for `members` ({id: true}): each member itself, or, when `grouped`, the
+  // box of its layer and domain unless that group is `open`. Edges between the same two boxes are merged
+  // and counted.
   function project(graph, members, grouped, open) {
     var view = { nodes: [], edges: [], groups: 0 };
-    var shownAs = {};
-    var groups = {};
+    var shownAs = {}, boxes = {}, seen = {};
     graph.ids.forEach(function (id) {
       if (!members[id]) { return; }
       var node = graph.nodes[id];
       var key = groupKey(node.stage, node.domain);
+      if (grouped && !seen[key]) { seen[key] = true; view.groups++; }
       if (!grouped || open[key]) {
         shownAs[id] = id;
         view.nodes.push(Object.assign({}, node, { block: grouped ? key : null }));
-        if (grouped && !groups[key]) { groups[key] = { open: true }; view.groups++; }
         return;
       }
-      var gid = groupId(node.stage, node.domain);
-      if (!groups[key]) {
-        groups[key] = { id: gid, stage: node.stage, domain: node.domain, label: node.domain, count: 0,
-                        group: key, shape: "group" };
-        view.nodes.push(groups[key]);
-        view.groups++;
+      if (!boxes[key]) {
+        boxes[key] = { id: groupId(node.stage, node.domain), stage: node.stage, domain: node.domain,
+                       label: node.domain, count: 0, group: key, shape: "group" };
+        view.nodes.push(boxes[key]);
       }
-      groups[key].count++;
-      shownAs[id] = gid;
+      boxes[key].count++;
+      shownAs[id] = boxes[key].id;
     });
-    view.nodes.forEach(function (node) {
-      if (!node.group) { return; }
-      var noun = node.stage === "landing" ? "landing folder" : "table";
-      node.sub = node.count.toLocaleString("en-US") + " " + noun + (node.count === 1 ? "" : "s") + "  ▸";
-      node.title = node.stage + ": " + node.sub.slice(0, -3) + " owned by " + node.domain + " (click to open)";
+    Object.keys(boxes).forEach(function (key) {
+      var box = boxes[key];
+      var noun = (box.stage === "landing" ? "landing folder" : "table") + (box.count === 1 ? "" : "s");
+      var count = box.count.toLocaleString("en-US") + " " + noun;
+      box.sub = count + "  ▸";
+      box.title = box.stage + ": " + count + " owned by " + box.domain + " (click to open)";
     });
     var counts = {};
     graph.ids.forEach(function (id) {
@@ -229,11 +230,85 @@
   // column needs (every conflict pushes rows down); they are stacked and centred instead, in the same order.
   function centerColumns(columns, tallest) {
     columns.forEach(function (column) {
-      var bottom = 0;
-      column.forEach(function (n, i) { n.y = bottom + gapAbove(column, i); bottom = n.y + n.h; });
-      var shift = (tallest - bottom) / 2;
+      var shift = (tallest - stack(column)) / 2;
       column.forEach(function (n) { n.y += shift; });
     });
+  }
+
+  function stack(column) {
+    var bottom = 0;
+    column.forEach(function (n, i) { n.y = bottom + gapAbove(column, i); bottom = n.y + n.h; });
+    return bottom;
+  }
+
+  // One column per dependency depth inside each stage's band; returns the columns and the bands.
+  function assignColumns(nodes) {
+    var columns = [], bands = [];
+    STAGES.forEach(function (stage) {
+      var members = nodes.filter(function (n) { return n.stage === stage; });
+      if (!members.length) { return; }
+      depths(members);
+      var first = columns.length, deepest = 0;
+      members.forEach(function (n) { deepest = Math.max(deepest, n.depth); });
+      for (var d = 0; d <= deepest; d++) { columns.push([]); }
+      members.sort(byLabel).forEach(function (n) {
+        n.rank = first + n.depth;
+        columns[n.rank].push(n);
+      });
+      bands.push({ stage: stage, first: first, last: first + deepest });
+    });
+    return { columns: columns, bands: bands };
+  }
+
+  function preds(n) { return n.preds; }
+  function succs(n) { return n.succs; }
+  function both(n) { return n.preds.concat(n.succs); }
+
+  // The order of the rows in every column: barycenter sweeps, left to right then right to left.
+  function orderRows(columns) {
+    columns.forEach(function (column) { column.forEach(function (n, i) { n.pos = (i + 0.5) / column.length; }); });
+    for (var sweep = 0; sweep < 4; sweep++) {
+      columns.forEach(function (column) { orderColumn(column, preds); });
+      columns.slice().reverse().forEach(function (column) { orderColumn(column, succs); });
+    }
+  }
+
+  // The height of every row: aligned with its neighbours, or stacked when aligning would spread it out.
+  function placeRows(nodes, columns) {
+    var tallest = 0;
+    columns.forEach(function (column) { tallest = Math.max(tallest, stack(column)); });
+    for (var pass = 0; pass < 4; pass++) {
+      var last = pass === 3;
+      columns.forEach(function (column) { alignColumn(column, last ? both : preds); });
+      columns.slice().reverse().forEach(function (column) { alignColumn(column, last ? both : succs); });
+    }
+    if (span(nodes) > tallest * 1.25 + 120) { centerColumns(columns, tallest); } else { straighten(columns); }
+    var top = Infinity, bottom = -Infinity;
+    nodes.forEach(function (n) {
+      if (n.pinBottom) { return; }
+      top = Math.min(top, n.y - (n.block ? FRAME_HEAD : 0));
+      bottom = Math.max(bottom, n.y + n.h);
+    });
+    nodes.forEach(function (n) { n.y = Math.round(n.y - top + TOP); });
+    return pinToBottom(nodes, Math.round(bottom - top + TOP));
+  }
+
+  // The x of every column, each as wide as its widest node; returns the total width.
+  function placeColumns(columns, bands) {
+    var x = 12;
+    bands.forEach(function (band) {
+      band.x = x;
+      x += BAND_PAD;
+      for (var r = band.first; r <= band.last; r++) {
+        var width = Math.max.apply(null, columns[r].map(function (n) { return n.w; }));
+        columns[r].forEach(function (n) { n.x = Math.round(x + (width - n.w) / 2); });
+        x += width + (r < band.last ? COLUMN_GAP : 0);
+      }
+      x += BAND_PAD;
+      band.w = x - band.x;
+      x += BAND_GAP;
+    });
+    return Math.max(x - BAND_GAP + 12, 200);
   }
 
   function layout(view) {
@@ -245,70 +320,12 @@
       e.source.succs.push(e.target);
       e.target.preds.push(e.source);
     });
-    var columns = [], bands = [];
-    STAGES.forEach(function (stage) {
-      var members = view.nodes.filter(function (n) { return n.stage === stage; });
-      if (!members.length) { return; }
-      depths(members);
-      var first = columns.length, deepest = 0;
-      members.forEach(function (n) { deepest = Math.max(deepest, n.depth); });
-      for (var d = 0; d <= deepest; d++) { columns.push([]); }
-      members.sort(byLabel).forEach(function (n) {
-        n.rank = first + n.depth;
-        columns[n.rank].push(n);
-      });
-      bands.push({ stage: stage, first: first, last: first + deepest, count: members.length });
-    });
-    columns.forEach(function (column) { column.forEach(function (n, i) { n.pos = (i + 0.5) / column.length; }); });
-    var preds = function (n) { return n.preds; };
-    var succs = function (n) { return n.succs; };
-    var both = function (n) { return n.preds.concat(n.succs); };
-    for (var sweep = 0; sweep < 4; sweep++) {
-      columns.forEach(function (column) { orderColumn(column, preds); });
-      columns.slice().reverse().forEach(function (column) { orderColumn(column, succs); });
-    }
-    columns.forEach(function (column) {
-      var bottom = 0;
-      column.forEach(function (n, i) { n.y = bottom + gapAbove(column, i); bottom = n.y + n.h; });
-    });
-    var tallest = 0;
-    columns.forEach(function (column) {
-      var last = column[column.length - 1];
-      tallest = Math.max(tallest, last.y + last.h);
-    });
-    for (var pass = 0; pass < 4; pass++) {
-      var last = pass === 3;
-      columns.forEach(function (column) { alignColumn(column, last ? both : preds); });
-      columns.slice().reverse().forEach(function (column) { alignColumn(column, last ? both : succs); });
-    }
-    if (span(view.nodes) > tallest * 1.25 + 120) { centerColumns(columns, tallest); } else { straighten(columns); }
-    var top = Infinity, bottom = -Infinity;
-    view.nodes.forEach(function (n) {
-      if (n.pinBottom) { return; }
-      top = Math.min(top, n.y - (n.block ? FRAME_HEAD : 0));
-      bottom = Math.max(bottom, n.y + n.h);
-    });
-    view.nodes.forEach(function (n) { n.y = Math.round(n.y - top + TOP); });
-    bottom = Math.round(bottom - top + TOP);
-    bottom = pinToBottom(view.nodes, bottom);
-    var x = 12;
-    var widths = columns.map(function (column) {
-      return Math.max.apply(null, column.map(function (n) { return n.w; }));
-    });
-    bands.forEach(function (band) {
-      band.x = x;
-      x += BAND_PAD;
-      for (var r = band.first; r <= band.last; r++) {
-        columns[r].forEach(function (n) { n.x = Math.round(x + (widths[r] - n.w) / 2); });
-        x += widths[r] + (r < band.last ? COLUMN_GAP : 0);
-      }
-      x += BAND_PAD;
-      band.w = x - band.x;
-      x += BAND_GAP;
-    });
-    view.columns = columns;
-    view.bands = bands;
-    view.width = Math.max(x - BAND_GAP + 12, 200);
+    var grid = assignColumns(view.nodes);
+    orderRows(grid.columns);
+    var bottom = placeRows(view.nodes, grid.columns);
+    view.columns = grid.columns;
+    view.bands = grid.bands;
+    view.width = placeColumns(grid.columns, grid.bands);
     view.height = bottom + BOTTOM + (view.checks ? CHECKS_LANE : 0);
     return view;
   }
@@ -540,6 +557,18 @@
     if (!window.MEDALLION_LINEAGE_READY) { window.MEDALLION_LINEAGE_READY = performance.now(); }
   }
 
+  function count(n) { return n.toLocaleString("en-US"); }
+
+  // The checks job after gold, which reads every silver and gold table (drawn by drawChecks) and the event log.
+  function addChecks(view) {
+    view.checks = true;
+    view.nodes.push({ id: "event-log", stage: "checks", domain: "", label: "event log", sub: "", shape: "cylinder",
+                      pinBottom: true, title: data.event_log + ": flow progress and expectation results of every run" });
+    view.nodes.push({ id: "checks", stage: "checks", domain: "", label: "quality checks", sub: "", pinBottom: true,
+                      href: root + "quality.html", title: "the checks job: freshness, completeness, duplicates, " +
+                      "reconciliation and expectation pass rates" });
+  }
+
   function overview() {
     var input = document.getElementById("lineage-select");
     var open = {};
@@ -551,7 +580,7 @@
     function toggle(key) {
       open[key] = !open[key];
       render();
-      var shown = figure.querySelector((open[key] ? ".frame" : ".node") + "[data-group=\"" + key + "\"]");
+      var shown = figure.querySelector((open[key] ? ".frame" : ".node") + "[data-group=\"" + CSS.escape(key) + "\"]");
       if (shown) {
         var box = shown.getBoundingClientRect(), frame = figure.getBoundingClientRect();
         figure.scrollTop += box.top - frame.top - 24;
@@ -572,23 +601,12 @@
       }
       var view = project(graph, members, grouped, open);
       view.nodes.forEach(function (n) { n.current = !!named[n.id]; });
-      if (!text) {
-        view.checks = true;
-        view.nodes.push({ id: "event-log", stage: "checks", domain: "", label: "event log", sub: "",
-                          shape: "cylinder", pinBottom: true, title: data.event_log + ": flow progress and expectation results of " +
-                          "every run" });
-        view.nodes.push({ id: "checks", stage: "checks", domain: "", label: "quality checks", sub: "",
-                          href: root + "quality.html", pinBottom: true, title: "the checks job: freshness, completeness, duplicates, " +
-                          "reconciliation and expectation pass rates" });
-      }
+      if (!text) { addChecks(view); }
       draw(layout(view), toggle);
       tools.querySelectorAll("[data-grouped-only]").forEach(function (b) { b.hidden = !grouped; });
       var shown = tableCount(members);
-      var message = text ? shown.toLocaleString("en-US") + " of " + total.toLocaleString("en-US") + " tables selected"
-        : total.toLocaleString("en-US") + " tables";
-      if (grouped) {
-        message += " in " + view.groups + " groups by layer and domain";
-      }
+      var message = (text ? count(shown) + " of " + count(total) + " tables selected" : count(total) + " tables") +
+        (grouped ? " in " + view.groups + " groups by layer and domain" : "");
       say(errors.length ? errors.join("; ") + (shown ? " (" + message + ")" : "") : message, errors.length > 0);
     }
 
@@ -641,7 +659,10 @@
     });
     try {
       var saved = JSON.parse(window.localStorage.getItem(STORE) || "null");
-      if (saved) { up.value = saved.up; down.value = saved.down; }
+      if (saved && LEVELS.indexOf(saved.up) >= 0 && LEVELS.indexOf(saved.down) >= 0) {
+        up.value = saved.up;
+        down.value = saved.down;
+      }
     } catch (ignored) { /* file:// pages may have no storage: keep the defaults */ }
 
     function render() {
