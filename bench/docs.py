@@ -40,7 +40,7 @@ import subprocess
 import sys
 import tarfile
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from io import BytesIO
 from pathlib import Path
 from typing import Callable
@@ -290,9 +290,13 @@ def write_results(rows: list[dict], repo_row: dict, dbt: dict, baseline: dict, s
     lines += ["", "## Targets (issue 15)", ""]
     if big:
         ours = big["medallion"]
+        share = ours["cpu_median"] / ours["median"]
         lines.append(f"- 1,000 tables in under {TARGET_SECONDS:.0f} s: **{'met' if ours['median'] < TARGET_SECONDS else 'NOT met'}** "
-                     f"(wall {ours['median']:.2f} s, CPU {ours['cpu_median']:.2f} s, generation after loading "
-                     f"{seconds(ours['reported_median'])}; load average {ours['load']}).")
+                     f"in wall time (wall {ours['median']:.2f} s, generation after loading "
+                     f"{seconds(ours['reported_median'])}; load average {ours['load']}), "
+                     f"**{'met' if ours['cpu_median'] < TARGET_SECONDS else 'NOT met'}** in CPU time "
+                     f"({ours['cpu_median']:.2f} s for the whole command, one process: roughly what it takes on an idle "
+                     f"core; here it got {share:.0%} of one).")
         lines.append(f"- 1,000 tables under {TARGET_BYTES / 1e6:.0f} MB: **{'met' if ours['bytes'] < TARGET_BYTES else 'NOT met'}** "
                      f"({ours['bytes']:,} bytes in {ours['files']:,} files; the largest table page "
                      f"{ours['largest_page']:,} bytes, the mean {ours['mean_page']:,}; `index.html` {ours['index']:,}; "
@@ -378,6 +382,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--baseline", metavar="REV", help="also time this earlier revision of the generator")
     parser.add_argument("--browser", action="store_true", help="time the overview in headless Chromium")
     parser.add_argument("--write", action="store_true", help="write bench/results/docs.md")
+    parser.add_argument("--report-only", action="store_true",
+                        help="rewrite bench/results/docs.md from the last measurement (bench/.work/docs/*.json)")
     parser.add_argument("--nice", type=int, default=0,
                         help="priority of this script and everything it starts (both tools, the browser), e.g. "
                              "-10 on a busy shared machine (needs root)")
@@ -386,6 +392,11 @@ def main(argv: list[str] | None = None) -> int:
         os.setpriority(os.PRIO_PROCESS, 0, args.nice)
     sizes = [int(s) for s in args.sizes.split(",")]
     started = time.strftime("%Y-%m-%d %H:%M")
+    if args.report_only:
+        last = json.loads((WORK / "result.json").read_text())
+        write_results(last["rows"], last["repo"], json.loads(DBT_RESULT.read_text()) if DBT_RESULT.exists() else {},
+                      last["baseline"], last["started"], last["nice"])
+        return 0
     WORK.mkdir(parents=True, exist_ok=True)
 
     dbt = json.loads(DBT_RESULT.read_text()) if args.reuse_dbt and DBT_RESULT.exists() else {}
@@ -439,8 +450,8 @@ def main(argv: list[str] | None = None) -> int:
             print(f"  dbt docs generate: wall {d['median']:.2f} s, CPU {d['cpu_median']:.2f} s, "
                   f"{mb(d['docs_bytes'])} (target/ {mb(d['target_bytes'])}); load average {d['load']}")
         rows.append(row)
-    (WORK / "result.json").write_text(json.dumps({"rows": rows, "repo": repo_row, "baseline": baseline},
-                                                 default=lambda o: asdict(o)))
+    (WORK / "result.json").write_text(json.dumps({"rows": rows, "repo": repo_row, "baseline": baseline,
+                                                  "started": started, "nice": args.nice}))
     if args.write:
         write_results(rows, repo_row, dbt, baseline, started, args.nice)
     big = next((r for r in rows if r["tables"] == 1000), None)
