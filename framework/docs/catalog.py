@@ -20,6 +20,8 @@ from framework.spec.model import LAYERS, FilesSource, TablesSource, TableSpec
 
 CHECKS_NODE = "quality checks"
 """The job step after gold that reads silver/gold tables and the event log (see framework/checks)."""
+UNOWNED = "no owner"
+"""The domain of tables whose spec names no owner."""
 
 
 @dataclass(frozen=True)
@@ -65,6 +67,11 @@ class TableDoc:
     @property
     def layer(self) -> str:
         return self.spec.layer
+
+    @property
+    def domain(self) -> str:
+        """The team that owns the table (its spec's `owner`): how large lineage graphs and the sidebar group tables."""
+        return self.spec.owner or UNOWNED
 
     @property
     def source_kind(self) -> str:

@@ -25,18 +25,28 @@ from framework.docs.catalog import Catalog, TableDoc
 from framework.docs.chart import pass_rate_chart, percent
 from framework.docs.environments import parent, settings_sections
 from framework.errors import DocsError
-from framework.docs.search import search_index_js
+from framework.docs.site_data import site_data_js
 from framework.docs.stats import RunStats, TableStats
 
 TEMPLATES = Path(framework.__file__).resolve().parent.parent / "templates" / "docs"
-STATIC_ASSETS = ("style.css", "search.js")
+STATIC_ASSETS = ("style.css", "search.js", "nav.js", "graph.js", "lineage.js")
 _FORMATTER = HtmlFormatter(cssclass="highlight", wrapcode=True)
 _LEXERS = {"sql": SqlLexer(), "python": PythonLexer()}
 _CODE_SPAN = re.compile(r"`([^`]+)`")
+_PLAIN_TOKEN = re.compile(r'<span class="([a-z0-9]+)">([^<]*)</span>')
+_STYLED = frozenset(cls for cls in _FORMATTER.class2style if cls != "w")
+"""Token classes the stylesheet colours; whitespace (`w`) is invisible whatever its colour."""
+
+
+def _unwrap_plain(match: re.Match[str]) -> str:
+    return match.group(0) if match.group(1) in _STYLED else match.group(2)
 
 
 def highlight(code: str, language: str) -> Markup:
-    return Markup(pygments_highlight(code.rstrip() + "\n", _LEXERS[language], _FORMATTER))
+    """Pygments HTML without the spans of tokens the stylesheet does not style (names, punctuation,
+    whitespace): they change nothing on screen and were half of a highlighted transform's bytes."""
+    html_text = pygments_highlight(code.rstrip() + "\n", _LEXERS[language], _FORMATTER)
+    return Markup(_PLAIN_TOKEN.sub(_unwrap_plain, html_text))
 
 
 def inline_code(text: str) -> Markup:
@@ -75,27 +85,27 @@ def environment(templates: Path = TEMPLATES) -> jinja2.Environment:
     return env
 
 
-def _table_page_link(name: str) -> str:
-    return f"{name}.html"
-
-
 def render_site(catalog: Catalog, stats: RunStats | None, templates: Path = TEMPLATES) -> dict[str, str]:
-    """Every file of the site, by path relative to the site root."""
+    """Every file of the site, by path relative to the site root.
+
+    Pages hold their own content only; what every page shares (the table list, search, lineage) is the
+    one data file `assets/catalog.js`, so the site grows linearly with the number of tables.
+    """
     jinja = environment(templates)
-    pipeline_svg = lineage.render_svg(lineage.pipeline_graph(catalog, lambda n: f"tables/{n}.html",
-                                                             "index.html#quality"))
     common = {"catalog": catalog, "run": stats}
     files = {
         "index.html": jinja.get_template("index.html").render(
-            **common, root="", page="home", title="Overview", lineage_svg=Markup(lineage.inline_svg(pipeline_svg))),
+            **common, root="", page="home", title="Overview", grouped=lineage.is_grouped(catalog)),
+        "quality.html": jinja.get_template("quality.html").render(**common, root="", page="quality", title="Quality"),
         "environments.html": jinja.get_template("environments.html").render(
             **common, root="", page="environments", title="Environments",
             sections=settings_sections(catalog.environments),
             parents={e.name: parent(e) for e in catalog.environments}),
         "README.md": jinja.get_template("README.md").render(**common),
-        "lineage.svg": pipeline_svg,
+        "lineage.svg": lineage.render_svg(lineage.overview_graph(catalog, lambda n: f"tables/{n}.html",
+                                                                 "quality.html")),
         "assets/pygments.css": _FORMATTER.get_style_defs(".highlight") + "\n",
-        "assets/search-index.js": search_index_js(catalog),
+        "assets/catalog.js": site_data_js(catalog),
     }
     for name in STATIC_ASSETS:
         files[f"assets/{name}"] = (templates / "assets" / name).read_text(encoding="utf-8")
@@ -103,15 +113,14 @@ def render_site(catalog: Catalog, stats: RunStats | None, templates: Path = TEMP
     table_md = jinja.get_template("table.md")
     for doc in catalog.tables:
         table_stats = stats.tables.get(doc.name) if stats else None
-        context = _table_context(catalog, doc, table_stats)
+        context = _table_context(doc, table_stats)
         files[f"tables/{doc.name}.html"] = table_html.render(**common, **context, root="../", page="table",
                                                              title=doc.name)
         files[f"tables/{doc.name}.md"] = table_md.render(**common, **context)
     return files
 
 
-def _table_context(catalog: Catalog, doc: TableDoc, stats: TableStats | None) -> dict[str, Any]:
-    svg = lineage.render_svg(lineage.table_graph(catalog, doc.name, _table_page_link))
+def _table_context(doc: TableDoc, stats: TableStats | None) -> dict[str, Any]:
     quality = stats.quality if stats else None
-    return {"doc": doc, "spec": doc.spec, "stats": stats, "lineage_svg": Markup(lineage.inline_svg(svg)),
-            "quality": quality, "chart": pass_rate_chart(quality) if quality else None}
+    return {"doc": doc, "spec": doc.spec, "stats": stats, "quality": quality,
+            "chart": pass_rate_chart(quality) if quality else None}

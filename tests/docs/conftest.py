@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from docs_fixtures import REPO, LocalRun, build_local_run, copy_project, load_valid
+from docs_fixtures import CHROMIUM_ARGS, REPO, LocalRun, Problems, build_local_run, copy_project, load_valid
 
 
 def _ensure_tool(tool: str, script: str) -> None:
@@ -34,6 +34,27 @@ def chromium() -> str:
     """Debian's Chromium for the end-to-end test, installed by tools/ensure-chromium.sh when missing."""
     _ensure_tool("/usr/bin/chromium", "tools/ensure-chromium.sh")
     return "/usr/bin/chromium"
+
+
+@pytest.fixture(scope="session")
+def browser(chromium: str):
+    """One headless Chromium for the browser tests, driven by Playwright."""
+    sync_api = pytest.importorskip("playwright.sync_api", reason="pip package `playwright` is not installed")
+    with sync_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS, headless=True)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def page(browser):
+    """A fresh browser context per test; `page.problems` collects what DevTools would show in red."""
+    context = browser.new_context(viewport={"width": 1400, "height": 900})
+    page = context.new_page()
+    page.set_default_timeout(15_000)
+    page.problems = Problems(page)
+    yield page
+    context.close()
 
 
 @pytest.fixture

@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+import importlib.util
 import shutil
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
 from framework.project import Project, load_project
 
 REPO = Path(__file__).resolve().parents[2]
+ARTIFACTS = REPO / "tests" / "artifacts"
+"""Screenshots of the browser tests (git-ignored)."""
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 
 
 def copy_project(target: Path) -> Path:
@@ -16,6 +22,17 @@ def copy_project(target: Path) -> Path:
     for folder in ("tables", "environments"):
         shutil.copytree(REPO / folder, target / folder)
     return target
+
+
+def write_bench_project(root: Path, tables: int = 1000) -> Path:
+    """The benchmark's generated project (bench/validate.py: 25% bronze, 45% silver, 30% gold, six owning
+    teams, SQL transforms and joins across layers) with `tables` specs, written to `root`."""
+    spec = importlib.util.spec_from_file_location("bench_validate", REPO / "bench" / "validate.py")
+    bench = sys.modules.get(spec.name) or importlib.util.module_from_spec(spec)
+    if spec.name not in sys.modules:
+        sys.modules[spec.name] = bench  # its dataclasses look their module up while being defined
+        spec.loader.exec_module(bench)
+    return bench.write_project(bench.build_tables(tables), root)
 
 
 def load_valid(root: Path) -> Project:
@@ -116,3 +133,24 @@ def build_local_run(spark, root: Path) -> LocalRun:
         versions[name] = max(r.version for r in history)
         operations[name] = [r.operation for r in sorted(history, key=lambda r: r.version)]
     return LocalRun(root, tables, row_counts, versions, operations)
+
+
+# --- the browser ----------------------------------------------------------------------------------------
+
+class Problems:
+    """Everything that would show up red in DevTools: console errors, page errors, failed or 4xx/5xx loads."""
+
+    def __init__(self, page) -> None:
+        self.items: list[str] = []
+        page.on("console",
+                lambda m: m.type in ("error", "warning") and self.items.append(f"console {m.type}: {m.text}"))
+        page.on("pageerror", lambda e: self.items.append(f"page error: {e}"))
+        page.on("requestfailed", lambda r: self.items.append(f"request failed: {r.url} {r.failure}"))
+        page.on("response", lambda r: r.status >= 400 and self.items.append(f"HTTP {r.status}: {r.url}"))
+
+
+def drawn_nodes(page) -> set[str]:
+    """The ids of the nodes the page's lineage graph draws now (tables, `landing-<n>`, groups, checks)."""
+    page.wait_for_selector("#lineage-graph[data-state=ready]")
+    return set(page.eval_on_selector_all("#lineage-graph g.node", "nodes => nodes.map(n => n.dataset.id)")) - {
+        "checks", "event-log"}

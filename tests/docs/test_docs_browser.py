@@ -2,6 +2,7 @@
 
 Playwright drives Debian's /usr/bin/chromium (installed by tools/ensure-chromium.sh when missing); we
 never download Playwright's own browser builds. Screenshots land in tests/artifacts/ (git-ignored).
+The 1,000-table catalog is tested in test_docs_browser_scale.py.
 """
 
 from __future__ import annotations
@@ -12,53 +13,23 @@ import pytest
 
 from framework.docs.serve import serve_in_background, url_of
 from framework.docs.site import build_site
+from framework.graph import TableGraph
 
-from docs_fixtures import REPO, copy_project, load_valid
+from docs_fixtures import ARTIFACTS, copy_project, drawn_nodes, load_valid
 
 pytestmark = [pytest.mark.browser, pytest.mark.usefixtures("graphviz_dot")]
 
-ARTIFACTS = REPO / "tests" / "artifacts"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+
+@pytest.fixture(scope="module")
+def project_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return copy_project(tmp_path_factory.mktemp("browser-project"))
 
 
 @pytest.fixture(scope="module")
-def site(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    root = copy_project(tmp_path_factory.mktemp("browser-project"))
+def site(project_root: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("browser-site") / "site"
-    build_site(load_valid(root), "local", out, live_stats="off")
+    build_site(load_valid(project_root), "local", out, live_stats="off")
     return out
-
-
-@pytest.fixture(scope="module")
-def browser(chromium: str):
-    sync_api = pytest.importorskip("playwright.sync_api", reason="pip package `playwright` is not installed")
-    with sync_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS, headless=True)
-        yield browser
-        browser.close()
-
-
-class Problems:
-    """Everything that would show up red in DevTools: console errors, page errors, failed or 4xx/5xx loads."""
-
-    def __init__(self, page) -> None:
-        self.items: list[str] = []
-        page.on("console",
-                lambda m: m.type in ("error", "warning") and self.items.append(f"console {m.type}: {m.text}"))
-        page.on("pageerror", lambda e: self.items.append(f"page error: {e}"))
-        page.on("requestfailed", lambda r: self.items.append(f"request failed: {r.url} {r.failure}"))
-        page.on("response", lambda r: r.status >= 400 and self.items.append(f"HTTP {r.status}: {r.url}"))
-
-
-@pytest.fixture
-def page(browser):
-    context = browser.new_context(viewport={"width": 1400, "height": 900})
-    page = context.new_page()
-    page.set_default_timeout(15_000)
-    page.problems = Problems(page)
-    yield page
-    context.close()
 
 
 def test_served_site_lineage_click_and_search(site, page):
@@ -70,6 +41,7 @@ def test_served_site_lineage_click_and_search(site, page):
         ARTIFACTS.mkdir(parents=True, exist_ok=True)
         page.screenshot(path=str(ARTIFACTS / "docs-home.png"), full_page=True)
 
+        page.wait_for_selector("#lineage-graph[data-state=ready]")
         page.click("#lineage-section svg #node-bars a")  # follow the lineage graph to a table page
         page.wait_for_url("**/tables/bars.html")
         assert page.locator("h1").inner_text().startswith("bars")
@@ -119,4 +91,66 @@ def test_site_works_from_file_urls(site, page):
     page.click("#lineage-section svg #node-symbol_summary a")
     page.wait_for_url("**/tables/symbol_summary.html")
     assert page.locator("#transform").count() == 0 and page.locator("#source .highlight").count() == 1
+    assert page.problems.items == []
+
+
+def test_selection_focuses_the_overview_lineage(site, page):
+    """dbt's syntax from the URL, the graph's own box and the search box; the drawn nodes must be exactly
+    what the project's own graph says (framework.graph), landing folders included."""
+    page.goto((site / "index.html").as_uri() + "#select=%2Bdaily_bars")
+    page.wait_for_selector("#lineage-graph[data-state=ready]")
+    assert drawn_nodes(page) == {"landing-1", "bars_raw", "bars", "daily_bars"}
+    assert page.locator("#node-daily_bars.current").count() == 1  # the named table stands out
+    assert page.input_value("#lineage-select") == "+daily_bars"
+
+    cases = {
+        "bars+1": {"bars", "daily_bars"},
+        "bars+": {"bars", "daily_bars", "daily_indicators", "symbol_summary"},
+        "+symbol_summary": {"symbol_summary", "daily_bars", "trading_sessions", "nyse_sessions_raw", "bars",
+                            "bars_raw", "landing-1", "landing-2"},
+        "1+symbol_summary": {"symbol_summary", "daily_bars", "trading_sessions"},
+        "@trading_sessions": {"trading_sessions", "symbol_summary", "nyse_sessions_raw", "landing-2", "daily_bars",
+                              "bars", "bars_raw", "landing-1"},
+        "layer:gold,domain:quant-research": {"daily_indicators"},
+        "tag:calendar bars_raw": {"nyse_sessions_raw", "trading_sessions", "bars_raw"},
+        "daily_*": {"daily_bars", "daily_indicators"},
+    }
+    for selection, expected in cases.items():
+        page.fill("#lineage-select", selection)
+        page.wait_for_function("s => location.hash === '#select=' + encodeURIComponent(s)", arg=selection)
+        assert drawn_nodes(page) == expected, selection
+
+    page.fill("#lineage-select", "no_such_table+")
+    page.locator("#lineage-status.error", has_text="nothing matches").wait_for()
+    page.click("#lineage-reset")
+    assert len(drawn_nodes(page)) == 7 + 2 and page.evaluate("location.hash") == ""
+
+    page.fill("#search", "bars_raw+")  # the search box offers the selection first; Enter shows it
+    page.locator("#search-results li[aria-selected=true]", has_text="lineage").wait_for()
+    page.keyboard.press("Enter")
+    page.wait_for_function("location.hash === '#select=bars_raw%2B'")
+    page.wait_for_function("document.getElementById('lineage-select').value === 'bars_raw+'")
+    assert drawn_nodes(page) == {"bars_raw", "bars", "daily_bars", "daily_indicators", "symbol_summary"}
+    assert page.problems.items == []
+
+
+def test_table_page_neighbourhood_levels(project_root, site, page):
+    graph = TableGraph(dict(load_valid(project_root).tables))
+    page.goto((site / "tables" / "bars.html").as_uri())
+    page.wait_for_selector("#lineage-graph[data-state=ready]")
+    assert drawn_nodes(page) == {"landing-1", "bars_raw", "bars", "daily_bars", "daily_indicators", "symbol_summary"}
+    assert page.locator("#node-bars.current").count() == 1
+    assert page.locator("#node-symbol_summary .more text").text_content() == "+1"  # trading_sessions is not shown
+    page.select_option("#lineage-up", "1")
+    page.select_option("#lineage-down", "1")
+    assert drawn_nodes(page) == {"bars_raw", "bars", "daily_bars"}
+    page.select_option("#lineage-down", "all")
+    page.select_option("#lineage-up", "all")
+    expected = graph.closure(["bars"], upstream=True) | graph.closure(["bars"], upstream=False) | {"landing-1"}
+    assert drawn_nodes(page) == expected
+    page.goto((site / "tables" / "daily_bars.html").as_uri())  # the levels chosen are kept between pages
+    page.wait_for_selector("#lineage-graph[data-state=ready]")
+    assert page.input_value("#lineage-up") == "all" and "landing-1" in drawn_nodes(page)
+    page.click("#node-daily_indicators a")
+    page.wait_for_url("**/tables/daily_indicators.html")
     assert page.problems.items == []

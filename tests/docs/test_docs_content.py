@@ -25,9 +25,21 @@ def generate(root: Path, out: Path, env: str = "local"):
     return build_site(load_valid(root), env, out, live_stats="off")
 
 
-def search_index(site: Path) -> list[dict]:
-    text = (site / "assets" / "search-index.js").read_text()
-    return json.loads(text.removeprefix("window.MEDALLION_SEARCH = ").removesuffix(";\n"))
+def site_data(site: Path) -> dict:
+    """assets/catalog.js, the data file behind the sidebar, search and lineage graphs."""
+    text = (site / "assets" / "catalog.js").read_text()
+    return json.loads(text.removeprefix("window.MEDALLION_CATALOG = ").removesuffix(";\n"))
+
+
+def data_table(site: Path, name: str) -> dict:
+    found = [t for t in site_data(site)["tables"] if t["name"] == name]
+    assert len(found) == 1, name
+    return found[0]
+
+
+def upstream_names(site: Path, name: str) -> list[str]:
+    tables = site_data(site)["tables"]
+    return [tables[i]["name"] for i in data_table(site, name)["up"]]
 
 
 NEW_SPEC = """\
@@ -61,7 +73,7 @@ def test_every_table_in_tables_is_documented(project_dir, tmp_path):
     assert len(specs) >= 7
     index = (site / "index.html").read_text()
     lineage = (site / "lineage.svg").read_text()
-    entries = search_index(site)
+    data = site_data(site)
     readme = (site / "README.md").read_text()
     for spec in specs:
         name = spec["name"]
@@ -70,14 +82,13 @@ def test_every_table_in_tables_is_documented(project_dir, tmp_path):
         assert f'href="tables/{name}.html"' in index
         assert f"(tables/{name}.md)" in readme
         assert f'id="node&#45;{name}"' in lineage and f'xlink:href="tables/{name}.html"' in lineage
-        assert {"kind": "table", "name": name} == {k: v for k, v in _entry(entries, "table", name).items()
-                                                    if k in ("kind", "name")}
+        entry = data_table(site, name)
+        assert (entry["layer"], entry["domain"], entry["tags"]) == (spec["layer"], spec["owner"], spec["tags"])
         assert f"<h1>{name} " in page and markdown.startswith(f"# {name}\n")
+        assert [c[0] for c in entry["columns"]] == [c["name"] for c in spec["columns"]]
         for column in spec["columns"]:
             assert f'<tr id="col-{column["name"]}">' in page, (name, column["name"])
             assert f"| `{column['name']}`" in markdown
-            assert _entry(entries, "column", column["name"], table=name)["url"] == \
-                f"tables/{name}.html#col-{column['name']}"
         for expectation in spec.get("expectations", []):
             assert f"<td>{expectation['name']}</td>" in page
             assert f"| {expectation['name']} |" in markdown
@@ -85,12 +96,30 @@ def test_every_table_in_tables_is_documented(project_dir, tmp_path):
             assert f"<code>{catalog}.{spec['layer']}.{name}</code>" in page
     pages = sorted(p.stem for p in (site / "tables").glob("*.html"))
     assert pages == sorted(s["name"] for s in specs)
+    assert [t["name"] for t in data["tables"]][:2] == ["bars_raw", "nyse_sessions_raw"]  # dependency order
+    assert data["grouped"] is False and data["event_log"] == "medallion_local.ops.event_log"
 
 
-def _entry(entries: list[dict], kind: str, name: str, table: str | None = None) -> dict:
-    found = [e for e in entries if e["kind"] == kind and e["name"] == name and (table is None or e["table"] == table)]
-    assert len(found) == 1, (kind, name, table)
-    return found[0]
+def test_pages_carry_only_their_own_table(project_dir, tmp_path):
+    """The site grows linearly: adding 120 tables elsewhere leaves a page's size alone (give or take the
+    total in its footer), because the table list and search data live once, in assets/catalog.js."""
+    site = tmp_path / "site"
+    generate(project_dir, site)
+    before = (site / "tables" / "bars.html").read_text()
+    for i in range(120):
+        (project_dir / "tables" / "gold" / f"extra_{i:03d}.yaml").write_text(
+            NEW_SPEC.replace("weekly_bars", f"extra_{i:03d}").replace("daily_bars", "symbol_summary")
+            .replace("quant-research", f"team-{i % 4}"))
+    generate(project_dir, site)
+    after = (site / "tables" / "bars.html").read_text()
+    assert after.replace("127 table specs", "7 table specs") == before
+    assert "extra_000" not in after and "extra_000" in (site / "assets" / "catalog.js").read_text()
+    data = site_data(site)
+    assert data["grouped"] is True and len(data["tables"]) == 127
+    assert upstream_names(site, "extra_007") == ["symbol_summary"]
+    lineage = (site / "lineage.svg").read_text()  # above GROUP_ABOVE tables: layer x domain groups
+    assert 'id="node&#45;group&#45;gold&#45;team&#45;2"' in lineage and "30 tables" in lineage
+    assert "extra_000" not in lineage
 
 
 def test_table_page_shows_the_spec(project_dir, tmp_path):
@@ -120,7 +149,7 @@ def test_documenting_another_environment_resolves_its_paths(project_dir, tmp_pat
     bars_raw = (site / "tables" / "bars_raw.html").read_text()
     assert "files in <code>/Volumes/medallion_prod/bronze/landing/bars</code>" in bars_raw
     assert '<tr class="current"><td><a href="../environments.html">prod</a>' in bars_raw
-    assert "medallion_prod.ops.pipeline_event_log" in (site / "index.html").read_text()  # databricks.event_log_table
+    assert "medallion_prod.ops.pipeline_event_log" in (site / "quality.html").read_text()  # databricks.event_log_table
 
 
 def test_a_new_spec_appears_and_a_removed_one_disappears(project_dir, tmp_path):
@@ -138,11 +167,13 @@ def test_a_new_spec_appears_and_a_removed_one_disappears(project_dir, tmp_path):
     assert '<a href="weekly_bars.html">weekly_bars</a>' in daily.split("<h3>Downstream</h3>")[1]
     index = (site / "index.html").read_text()
     assert '<span class="big">4</span> gold tables' in index
-    assert 'xlink:href="tables/weekly_bars.html"' in index
+    assert 'href="tables/weekly_bars.html"' in index
+    assert 'xlink:href="tables/weekly_bars.html"' in (site / "lineage.svg").read_text()
     markdown = (site / "tables" / "weekly_bars.md").read_text()
     assert "| Monday of the week \\| New York. |" in markdown  # a pipe stays inside its cell
     assert "  daily_bars --> weekly_bars" in markdown
-    assert _entry(search_index(site), "column", "week_start")["table"] == "weekly_bars"
+    assert ["symbol", "week_start", "close"] == [c[0] for c in data_table(site, "weekly_bars")["columns"]]
+    assert upstream_names(site, "weekly_bars") == ["daily_bars"]
 
     (project_dir / "tables" / "gold" / "symbol_summary.yaml").unlink()
     report = generate(project_dir, site)
@@ -160,7 +191,7 @@ def test_python_transform_shows_the_function_source(project_dir, tmp_path):
     generate(project_dir, site)
     page = (site / "tables" / "weekly_bars.html").read_text()
     assert "Python function <code>transforms.weekly:roll_up</code>." in page
-    assert '<span class="k">def</span><span class="w"> </span><span class="nf">roll_up</span>' in page
+    assert '<span class="k">def</span> <span class="nf">roll_up</span>(df):' in page
     assert "```python\ndef roll_up(df):" in (site / "tables" / "weekly_bars.md").read_text()
 
 
@@ -174,13 +205,16 @@ def test_lineage_graph_runs_landing_to_checks(project_dir, tmp_path):
     assert ("landing&#45;1", "bars_raw") in edges and ("bars", "daily_bars") in edges
     assert ("event log", "quality checks") in edges
     assert ("trading_sessions", "symbol_summary") in edges and ("daily_bars", "symbol_summary") in edges
-    assert 'xlink:href="index.html#quality"' in svg
+    assert 'xlink:href="quality.html"' in svg
     assert "<!--" not in svg  # no graphviz version banner: output must not depend on it
-    # a table page draws only the table's neighbourhood, with links relative to tables/
+    # a table page's neighbourhood is drawn in the browser from the catalog data (test_docs_browser.py)
     page = (site / "tables" / "trading_sessions.html").read_text()
-    graph = page.split('<figure class="lineage">')[1].split("</figure>")[0]
-    assert 'xlink:href="symbol_summary.html"' in graph and "bars_raw" not in graph
-    assert "landing/calendar" in graph and "landing/bars" not in graph
+    assert '<figure class="lineage" id="lineage-graph" data-view="table" data-focus="trading_sessions">' in page
+    assert upstream_names(site, "trading_sessions") == ["nyse_sessions_raw"]
+    assert upstream_names(site, "symbol_summary") == ["daily_bars", "trading_sessions"]
+    data = site_data(site)
+    landing = data["landings"][data_table(site, "nyse_sessions_raw")["landing"]]
+    assert landing["path"] == ".medallion/local/landing/calendar" and landing["domain"] == "market-data-team"
 
 
 def test_environments_page_compares_settings(project_dir, tmp_path):
