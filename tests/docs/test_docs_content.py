@@ -108,7 +108,7 @@ def test_pages_carry_only_their_own_table(project_dir, tmp_path):
     before = (site / "tables" / "bars.html").read_text()
     for i in range(120):
         (project_dir / "tables" / "gold" / f"extra_{i:03d}.yaml").write_text(
-            NEW_SPEC.replace("weekly_bars", f"extra_{i:03d}").replace("daily_bars", "symbol_summary")
+            NEW_SPEC.replace("weekly_bars", f"extra_{i:03d}").replace("daily_bars", "daily_indicators")
             .replace("quant-research", f"team-{i % 4}"))
     generate(project_dir, site)
     after = (site / "tables" / "bars.html").read_text()
@@ -116,7 +116,7 @@ def test_pages_carry_only_their_own_table(project_dir, tmp_path):
     assert "extra_000" not in after and "extra_000" in (site / "assets" / "catalog.js").read_text()
     data = site_data(site)
     assert data["grouped"] is True and len(data["tables"]) == 127
-    assert upstream_names(site, "extra_007") == ["symbol_summary"]
+    assert upstream_names(site, "extra_007") == ["daily_indicators"]
     lineage = (site / "lineage.svg").read_text()  # above GROUP_ABOVE tables: layer x domain groups
     assert 'id="node&#45;group&#45;gold&#45;team&#45;2"' in lineage and "30 tables" in lineage
     assert "extra_000" not in lineage
