@@ -81,8 +81,9 @@ def test_workers_run_this_interpreter_unless_pyspark_python_says_otherwise(tmp_p
     monkeypatch.delenv("PYSPARK_PYTHON", raising=False)
     conf = static_conf(_environment(tmp_path))
     assert conf["spark.pyspark.python"] == conf["spark.pyspark.driver.python"] == sys.executable
-    monkeypatch.setenv("PYSPARK_PYTHON", "/opt/python/bin/python3.11")
-    assert python_executable() == static_conf(_environment(tmp_path))["spark.pyspark.python"] == "/opt/python/bin/python3.11"
+    chosen = "/opt/python/bin/python3.11"
+    monkeypatch.setenv("PYSPARK_PYTHON", chosen)
+    assert python_executable() == static_conf(_environment(tmp_path))["spark.pyspark.python"] == chosen
 
 
 @pytest.mark.spark
