@@ -97,11 +97,10 @@ def test_pandas_udfs_in_a_python_transform_run_through_the_pipeline(spark, local
     (project.root / "worker_probe.py").write_text(PROBE_MODULE)
     (project.root / "tables" / "gold" / "worker_probe.yaml").write_text(PROBE_SPEC)
     sys.modules.pop("worker_probe", None)  # each project has its own module of that name
-    project.write_calendar()
     for day in DAYS:
         project.write_bars(f"synthetic_{day}_b000.jsonl", [row for symbol in SYMBOLS for row in bar_rows(symbol, day)])
 
-    result = project.run(spark)
+    result = project.run(spark, tables=["bars_raw", "bars", "daily_bars", "daily_indicators", "worker_probe"])
 
     assert result.ok, [(f.table, f.error) for f in result.failed]
     daily = project.table(spark, "gold.daily_bars")
