@@ -10,7 +10,8 @@ import pytest
 from framework.deploy.schema import official_schema_path
 
 REPO = Path(__file__).resolve().parents[2]
-PROJECT_PARTS = ("tables", "environments", "templates", "notebooks", "resources", "databricks.yml", "pyproject.toml")
+PROJECT_PARTS = ("tables", "environments", "transforms", "templates", "notebooks", "resources", "databricks.yml",
+                 "pyproject.toml")
 
 
 @pytest.fixture(scope="session")

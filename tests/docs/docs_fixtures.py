@@ -13,7 +13,7 @@ REPO = Path(__file__).resolve().parents[2]
 
 def copy_project(target: Path) -> Path:
     """The repository's real specs and environments, in a folder a test may change."""
-    for folder in ("tables", "environments"):
+    for folder in ("tables", "environments", "transforms"):
         shutil.copytree(REPO / folder, target / folder)
     return target
 
