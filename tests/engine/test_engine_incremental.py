@@ -46,11 +46,16 @@ def test_a_new_day_recomputes_only_that_day_and_equals_a_full_refresh(spark, tmp
     write = last_write(project, spark, "gold.daily_bars")
     assert write["mode"] == "Overwrite" and str(DAYS[3]) in write["predicate"], write
     assert result.flow("daily_bars").metrics.input_rows == len(SYMBOLS)  # only the new day was recomputed
+    indicators = result.flow("daily_indicators")
+    assert indicators.status == "COMPLETED" and indicators.metrics.input_rows == len(SYMBOLS)  # extended
+    assert last_write(project, spark, "gold.daily_indicators")["mode"] == "Append"
     incremental = rows_of(project, spark, "gold.daily_bars")
     assert {r[1] for r in incremental} == set(DAYS[:4])
+    incremental_indicators = rows_of(project, spark, "gold.daily_indicators")
 
-    assert project.run(spark, full_refresh=["daily_bars"]).ok
+    assert project.run(spark, full_refresh=["daily_bars", "daily_indicators"]).ok
     assert rows_of(project, spark, "gold.daily_bars") == incremental
+    assert rows_of(project, spark, "gold.daily_indicators") == incremental_indicators
 
 
 def test_a_late_correction_recomputes_its_day_only(spark, tmp_path):
@@ -70,8 +75,13 @@ def test_a_late_correction_recomputes_its_day_only(spark, tmp_path):
     assert changed == {(s, DAYS[1]) for s in SYMBOLS}
     assert str(DAYS[1]) in last_write(project, spark, "gold.daily_bars")["predicate"]
 
-    assert project.run(spark, full_refresh=["daily_bars"]).ok
+    recomputed = last_write(project, spark, "gold.daily_indicators")  # its symbols' history changed
+    assert recomputed["mode"] == "Overwrite" and "AAPL" in recomputed["predicate"]
+    indicators = rows_of(project, spark, "gold.daily_indicators")
+
+    assert project.run(spark, full_refresh=["daily_bars", "daily_indicators"]).ok
     assert {r[:2]: r for r in rows_of(project, spark, "gold.daily_bars")} == after
+    assert rows_of(project, spark, "gold.daily_indicators") == indicators
 
 
 def test_no_upstream_change_is_up_to_date_and_a_spec_change_recomputes_everything(spark, tmp_path):

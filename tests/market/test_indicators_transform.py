@@ -112,3 +112,42 @@ def test_transform_equals_the_former_sql_on_nulls_and_bad_prices(spark):
     assert 0 < counts["sma_50"] < counts["sma_5"] < closes  # NULL closes empty the windows that hold them
     assert counts["log_return_1d"] < counts["return_1d"] < closes  # ln of 0 and negatives, division by 0
     assert counts["ema_20"] > counts["close"]  # carried over NULL closes
+
+
+def _by_symbol(bars: list[Bar]):
+    import pandas as pd
+
+    frame = pd.DataFrame(bars, columns=["symbol", "trade_date", "open", "high", "low", "close", "volume"])
+    for symbol, rows in frame.groupby("symbol"):
+        yield symbol, rows.sort_values("trade_date").reset_index(drop=True)[["symbol", "trade_date", "high", "low",
+                                                                                "close"]].astype(
+            {"high": "float64", "low": "float64", "close": "float64"})
+
+
+@pytest.mark.parametrize("defects", [False, True], ids=["real", "with-defects"])
+def test_continuing_a_symbol_from_its_latest_rows_equals_recomputing_it(defects):
+    """Incremental refresh: a symbol's new days continued from its latest 50 rows are bit for bit the rows a
+    recomputation of its whole history gives — at every split around the windows' and ATR's warm-up."""
+    import numpy as np
+
+    from transforms.indicators import CONTEXT_ROWS, OUTPUT_COLUMNS, continue_symbol, indicators_of_symbol
+
+    bars = _with_defects(_real_bars()) if defects else _real_bars()
+    checked = 0
+    for symbol, rows in _by_symbol(bars):
+        full = indicators_of_symbol(rows).reset_index(drop=True)
+        for split in sorted({1, 5, 13, 14, 15, 20, 21, 49, 50, 51, 120, len(rows) - 1}):
+            if not 0 < split < len(rows):
+                continue
+            context = full.iloc[max(0, split - CONTEXT_ROWS):split]
+            if split > CONTEXT_ROWS and np.isnan(full["atr_14"].iloc[split - 1]):
+                continue  # ATR still warming up beyond 50 rows: only real-data defects get here
+            continued = continue_symbol(rows.iloc[split:], context).reset_index(drop=True)
+            expected = full.iloc[split:].reset_index(drop=True)
+            assert list(continued.columns) == list(OUTPUT_COLUMNS)
+            for column in OUTPUT_COLUMNS[2:]:
+                assert np.array_equal(continued[column].to_numpy(dtype="float64"),
+                                      expected[column].to_numpy(dtype="float64"), equal_nan=True), \
+                    (symbol, split, column)
+            checked += 1
+    assert checked > 40
