@@ -13,9 +13,9 @@ same environment), and is timed from its first read to its last commit (JVM star
 * medallion   — `run_pipeline` on the real specs of tables/ (bronze -> silver -> gold, expectations,
                 quarantine, de-duplication, event log, OPTIMIZE ZORDER);
 * handwritten — what the seed system's notebooks did, written directly in PySpark: the same SQL
-                (read from the specs), the same rules, quarantine table, de-duplicating MERGE, the
-                same table properties and Z-order, without the framework (no event log, no
-                per-rule counts, no schema-evolution checks).
+                (read from the specs) and Python transforms, the same rules, quarantine table,
+                de-duplicating MERGE, the same table properties and Z-order, without the framework
+                (no event log, no per-rule counts, no schema-evolution checks).
 
 Then Medallion's continuous mode is started on the loaded tables and one more file is landed: the
 time until its rows are visible in bronze and in gold is the continuous-mode latency.
@@ -111,7 +111,7 @@ def make_project(work: Path) -> Path:
     if root.exists():
         shutil.rmtree(root)
     root.mkdir(parents=True)
-    for folder in ("tables", "environments"):
+    for folder in ("tables", "environments", "transforms"):
         shutil.copytree(REPO / folder, root / folder)
     write_environment(root, work)
     return root
@@ -287,8 +287,9 @@ def phase_handwritten(root: Path) -> dict:
     spark.read.table("hw_silver.bars").createOrReplaceTempView("source")
     daily = spark.sql(spec["daily_bars"]["transform"]["sql"])
     daily.write.format("delta").mode("overwrite").option("path", str(store / "daily_bars")).saveAsTable("hw_gold.daily_bars")
-    spark.read.table("hw_gold.daily_bars").createOrReplaceTempView("source")
-    indicators = spark.sql(spec["daily_indicators"]["transform"]["sql"])
+    from transforms.indicators import daily_indicators  # the spec's transform.python
+
+    indicators = daily_indicators(spark.read.table("hw_gold.daily_bars"))
     indicators.write.format("delta").mode("overwrite").option("path", str(store / "daily_indicators")) \
         .saveAsTable("hw_gold.daily_indicators")
     summary_sql = spec["symbol_summary"]["source"]["sql"].replace("FROM daily_bars", "FROM hw_gold.daily_bars") \

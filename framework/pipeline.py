@@ -114,6 +114,24 @@ class SplitHint:
     transform: Callable[["DataFrame"], "DataFrame"]
 
 
+@dataclass(frozen=True)
+class IncrementalHint:
+    """Attached to the query function of a materialized view with `refresh:` as `medallion_incremental`.
+
+    Real DLT ignores it (Databricks refreshes materialized views incrementally by itself). The local
+    runtime uses it to recompute only the groups whose source rows changed: `build(where, previous)`
+    is the view's query over the upstream rows matching `where` (a SQL predicate), continuing from the
+    view's own `previous` rows where the spec has `extends_by`.
+    """
+
+    upstream: str
+    """Published name of the one upstream table."""
+    incremental_by: tuple[str, ...]
+    extends_by: str | None
+    context_rows: int
+    build: Callable[[str, "DataFrame | None"], "DataFrame"]
+
+
 # ---------------------------------------------------------------------------------------------------
 # entry points
 # ---------------------------------------------------------------------------------------------------
@@ -172,8 +190,10 @@ def register_table(dlt: Any, spark: "SparkSession", spec: TableSpec, env: Enviro
         changes_view = declare_deduplicated(dlt, spec, table, query, expect)
         datasets, prepared = [changes_view, table], changes_view
     else:
-        api.dataset(dlt, spec)(name=table, comment=spec.description, **table_options(spec))(
-            expect(query.function(spec.name)))
+        function = query.function(spec.name)
+        if spec.refresh and spec.kind == "materialized_view":
+            function.medallion_incremental = query.incremental_hint()  # type: ignore[attr-defined]
+        api.dataset(dlt, spec)(name=table, comment=spec.description, **table_options(spec))(expect(function))
         datasets, prepared = [table], table
     quarantine = declare_quarantine(dlt, spec, env, table, query, prepared) if spec.kind != "view" else None
     if quarantine:
@@ -371,8 +391,14 @@ class QueryBuilder:
         query.__name__ = query.__qualname__ = name
         return query
 
-    def build(self) -> "DataFrame":
-        df = self.transform(self.read_source())
+    def build(self, where: str | None = None, previous: "DataFrame | None" = None) -> "DataFrame":
+        """The spec's rows: its source (only the rows matching `where`), transformed, conformed.
+
+        `previous` (incremental refresh with `extends_by`): this table's latest rows of each group that
+        continues, handed to a python transform as context.
+        """
+        source = self.read_source()
+        df = self.transform(source.where(where) if where else source, previous)
         df = conform(df, self.spec)
         if self.spec.dedupe_sequence_by and not df.isStreaming:
             df = latest_per_key(df, self.spec.keys, self.spec.dedupe_sequence_by)
@@ -396,7 +422,14 @@ class QueryBuilder:
         published = self.names.get(name, name)
         return self.spark.readStream.table(published) if stream else self.spark.read.table(published)
 
-    def transform(self, df: "DataFrame") -> "DataFrame":
+    def incremental_hint(self) -> IncrementalHint:
+        refresh = self.spec.refresh
+        assert refresh is not None and isinstance(self.spec.source, TablesSource)
+        upstream = self.spec.source.tables[0]
+        return IncrementalHint(self.names.get(upstream, upstream), refresh.incremental_by, refresh.extends_by,
+                               refresh.context_rows, self.build)
+
+    def transform(self, df: "DataFrame", previous: "DataFrame | None" = None) -> "DataFrame":
         transform = self.spec.transform
         if transform is None:
             return df
@@ -406,7 +439,7 @@ class QueryBuilder:
             sql = substitute(transform.sql, self.env.variables())
             return self.spark.sql(qualify_tables(sql, {**self.names, "source": view}))
         function = python_transform(transform.python or "", self.spec)
-        result = function(df)
+        result = function(df) if previous is None else function(df, previous)
         from pyspark.sql import DataFrame
 
         if not isinstance(result, DataFrame):

@@ -4,9 +4,10 @@
 runtime's settings, an in-memory catalog. A test that runs the pipeline points it at its own project
 with `attach_storage` (done by `LocalProject.run`), so tests never touch `.medallion/`.
 
-`local_project(...)` copies the repository's tables/ and environments/ into tmp_path and adds an
-environment `test` (extends `local`) whose landing folder and storage live in tmp_path; `write_bars`
-and `write_calendar` land JSON-lines files the way the collection job does (temp file, then rename).
+`local_project(...)` copies the repository's tables/, environments/ and transforms/ into tmp_path and
+adds an environment `test` (extends `local`) whose landing folder and storage live in tmp_path;
+`write_bars` and `write_calendar` land JSON-lines files the way the collection job does (temp file,
+then rename).
 """
 
 from __future__ import annotations
@@ -133,7 +134,7 @@ class LocalProject:
 
 def make_local_project(root: Path, env_settings: str = "") -> LocalProject:
     root.mkdir(parents=True, exist_ok=True)
-    for folder in ("tables", "environments"):
+    for folder in ("tables", "environments", "transforms"):
         shutil.copytree(REPO / folder, root / folder)
     (root / "environments" / "test.yaml").write_text(
         "name: test\nextends: local\n"

@@ -50,6 +50,11 @@ class Dataset:
         """The `SplitHint` of a quarantine table (see framework.pipeline), or None."""
         return getattr(self.query, "medallion_split", None)
 
+    @property
+    def incremental_hint(self) -> Any:
+        """The `IncrementalHint` of a materialized view with `refresh:` (see framework.pipeline), or None."""
+        return getattr(self.query, "medallion_incremental", None)
+
 
 @dataclass(frozen=True)
 class ChangeFlow:

@@ -46,6 +46,7 @@ if TYPE_CHECKING:
 FlowKind = Literal["append", "merge", "materialize"]
 FAILED = f"{INTERNAL_PREFIX}failed"
 SAMPLE_VALUE_CHARS = 200
+FLOW_ID_FILE = "_flow_id"
 REPLAY_HISTORY_DEPTH = 50
 """Table versions searched for a replayed batch's commit (it is one of the newest few)."""
 
@@ -75,12 +76,22 @@ class Flow:
         return self.kind in ("append", "merge")
 
 
-def _flow_identity(checkpoint: Path) -> str:
-    """A random id made with the checkpoint: Delta's txnAppId must change when a flow starts over."""
-    marker = checkpoint / "_flow_id"
+@dataclass(frozen=True)
+class ViewWrite:
+    """A partial refresh of a materialized view: its recomputed rows replace only the rows matching
+    `replace_where`, or are appended (`append`: every group only grew)."""
+
+    replace_where: str | None = None
+    append: bool = False
+
+
+def flow_identity(checkpoint: Path) -> str:
+    """A random id made with the checkpoint: Delta's txnAppId must change when a flow starts over (and a
+    materialized view reading the table must notice it was rebuilt)."""
+    marker = checkpoint / FLOW_ID_FILE
     if not marker.is_file():
         checkpoint.mkdir(parents=True, exist_ok=True)
-        tmp = checkpoint / f"._flow_id.{uuid.uuid4().hex}"
+        tmp = checkpoint / f".{FLOW_ID_FILE}.{uuid.uuid4().hex}"
         tmp.write_text(uuid.uuid4().hex)
         tmp.replace(marker)
     return marker.read_text().strip()
@@ -107,6 +118,8 @@ class FlowRun:
     write_lock: threading.Lock = field(default_factory=threading.Lock)
     """Held while writing; maintenance (OPTIMIZE) takes it too, so they never conflict."""
     restart_requested: bool = False
+    view_write: "ViewWrite | None" = None
+    """How the next materialized-view batch replaces the table (None: all of it); see materialize.py."""
     query: "StreamingQuery | None" = None
     merge_session: "SparkSession | None" = None
     replay_checked: bool = False
@@ -114,7 +127,7 @@ class FlowRun:
 
     def __post_init__(self) -> None:
         self.checkpoint = self.storage.checkpoint(self.flow.name)
-        self.app_id = f"medallion:{self.flow.name}:{_flow_identity(self.checkpoint)}"
+        self.app_id = f"medallion:{self.flow.name}:{flow_identity(self.checkpoint)}"
         self.table_path = self.storage.table_path(self.flow.name)
 
     # -- set-up --------------------------------------------------------------------------------------
@@ -285,8 +298,16 @@ class FlowRun:
     def _save(self, spark: "SparkSession", df: "DataFrame", dataset: Dataset, batch_id: int | None, *, tag: str,
               merge_schema: bool = False) -> None:
         path = str(self.storage.table_path(dataset.name))
-        if batch_id is None:  # materialized view: recomputed as a whole
-            df.write.format("delta").mode("overwrite").save(path)
+        if batch_id is None:  # materialized view: recomputed as a whole, or the groups it recomputed
+            partial = self.view_write if dataset is self.flow.target else None
+            writer = df.write.format("delta")
+            if partial is not None and partial.append:
+                writer = writer.mode("append")
+            elif partial is not None and partial.replace_where:
+                writer = writer.mode("overwrite").option("replaceWhere", partial.replace_where)
+            else:
+                writer = writer.mode("overwrite")
+            writer.save(path)
             return
         writer = (df.write.format("delta").mode("append")
                   .option("txnAppId", f"{self.app_id}:{tag}").option("txnVersion", batch_id)

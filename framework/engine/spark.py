@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import os
+import sys
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Iterator
@@ -74,8 +75,9 @@ def _log4j_file() -> Path:
 
 
 def static_conf(env: Environment) -> dict[str, str]:
-    """Settings fixed when the JVM starts: classpath, catalog, warehouse, memory, logging."""
+    """Settings fixed when the JVM starts: classpath, catalog, warehouse, memory, logging, Python workers."""
     storage = Storage.of(env)
+    python = python_executable()
     conf = {
         "spark.master": os.environ.get("MEDALLION_SPARK_MASTER", DEFAULT_MASTER),
         "spark.app.name": f"medallion-{env.name}",
@@ -89,9 +91,18 @@ def static_conf(env: Environment) -> dict[str, str]:
         "spark.log.structuredLogging.enabled": "false",
         "spark.driver.extraJavaOptions": f"-Dlog4j.configurationFile=file:{_log4j_file()} "
                                          + os.environ.get("MEDALLION_SPARK_JAVA_OPTIONS", ""),
+        "spark.pyspark.python": python,
+        "spark.pyspark.driver.python": python,
     }
     conf.update(jar_conf())
     return conf
+
+
+def python_executable() -> str:
+    """The interpreter of Python workers (pandas UDFs, `applyInPandas`): `PYSPARK_PYTHON` when set, else
+    this process's own (the project's virtualenv, with pandas and pyarrow), not whatever `python3` is first
+    on PATH."""
+    return os.environ.get("PYSPARK_PYTHON") or sys.executable
 
 
 def runtime_conf(env: Environment) -> dict[str, str]:
@@ -115,8 +126,11 @@ def build_session(env: Environment) -> "SparkSession":
 
     active = SparkSession.getActiveSession()
     if active is None:
+        conf = static_conf(env)
+        # PySpark takes the workers' interpreter from PYSPARK_PYTHON, not from `spark.pyspark.python`
+        os.environ["PYSPARK_PYTHON"] = conf["spark.pyspark.python"]
         builder = SparkSession.builder
-        for key, value in static_conf(env).items():
+        for key, value in conf.items():
             builder = builder.config(key, value)
         for key, value in runtime_conf(env).items():
             builder = builder.config(key, value)

@@ -45,7 +45,7 @@ class Update:
         self.listener, self.stop = listener, stop
         self.event_log = EventLogWriter(spark, env)
         self.retry = RetryRule.of(env)
-        self.materializer = Materializer(project, env)
+        self.materializer = Materializer(project, env, storage, spark)
         self.dlt = LocalDLT(spark)
         self.active: list[FlowRun] = []
         self.changed = threading.Event()

@@ -57,6 +57,15 @@ Source = FilesSource | TablesSource | SqlSource
 
 
 @dataclass(frozen=True)
+class Refresh:
+    """`refresh:` of a materialized view: which groups the local runtime may recompute alone."""
+
+    incremental_by: tuple[str, ...]
+    extends_by: str | None = None
+    context_rows: int = 1
+
+
+@dataclass(frozen=True)
 class Transform:
     sql: str | None = None
     python: str | None = None
@@ -77,6 +86,7 @@ class TableSpec:
     keys: tuple[str, ...] = ()
     transform: Transform | None = None
     dedupe_sequence_by: str | None = None
+    refresh: Refresh | None = None
     expectations: tuple[Expectation, ...] = ()
     zorder_by: tuple[str, ...] = ()
     cluster_by: tuple[str, ...] = ()
@@ -137,6 +147,10 @@ def build_source(raw: dict[str, Any]) -> Source:
     return SqlSource(sql=raw["sql"])
 
 
+def build_refresh(raw: dict[str, Any]) -> Refresh:
+    return Refresh(tuple(raw["incremental_by"]), raw.get("extends_by"), int(raw.get("context_rows", 1)))
+
+
 def build_table(data: dict[str, Any], document: Document | None = None) -> TableSpec:
     """Build a TableSpec from a document that already passed the JSON Schema."""
     source = build_source(data["source"])
@@ -154,6 +168,7 @@ def build_table(data: dict[str, Any], document: Document | None = None) -> Table
         keys=tuple(data.get("keys", ())),
         transform=transform,
         dedupe_sequence_by=(data.get("dedupe") or {}).get("sequence_by"),
+        refresh=build_refresh(data["refresh"]) if "refresh" in data else None,
         expectations=tuple(Expectation(e["name"], e["rule"].strip(), e["action"], e.get("description", "").strip())
                            for e in data.get("expectations", ())),
         zorder_by=tuple(data.get("zorder_by", ())),

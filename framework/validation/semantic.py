@@ -40,7 +40,7 @@ def check_project(project: Project, env: str | None) -> list[Finding]:
     rule_sets = _layer_rule_sets(environments)
     for spec in project.tables.values():
         for check in (check_location, check_source, check_columns, check_expectations, check_transform,
-                      check_transform_columns, check_dedupe):
+                      check_transform_columns, check_dedupe, check_refresh):
             findings.extend(check(spec, project))
         findings.extend(check_variables(spec, variables))
         findings.extend(check_layers(spec, project, rule_sets))
@@ -313,3 +313,53 @@ def check_cycles(project: Project) -> Iterator[Finding]:
         first = project.tables[cycle[0]]
         yield first.document.finding(("source",), "tables depend on each other in a cycle: " + " -> ".join(cycle),
                                      hint="break the cycle by removing one of these sources", code="cycle", key=True)
+
+
+CHANGE_DATA_FEED = "delta.enableChangeDataFeed"
+
+
+def check_refresh(spec: TableSpec, project: Project) -> Iterator[Finding]:
+    """`refresh:` needs a materialized view over one upstream table read as a batch, and columns both have."""
+    refresh, doc = spec.refresh, spec.document
+    if refresh is None:
+        return
+    if spec.kind != "materialized_view":
+        yield doc.finding(("refresh",), f"`refresh` applies to materialized views; this table is a {spec.kind}",
+                          key=True, hint="remove it: streaming tables are incremental already")
+        return
+    source = spec.source
+    if not (isinstance(source, TablesSource) and len(source.tables) == 1 and source.mode == "batch"):
+        yield doc.finding(("refresh",), "`refresh` needs exactly one upstream table read as a batch "
+                          "(`source: {tables: [name], mode: batch}`)", key=True,
+                          hint="without it, the view is recomputed in full when an input changes")
+        return
+    upstream = project.tables.get(source.tables[0])
+    if upstream is None:
+        return  # reported by check_source
+    if spec.quarantine_table:
+        yield doc.finding(("refresh",), "`refresh` cannot be combined with `quarantine` expectations", key=True,
+                          hint="use drop or fail expectations on an incrementally refreshed view")
+    upstream_columns = _available_columns(upstream)
+    for i, column in enumerate(refresh.incremental_by):
+        yield from _refresh_column(spec, ("refresh", "incremental_by", i), column, upstream, upstream_columns)
+    if refresh.extends_by:
+        yield from _refresh_column(spec, ("refresh", "extends_by"), refresh.extends_by, upstream, upstream_columns)
+        if not (spec.transform and spec.transform.python):
+            yield doc.finding(("refresh", "extends_by"), "`extends_by` needs a `transform.python` function that "
+                              "continues each group from its previous rows", hint="def f(source, previous=None)")
+    elif "context_rows" in (doc.data.get("refresh") or {}):
+        yield doc.finding(("refresh", "context_rows"), "`context_rows` only applies with `extends_by`", key=True)
+    if str(upstream.table_properties.get(CHANGE_DATA_FEED, "false")).lower() != "true":
+        yield doc.finding(("refresh",), f"upstream `{upstream.name}` does not set `{CHANGE_DATA_FEED}: true`, so "
+                          "every refresh recomputes the whole view", key=True, severity="warning",
+                          hint=f"add `table_properties: {{{CHANGE_DATA_FEED}: true}}` to {upstream.file}")
+
+
+def _refresh_column(spec: TableSpec, path: tuple, column: str, upstream: TableSpec,
+                    upstream_columns: set[str]) -> Iterator[Finding]:
+    if column not in spec.column_names:
+        yield spec.document.finding(path, f"`{column}` is not a column of this table",
+                                    hint=did_you_mean(column, spec.column_names))
+    if column not in upstream_columns:
+        yield spec.document.finding(path, f"`{column}` is not a column of upstream `{upstream.name}`",
+                                    hint=did_you_mean(column, upstream_columns))

@@ -19,6 +19,6 @@ def market_project(tmp_path: Path) -> Path:
     """tables/ and environments/ of the repository, copied: the shipped specs, free to edit."""
     root = tmp_path / "project"
     root.mkdir()
-    for folder in ("tables", "environments"):
+    for folder in ("tables", "environments", "transforms"):
         shutil.copytree(REPO / folder, root / folder)
     return root

@@ -19,7 +19,7 @@ CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic"
 
 def copy_project(target: Path) -> Path:
     """The repository's real specs and environments, in a folder a test may change."""
-    for folder in ("tables", "environments"):
+    for folder in ("tables", "environments", "transforms"):
         shutil.copytree(REPO / folder, target / folder)
     return target
 
