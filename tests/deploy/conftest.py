@@ -11,7 +11,8 @@ import pytest
 REPO = Path(__file__).resolve().parents[2]
 SHARED = REPO.parent / "shared"
 SCHEMA = SHARED / "databricks" / "bundle.schema.json"
-PROJECT_PARTS = ("tables", "environments", "transforms", "templates", "notebooks", "resources", "databricks.yml", "pyproject.toml")
+PROJECT_PARTS = ("tables", "environments", "transforms", "templates", "notebooks", "resources", "databricks.yml",
+                 "pyproject.toml")
 
 
 @pytest.fixture(scope="session")
