@@ -182,7 +182,7 @@ def test_a_new_spec_appears_and_a_removed_one_disappears(project_dir, tmp_path):
 
 
 def test_python_transform_shows_the_function_source(project_dir, tmp_path):
-    (project_dir / "transforms").mkdir()
+    (project_dir / "transforms").mkdir(exist_ok=True)  # the copy holds the shipped transforms
     (project_dir / "transforms" / "weekly.py").write_text(
         'def roll_up(df):\n    """Weekly bars."""\n    return df.groupBy("symbol").count()\n')
     spec = NEW_SPEC.split("transform:")[0] + "transform:\n  python: transforms.weekly:roll_up\n"
