@@ -228,3 +228,21 @@ def _resolve(table_path: Path, path: str) -> Path:
         return Path(unquote(urlparse(path).path))
     candidate = Path(path)
     return candidate if candidate.is_absolute() else table_path / candidate
+
+
+def files_written_since_optimize(table_path: Path, enough: int) -> int:
+    """Data files added by commits after the table's latest OPTIMIZE (counting stops at `enough`).
+
+    Read newest commit first from the JSON commits (no Spark job), so deciding whether a table is worth
+    optimizing costs a few small file reads whatever the table's size.
+    """
+    commits, _ = _list_log(table_path / LOG_DIR)
+    count = 0
+    for version in sorted(commits, reverse=True):
+        actions = list(_actions(commits[version]))
+        if any((a.get("commitInfo") or {}).get("operation") == "OPTIMIZE" for a in actions):
+            break
+        count += sum(1 for a in actions if (a.get("add") or {}).get("dataChange"))
+        if count >= enough:
+            break
+    return count

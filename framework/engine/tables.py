@@ -10,7 +10,7 @@ import shutil
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from framework.delta_log import is_delta_table
+from framework.delta_log import files_written_since_optimize, is_delta_table
 from framework.engine.dlt_api import Dataset
 from framework.engine.spark import register_table
 from framework.engine.storage import Storage
@@ -111,14 +111,19 @@ def sync_definition(spark: "SparkSession", storage: Storage, dataset: Dataset) -
     return True
 
 
-def optimize(spark: "SparkSession", dataset: Dataset) -> str | None:
-    """OPTIMIZE with the DLT Z-order property, or plain OPTIMIZE for clustered tables. Returns the SQL run."""
+def optimize(spark: "SparkSession", dataset: Dataset, path: Path, min_new_files: int) -> str | None:
+    """OPTIMIZE with the DLT Z-order property, or plain OPTIMIZE for clustered tables. Returns the SQL run.
+
+    Only once `min_new_files` data files were written since the table's last OPTIMIZE: OPTIMIZE rewrites
+    every file smaller than its target size — at this engine's sizes, the whole table — so doing it after
+    every small write would make each day's update cost what the whole history costs. As Databricks'
+    auto compaction does, it waits until enough small files make it worth it.
+    """
     zorder = [c.strip() for c in dataset.table_properties.get(ZORDER_PROPERTY, "").split(",") if c.strip()]
     if not (zorder or dataset.cluster_by):
         return None
-    files = spark.sql(f"DESCRIBE DETAIL {quote_name(dataset.name)}").first()["numFiles"]
-    if not files or files < 2:
-        return None  # one file is already as compact and as ordered as it gets
+    if files_written_since_optimize(path, max(min_new_files, 2)) < max(min_new_files, 2):
+        return None  # too few new files (one file is already as compact and as ordered as it gets)
     if zorder and not dataset.cluster_by:
         sql = f"OPTIMIZE {quote_name(dataset.name)} ZORDER BY (" + ", ".join(f"`{c}`" for c in zorder) + ")"
     elif dataset.cluster_by:

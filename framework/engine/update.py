@@ -204,12 +204,13 @@ class Update:
             if item.flow is None:
                 continue
             run = next((r for r in self.active if r.flow is item.flow), None)
+            path, threshold = self.storage.table_path(item.flow.name), self.env.optimize_min_files
             try:
                 if run is not None:
                     with run.write_lock:
-                        sql = optimize(self.spark, item.flow.target)
+                        sql = optimize(self.spark, item.flow.target, path, threshold)
                 else:
-                    sql = optimize(self.spark, item.flow.target)
+                    sql = optimize(self.spark, item.flow.target, path, threshold)
                 if sql:
                     result.optimized.append(item.flow.name)
                     self.listener.message(f"optimized {item.flow.name}: {sql.split(' ', 2)[2]}")

@@ -42,6 +42,7 @@ DEFAULTS: dict[str, Any] = {
     "optimize_interval": "10 minutes",
     "landing_settle_seconds": 10,
     "max_parallel_flows": 2,
+    "optimize_min_files": 10,
     "spark_conf": {},
     "tags": {},
     "variables": {},
@@ -121,6 +122,11 @@ class Environment:
     @property
     def landing_settle_seconds(self) -> float:
         return float(self.settings["landing_settle_seconds"])
+
+    @property
+    def optimize_min_files(self) -> int:
+        """OPTIMIZE a table once this many data files were written since its last OPTIMIZE."""
+        return max(2, int(self.settings["optimize_min_files"]))
 
     @property
     def max_parallel_flows(self) -> int:

@@ -78,7 +78,7 @@ def order(key: str, select: str | None, amount: float, ts: str) -> dict:
 
 
 def test_reserved_word_identifiers_run_end_to_end(spark, tmp_path):
-    project = make_local_project(tmp_path / "project")
+    project = make_local_project(tmp_path / "project", "optimize_min_files: 2\n")  # OPTIMIZE on the 2nd file
     shutil.rmtree(project.root / "tables")
     for relative, text in SPECS.items():
         (project.root / "tables" / relative).parent.mkdir(parents=True, exist_ok=True)

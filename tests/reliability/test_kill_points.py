@@ -110,7 +110,8 @@ def _safe(matches: Callable[[str], bool], relative: str) -> bool:
 
 def test_seeded_sigkill_series_converges_to_the_uninterrupted_tables(spark, tmp_path_factory):
     base = tmp_path_factory.mktemp("kills")
-    reference, victim = make_local_project(base / "reference"), make_local_project(base / "victim")
+    settings = "optimize_min_files: 2\n"  # OPTIMIZE as soon as there is something to compact: a phase to kill in
+    reference, victim = make_local_project(base / "reference", settings), make_local_project(base / "victim", settings)
     waves = history_waves()
     for project in (reference, victim):
         project.edit("tables/bronze/bars_raw.yaml", "max_files_per_trigger: 200", "max_files_per_trigger: 1")
