@@ -39,15 +39,26 @@ class Materializer:
         if df.isStreaming:
             raise FlowError(f"{item.flow.name}: a materialized view needs a batch source (source.mode: batch)")
         fingerprint = self.fingerprint(item.spec)
-        state = run.checkpoint / INPUTS_STATE
-        if is_delta_table(run.table_path) and state.is_file() \
-                and json.loads(state.read_text()).get("inputs") == fingerprint:
+        if self.is_current(item.spec, fingerprint):
             return False
+        state = run.checkpoint / INPUTS_STATE
         run.prepare(df)
         run.process_batch(df, None)
         state.parent.mkdir(parents=True, exist_ok=True)
         state.write_text(json.dumps({"inputs": fingerprint}))
         return True
+
+    def is_current(self, spec: "TableSpec", fingerprint: str | None = None) -> bool:
+        """True when the view exists and was computed from what it would be computed from now."""
+        ref = TableRef.of(spec, self.env)
+        state = ref.checkpoint / INPUTS_STATE
+        if not (is_delta_table(ref.path) and state.is_file()):
+            return False
+        try:
+            saved = json.loads(state.read_text()).get("inputs")
+        except ValueError:
+            return False
+        return saved == (fingerprint or self.fingerprint(spec))
 
     def fingerprint(self, spec: "TableSpec") -> str:
         """What the view would be computed from now: input data versions, spec and variables."""
