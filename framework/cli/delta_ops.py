@@ -34,11 +34,11 @@ def _local_project(project_dir: Path | None, env_name: str) -> tuple[Project, En
     return project, env
 
 
-def _session(project_dir: Path | None, env_name: str) -> tuple[Any, Any, Any]:
+def _spark(env: Environment) -> Any:
+    """The environment's SparkSession: started only once the arguments are known to be good."""
     from framework.engine.spark import build_session
 
-    project, env = _local_project(project_dir, env_name)
-    return project, env, build_session(env)
+    return build_session(env)
 
 
 def project_tables(project: Project, env: Environment) -> dict[str, TableRef]:
@@ -79,7 +79,7 @@ def history(table: str, limit: int, output_format: str, env_name: str, project_d
     """Show the Delta versions of TABLE (spec name or schema.name): what wrote each and how many rows."""
     project, env = _local_project(project_dir, env_name)
     ref = resolve_table(project, env, table)  # before the JVM starts
-    _, _, spark = _session(project_dir, env_name)
+    spark = _spark(env)
     versions = [_version(row) for row in spark.sql(f"DESCRIBE HISTORY {ref.quoted} LIMIT {int(limit)}").collect()]
     if output_format == "json":
         click.echo(json.dumps({"table": ref.published, "versions": versions}, indent=2, default=str))
@@ -119,8 +119,9 @@ def restore(table: str, version: int | None, timestamp: str | None, env_name: st
 
     if (version is None) == (timestamp is None):
         fail("give exactly one of --version N or --timestamp TS", EXIT_USAGE)
-    project, env, spark = _session(project_dir, env_name)
-    table_ref = resolve_table(project, env, table)
+    project, env = _local_project(project_dir, env_name)
+    table_ref = resolve_table(project, env, table)  # before the JVM starts
+    spark = _spark(env)
     name = table_ref.published
     target = f"VERSION AS OF {int(version)}" if version is not None else \
         "TIMESTAMP AS OF '" + timestamp.replace("'", "") + "'"  # type: ignore[union-attr]
@@ -163,7 +164,7 @@ def sql(query: str, write: bool, limit: int, output_format: str, env_name: str, 
     tables = {ref.published: ref for ref in project_tables(project, env).values()}
     checked = check_query(query, tables, [name for name, ref in tables.items() if is_delta_table(ref.path)],
                           write=write)
-    _, _, spark = _session(project_dir, env_name)
+    spark = _spark(env)
     try:
         if checked.writes:
             with storage_lock(Storage.of(env)):  # not while a run writes the same tables

@@ -101,8 +101,9 @@ class Update:
                             {"update_progress": {"state": UpdateStatus.RUNNING}})
         self.event_log.flush(staged=False)  # a crashed run's staged events wait for this run's replays
         self.listener.run_started(result, result.flows)
-        for pending in result.pending:
-            self.listener.message(f"note: {pending.message}")
+        if continuous:  # a triggered update lists them in its summary; a continuous one ends much later
+            for pending in result.pending:
+                self.listener.message(f"note: {pending.message}")
         return planned, result
 
     def select_flows(self, tables: Iterable[str] | None, full_refresh: bool | Iterable[str] | None

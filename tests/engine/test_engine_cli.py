@@ -84,10 +84,10 @@ def test_history_and_restore_roll_a_table_back(spark, project):
 def test_run_history_and_runs_print_json(project):
     from framework.jobs.runner import history_for
 
-    ran = json.loads(invoke(project, "run", "--tables", "bars", "--format", "json").output)
+    ran = json.loads(invoke(project, "run", "--tables", "bars", "--format", "json").stdout)
     assert ran["ok"] and [f["table"] for f in ran["flows"]] == ["silver.bars"]
     assert ran["flows"][0]["status"] == "COMPLETED" and ran["flows"][0]["metrics"]["read"] == 0
-    history = json.loads(invoke(project, "history", "bars", "--format", "json").output)
+    history = json.loads(invoke(project, "history", "bars", "--format", "json").stdout)
     assert history["table"] == "silver.bars"
     assert history["versions"][-1]["operation"] == "CREATE TABLE"
     assert any(isinstance(v["by"], dict) and v["by"]["flow"] == "silver.bars" for v in history["versions"])
@@ -96,7 +96,7 @@ def test_run_history_and_runs_print_json(project):
     runs.start_task(run_id, "collect", 1)
     runs.end_task(run_id, "collect", 1, "SUCCESS")
     runs.end_job(run_id, "SUCCESS")
-    listed = json.loads(invoke(project, "runs", "--format", "json").output)
+    listed = json.loads(invoke(project, "runs", "--format", "json").stdout)
     assert listed[0]["run_id"] == run_id and listed[0]["status"] == "SUCCESS"
     assert [(t["task"], t["status"]) for t in listed[0]["tasks"]] == [("collect", "SUCCESS")]
 

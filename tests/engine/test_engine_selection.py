@@ -75,7 +75,7 @@ def test_a_selection_names_left_out_upstreams_with_unprocessed_input(spark, tmp_
             "its upstreams")
     assert note in " ".join(text.output.split())
     as_json = invoke(project, "run", "--tables", "daily_bars", "--format", "json")
-    report = json.loads(as_json.output)
+    report = json.loads(as_json.stdout)
     assert [f["status"] for f in report["flows"]] == ["UP_TO_DATE"]
     assert report["pending_upstreams"] == [{
         "table": "bars_raw", "kind": "landing_files", "count": 1, "detail": "1 new landing file(s)",
