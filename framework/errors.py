@@ -15,6 +15,7 @@ problem it is, and carries structured detail where a caller needs more than the 
     ├── FlowError                       a flow of an update failed (retried in production mode)
     │   ├── ExpectationViolation        a `fail` expectation was not met (never retried)
     │   ├── SchemaEvolutionError        landing files bring fields the spec refuses (never retried)
+    │   ├── CastError                   a value cannot be cast to its declared column type (never retried)
     │   └── FilesNotSettled             landing files still being written: not a failure, a replay
     ├── DeltaLogError                   a Delta transaction log cannot be read without Spark
     ├── CollectError (exit code 2) / FetchError   data collection (framework/collect)
@@ -96,6 +97,13 @@ class SchemaEvolutionError(FlowError):
     retryable = False
 
 
+class CastError(FlowError):
+    """The query gave a value that cannot be cast to its declared column type (`on_type_error: fail`);
+    the message names the spec file, the column, the value and the type."""
+
+    retryable = False
+
+
 class FilesNotSettled(FlowError):
     """Files of a micro-batch are still being written: nothing was written, the stream must be restarted."""
 
@@ -163,7 +171,8 @@ class DocsError(MedallionError):
 
 
 _CLASS_PREFIX = re.compile(r"(?:^|\b)(?:[\w.]+\.)?(?:" + "|".join(
-    ("FlowError", "ExpectationViolation", "SchemaEvolutionError", "PipelineDefinitionError", "FilesNotSettled"))
+    ("FlowError", "ExpectationViolation", "SchemaEvolutionError", "PipelineDefinitionError", "FilesNotSettled",
+     "CastError"))
     + r"): ")
 
 

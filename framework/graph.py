@@ -4,8 +4,10 @@ Edges run from an upstream table to the table that reads it. The order is determ
 name, among tables that are ready) so runs, listings and generated files never reorder by accident.
 
 The graph owns traversal: the engine asks it which tables are ready (`GraphQueue`, as dbt's
-graph/queue.py does), which streaming tables a full refresh drags along (`stream_readers`) and which
-tables a materialized view really reads through views (`inputs`); nobody else walks the edges.
+graph/queue.py does), what a `--tables` pattern selects (`select`: `name`, `+name`, `name+`,
+`+name+`, as dbt's `--select`) and which upstreams it leaves out (`left_out_upstreams`), which
+streaming tables a full refresh drags along (`stream_readers`) and which tables a materialized view
+really reads through views (`inputs`); nobody else walks the edges.
 """
 
 from __future__ import annotations
@@ -69,6 +71,27 @@ class TableGraph:
             seen.add(name)
             stack.extend(step(name))
         return seen
+
+    def select(self, pattern: str) -> set[str]:
+        """dbt's node selection for one name: `name` (only it), `+name` (with everything it reads from),
+        `name+` (with everything that reads it), `+name+` (both). The name must be known (see `selector`)."""
+        name, upstream, downstream = selector(pattern)
+        chosen = {name}
+        if upstream:
+            chosen |= self.closure([name], upstream=True)
+        if downstream:
+            chosen |= self.closure([name], upstream=False)
+        return chosen
+
+    def left_out_upstreams(self, selected: set[str]) -> dict[str, list[str]]:
+        """Tables some selected table reads from (transitively) that are not selected -> those selected
+        tables, in graph order: what a selection without `+` leaves as it is."""
+        result: dict[str, list[str]] = {}
+        for name in self.order():
+            if name in selected:
+                for upstream in sorted(self.closure([name], upstream=True) - selected):
+                    result.setdefault(upstream, []).append(name)
+        return {name: result[name] for name in self.order() if name in result}
 
     def stream_readers(self, names: Iterable[str]) -> set[str]:
         """`names` plus every table that reads one of them as a stream, transitively.
@@ -147,3 +170,10 @@ class GraphQueue:
     def waiting(self) -> list[str]:
         """Tables not handed out yet."""
         return [n for n in self.names if n not in self._handed]
+
+
+def selector(pattern: str) -> tuple[str, bool, bool]:
+    """`+name+` -> (name, with upstreams, with downstreams), as in dbt's `--select`."""
+    text = pattern.strip()
+    upstream, downstream = text.startswith("+"), text.endswith("+") and len(text) > 1
+    return text[1 if upstream else 0:len(text) - 1 if downstream else len(text)].strip(), upstream, downstream

@@ -21,7 +21,16 @@ order, `register_table` declares
 * quarantine — DLT has none built in; the documented pattern is a second table fed by the same query
   with the rules inverted: `<table>_quarantine` holds the failing rows, the names of the rules they
   failed (`_failed_rules`) and when (`_quarantined_at`);
-* Z-order — the DLT table properties `pipelines.autoOptimize.managed` / `pipelines.autoOptimize.zOrderCols`.
+* Z-order — the DLT table properties `pipelines.autoOptimize.managed` / `pipelines.autoOptimize.zOrderCols`;
+* declared types — every column is cast to its declared type with `try_cast`; a value that does not
+  cast (NULL out of a non-NULL value) is never written as a silent NULL: with `on_type_error: fail`
+  (the default) `raise_error` inside the query stops the flow naming the spec, the column, the value
+  and the type; with `on_type_error: quarantine` the query carries the reasons in an internal column,
+  an internal drop expectation (`_column_types`) keeps those rows out of the table and the quarantine
+  table receives them with the reasons in `_failed_rules`. The expectation needs the internal column,
+  which must not reach the table, so such a table reads its rows from a private view
+  `<name>__typed` that carries the expectations (a de-duplicated table's `__changes` view already does,
+  and `apply_changes` leaves the column out with `except_column_list`).
 
 Upstreams are read with `spark.readStream.table` / `spark.read.table` under their published names
 (`<catalog>.<schema>.<name>` on Databricks, `<schema>.<name>` locally: `framework.naming.TableRef`);
@@ -51,6 +60,17 @@ if TYPE_CHECKING:
     from pyspark.sql import Column, DataFrame, SparkSession
 
     from framework.spec.project import Project
+
+TYPED_SUFFIX = "__typed"
+"""The private view feeding a table whose uncastable values are quarantined (`<name>__typed`)."""
+TYPE_ERRORS_COLUMN = f"{INTERNAL_PREFIX}type_errors"
+"""ARRAY<STRING>: why a row's values could not be cast to their declared types (empty when they all could)."""
+TYPE_CHECK_EXPECTATION = "_column_types"
+"""The internal drop expectation on TYPE_ERRORS_COLUMN (spec expectation names cannot start with `_`)."""
+TYPE_CHECK_RULE = f"size({TYPE_ERRORS_COLUMN}) = 0"
+CAST_ERROR_TEXT = "cannot be cast to"
+"""In the message of a failed cast (raise_error); framework.engine.retry recognises it as a CastError."""
+SAMPLE_VALUE_CHARS = 100
 
 FileReader = Callable[["SparkSession", TableSpec, Environment, str, str], "DataFrame"]
 """(spark, spec, env, landing path, published table name) -> a streaming DataFrame of landing files.
@@ -189,6 +209,9 @@ def register_table(dlt: Any, spark: "SparkSession", spec: TableSpec, env: Enviro
     elif spec.dedupe_sequence_by and spec.is_streaming:
         changes_view = declare_deduplicated(dlt, spec, table, query, expect)
         datasets, prepared = [changes_view, table], changes_view
+    elif spec.quarantines_type_errors:
+        typed_view = declare_typed(dlt, spec, table, query, expect)
+        datasets, prepared = [typed_view, table], typed_view
     else:
         function = query.function(spec.name)
         if spec.refresh and spec.kind == "materialized_view":
@@ -202,8 +225,11 @@ def register_table(dlt: Any, spark: "SparkSession", spec: TableSpec, env: Enviro
 
 
 def expectations_decorator(dlt: Any, spec: TableSpec, env: Environment) -> Callable[[Callable], Callable]:
-    """Applies the spec's expectations to a query function with DLT's expect_all* decorators."""
+    """Applies the spec's expectations to a query function with DLT's expect_all* decorators (plus the
+    internal `_column_types` drop rule when uncastable values are quarantined)."""
     warn, drop, fail = expectation_groups(spec, env)
+    if spec.quarantines_type_errors:
+        drop = {**drop, TYPE_CHECK_EXPECTATION: TYPE_CHECK_RULE}
 
     def decorate(function: Callable) -> Callable:
         for decorator, rules in ((dlt.expect_all, warn), (dlt.expect_all_or_drop, drop),
@@ -225,16 +251,36 @@ def declare_deduplicated(dlt: Any, spec: TableSpec, table: str, query: "QueryBui
     getattr(dlt, api.view)(name=changes_view, comment=f"Rows for {table} before de-duplication.")(
         expect(query.function(changes_view)))
     dlt.create_streaming_table(name=table, comment=spec.description, **table_options(spec))
+    internal = {"except_column_list": [TYPE_ERRORS_COLUMN]} if spec.quarantines_type_errors else {}
     getattr(dlt, api.auto_cdc)(target=table, source=changes_view, keys=list(spec.keys),
-                               sequence_by=spec.dedupe_sequence_by, stored_as_scd_type=1)
+                               sequence_by=spec.dedupe_sequence_by, stored_as_scd_type=1, **internal)
     return changes_view
+
+
+def declare_typed(dlt: Any, spec: TableSpec, table: str, query: "QueryBuilder",
+                  expect: Callable[[Callable], Callable]) -> str:
+    """A table whose uncastable values are quarantined: a private view with the query, its type-error
+    column and the expectations, and the table reading that view without the internal column."""
+    api = ApiNames.of(dlt)
+    typed_view = f"{spec.name}{TYPED_SUFFIX}"
+    getattr(dlt, api.view)(name=typed_view, comment=f"Rows for {table} with the reasons values could not be cast.")(
+        expect(query.function(typed_view)))
+
+    def from_typed_view() -> "DataFrame":  # a pipeline's own views are read by name, as tables are
+        reader = query.spark.readStream if spec.is_streaming else query.spark.read
+        return reader.table(typed_view).drop(TYPE_ERRORS_COLUMN)
+
+    from_typed_view.__name__ = spec.name
+    from_typed_view.medallion_source = typed_view  # type: ignore[attr-defined]  # the local runtime reads the view
+    api.dataset(dlt, spec)(name=table, comment=spec.description, **table_options(spec))(from_typed_view)
+    return typed_view
 
 
 def declare_quarantine(dlt: Any, spec: TableSpec, env: Environment, table: str, query: "QueryBuilder",
                        prepared: str) -> str | None:
     """`<table>_quarantine`: the same rows as `prepared`, those failing a quarantine rule, with the rules."""
     quarantine_rules = {e.name: rule_text(e.rule, env) for e in spec.expectations_with("quarantine")}
-    if not quarantine_rules:
+    if not quarantine_rules and not spec.quarantines_type_errors:
         return None
     name = table + QUARANTINE_SUFFIX
     all_rules = {e.name: rule_text(e.rule, env) for e in spec.expectations}
@@ -339,15 +385,20 @@ def failed_rules(rules: dict[str, str]) -> "Column":
 
 
 def quarantine_rows(df: "DataFrame", quarantine_rules: dict[str, str], all_rules: dict[str, str]) -> "DataFrame":
-    """Rows failing any quarantine rule, with every rule they failed and the quarantine time."""
+    """Rows failing any quarantine rule (or with values that could not be cast, when the query carries
+    TYPE_ERRORS_COLUMN), with every rule they failed plus the cast errors, and the quarantine time."""
     from pyspark.sql import functions as F
 
     condition = F.lit(False)
     for rule in quarantine_rules.values():
         condition = condition | ~passes(rule)
+    reasons = failed_rules(all_rules)
+    if TYPE_ERRORS_COLUMN in df.columns:
+        condition = condition | (F.size(TYPE_ERRORS_COLUMN) > 0)
+        reasons = F.concat(reasons, F.col(TYPE_ERRORS_COLUMN))
     visible = [c for c in df.columns if not c.startswith(INTERNAL_PREFIX)]
     return (df.where(condition)
-            .select(*visible, failed_rules(all_rules).alias(FAILED_RULES_COLUMN),
+            .select(*visible, reasons.alias(FAILED_RULES_COLUMN),
                     F.current_timestamp().alias(QUARANTINED_AT_COLUMN)))
 
 
@@ -499,7 +550,8 @@ def conform(df: "DataFrame", spec: TableSpec) -> "DataFrame":
     """The declared columns, in declared order and type; a missing or undeclared column is an error.
 
     Tables that read files with `schema_evolution: add_new_columns` keep the extra columns (they are
-    the evolved ones). Internal `_medallion_*` columns are passed through for the runtime.
+    the evolved ones). Internal `_medallion_*` columns are passed through for the runtime. A column
+    whose type differs from the declared one is cast with `typed_column`: never a silent NULL.
     """
     from pyspark.sql import functions as F
 
@@ -518,10 +570,70 @@ def conform(df: "DataFrame", spec: TableSpec) -> "DataFrame":
             f"{spec.file}: table `{spec.name}`: the query produces column(s) not declared in `columns`: "
             f"{', '.join(extra)}")
     actual = {f.name: f.dataType for f in df.schema.fields}
-    selected = []
+    columns = {c.name: c for c in spec.columns}
+    selected, type_errors = [], []
     for name, type_, _, _ in expected:
         wanted = _parse_type(type_)
-        selected.append(F.col(f"`{name}`") if actual[name] == wanted else F.col(f"`{name}`").cast(wanted).alias(name))
+        if actual[name] == wanted:
+            selected.append(F.col(f"`{name}`"))
+            continue
+        action = spec.type_error_action(columns[name]) if name in columns else "fail"
+        value, error = typed_column(spec, name, type_, actual[name], action)
+        selected.append(value.alias(name))
+        if error is not None:
+            type_errors.append(error)
     selected += [F.col(f"`{c}`") for c in extra]
     selected += [F.col(f"`{c}`") for c in df.columns if c.startswith(INTERNAL_PREFIX)]
-    return df.select(*selected)
+    if spec.quarantines_type_errors:
+        errors = F.array_compact(F.array(*type_errors)) if type_errors else F.array()
+        selected.append(errors.cast("array<string>").alias(TYPE_ERRORS_COLUMN))
+    try:
+        return df.select(*selected)
+    except Exception as exc:  # an impossible cast (e.g. an ARRAY into a DOUBLE) fails analysis
+        if "DATATYPE_MISMATCH.CAST_WITH" in str(exc):
+            raise PipelineDefinitionError(
+                f"{spec.file}: table `{spec.name}`: {_first_sentence(exc)}; declare the type the query gives "
+                f"({', '.join(f'{n} {actual[n].simpleString().upper()}' for n, *_ in expected if n in actual)}) "
+                "or convert the value in the transform") from exc
+        raise
+
+
+def typed_column(spec: TableSpec, name: str, type_: str, actual: Any, action: str) -> tuple["Column", "Column | None"]:
+    """The column cast to its declared type, and (for `quarantine`) the reason when a value did not cast.
+
+    `try_cast` gives NULL for a value that cannot be cast, whatever `spark.sql.ansi.enabled` says; a
+    NULL out of a non-NULL value is the failure. `fail`: `raise_error` inside the query (the same on
+    Databricks) stops the flow with the spec file, the column, the value and the type. `quarantine`:
+    the value becomes NULL and the returned reason sends the row to the quarantine table.
+    """
+    from pyspark.sql import functions as F
+    from pyspark.sql.types import NullType, StringType
+
+    raw = F.col(f"`{name}`")
+    cast = F.expr(f"try_cast(`{name}` AS {type_})")
+    if isinstance(actual, NullType) or isinstance(_parse_type(type_), StringType):
+        return cast, None  # every value casts to STRING; a NULL literal is NULL in any type
+    bad = raw.isNotNull() & cast.isNull()
+    shown = F.substring(raw.cast("string"), 1, SAMPLE_VALUE_CHARS)
+    given = actual.simpleString().upper()
+    if action == "quarantine":
+        reason = F.concat(F.lit(f"{name}: '"), shown, F.lit(f"' ({given}) {CAST_ERROR_TEXT} {type_}"))
+        return cast, F.when(bad, reason)
+    message = F.concat(
+        F.lit(f"{_column_location(spec, name)}: table `{spec.name}`: column `{name}` is {type_}, but the query gives '"), shown,
+        F.lit(f"' ({given}), which {CAST_ERROR_TEXT} {type_}; fix the transform (column order, a CAST), or set "
+              f"`on_type_error: quarantine` on the column or the table to quarantine such rows"))
+    return F.when(bad, F.raise_error(message)).otherwise(cast), None
+
+
+def _column_location(spec: TableSpec, name: str) -> str:
+    """`file:line:column` of the column's declared type (just the file for framework columns)."""
+    if spec.document is None or name not in spec.column_names:
+        return spec.file
+    line, column = spec.document.where(("columns", spec.column_names.index(name), "type"))
+    return f"{spec.file}:{line}:{column}"
+
+
+def _first_sentence(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    return text.split(" SQLSTATE")[0]

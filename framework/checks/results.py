@@ -18,6 +18,9 @@ class CheckResult:
     observed: Any
     threshold: Any
     detail: str = ""
+    """For people: what was observed, naming the first few missing items."""
+    missing: Any = None
+    """For tools: every missing item (e.g. sessions per symbol, minute ranges per session), JSON-ready."""
 
     @property
     def status(self) -> str:

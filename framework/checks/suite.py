@@ -16,7 +16,7 @@ reason — never a silent skip, so a green gate always means the tables were rea
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date, datetime, timezone
+from datetime import date, datetime, timedelta, timezone
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, Callable, Iterable
 
@@ -30,6 +30,9 @@ from framework.spec.project import Project
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
+
+MAX_LISTED = 5
+"""Missing items a check names in its text detail; `--format json` has all of them."""
 
 DEFAULTS: dict[str, dict[str, Any]] = {
     "freshness": {"enabled": True, "severity": "critical", "max_age_sessions": 1},
@@ -214,7 +217,8 @@ def check_freshness(ctx: CheckContext) -> Iterable[CheckResult]:
 
 
 def check_completeness(ctx: CheckContext) -> Iterable[CheckResult]:
-    """Missing sessions per symbol (daily) and missing minutes per session (1-minute bars)."""
+    """Missing sessions per symbol (daily) and missing minutes per session (1-minute bars), named:
+    the detail lists the first few, `CheckResult.missing` all of them."""
     cfg = ctx.settings("completeness")
     limit = cfg["max_missing_ratio"]
     for spec in ctx.tables(_is_daily_bars):
@@ -222,38 +226,125 @@ def check_completeness(ctx: CheckContext) -> Iterable[CheckResult]:
             yield absent
             continue
         spans = ctx.spark.sql(f"SELECT symbol, min(trade_date) AS first, max(trade_date) AS last, "
-                              f"count(DISTINCT trade_date) AS present FROM {ctx.name(spec)} GROUP BY symbol").collect()
-        for row in sorted(spans, key=lambda r: r["symbol"]):
-            expected = len(calendar.sessions_between(row["first"], row["last"]))
-            missing = max(expected - row["present"], 0)
-            ratio = missing / expected if expected else 0.0
+                              f"count(DISTINCT trade_date) AS present FROM {ctx.name(spec)} "
+                              "WHERE trade_date IS NOT NULL GROUP BY symbol").collect()
+        gappy = [r["symbol"] for r in spans
+                 if r["present"] < len(calendar.sessions_between(r["first"], r["last"]))]
+        dates = _dates_of(ctx, spec, gappy)  # only the symbols with gaps: the rest is counted, not listed
+        for row in sorted(spans, key=lambda r: r["symbol"] or ""):
+            first, last = row["first"], row["last"]
+            sessions = calendar.sessions_between(first, last)
+            present = dates.get(row["symbol"])
+            missing = [s.date.isoformat() for s in sessions if s.date not in present] if present is not None else []
+            ratio = len(missing) / len(sessions) if sessions else 0.0
             yield CheckResult("completeness", f"{spec.name}[{row['symbol']}]", ratio <= limit, cfg["severity"],
-                              missing, f"<= {limit:.2%} of {expected} sessions",
-                              f"{missing} of {expected} NYSE sessions missing ({row['first']} .. {row['last']})")
+                              len(missing), f"<= {limit:.2%} of {len(sessions)} sessions",
+                              f"{len(missing)} of {len(sessions)} NYSE sessions missing ({first} .. {last})"
+                              + _first_few(missing), missing=missing)
     for spec in ctx.tables(lambda s: _has(s, "symbol", "ts", "timeframe", "trade_date") and s.layer == "silver"):
         if absent := ctx.missing("completeness", f"{spec.name}[1Min]", ctx.ref(spec)):
             yield absent
             continue
-        rows = ctx.spark.sql(f"SELECT symbol, trade_date, count(DISTINCT ts) AS minutes FROM {ctx.name(spec)} "
-                             f"WHERE timeframe = '1Min' GROUP BY symbol, trade_date").collect()
-        if not rows:
+        yield from _intraday_completeness(ctx, spec, cfg)
+
+
+def _dates_of(ctx: CheckContext, spec: TableSpec, symbols: list[str]) -> dict[str, set[date]]:
+    """The trading dates present for each of `symbols` (only those are read into the driver)."""
+    from pyspark.sql import functions as F
+
+    if not symbols:
+        return {}
+    wanted = ctx.spark.createDataFrame([(s,) for s in symbols], "symbol STRING")
+    rows = (ctx.spark.table(ctx.name(spec)).join(F.broadcast(wanted), "symbol")
+            .where("trade_date IS NOT NULL").select("symbol", "trade_date").distinct().collect())
+    found: dict[str, set[date]] = {s: set() for s in symbols}
+    for r in rows:
+        found[r["symbol"]].add(r["trade_date"])
+    return found
+
+
+def _intraday_completeness(ctx: CheckContext, spec: TableSpec, cfg: dict[str, Any]) -> Iterable[CheckResult]:
+    """1-minute bars: every minute of every NYSE session between a symbol's first and last bar."""
+    from pyspark.sql import functions as F
+
+    bars = ctx.spark.table(ctx.name(spec)).where("timeframe = '1Min' AND symbol IS NOT NULL AND trade_date IS NOT NULL")
+    counts = bars.groupBy("symbol", "trade_date").agg(F.count_distinct("ts").alias("minutes")).collect()
+    if not counts:
+        return
+    present = {(r["symbol"], r["trade_date"]): r["minutes"] for r in counts}
+    expected_total, gaps = 0, {}
+    for symbol in sorted({s for s, _ in present}):
+        dates = [d for s, d in present if s == symbol]
+        for session in calendar.sessions_between(min(dates), max(dates)):
+            expected_total += session.minutes
+            if present.get((symbol, session.date), 0) < session.minutes:
+                gaps[(symbol, session.date)] = session
+    minutes = _present_minutes(ctx, bars, [key for key in gaps if key in present])
+    incomplete = []
+    for (symbol, day), session in gaps.items():
+        ranges = _missing_ranges(session, minutes.get((symbol, day), set()))
+        if ranges:
+            incomplete.append({"symbol": symbol, "session": day.isoformat(),
+                               "missing_minutes": sum(n for _, _, n in ranges),
+                               "ranges": [[_utc(a), _utc(b)] for a, b, _ in ranges]})
+    missing_total = sum(g["missing_minutes"] for g in incomplete)
+    ratio = missing_total / expected_total if expected_total else 0.0
+    limit = cfg["max_missing_ratio"]
+    detail = f"{missing_total} of {expected_total} session minutes missing"
+    if incomplete:
+        shown = [f"{g['symbol']} {g['session']} {_ranges_text(g['ranges'])}" for g in incomplete]
+        detail += f" in {len(incomplete)} session(s)" + _first_few(shown, noun="session(s)")
+    yield CheckResult("completeness", f"{spec.name}[1Min]", ratio <= limit, cfg["severity"], missing_total,
+                      f"<= {limit:.2%} of {expected_total} minutes", detail, missing=incomplete)
+
+
+def _present_minutes(ctx: CheckContext, bars: Any, keys: list[tuple[str, date]]) -> dict[tuple[str, date], set[datetime]]:
+    """The distinct bar minutes (UTC) of the given (symbol, trade_date) groups only."""
+    from pyspark.sql import functions as F
+
+    if not keys:
+        return {}
+    wanted = ctx.spark.createDataFrame(keys, "symbol STRING, trade_date DATE")
+    rows = (bars.join(F.broadcast(wanted), ["symbol", "trade_date"])
+            .select("symbol", "trade_date", F.unix_seconds(F.date_trunc("minute", "ts")).alias("minute"))
+            .distinct().collect())
+    found: dict[tuple[str, date], set[datetime]] = {}
+    for r in rows:  # epoch seconds: Python would turn a TIMESTAMP into the *process's* local time
+        found.setdefault((r["symbol"], r["trade_date"]), set()).add(datetime.fromtimestamp(r["minute"], timezone.utc))
+    return found
+
+
+def _missing_ranges(session: Any, present: set[datetime]) -> list[tuple[datetime, datetime, int]]:
+    """Runs of consecutive session minutes without a bar: (first, last, count)."""
+    ranges: list[tuple[datetime, datetime, int]] = []
+    for i in range(session.minutes):
+        minute = session.open_utc + timedelta(minutes=i)
+        if minute in present:
             continue
-        expected_total = missing_total = 0
-        worst = ("", None, 0)
-        for row in rows:
-            session = calendar.session_or_none(row["trade_date"])
-            expected = session.minutes if session else 0
-            missing = max(expected - row["minutes"], 0)
-            expected_total += expected
-            missing_total += missing
-            if missing > worst[2]:
-                worst = (row["symbol"], row["trade_date"], missing)
-        ratio = missing_total / expected_total if expected_total else 0.0
-        detail = f"{missing_total} of {expected_total} session minutes missing"
-        if worst[2]:
-            detail += f"; worst: {worst[0]} on {worst[1]} ({worst[2]} missing)"
-        yield CheckResult("completeness", f"{spec.name}[1Min]", ratio <= limit, cfg["severity"], missing_total,
-                          f"<= {limit:.2%} of {expected_total} minutes", detail)
+        if ranges and ranges[-1][1] + timedelta(minutes=1) == minute:
+            ranges[-1] = (ranges[-1][0], minute, ranges[-1][2] + 1)
+        else:
+            ranges.append((minute, minute, 1))
+    return ranges
+
+
+def _utc(moment: datetime) -> str:
+    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%MZ")
+
+
+def _ranges_text(ranges: list[list[str]]) -> str:
+    parts = [a[11:16] + ("" if a == b else "-" + b[11:16]) for a, b in ranges[:MAX_LISTED]]
+    return ", ".join(parts) + (f" +{len(ranges) - MAX_LISTED} more" if len(ranges) > MAX_LISTED else "") + " UTC"
+
+
+def _first_few(items: list[str], noun: str = "") -> str:
+    """`: a, b, c` naming the first MAX_LISTED items, then how many more (all are in --format json)."""
+    if not items:
+        return ""
+    text = ("; " if noun else ": ") + ("; " if noun else ", ").join(items[:MAX_LISTED])
+    if len(items) > MAX_LISTED:
+        text += f"{'; ' if noun else ', '}and {len(items) - MAX_LISTED} more {noun}".rstrip() + " (all in --format json)"
+    return text
 
 
 CHECKS: dict[str, Callable[[CheckContext], Iterable[CheckResult]]] = {

@@ -40,6 +40,10 @@ COMMANDS: dict[str, str] = {
 }
 
 
+SHORT_HELP_LIMIT = 300
+"""Characters of a command's first help sentence shown by `medallion --help` (the formatter wraps them)."""
+
+
 class LazyGroup(click.Group):
     """A click group whose subcommands are imported on first use."""
 
@@ -51,6 +55,17 @@ class LazyGroup(click.Group):
             return None
         module_name, attr = COMMANDS[name].split(":")
         return getattr(importlib.import_module(module_name), attr)
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        """Each command with its whole first sentence (click cuts it at the terminal width with `...`)."""
+        rows = []
+        for name in self.list_commands(ctx):
+            command = self.get_command(ctx, name)
+            if command is not None and not command.hidden:
+                rows.append((name, command.get_short_help_str(limit=SHORT_HELP_LIMIT)))
+        if rows:
+            with formatter.section("Commands"):
+                formatter.write_dl(rows)
 
     def invoke(self, ctx: click.Context) -> object:
         try:

@@ -35,6 +35,23 @@ def project_option() -> Callable:
                         help="Project root (default: the nearest folder with tables/).")
 
 
+class FormatChoice(click.Choice):
+    """A choice that also takes deprecated spellings (`--format table`) without listing them."""
+
+    def __init__(self, choices: list[str], aliases: dict[str, str]):
+        super().__init__(choices)
+        self.aliases = aliases
+
+    def convert(self, value: object, param: click.Parameter | None, ctx: click.Context | None) -> object:
+        return super().convert(self.aliases.get(str(value), value), param, ctx)
+
+
+def format_option(*, aliases: dict[str, str] | None = None) -> Callable:
+    """`--format text|json`: the one spelling of every command that prints results."""
+    return click.option("--format", "output_format", type=FormatChoice(["text", "json"], aliases or {}),
+                        default="text", show_default=True, help="text for people, json for tools.")
+
+
 def fail(message: str, code: int = EXIT_INVALID) -> NoReturn:
     """One `error:` line on stderr, then exit (the message is shown as written, never as markup)."""
     err_console.print(f"[bold red]error:[/] {escape(message)}", soft_wrap=True)

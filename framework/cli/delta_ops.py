@@ -14,8 +14,9 @@ import click
 from rich.table import Table
 from rich.text import Text
 
-from framework.cli.common import EXIT_USAGE, console, env_option, fail, load_valid_project, project_option
-from framework.errors import first_line
+from framework.cli.common import EXIT_USAGE, console, env_option, fail, format_option, load_valid_project, \
+    project_option
+from framework.errors import MedallionError, first_line
 from framework.findings import did_you_mean
 from framework.naming import LOCAL_EVENT_LOG, TableRef
 from framework.spec.environment import Environment
@@ -25,20 +26,24 @@ HISTORY_METRICS = ("numOutputRows", "numTargetRowsInserted", "numTargetRowsUpdat
                    "numRemovedFiles", "numAddedFiles", "numRestoredFiles")
 
 
-def _session(project_dir: Path | None, env_name: str) -> tuple[Any, Any, Any]:
-    from framework.engine.spark import build_session
-
+def _local_project(project_dir: Path | None, env_name: str) -> tuple[Project, Environment]:
     project = load_valid_project(project_dir, env_name)
     env = project.environment(env_name)
     if env.runtime != "local":
         fail(f"environment `{env_name}` is not local (runtime: {env.runtime})", EXIT_USAGE)
-    return project, env, build_session(env)
+    return project, env
 
 
-def resolve_table(project: Project, env: Environment, name: str) -> TableRef:
-    """`bars`, `silver.bars` or `bars_quarantine` -> the local table, or a clear error."""
-    from framework.delta_log import is_delta_table
+def _spark(env: Environment) -> Any:
+    """The environment's SparkSession: started only once the arguments are known to be good."""
+    from framework.engine.spark import build_session
 
+    return build_session(env)
+
+
+def project_tables(project: Project, env: Environment) -> dict[str, TableRef]:
+    """Every table `medallion history/restore/sql` may name -> its TableRef: spec names, quarantine
+    tables, the event log, each also under its published name (`silver.bars`)."""
     refs = {spec.name: TableRef.of(spec, env) for spec in project.tables.values() if spec.kind != "view"}
     known = dict(refs)
     for spec in project.tables.values():
@@ -46,9 +51,18 @@ def resolve_table(project: Project, env: Environment, name: str) -> TableRef:
             known[spec.quarantine_table] = refs[spec.name].quarantine()
     known[LOCAL_EVENT_LOG] = TableRef.event_log(env)
     known.update({ref.published: ref for ref in list(known.values())})
+    return known
+
+
+def resolve_table(project: Project, env: Environment, name: str) -> TableRef:
+    """`bars`, `silver.bars` or `bars_quarantine` -> the local table, or a clear error."""
+    from framework.delta_log import is_delta_table
+
+    known = project_tables(project, env)
     if name not in known:
         hint = did_you_mean(name, known)
-        fail(f"unknown table `{name}`" + (f"; {hint}" if hint else f" (tables: {', '.join(sorted(refs))})"), EXIT_USAGE)
+        specs = sorted(s.name for s in project.tables.values() if s.kind != "view")
+        fail(f"unknown table `{name}`" + (f"; {hint}" if hint else f" (tables: {', '.join(specs)})"), EXIT_USAGE)
     table = known[name]
     if not is_delta_table(table.path):
         fail(f"table {table.published} has not been created yet in environment `{env.name}`; run `medallion run` first")
@@ -58,27 +72,38 @@ def resolve_table(project: Project, env: Environment, name: str) -> TableRef:
 @click.command()
 @click.argument("table")
 @click.option("--limit", default=20, show_default=True, help="Newest versions to show.")
+@format_option()
 @env_option()
 @project_option()
-def history(table: str, limit: int, env_name: str, project_dir: Path | None) -> None:
+def history(table: str, limit: int, output_format: str, env_name: str, project_dir: Path | None) -> None:
     """Show the Delta versions of TABLE (spec name or schema.name): what wrote each and how many rows."""
-    project, env, spark = _session(project_dir, env_name)
-    ref = resolve_table(project, env, table)
-    rows = spark.sql(f"DESCRIBE HISTORY {ref.quoted} LIMIT {int(limit)}").collect()
+    project, env = _local_project(project_dir, env_name)
+    ref = resolve_table(project, env, table)  # before the JVM starts
+    spark = _spark(env)
+    versions = [_version(row) for row in spark.sql(f"DESCRIBE HISTORY {ref.quoted} LIMIT {int(limit)}").collect()]
+    if output_format == "json":
+        click.echo(json.dumps({"table": ref.published, "versions": versions}, indent=2, default=str))
+        return
     out = Table(title=f"History of {ref.published}", title_justify="left")
     for header in ("version", "timestamp (UTC)", "operation", "metrics", "by"):
         out.add_column(header, justify="right" if header == "version" else "left")
-    for row in rows:
-        metrics = row["operationMetrics"] or {}
-        shown = ", ".join(f"{k}={metrics[k]}" for k in HISTORY_METRICS if metrics.get(k) not in (None, "0"))
-        by = row["userMetadata"] or ""
-        try:
-            meta = json.loads(by)
-            by = f"{meta.get('flow', '')} batch {meta.get('batch')}" if isinstance(meta, dict) else by
-        except ValueError:
-            pass
-        out.add_row(str(row["version"]), str(row["timestamp"])[:19], row["operation"], shown, by)
+    for v in versions:
+        shown = ", ".join(f"{k}={v['metrics'][k]}" for k in HISTORY_METRICS if v["metrics"].get(k) not in (None, "0"))
+        meta = v["by"]
+        by = f"{meta.get('flow', '')} batch {meta.get('batch')}" if isinstance(meta, dict) else (meta or "")
+        out.add_row(str(v["version"]), v["timestamp"][:19], v["operation"], shown, by)
     console.print(out)
+
+
+def _version(row: Any) -> dict[str, Any]:
+    """One DESCRIBE HISTORY row: version, timestamp, operation, its metrics, who wrote it."""
+    by: Any = row["userMetadata"]
+    try:
+        by = json.loads(by) if by else None
+    except ValueError:
+        pass
+    return {"version": row["version"], "timestamp": str(row["timestamp"]), "operation": row["operation"],
+            "metrics": dict(row["operationMetrics"] or {}), "by": by}
 
 
 @click.command()
@@ -94,8 +119,9 @@ def restore(table: str, version: int | None, timestamp: str | None, env_name: st
 
     if (version is None) == (timestamp is None):
         fail("give exactly one of --version N or --timestamp TS", EXIT_USAGE)
-    project, env, spark = _session(project_dir, env_name)
-    table_ref = resolve_table(project, env, table)
+    project, env = _local_project(project_dir, env_name)
+    table_ref = resolve_table(project, env, table)  # before the JVM starts
+    spark = _spark(env)
     name = table_ref.published
     target = f"VERSION AS OF {int(version)}" if version is not None else \
         "TIMESTAMP AS OF '" + timestamp.replace("'", "") + "'"  # type: ignore[union-attr]
@@ -118,16 +144,35 @@ def restore(table: str, version: int | None, timestamp: str | None, env_name: st
 
 @click.command()
 @click.argument("query")
+@click.option("--write", is_flag=True,
+              help="Allow statements that change tables (INSERT, UPDATE, DELETE, MERGE, CREATE, OPTIMIZE...).")
 @click.option("--limit", default=100, show_default=True, help="Rows to show.")
-@click.option("--format", "output_format", type=click.Choice(["table", "json"]), default="table", show_default=True)
+@format_option(aliases={"table": "text"})
 @env_option()
 @project_option()
-def sql(query: str, limit: int, output_format: str, env_name: str, project_dir: Path | None) -> None:
-    """Run a Spark SQL QUERY against the environment's tables (bronze.bars_raw, silver.bars, ops.event_log...)."""
-    _, _, spark = _session(project_dir, env_name)
+def sql(query: str, write: bool, limit: int, output_format: str, env_name: str, project_dir: Path | None) -> None:
+    """Run a Spark SQL QUERY against the environment's tables (bronze.bars_raw, silver.bars, ops.event_log...).
+
+    Read-only unless --write: SELECT / WITH, SHOW, DESCRIBE and EXPLAIN. The syntax and the table names
+    are checked before Spark starts (sqlglot, Spark dialect), with "did you mean" for unknown tables.
+    """
+    from framework.cli.sql_guard import check_query
+    from framework.delta_log import is_delta_table
+    from framework.engine.storage import Storage, storage_lock
+
+    project, env = _local_project(project_dir, env_name)
+    tables = {ref.published: ref for ref in project_tables(project, env).values()}
+    checked = check_query(query, tables, [name for name, ref in tables.items() if is_delta_table(ref.path)],
+                          write=write)
+    spark = _spark(env)
     try:
-        df = spark.sql(query)
-        rows = df.limit(limit + 1).collect() if df.columns else df.collect()
+        if checked.writes:
+            with storage_lock(Storage.of(env)):  # not while a run writes the same tables
+                df, rows = _execute(spark, query, limit)
+        else:
+            df, rows = _execute(spark, query, limit)
+    except MedallionError:
+        raise
     except Exception as exc:  # noqa: BLE001
         fail(f"query failed: {first_line(exc)}")
     shown, more = rows[:limit], len(rows) > limit
@@ -141,6 +186,11 @@ def sql(query: str, limit: int, output_format: str, env_name: str, project_dir: 
         out.add_row(*[_cell(v) for v in row])
     console.print(out)
     console.print(Text(f"{len(shown)} row(s)" + (f" (first {limit}; --limit to see more)" if more else ""), style="dim"))
+
+
+def _execute(spark: Any, query: str, limit: int) -> tuple[Any, list]:
+    df = spark.sql(query)
+    return df, (df.limit(limit + 1).collect() if df.columns else df.collect())
 
 
 def _plain(value: Any) -> Any:

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+import json
 import sys
-from dataclasses import replace
+from dataclasses import asdict, replace
 from pathlib import Path
 
 import click
 from rich.table import Table
 
-from framework.cli.common import console, env_option, load_valid_project, project_option
+from framework.cli.common import console, env_option, format_option, load_valid_project, project_option
 from framework.jobs.dag import COLLECT, PIPELINE, TASK_KEYS
 from framework.jobs.runner import TaskOutcome, TaskStatus, history_for, local_tasks, run_job
 from framework.naming import TableRef
@@ -67,10 +68,15 @@ def _print_where(project, env) -> None:
 @env_option()
 @project_option()
 @click.option("--limit", default=10, show_default=True, help="How many job runs to show.")
-def runs(env_name: str, project_dir: Path | None, limit: int) -> None:
+@format_option()
+def runs(env_name: str, project_dir: Path | None, limit: int, output_format: str) -> None:
     """List recent local job runs and their tasks (newest first)."""
     project = load_valid_project(project_dir, env_name)
     history = history_for(project.environment(env_name))
+    if output_format == "json":
+        click.echo(json.dumps([{**asdict(run), "tasks": [asdict(t) for t in history.tasks(run.run_id)]}
+                               for run in history.jobs(limit)], indent=2, default=str))
+        return
     table = Table(title=f"Job runs · env {env_name}", title_justify="left")
     for header in ("run id", "job", "started (UTC)", "ended", "status", "tasks", "error"):
         table.add_column(header, overflow="fold")

@@ -8,18 +8,19 @@ from pathlib import Path
 import click
 from rich.table import Table
 
-from framework.cli.common import console, load_valid_project, project_option
+from framework.cli.common import console, format_option, load_valid_project, project_option
 
 
 @click.command("list")
-@click.option("--json", "as_json", is_flag=True, help="Print machine-readable JSON.")
+@format_option()
+@click.option("--json", "as_json", is_flag=True, hidden=True, help="Deprecated: --format json.")
 @project_option()
-def list_tables(as_json: bool, project_dir: Path | None) -> None:
+def list_tables(output_format: str, as_json: bool, project_dir: Path | None) -> None:
     """List tables in dependency order (the order the pipeline runs them)."""
     project = load_valid_project(project_dir, None)
     graph = project.graph()
     rows = [(name, project.tables[name]) for name in graph.order()]
-    if as_json:
+    if as_json or output_format == "json":
         click.echo(json.dumps([{"name": n, "layer": t.layer, "kind": t.kind, "upstreams": list(t.upstreams),
                                 "file": t.file} for n, t in rows], indent=2))
         return

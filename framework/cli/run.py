@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
+import json
 import sys
 import threading
 import time
 from pathlib import Path
 
 import click
+from rich.console import Console
 from rich.live import Live
+from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
 from framework.engine.results import FlowStatus, RunListener, RunResult
-from framework.cli.common import EXIT_INVALID, EXIT_USAGE, console, env_option, err_console, fail, \
+from framework.cli.common import EXIT_INVALID, EXIT_USAGE, console, env_option, err_console, fail, format_option, \
     load_valid_project, project_option
 
 STATUS_STYLE = {FlowStatus.COMPLETED: "green", FlowStatus.UP_TO_DATE: "dim green", FlowStatus.RUNNING: "cyan",
@@ -21,25 +24,33 @@ STATUS_STYLE = {FlowStatus.COMPLETED: "green", FlowStatus.UP_TO_DATE: "dim green
                 FlowStatus.STOPPED: "yellow"}
 
 
+REFRESH_PER_SECOND = 2
+"""Redraws per second of the live table: elapsed times move at least every second."""
+
+
 def _names(value: str | None) -> list[str] | None:
     return [n.strip() for n in value.split(",") if n.strip()] if value else None
 
 
-@click.command()
+@click.command(short_help="Run the pipeline on the embedded PySpark + Delta runtime.")
 @env_option()
 @click.option("--tables", "tables", metavar="A,B", default=None,
-              help="Run only these tables (spec names, comma-separated).")
+              help="Run only these tables (comma-separated spec names), as dbt's --select: `name` only it, "
+                   "`+name` with every table it reads from, `name+` with every table that reads it, `+name+` both.")
 @click.option("--full-refresh", "full_refresh", metavar="[A,B]", is_flag=False, flag_value="*", default=None,
               help="Clear tables and checkpoints and rebuild from the sources: all tables, or the ones listed.")
 @click.option("--continuous", is_flag=True, default=None,
               help="Keep running: new landing files reach gold within the trigger interval; Ctrl-C stops.")
+@format_option()
 @project_option()
 def run(env_name: str, tables: str | None, full_refresh: str | None, continuous: bool | None,
-        project_dir: Path | None) -> None:
+        output_format: str, project_dir: Path | None) -> None:
     """Run the pipeline on the embedded PySpark + Delta runtime.
 
     Triggered (default): process everything new, then stop, and print what each table read, wrote,
-    dropped, quarantined and de-duplicated. Exit code 0 when every flow succeeded, 1 otherwise.
+    dropped, quarantined and de-duplicated. When `--tables` leaves out an upstream with unprocessed
+    input (new landing files, data its reader has not consumed, a stale materialized view), a note says
+    so and how to include it. Exit code 0 when every flow succeeded, 1 otherwise.
     """
     from framework.engine.runner import run_pipeline
 
@@ -50,24 +61,36 @@ def run(env_name: str, tables: str | None, full_refresh: str | None, continuous:
              "(use `medallion deploy` / `medallion trigger` for Databricks)", EXIT_USAGE)
     continuous = bool(env.get("continuous")) if continuous is None else continuous
     refresh: bool | list[str] | None = True if full_refresh == "*" else _names(full_refresh)
-    display = RunDisplay(continuous)
-    console.print(f"[bold]medallion run[/] env [cyan]{env_name}[/] "
-                  f"({'continuous' if continuous else 'triggered'}, storage {_short(env.storage_root)})")
+    as_json = output_format == "json"
+    display = RunDisplay(continuous, console=err_console if as_json else console, live=not as_json)
+    if not as_json:
+        console.print(f"[bold]medallion run[/] env [cyan]{env_name}[/] "
+                      f"({'continuous' if continuous else 'triggered'}, storage {_short(env.storage_root)})")
     with display:
         result = run_pipeline(project, env, tables=_names(tables), full_refresh=refresh,
                               continuous=continuous, listener=display)
+    if as_json:
+        click.echo(json.dumps(result.to_dict(), indent=2, default=str))
+        sys.exit(0 if result.ok else EXIT_INVALID)
+    print_summary(result)
+    sys.exit(0 if result.ok else EXIT_INVALID)
+
+
+def print_summary(result: RunResult) -> None:
+    """The per-table table, failures, notes about left-out upstreams, and the update's last line."""
     console.print(summary_table(result))
     for flow in result.flows:
         if flow.status == FlowStatus.FAILED:
-            err_console.print(f"[bold red]{flow.table} failed:[/] {flow.error}", soft_wrap=True, markup=True,
+            err_console.print(f"[bold red]{flow.table} failed:[/] {escape(flow.error or '')}", soft_wrap=True,
                               highlight=False)
     if result.error:
-        err_console.print(f"[bold red]update failed:[/] {result.error}", soft_wrap=True, markup=True, highlight=False)
+        err_console.print(f"[bold red]update failed:[/] {escape(result.error)}", soft_wrap=True, highlight=False)
+    for pending in result.pending:
+        console.print(Text(f"note: {pending.message}", style="yellow"), soft_wrap=True)
     tail = f"update {result.update_id[:8]} {result.status.lower()} in {result.seconds:.1f}s"
     if result.optimized:
         tail += f"; optimized {', '.join(result.optimized)}"
     console.print(Text(tail, style="green" if result.ok else "red"))
-    sys.exit(0 if result.ok else EXIT_INVALID)
 
 
 def _short(path: Path) -> str:
@@ -78,35 +101,49 @@ def _short(path: Path) -> str:
 
 
 class RunDisplay(RunListener):
-    """A live table, one row per flow, redrawn as micro-batches commit."""
+    """Live progress, one row per flow: its state and how long it has been running.
 
-    def __init__(self, continuous: bool):
+    On a terminal the table is redrawn twice a second from the flows' current state (so a 30 s flow
+    shows its elapsed time ticking), and removed when the run ends (the summary follows). When output
+    is not a terminal (CI logs, pipes, `--format json`) nothing is redrawn: one line per finished flow.
+    """
+
+    def __init__(self, continuous: bool, *, console: Console = console, live: bool = True):
         self.continuous = continuous
+        self.console = console
         self.flows: list = []
         self.started: dict[str, float] = {}
         self.lock = threading.Lock()
-        self.live = Live(self._render(), console=console, refresh_per_second=4, transient=True,
-                         redirect_stdout=False, redirect_stderr=False)
+        self.live = Live(console=console, refresh_per_second=REFRESH_PER_SECOND, transient=True,
+                         redirect_stdout=False, redirect_stderr=False, get_renderable=self._render) \
+            if live and console.is_terminal else None
 
     def __enter__(self) -> "RunDisplay":
-        if console.is_terminal:
+        if self.live is not None:
             self.live.__enter__()
         return self
 
     def __exit__(self, *exc: object) -> None:
-        if console.is_terminal:
+        if self.live is not None:
             self.live.__exit__(*exc)
 
     def _refresh(self) -> None:
-        if console.is_terminal:
-            self.live.update(self._render())
+        if self.live is not None:
+            self.live.refresh()
+
+    def elapsed(self, flow) -> float:  # type: ignore[no-untyped-def]
+        """Seconds the flow ran (finished) or has been running (live)."""
+        if flow.seconds:
+            return flow.seconds
+        started = self.started.get(flow.table)
+        return time.monotonic() - started if started is not None and flow.status == FlowStatus.RUNNING else 0.0
 
     def _render(self) -> Table:
         table = Table(box=None, padding=(0, 1), show_header=True, header_style="bold")
         for header in ("table", "status", "read", "written", "time"):
             table.add_column(header, justify="right" if header in ("read", "written", "time") else "left")
-        for flow in self.flows:
-            seconds = flow.seconds or (time.monotonic() - self.started[flow.table] if flow.table in self.started else 0)
+        for flow in list(self.flows):
+            seconds = self.elapsed(flow)
             table.add_row(flow.table, Text(flow.status.lower(), style=STATUS_STYLE.get(flow.status, "")),
                           f"{flow.metrics.input_rows:,}", f"{flow.metrics.written_rows:,}",
                           f"{seconds:.1f}s" if seconds else "")
@@ -127,17 +164,18 @@ class RunDisplay(RunListener):
         with self.lock:
             self._refresh()
             if self.continuous:
-                console.print(f"{time.strftime('%H:%M:%S')} {result.table}: {batch.input_rows:,} read, "
-                              f"{batch.written_rows:,} written ({result.metrics.written_rows:,} since start)")
+                self.console.print(f"{time.strftime('%H:%M:%S')} {result.table}: {batch.input_rows:,} read, "
+                                   f"{batch.written_rows:,} written ({result.metrics.written_rows:,} since start)")
 
     def flow_finished(self, result) -> None:  # type: ignore[no-untyped-def]
         with self.lock:
             self._refresh()
-            if not console.is_terminal and not self.continuous:
-                console.print(f"{result.table}: {result.status.lower()}")
+            if self.live is None and not self.continuous:
+                self.console.print(f"{result.table}: {result.status.lower()}" +
+                                   (f" ({result.seconds:.1f}s)" if result.seconds else ""), highlight=False)
 
     def message(self, text: str) -> None:
-        console.print(Text(text, style="dim"))
+        self.console.print(Text(text, style="yellow" if text.startswith("note:") else "dim"), soft_wrap=True)
 
 
 def summary_table(result: RunResult) -> Table:

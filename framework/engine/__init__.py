@@ -4,7 +4,8 @@
     update.py      Update: plan the flows, reset, log the update; what both run modes share
     triggered.py   triggered mode: every selected flow once, from the graph's ready queue
     continuous.py  continuous mode: long-running streams, view refresh, periodic OPTIMIZE
-    plan.py        declared datasets -> flows; --tables / --full-refresh selection
+    plan.py        declared datasets -> flows; --tables / --full-refresh selection (dbt's + operators)
+    pending.py     what a selection leaves behind: upstreams with unprocessed input
     flows.py       one flow, micro-batch by micro-batch: expectations, quarantine, exactly-once writes
     materialize.py materialized views: recompute only when their inputs or definition changed
     retry.py       when a failed flow is tried again, and after how long
@@ -13,7 +14,7 @@
     dlt_api.py     LocalDLT — the `dlt` module's API, recording the dataflow graph
     autoloader.py  Auto Loader stand-in: landing files, rescued data, schema evolution, settle gate
     tables.py      Delta tables from dataset definitions; the event log table; OPTIMIZE / Z-order
-    spark.py       the environment's SparkSession (spark_session / build_session)
+    spark.py       the environment's SparkSession (spark_session / build_session), started without a banner
     storage.py     on-disk layout of an environment and its run lock
     jars.py        Delta jars via the local Maven repository, mvn or Spark/Ivy (python -m framework.engine.jars)
 

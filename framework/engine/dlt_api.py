@@ -17,6 +17,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable, Literal
 
+from framework.naming import INTERNAL_PREFIX
+
 if TYPE_CHECKING:
     from pyspark.sql import Column, DataFrame, SparkSession
 
@@ -54,6 +56,12 @@ class Dataset:
     def incremental_hint(self) -> Any:
         """The `IncrementalHint` of a materialized view with `refresh:` (see framework.pipeline), or None."""
         return getattr(self.query, "medallion_incremental", None)
+
+    @property
+    def source_hint(self) -> str | None:
+        """The private view a table only re-reads (`<name>__typed`, see framework.pipeline), or None:
+        the runtime runs that view's query and expectations as the table's flow."""
+        return getattr(self.query, "medallion_source", None)
 
 
 @dataclass(frozen=True)
@@ -159,9 +167,12 @@ class LocalDLT:
                       stored_as_scd_type: int | str = 1, track_history_column_list: Any = None,
                       track_history_except_column_list: Any = None, flow_name: str | None = None,
                       once: bool = False, **_: Any) -> None:
+        internal_only = all(str(c).startswith(INTERNAL_PREFIX) for c in (except_column_list or ()))
         unsupported = {"where": where, "ignore_null_updates": ignore_null_updates, "apply_as_deletes": apply_as_deletes,
                        "apply_as_truncates": apply_as_truncates, "column_list": column_list,
-                       "except_column_list": except_column_list, "track_history_column_list": track_history_column_list,
+                       # the runtime never writes internal `_medallion_*` columns: leaving them out is what it does
+                       "except_column_list": None if internal_only else except_column_list,
+                       "track_history_column_list": track_history_column_list,
                        "track_history_except_column_list": track_history_except_column_list, "once": once}
         used = [k for k, v in unsupported.items() if v]
         if used or str(stored_as_scd_type) != "1":

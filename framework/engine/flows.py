@@ -136,7 +136,7 @@ class FlowRun:
         """Create the target and split tables (from their declared schema, else the query's)."""
         ensure_table(self.spark, self.storage, self.flow.target, df.schema)
         for dataset, transform in self.flow.splits:
-            ensure_table(self.spark, self.storage, dataset, None if dataset.schema else transform(_visible(df)).schema)
+            ensure_table(self.spark, self.storage, dataset, None if dataset.schema else transform(df).schema)
 
     # -- execution -----------------------------------------------------------------------------------
 
@@ -266,7 +266,7 @@ class FlowRun:
             stats = {}
         quarantined = 0
         for dataset, transform in self.flow.splits:  # the batch is cached whenever there are splits
-            rows = transform(_visible(source.drop(FAILED)))
+            rows = transform(source.drop(FAILED))  # it reads internal columns (type errors), writes visible ones
             count = rows.count()
             if count or batch_id is None:  # no empty commits; a view's quarantine is replaced every time
                 self._save(spark, rows, dataset, batch_id, tag=f"{dataset.name}")

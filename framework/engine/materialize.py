@@ -61,7 +61,9 @@ class PartialRefresh:
 
 
 class Materializer:
-    def __init__(self, project: "Project", env: "Environment", storage: "Storage", spark: "SparkSession"):
+    def __init__(self, project: "Project", env: "Environment", storage: "Storage",
+                 spark: "SparkSession | None" = None):
+        """`spark` is needed only to refresh; deciding whether a view is current reads files alone."""
         self.project, self.env, self.storage, self.spark = project, env, storage, spark
         self.graph = project.graph()
 
@@ -70,10 +72,10 @@ class Materializer:
         assert item.flow is not None
         spec, state_path = item.spec, run.checkpoint / STATE_FILE
         fingerprint, definition = self.fingerprint(spec), self.definition(spec)
-        saved = json.loads(state_path.read_text()) if state_path.is_file() else {}
-        exists = is_delta_table(run.table_path)
-        if exists and saved.get("inputs") == fingerprint:
+        if self.is_current(spec, fingerprint):
             return False
+        saved = _read_state(state_path)
+        exists = is_delta_table(run.table_path)
         hint: "IncrementalHint | None" = item.flow.target.incremental_hint
         upstream = self._upstream_state(hint) if hint else None
         if hint and exists and saved.get("definition") == definition:
@@ -91,6 +93,15 @@ class Materializer:
         return True
 
     # -- fingerprints --------------------------------------------------------------------------------
+
+    def is_current(self, spec: "TableSpec", fingerprint: str | None = None) -> bool:
+        """True when the view exists and was computed from what it would be computed from now."""
+        ref = TableRef.of(spec, self.env)
+        state = ref.checkpoint / STATE_FILE
+        if not (is_delta_table(ref.path) and state.is_file()):
+            return False
+        return _read_state(state).get("inputs") == (fingerprint or self.fingerprint(spec))
+
 
     def fingerprint(self, spec: "TableSpec") -> str:
         """What the view would be computed from now: each input's data version and identity (a rebuilt
@@ -199,6 +210,15 @@ class Materializer:
         tmp = path.with_name(f".{path.name}.tmp")
         tmp.write_text(json.dumps({"inputs": fingerprint, "definition": definition, "upstream": upstream}))
         tmp.replace(path)
+
+
+def _read_state(path: Path) -> dict[str, Any]:
+    """The saved state of a view ({} when missing or unreadable: the view is then recomputed in full)."""
+    try:
+        state = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return {}
+    return state if isinstance(state, dict) else {}
 
 
 def _digest(payload: dict[str, Any]) -> str:

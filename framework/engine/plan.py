@@ -3,7 +3,7 @@
 The generic registration (framework/pipeline.py) declares datasets on a `LocalDLT`; `plan` turns each
 spec's datasets into the one flow that writes its table (append, merge for AUTO CDC targets, or
 materialize), with the quarantine tables it splits off. `select` resolves `--tables` /
-`--full-refresh` names.
+`--full-refresh` names, with dbt's `+` operators (`+name`, `name+`, `+name+`).
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from framework.engine.dlt_api import LocalDLT
 from framework.engine.flows import Flow
 from framework.errors import PipelineDefinitionError, RunError
 from framework.findings import did_you_mean
+from framework.graph import TableGraph, selector
 from framework.pipeline import Registration
 from framework.spec.model import TableSpec
 
@@ -63,25 +64,31 @@ def plan(dlt: LocalDLT, registrations: list[Registration]) -> list[PlannedFlow]:
                         splits.get(change.source, []))
         else:
             kind = "append" if spec.kind == "streaming_table" else "materialize"
-            flow = Flow(reg.table, kind, target, target, splits=splits.get(reg.table, []))
+            source = graph.datasets[target.source_hint] if target.source_hint else target
+            flow = Flow(reg.table, kind, target, source, splits=splits.get(source.name, []))
         planned.append(PlannedFlow(reg, flow))
     return planned
 
 
 def select(planned: list[PlannedFlow], names: Iterable[str] | None, what: str) -> set[str]:
-    """Spec names chosen by `--tables` / `--full-refresh` (spec or published names); all when `names` is None."""
+    """Spec names chosen by `--tables` / `--full-refresh`; all when `names` is None.
+
+    Each entry is a spec or published name, optionally with dbt's graph operators: `+name` adds every
+    table it reads from, `name+` every table that reads it, `+name+` both; a plain name is only it.
+    """
     if names is None:
         return {p.name for p in planned}
     by_name = {p.name: p.name for p in planned}
     by_name.update({p.registration.table: p.name for p in planned})
-    chosen = set()
-    for name in names:
-        name = name.strip()
+    graph = TableGraph({p.name: p.spec for p in planned})
+    chosen: set[str] = set()
+    for pattern in names:
+        name, upstream, downstream = selector(pattern)
         if not name:
             continue
         if name not in by_name:
             hint = did_you_mean(name, by_name)
             raise RunError(f"{what}: unknown table `{name}`" + (f"; {hint}" if hint else
                            f" (tables: {', '.join(sorted(p.name for p in planned))})"))
-        chosen.add(by_name[name])
+        chosen |= graph.select(("+" if upstream else "") + by_name[name] + ("+" if downstream else ""))
     return chosen

@@ -53,6 +53,40 @@ class FlowResult:
     def name(self) -> str:
         return self.spec.name
 
+    def to_dict(self) -> dict[str, object]:
+        return {"table": self.table, "name": self.name, "status": str(self.status), "seconds": round(self.seconds, 3),
+                "attempts": self.attempts, "error": self.error, "metrics": self.metrics.as_dict()}
+
+
+@dataclass(frozen=True)
+class PendingInput:
+    """An upstream left out of the run that has input it has not processed."""
+
+    table: str
+    """Spec name of the left-out upstream."""
+    kind: str
+    """`landing_files`, `upstream_data` or `inputs_changed`."""
+    detail: str
+    """What is pending, for people: `2 new landing file(s)`."""
+    selected: tuple[str, ...]
+    """The selected tables that read it (directly or not)."""
+    count: int | None = None
+    """New files, or table versions not consumed (None for a materialized view)."""
+
+    @property
+    def include(self) -> str:
+        """The `--tables` value that runs the selected tables with their upstreams."""
+        return ",".join(f"+{name}" for name in self.selected)
+
+    @property
+    def message(self) -> str:
+        return (f"{self.table} has {self.detail} not in this run; run with --tables {self.include} "
+                "to include its upstreams")
+
+    def to_dict(self) -> dict[str, object]:
+        return {"table": self.table, "kind": self.kind, "count": self.count, "detail": self.detail,
+                "selected": list(self.selected), "include": f"--tables {self.include}", "message": self.message}
+
 
 @dataclass
 class RunResult:
@@ -65,6 +99,8 @@ class RunResult:
     seconds: float = 0.0
     error: str | None = None
     """What failed outside any flow (writing the event log at the end), for people."""
+    pending: list[PendingInput] = field(default_factory=list)
+    """Upstreams a `--tables` selection left out that have unprocessed input (framework/engine/pending.py)."""
 
     @property
     def ok(self) -> bool:
@@ -73,6 +109,13 @@ class RunResult:
     @property
     def failed(self) -> list[FlowResult]:
         return [f for f in self.flows if f.status == FlowStatus.FAILED]
+
+    def to_dict(self) -> dict[str, object]:
+        """The update for tools (`medallion run --format json`)."""
+        return {"update_id": self.update_id, "env": self.env, "status": str(self.status), "ok": self.ok,
+                "continuous": self.continuous, "seconds": round(self.seconds, 3), "error": self.error,
+                "optimized": list(self.optimized), "flows": [f.to_dict() for f in self.flows],
+                "pending_upstreams": [p.to_dict() for p in self.pending]}
 
     def flow(self, name: str) -> FlowResult:
         """By spec name (`bars`) or published name (`silver.bars`)."""

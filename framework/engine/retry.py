@@ -8,18 +8,32 @@ their error classes say `retryable = False`). Triggered and continuous updates b
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from framework.errors import FlowError, MedallionError, first_line
+from framework.errors import CastError, FlowError, MedallionError, first_line
+from framework.pipeline import CAST_ERROR_TEXT
 
 if TYPE_CHECKING:
     from framework.spec.environment import Environment
 
 
+_RAISED = re.compile(r"\[USER_RAISED_EXCEPTION\] (.+?)(?: SQLSTATE: P0001|\n|$)")
+
+
 def as_flow_error(exc: BaseException, flow: str) -> MedallionError:
-    """Our own errors as they are; anything else (a Spark exception) as a FlowError naming the flow."""
-    return exc if isinstance(exc, MedallionError) else FlowError(f"{flow}: {first_line(exc)}")
+    """Our own errors as they are; anything else (a Spark exception) as a FlowError naming the flow.
+
+    A value that cannot be cast to its declared type stops the query with `raise_error`
+    (framework/pipeline.py): its message is already for people, and running again cannot help.
+    """
+    if isinstance(exc, MedallionError):
+        return exc
+    if (raised := _RAISED.search(str(exc))) is not None:
+        message = raised.group(1).strip()
+        return CastError(message) if CAST_ERROR_TEXT in message else FlowError(f"{flow}: {message}")
+    return FlowError(f"{flow}: {first_line(exc)}")
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,9 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import sys
+import threading
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Iterator
@@ -53,7 +55,7 @@ appender.console.layout.pattern = %d{HH:mm:ss} %p %c{1}: %m%n%ex
 logger.sqlcontext.name = SQLQueryContextLogger
 logger.sqlcontext.level = off
 logger.py4j.name = org.apache.spark.api.python.PythonGatewayServer
-logger.py4j.level = off
+logger.py4j.level = error
 logger.stream.name = org.apache.spark.sql.execution.streaming
 logger.stream.level = off
 logger.delta.name = org.apache.spark.sql.delta
@@ -64,7 +66,12 @@ logger.shutdown.level = off
 
 
 def _log4j_file() -> Path:
-    """A log4j2 config that keeps the console quiet (errors reach Python as exceptions anyway)."""
+    """A log4j2 config that keeps the console quiet (errors reach Python as exceptions anyway).
+
+    The gateway's logger (PythonGatewayServer, the "shell" class of a PySpark driver) stays at the root
+    logger's level: when they differ, Spark prints `Setting default log level to ...` and `To adjust
+    logging level use sc.setLogLevel(newLevel)` to stderr as it starts.
+    """
     path = cache_dir().parent / "log4j2-medallion.properties"
     if not path.is_file() or path.read_text() != _LOG4J:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -134,12 +141,55 @@ def build_session(env: Environment) -> "SparkSession":
             builder = builder.config(key, value)
         for key, value in runtime_conf(env).items():
             builder = builder.config(key, value)
-        active = builder.getOrCreate()
+        with jvm_stderr_filtered():
+            active = builder.getOrCreate()
         active.sparkContext.setLogLevel("ERROR")
     else:
         apply_runtime_conf(active, env)
     attach_storage(active, env)
     return active
+
+
+JVM_BANNER = re.compile(r"^(WARNING: Using incubator modules:|Setting default log level to|"
+                        r"To adjust logging level use sc\.setLogLevel)")
+"""Lines the JVM prints on every start: Spark's launcher adds `--add-modules=jdk.incubator.vector`
+(hard-coded in its JavaModuleOptions), for which the JVM itself warns; no option turns that off."""
+
+
+@contextmanager
+def jvm_stderr_filtered() -> Iterator[None]:
+    """Start the JVM (inside the block) with a pipe as its stderr; copy the pipe to our stderr without
+    the banner lines (JVM_BANNER), so real errors and warnings still show.
+
+    PySpark starts the JVM with `Popen`, which inherits file descriptor 2: pointing fd 2 at the pipe
+    for the duration of the start is the one way to give the JVM another stderr without private APIs.
+    """
+    try:
+        target = os.dup(2)
+    except OSError:  # no stderr at all: nothing to filter
+        yield
+        return
+    read_end, write_end = os.pipe()
+    threading.Thread(target=_copy_lines, args=(read_end, target), name="jvm-stderr", daemon=True).start()
+    sys.stderr.flush()
+    os.dup2(write_end, 2)
+    try:
+        yield
+    finally:
+        sys.stderr.flush()
+        os.dup2(target, 2)
+        os.close(write_end)  # the JVM holds its own copy; the pipe closes when it exits
+
+
+def _copy_lines(source: int, target: int) -> None:
+    with os.fdopen(source, "rb") as pipe:
+        for line in iter(pipe.readline, b""):
+            if not JVM_BANNER.match(line.decode("utf-8", "replace")):
+                try:
+                    os.write(target, line)
+                except OSError:
+                    return
+    os.close(target)
 
 
 def apply_runtime_conf(spark: "SparkSession", env: Environment) -> None:

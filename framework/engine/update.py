@@ -19,6 +19,7 @@ from framework.engine.dlt_api import LocalDLT
 from framework.engine.flows import FlowRun
 from framework.engine.materialize import Materializer
 from framework.engine.metrics import FlowMetrics
+from framework.engine.pending import left_out_inputs
 from framework.engine.plan import PlannedFlow, plan, select
 from framework.engine.results import FlowResult, FlowStatus, RunListener, RunResult, UpdateStatus
 from framework.engine.retry import RetryRule
@@ -86,6 +87,8 @@ class Update:
         result = RunResult(self.event_log.update_id, self.env.name, continuous)
         planned, selected, refresh = self.select_flows(tables, full_refresh)
         result.flows = [FlowResult(p.registration.table, p.spec) for p in planned]
+        if tables is not None:
+            result.pending = left_out_inputs(self.project, self.env, selected)
         ensure_event_log(self.spark, TableRef.event_log(self.env))
         self._reset(planned, refresh)
         self.event_log.emit(EventType.CREATE_UPDATE, f"Update {result.update_id[:8]} started by medallion run.",
@@ -98,6 +101,9 @@ class Update:
                             {"update_progress": {"state": UpdateStatus.RUNNING}})
         self.event_log.flush(staged=False)  # a crashed run's staged events wait for this run's replays
         self.listener.run_started(result, result.flows)
+        if continuous:  # a triggered update lists them in its summary; a continuous one ends much later
+            for pending in result.pending:
+                self.listener.message(f"note: {pending.message}")
         return planned, result
 
     def select_flows(self, tables: Iterable[str] | None, full_refresh: bool | Iterable[str] | None

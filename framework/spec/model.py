@@ -15,6 +15,8 @@ Layer = Literal["bronze", "silver", "gold"]
 LAYERS: tuple[Layer, ...] = ("bronze", "silver", "gold")
 Kind = Literal["streaming_table", "materialized_view", "view"]
 Action = Literal["warn", "drop", "fail", "quarantine"]
+TypeErrorAction = Literal["fail", "quarantine"]
+"""What a value that cannot be cast to its declared column type does (`on_type_error`)."""
 
 
 @dataclass(frozen=True)
@@ -23,6 +25,8 @@ class Column:
     type: str
     nullable: bool = True
     description: str = ""
+    on_type_error: TypeErrorAction | None = None
+    """None: the table's `on_type_error`."""
 
 
 @dataclass(frozen=True)
@@ -94,6 +98,7 @@ class TableSpec:
     table_properties: dict[str, str] = field(default_factory=dict)
     grants: tuple[dict[str, Any], ...] = ()
     quality: dict[str, Any] = field(default_factory=dict)
+    on_type_error: TypeErrorAction = "fail"
     upstreams: tuple[str, ...] = ()
     """Names of the tables this one reads (from `source.tables` or the tables named in `source.sql`)."""
     document: Document | None = field(default=None, repr=False, compare=False)
@@ -116,8 +121,20 @@ class TableSpec:
 
     @property
     def quarantine_table(self) -> str | None:
-        """Name of the side table that receives rows failing `quarantine` expectations."""
-        return f"{self.name}_quarantine" if any(e.action == "quarantine" for e in self.expectations) else None
+        """Name of the side table that receives rows failing `quarantine` expectations (or uncastable values)."""
+        quarantines = any(e.action == "quarantine" for e in self.expectations) or self.quarantines_type_errors
+        return f"{self.name}_quarantine" if quarantines else None
+
+    def type_error_action(self, column: Column) -> TypeErrorAction:
+        """What an uncastable value of `column` does: the column's setting, else the table's; views fail
+        (they have no quarantine table)."""
+        if self.kind == "view":
+            return "fail"
+        return column.on_type_error or self.on_type_error
+
+    @property
+    def quarantines_type_errors(self) -> bool:
+        return any(self.type_error_action(c) == "quarantine" for c in self.columns)
 
     def expectations_with(self, action: Action) -> tuple[Expectation, ...]:
         return tuple(e for e in self.expectations if e.action == action)
@@ -160,8 +177,8 @@ def build_table(data: dict[str, Any], document: Document | None = None) -> Table
         layer=data["layer"],
         description=data["description"].strip(),
         source=source,
-        columns=tuple(Column(c["name"], c["type"], c.get("nullable", True), c.get("description", "").strip())
-                      for c in data["columns"]),
+        columns=tuple(Column(c["name"], c["type"], c.get("nullable", True), c.get("description", "").strip(),
+                             c.get("on_type_error")) for c in data["columns"]),
         kind=data.get("kind") or default_kind(source),
         owner=data.get("owner", ""),
         tags=tuple(data.get("tags", ())),
@@ -177,5 +194,6 @@ def build_table(data: dict[str, Any], document: Document | None = None) -> Table
         table_properties={k: _stringify(v) for k, v in data.get("table_properties", {}).items()},
         grants=tuple(data.get("grants", ())),
         quality=dict(data.get("quality", {})),
+        on_type_error=data.get("on_type_error", "fail"),
         document=document,
     )

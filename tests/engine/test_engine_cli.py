@@ -79,3 +79,56 @@ def test_history_and_restore_roll_a_table_back(spark, project):
     assert project.table(spark, "silver.bars").count() == before
     assert invoke(project, "restore", "bars").exit_code == 2
     assert "version" in invoke(project, "restore", "bars", "--version", "999").output
+
+
+def test_run_history_and_runs_print_json(project):
+    from framework.jobs.runner import history_for
+
+    ran = json.loads(invoke(project, "run", "--tables", "bars", "--format", "json").stdout)
+    assert ran["ok"] and [f["table"] for f in ran["flows"]] == ["silver.bars"]
+    assert ran["flows"][0]["status"] == "COMPLETED" and ran["flows"][0]["metrics"]["read"] == 0
+    history = json.loads(invoke(project, "history", "bars", "--format", "json").stdout)
+    assert history["table"] == "silver.bars"
+    assert history["versions"][-1]["operation"] == "CREATE TABLE"
+    assert any(isinstance(v["by"], dict) and v["by"]["flow"] == "silver.bars" for v in history["versions"])
+    runs = history_for(project.env())
+    run_id = runs.start_job("market_data", "test")
+    runs.start_task(run_id, "collect", 1)
+    runs.end_task(run_id, "collect", 1, "SUCCESS")
+    runs.end_job(run_id, "SUCCESS")
+    listed = json.loads(invoke(project, "runs", "--format", "json").stdout)
+    assert listed[0]["run_id"] == run_id and listed[0]["status"] == "SUCCESS"
+    assert [(t["task"], t["status"]) for t in listed[0]["tasks"]] == [("collect", "SUCCESS")]
+
+
+def test_sql_text_format_and_its_old_spelling(project):
+    text = invoke(project, "sql", "SELECT count(*) AS n FROM silver.bars_quarantine", "--format", "text")
+    table = invoke(project, "sql", "SELECT count(*) AS n FROM silver.bars_quarantine", "--format", "table")
+    assert text.exit_code == table.exit_code == 0 and text.output == table.output and "1 row(s)" in text.output
+
+
+def test_sql_changes_a_table_only_with_write(spark, project):
+    quarantine = lambda: project.table(spark, "silver.bars_quarantine").count()  # noqa: E731
+    assert quarantine() == 1
+    refused = invoke(project, "sql", "DELETE FROM silver.bars_quarantine")
+    assert refused.exit_code == 2 and "read-only unless you add --write" in refused.output
+    assert quarantine() == 1
+    done = invoke(project, "sql", "DELETE FROM silver.bars_quarantine", "--write")
+    assert done.exit_code == 0, done.output
+    assert quarantine() == 0
+
+
+def test_a_spark_command_prints_no_jvm_banner(tmp_path):
+    """A fresh JVM (its own process): no `WARNING: Using incubator modules`, no `Setting default log level`."""
+    import subprocess
+    import sys
+
+    from medallion_testing import REPO, make_local_project
+
+    fresh = make_local_project(tmp_path / "fresh")
+    done = subprocess.run([sys.executable, "-m", "framework", "sql", "SELECT 1 AS x", "--format", "json",
+                           "--env", "test", "--project", str(fresh.root)],
+                          capture_output=True, text=True, timeout=900, cwd=REPO)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout) == [{"x": 1}]
+    assert done.stderr == ""
