@@ -248,7 +248,7 @@ def _aggregate(rng: random.Random, name: str, upstream: Table) -> Table:
 
 def _join(rng: random.Random, name: str, parts: list[Table]) -> Table:
     left, right = parts
-    lkey, rkey = left.keys[0], right.keys[0]
+    lkey = left.keys[0]
     lm, rm = _numeric(left.columns)[:5], _numeric(right.columns)[:5]
     columns = [(lkey, "STRING"), ("day", "DATE"), ("left_rows", "BIGINT"), ("right_rows", "BIGINT")]
     select_l = [f"{lkey}", "to_date(event_ts) AS day", "count(*) AS n"] + [f"sum({m}) AS {m}" for m in lm]

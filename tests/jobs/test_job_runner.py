@@ -27,7 +27,7 @@ def make_env(tmp_path: Path, **settings) -> Environment:
     return Environment("testenv", merged, tmp_path)
 
 
-def task(name: str, code: str, *depends: str, **kwargs) -> Task:
+def task(name: str, code: str, *depends: str, **kwargs) -> ProcessTask:
     return ProcessTask(name, (PY, "-c", code), depends, **kwargs)
 
 
