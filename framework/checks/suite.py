@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any, Callable, Iterable
 from framework.checks.results import CheckReport, CheckResult
 from framework.collect import calendar
 from framework.eventlog import EventHistory, latest_with_data, read_with_spark, totals, updates_since_reset
-from framework.naming import TableRef, quote_name
+from framework.naming import TableRef, quote_name, sql_string
 from framework.spec.environment import Environment
 from framework.spec.model import TablesSource, TableSpec
 from framework.spec.project import Project
@@ -250,25 +250,21 @@ def check_completeness(ctx: CheckContext) -> Iterable[CheckResult]:
 
 def _dates_of(ctx: CheckContext, spec: TableSpec, symbols: list[str]) -> dict[str, set[date]]:
     """The trading dates present for each of `symbols` (only those are read into the driver)."""
-    from pyspark.sql import functions as F
-
     if not symbols:
         return {}
-    wanted = ctx.spark.createDataFrame([(s,) for s in symbols], "symbol STRING")
-    rows = (ctx.spark.table(ctx.name(spec)).join(F.broadcast(wanted), "symbol")
-            .where("trade_date IS NOT NULL").select("symbol", "trade_date").distinct().collect())
-    found: dict[str, set[date]] = {s: set() for s in symbols}
-    for r in rows:
-        found[r["symbol"]].add(r["trade_date"])
-    return found
+    rows = ctx.spark.sql(f"SELECT symbol, collect_set(trade_date) AS dates FROM {ctx.name(spec)} "
+                         f"WHERE trade_date IS NOT NULL AND symbol IN ({', '.join(sql_string(s) for s in symbols)}) "
+                         "GROUP BY symbol").collect()
+    return {r["symbol"]: set(r["dates"]) for r in rows}
+
+
+INTRADAY = "timeframe = '1Min' AND symbol IS NOT NULL AND trade_date IS NOT NULL"
 
 
 def _intraday_completeness(ctx: CheckContext, spec: TableSpec, cfg: dict[str, Any]) -> Iterable[CheckResult]:
     """1-minute bars: every minute of every NYSE session between a symbol's first and last bar."""
-    from pyspark.sql import functions as F
-
-    bars = ctx.spark.table(ctx.name(spec)).where("timeframe = '1Min' AND symbol IS NOT NULL AND trade_date IS NOT NULL")
-    counts = bars.groupBy("symbol", "trade_date").agg(F.count_distinct("ts").alias("minutes")).collect()
+    counts = ctx.spark.sql(f"SELECT symbol, trade_date, count(DISTINCT ts) AS minutes FROM {ctx.name(spec)} "
+                           f"WHERE {INTRADAY} GROUP BY symbol, trade_date").collect()
     if not counts:
         return
     present = {(r["symbol"], r["trade_date"]): r["minutes"] for r in counts}
@@ -279,7 +275,7 @@ def _intraday_completeness(ctx: CheckContext, spec: TableSpec, cfg: dict[str, An
             expected_total += session.minutes
             if present.get((symbol, session.date), 0) < session.minutes:
                 gaps[(symbol, session.date)] = session
-    minutes = _present_minutes(ctx, bars, [key for key in gaps if key in present])
+    minutes = _present_minutes(ctx, spec, [key for key in gaps if key in present])
     incomplete = []
     for (symbol, day), session in gaps.items():
         ranges = _missing_ranges(session, minutes.get((symbol, day), set()))
@@ -298,20 +294,18 @@ def _intraday_completeness(ctx: CheckContext, spec: TableSpec, cfg: dict[str, An
                       f"<= {limit:.2%} of {expected_total} minutes", detail, missing=incomplete)
 
 
-def _present_minutes(ctx: CheckContext, bars: Any, keys: list[tuple[str, date]]) -> dict[tuple[str, date], set[datetime]]:
+def _present_minutes(ctx: CheckContext, spec: TableSpec,
+                     keys: list[tuple[str, date]]) -> dict[tuple[str, date], set[datetime]]:
     """The distinct bar minutes (UTC) of the given (symbol, trade_date) groups only."""
-    from pyspark.sql import functions as F
-
     if not keys:
         return {}
-    wanted = ctx.spark.createDataFrame(keys, "symbol STRING, trade_date DATE")
-    rows = (bars.join(F.broadcast(wanted), ["symbol", "trade_date"])
-            .select("symbol", "trade_date", F.unix_seconds(F.date_trunc("minute", "ts")).alias("minute"))
-            .distinct().collect())
-    found: dict[tuple[str, date], set[datetime]] = {}
-    for r in rows:  # epoch seconds: Python would turn a TIMESTAMP into the *process's* local time
-        found.setdefault((r["symbol"], r["trade_date"]), set()).add(datetime.fromtimestamp(r["minute"], timezone.utc))
-    return found
+    wanted = ", ".join(f"({sql_string(symbol)}, DATE{sql_string(day.isoformat())})" for symbol, day in keys)
+    rows = ctx.spark.sql(f"SELECT symbol, trade_date, collect_set(unix_seconds(date_trunc('minute', ts))) AS minutes "
+                         f"FROM {ctx.name(spec)} WHERE {INTRADAY} AND (symbol, trade_date) IN ({wanted}) "
+                         "GROUP BY symbol, trade_date").collect()
+    # epoch seconds: Python would turn a TIMESTAMP into the *process's* local time
+    return {(r["symbol"], r["trade_date"]): {datetime.fromtimestamp(m, timezone.utc) for m in r["minutes"]}
+            for r in rows}
 
 
 def _missing_ranges(session: Any, present: set[datetime]) -> list[tuple[datetime, datetime, int]]:

@@ -33,6 +33,10 @@ class CannedTable:
     """Rows of the completeness span query (symbol, first, last, present)."""
     minutes: list[dict[str, Any]] = field(default_factory=list)
     """Rows of the 1-minute completeness query (symbol, trade_date, minutes)."""
+    dates: dict[str, list[date]] = field(default_factory=dict)
+    """The trading dates of each symbol, for the query listing a gappy symbol's missing sessions."""
+    minute_sets: dict[tuple[str, date], list[int]] = field(default_factory=dict)
+    """The bar minutes (epoch seconds) of a (symbol, trade_date), for the query naming missing minutes."""
 
 
 @dataclass
@@ -71,6 +75,11 @@ class RecordingCluster:
             return _Result([Row(count=table.duplicates)])
         if "max(trade_date)" in text and "GROUP BY" not in text:
             return _Result([Row(latest=table.max_trade_date)])
+        if "collect_set(trade_date) AS dates" in text:
+            return _Result([Row(symbol=s, dates=d) for s, d in table.dates.items() if f"'{s}'" in text])
+        if "collect_set(unix_seconds(" in text:
+            return _Result([Row(symbol=s, trade_date=d, minutes=m) for (s, d), m in table.minute_sets.items()
+                            if f"('{s}', DATE'{d.isoformat()}')" in text])
         if "count(DISTINCT trade_date) AS present" in text:
             return _Result([Row(**span) for span in table.spans])
         if "count(DISTINCT ts) AS minutes" in text:

@@ -56,21 +56,41 @@ def _land(project) -> None:
     project.write_bars("day.jsonl", bar_rows("AAPL", DAY) + bar_rows("MSFT", DAY) + bar_rows("TSLA", DAY))
 
 
+VWAPS_SPEC = """\
+name: bar_vwaps
+layer: silver
+description: VWAP per bar, from a Python transform that picks the wrong column.
+source:
+  tables: [bars_raw]
+columns:
+  - {name: symbol, type: STRING}
+  - {name: ts, type: STRING}
+  - {name: vwap, type: DOUBLE}
+transform:
+  python: vwap_typo:vwaps
+"""
+WRONG_COLUMN = '''\
+def vwaps(df):
+    return df.select("symbol", "ts", df["symbol"].alias("vwap"))  # the bug: symbol, not vwap
+'''
+
+
 def test_an_uncastable_value_fails_the_flow_with_spec_column_value_and_type(spark, local_project):
+    """What validation cannot see (a Python transform's output types) is still never a silent NULL."""
     project = local_project("development: false\nretries: {max_attempts: 3, initial_backoff_seconds: 1}\n")
-    project.edit("tables/silver/bars.yaml", "      vwap,\n", "      symbol AS vwap,\n")
+    (project.root / "tables/silver/bar_vwaps.yaml").write_text(VWAPS_SPEC)
+    (project.root / "vwap_typo.py").write_text(WRONG_COLUMN)  # a module name no other test's project has
     _land(project)
-    result = project.run(spark, tables=["bars_raw", "bars"])
-    bars = result.flow("bars")
+    result = project.run(spark, tables=["bars_raw", "bar_vwaps"])
+    bars = result.flow("bar_vwaps")
     assert result.status == "FAILED" and bars.status == "FAILED"
-    line = next(i for i, text in enumerate((project.root / "tables/silver/bars.yaml").read_text().splitlines(), 1)
-                if "name: vwap" in text)
-    assert bars.error.startswith(f"tables/silver/bars.yaml:{line}:"), bars.error
+    line = next(i for i, text in enumerate(VWAPS_SPEC.splitlines(), 1) if "name: vwap" in text)
+    assert bars.error.startswith(f"tables/silver/bar_vwaps.yaml:{line}:"), bars.error
     assert re.search(r"column `vwap` is DOUBLE, but the query gives '(AAPL|MSFT|TSLA)' \(STRING\), which cannot "
                      r"be cast to DOUBLE", bars.error), bars.error
     assert "on_type_error: quarantine" in bars.error and "Traceback" not in bars.error
     assert bars.attempts == 1  # production mode, but running again cannot help
-    assert project.table(spark, "silver.bars").count() == 0  # nothing half-written
+    assert project.table(spark, "silver.bar_vwaps").count() == 0  # nothing half-written
 
 
 @pytest.fixture(scope="module")
