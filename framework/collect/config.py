@@ -7,7 +7,7 @@ One resolved, validated `CollectConfig` is all the runner and the providers see,
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable
 
@@ -127,9 +127,3 @@ def _check(config: CollectConfig) -> None:
     if config.feed not in ("iex", "sip"):
         raise CollectError(f"unknown Alpaca feed `{config.feed}` (iex or sip)")
 
-
-def with_overrides(config: CollectConfig, **changes: Any) -> CollectConfig:
-    """A copy with some fields changed, validated again."""
-    updated = replace(config, **changes)
-    _check(updated)
-    return updated

@@ -52,7 +52,7 @@ def test_synthetic_run_prints_a_summary_and_exits_0(project: Path) -> None:
     assert "skipped 2025-11-27: not an NYSE session (market holiday)" in out
     assert "injected defects:" in out and "_manifests" in out
     assert sorted(p.name for p in (project / "landing" / "bars").iterdir()) == [
-        "synthetic_2025-11-26_b000.jsonl", "synthetic_2025-11-28_b000.jsonl"]
+        "synthetic_1Min_2025-11-26_b000.jsonl", "synthetic_1Min_2025-11-28_b000.jsonl"]
 
 
 def test_json_output_and_overrides(project: Path) -> None:
@@ -63,8 +63,9 @@ def test_json_output_and_overrides(project: Path) -> None:
     assert report["ok"] and report["timeframe"] == "15Min" and report["sessions"] == [
         "2025-11-24", "2025-11-25", "2025-11-26"]
     assert report["lines"] == 3 * 2 * 26 and report["defects"] == {}
-    assert [Path(f["path"]).name for f in report["files"]][:2] == ["synthetic_2025-11-24_b000.jsonl",
-                                                                  "synthetic_2025-11-24_b001.jsonl"]
+    assert [Path(f["path"]).name for f in report["files"]][:2] == ["synthetic_15Min_2025-11-24_b000.jsonl",
+                                                                  "synthetic_15Min_2025-11-24_b001.jsonl"]
+    assert report["files"][0]["first_session"] == report["files"][0]["last_session"] == "2025-11-24"
 
 
 @pytest.mark.parametrize("args,message", [

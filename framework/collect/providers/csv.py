@@ -10,7 +10,7 @@ Accepted (column names are case-insensitive; spaces and underscores are equal):
 
 The symbol of a file without a symbol column is `--symbol`, else the file name (`AAPL.csv`).
 `path` may be one file or a folder of `*.csv` / `*.csv.gz`. The whole input is read once; `fetch`
-then serves one session at a time from memory. Bad input stops with `file:line: what is wrong`.
+then serves sessions from memory. Bad input stops with `file:line: what is wrong`.
 """
 
 from __future__ import annotations
@@ -55,9 +55,9 @@ class CsvProvider:
     def rows_on(self, day: date) -> int:
         return sum(len(bars) for bars in self._by_date.get(day, {}).values())
 
-    def fetch(self, symbols: Sequence[str], session: Session) -> ProviderResult:
-        day = self._by_date.get(session.date, {})
-        return ProviderResult(bars={s: day.get(s, []) for s in symbols})
+    def fetch(self, symbols: Sequence[str], sessions: Sequence[Session]) -> ProviderResult:
+        days = [self._by_date.get(session.date, {}) for session in sessions]
+        return ProviderResult(bars={s: [bar for day in days for bar in day.get(s, [])] for s in symbols})
 
     def close(self) -> None:
         """Nothing to release."""

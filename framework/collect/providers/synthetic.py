@@ -153,8 +153,10 @@ class SyntheticProvider:
         self.seed = seed
         self.timeframe = timeframe
 
-    def fetch(self, symbols: Sequence[str], session: Session) -> ProviderResult:
-        return ProviderResult(bars={s: session_bars(self.seed, s, session, self.timeframe) for s in symbols})
+    def fetch(self, symbols: Sequence[str], sessions: Sequence[Session]) -> ProviderResult:
+        return ProviderResult(bars={s: [bar for session in sessions
+                                        for bar in session_bars(self.seed, s, session, self.timeframe)]
+                                    for s in symbols})
 
     def close(self) -> None:
         """Nothing to release."""
