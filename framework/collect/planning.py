@@ -84,7 +84,7 @@ def plan_group(*, provider: str, timeframe: str, batch: int, symbols: Sequence[s
     symbols = tuple(symbols)
     requested = set(sessions)
     plan = GroupPlan(batch, symbols)
-    landed = sorted(landed, key=lambda f: f.name)
+    landed = sorted((f for f in landed if requested.intersection(f.sessions)), key=lambda f: f.name)
     held = {(day, symbol) for file in landed for day in file.sessions if day in requested for symbol in file.symbols}
     missing = {(day, symbol) for day in sessions for symbol in symbols} - held
     for file in landed:
