@@ -32,8 +32,8 @@ from typing import Any, Iterable, Sequence
 
 from framework.collect import calendar
 from framework.collect.calendar import Session, new_york_date, rfc3339
-from framework.collect.layout import (BarsName, calendar_file_name, group_by_year, parse_bars_name,
-                                      parse_calendar_name)
+from framework.collect.layout import (BarsName, calendar_file_name, consecutive_runs, group_by_year,
+                                      parse_bars_name, parse_calendar_name)
 from framework.collect.model import Bar
 from framework.collect.planning import LandedFile
 
@@ -130,6 +130,8 @@ def manifest(*, file: str, provider: str, timeframe: str, batch: int, batch_id: 
 
 @dataclass(frozen=True)
 class _Listed:
+    """A bars file of the folder listing and what its name says."""
+
     name: str
     parsed: BarsName
 
@@ -297,21 +299,22 @@ class Landing:
         return self._calendar
 
     def write_calendar(self, sessions: Sequence[Session]) -> list[Path]:
-        """Land the calendar lines of `sessions` no calendar file holds yet: one file per year of them.
+        """Land the calendar lines of `sessions` no calendar file holds yet: a file per year and run of
+        consecutive sessions (as for bars files).
 
         Landed calendar files are never rewritten: the stream would not read them again, and a session's
         line does not change (a closure announced later is a session that never gets collected).
         """
-        held = self.landed_sessions(s.date for s in sessions)
-        new = sorted((s for s in sessions if s.date not in held), key=lambda s: s.date)
-        by_day = {s.date: s for s in new}
+        by_day = {s.date: s for s in sessions}
+        held = self.landed_sessions(by_day)
         written = []
-        for days in group_by_year([s.date for s in new]):
-            name = calendar_file_name(days)
-            path = self.calendar / name
-            atomic_write(path, "".join(json.dumps(by_day[d].to_record()) + "\n" for d in days))
-            self._calendar_index()[days[0].year].append((name, days[0], days[-1]))
-            written.append(path)
+        for year in group_by_year(sorted(by_day)):
+            for days in consecutive_runs(year, set(year) - held):
+                name = calendar_file_name(days)
+                path = self.calendar / name
+                atomic_write(path, "".join(json.dumps(by_day[d].to_record()) + "\n" for d in days))
+                self._calendar_index()[days[0].year].append((name, days[0], days[-1]))
+                written.append(path)
         return written
 
     # --- housekeeping ------------------------------------------------------------------------------

@@ -107,3 +107,19 @@ def group_by_period(timeframe: str, days: Sequence[date]) -> list[tuple[str, lis
 def group_by_year(days: Sequence[date]) -> list[list[date]]:
     """Calendar files are grouped by year whatever the bars' timeframe (one line per session)."""
     return [group for _, group in group_by_period(DAILY, days)]
+
+
+def consecutive_runs(days: Sequence[date], chosen: set[date]) -> list[tuple[date, ...]]:
+    """The `chosen` ones of `days` (sorted) cut into runs of consecutive `days`: one file per run, so that a
+    file's name (its first and last session) never spans sessions another file holds."""
+    runs: list[tuple[date, ...]] = []
+    current: list[date] = []
+    for day in days:
+        if day in chosen:
+            current.append(day)
+        elif current:
+            runs.append(tuple(current))
+            current = []
+    if current:
+        runs.append(tuple(current))
+    return runs

@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Callable, Sequence
 
-from framework.collect.layout import bars_file_name
+from framework.collect.layout import bars_file_name, consecutive_runs
 from framework.collect.model import CollectError
 
 
@@ -99,13 +99,13 @@ def plan_group(*, provider: str, timeframe: str, batch: int, symbols: Sequence[s
     def free(name: str) -> bool:
         return name not in used and not taken(name)
 
-    for run in _runs(sessions, set(whole)):
+    for run in consecutive_runs(sessions, set(whole)):
         name = bars_file_name(provider, timeframe, run, batch)
         if free(name):
             plan.files.append(FilePlan(name, run, symbols))
             missing -= {(day, s) for day in run for s in symbols}
     for symbol in symbols:
-        for run in _runs(sessions, {day for day, s in missing if s == symbol}):
+        for run in consecutive_runs(sessions, {day for day, s in missing if s == symbol}):
             name = bars_file_name(provider, timeframe, run, batch, symbol)
             if not free(name):  # cannot happen (see the module docstring); never overwrite a landed file
                 raise CollectError(f"landing file {name} exists but its manifest says it does not hold "
@@ -113,18 +113,3 @@ def plan_group(*, provider: str, timeframe: str, batch: int, symbols: Sequence[s
             plan.files.append(FilePlan(name, run, (symbol,)))
     return plan
 
-
-def _runs(sessions: Sequence[date], chosen: set[date]) -> list[tuple[date, ...]]:
-    """`chosen` cut into runs of consecutive requested sessions: one file per run, so that a file's name
-    (first and last session) never spans sessions another file holds."""
-    runs: list[tuple[date, ...]] = []
-    current: list[date] = []
-    for day in sessions:
-        if day in chosen:
-            current.append(day)
-        elif current:
-            runs.append(tuple(current))
-            current = []
-    if current:
-        runs.append(tuple(current))
-    return runs

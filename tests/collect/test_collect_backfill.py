@@ -93,7 +93,7 @@ def test_a_wider_backfill_lands_only_the_missing_sessions(make_env) -> None:
     days = sessions(date(2024, 12, 1), date(2025, 11, 28))
     assert cells(landing) == Counter({(s, d.isoformat()): 1 for s in SYMBOLS[:4] for d in days})
     assert [p.name for p in wider.calendar_files] == [
-        "xnys_2024-12-02_2024-12-31.jsonl", "xnys_2025-01-02_2025-11-28.jsonl"]
+        "xnys_2024-12-02_2024-12-31.jsonl", "xnys_2025-01-02_2025-02-28.jsonl", "xnys_2025-07-01_2025-11-28.jsonl"]
     calendar_days = Counter(json.loads(line)["session_date"] for p in (landing / "calendar").iterdir()
                             for line in p.read_text().splitlines())
     assert calendar_days == Counter({d.isoformat(): 1 for d in days}), "each session's calendar line once"
