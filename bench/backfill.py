@@ -1,8 +1,9 @@
 """Benchmark: a daily-bar backfill through `medallion collect` then `medallion run`, on a throwaway project.
 
     .venv/bin/python bench/backfill.py                          # 50 symbols x 2 years of 1Day bars
-    .venv/bin/python bench/backfill.py --label before --write   # record a run (bench/results/backfill.json)
-    .venv/bin/python bench/backfill.py --report                 # rewrite bench/results/backfill.md
+    .venv/bin/python bench/backfill.py --write                  # record the run in bench/results/backfill.json
+    .venv/bin/python bench/backfill.py --rev 305b69a --label before --write   # the code of another commit
+    .venv/bin/python bench/backfill.py --count-only --symbols 500 --years 20  # landing files only, no pipeline
 
 What it measures, for the landing layout of the code it runs against:
 
@@ -10,6 +11,9 @@ What it measures, for the landing layout of the code it runs against:
 * the pipeline update `medallion run` runs on them: its wall time and, per flow, the time and rows the
   run's own summary table reports — bronze (`bronze.bars_raw`, the file stream over the bars folder)
   is the figure the landing layout drives.
+
+`--rev REV` runs the `framework/` package of another commit (extracted with `git archive` under
+bench/.work/), to measure the layout before a change on the same machine and load as after it.
 
 Both commands run as subprocesses, exactly as a user would type them, against a copy of tables/ and
 environments/ under bench/.work/backfill/ with an environment `bench` (extends `local`) whose landing
@@ -40,7 +44,7 @@ RAW = RESULTS / "backfill.json"
 END = date(2025, 11, 28)
 """Last day of the backfill: fixed so every run lands the same sessions."""
 FLOWS = ("bronze.bars_raw", "bronze.nyse_sessions_raw", "silver.bars", "silver.trading_sessions",
-         "gold.daily_bars", "gold.daily_returns", "gold.daily_indicators", "gold.symbol_summary")
+         "gold.daily_bars", "gold.daily_indicators", "gold.symbol_summary")
 
 
 def symbols(count: int) -> list[str]:
@@ -51,7 +55,9 @@ def load() -> str:
     return subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip()
 
 
-def git_commit() -> str:
+def git_commit(rev: str | None = None) -> str:
+    if rev is not None:
+        return rev
     done = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True, text=True)
     dirty = subprocess.run(["git", "status", "--porcelain", "framework"], cwd=REPO, capture_output=True, text=True)
     return done.stdout.strip() + ("+dirty" if dirty.stdout.strip() else "")
@@ -73,12 +79,25 @@ def make_project(work: Path, n_symbols: int) -> Path:
     return root
 
 
-def medallion(root: Path, *args: str) -> tuple[subprocess.CompletedProcess, float, str, str]:
-    """Run `medallion ARGS` (as `python -m framework`); returns the process, seconds and load before/after."""
+def source(rev: str | None) -> Path:
+    """Where `python -m framework` runs from: this checkout, or `framework/` of commit `rev` extracted."""
+    if rev is None:
+        return REPO
+    folder = WORK / f"src-{rev}"
+    if not (folder / "framework").is_dir():
+        folder.mkdir(parents=True, exist_ok=True)
+        archive = subprocess.run(["git", "archive", rev, "framework"], cwd=REPO, capture_output=True, check=True)
+        subprocess.run(["tar", "-x", "-C", str(folder)], input=archive.stdout, check=True)
+    return folder
+
+
+def medallion(src: Path, root: Path, *args: str) -> tuple[subprocess.CompletedProcess, float, str, str]:
+    """Run `medallion ARGS` (as `python -m framework` from `src`): the process, wall seconds, load before/after."""
     before = load()
     started = time.perf_counter()
+    env = {**os.environ, "COLUMNS": "220", "MEDALLION_JAR_CACHE": str(REPO / ".cache" / "jars")}
     done = subprocess.run([sys.executable, "-m", "framework", *args, "--project", str(root), "--env", "bench"],
-                          cwd=REPO, capture_output=True, text=True, env={**os.environ, "COLUMNS": "220"})
+                          cwd=src, capture_output=True, text=True, env=env)
     seconds = time.perf_counter() - started
     if done.returncode != 0:
         raise SystemExit(f"medallion {' '.join(args)} failed ({done.returncode}):\n{done.stdout}\n{done.stderr}")
@@ -91,10 +110,11 @@ def landing_files(landing: Path) -> dict[str, int]:
             for folder in ("bars", "calendar") if (landing / folder).is_dir()}
 
 
-def collect(root: Path, n_symbols: int, years: int) -> dict:
-    start = END.replace(year=END.year - years) + timedelta(days=1)
-    done, seconds, before, after = medallion(root, "collect", "--start", start.isoformat(), "--end", END.isoformat(),
-                                             "--format", "json", "--quiet")
+def collect(src: Path, root: Path, n_symbols: int, years: int, start: date | None = None) -> dict:
+    """`medallion collect` of the last `years` up to END (or from `start`)."""
+    start = start or END.replace(year=END.year - years) + timedelta(days=1)
+    done, seconds, before, after = medallion(src, root, "collect", "--start", start.isoformat(),
+                                             "--end", END.isoformat(), "--format", "json", "--quiet")
     report = json.loads(done.stdout)
     files = landing_files(root.parent / "landing")
     return {"start": start.isoformat(), "end": END.isoformat(), "symbols": n_symbols, "years": years,
@@ -114,42 +134,86 @@ def parse_summary(text: str) -> dict[str, dict]:
     return flows
 
 
-def run(root: Path) -> dict:
-    done, seconds, before, after = medallion(root, "run")
-    flows = parse_summary(done.stdout)
-    missing = [f for f in ("bronze.bars_raw", "silver.bars") if f not in flows]
-    if missing:
-        raise SystemExit(f"could not read {missing} from the run summary:\n{done.stdout}")
-    bronze = flows["bronze.bars_raw"]
-    match = re.search(r"in ([\d.]+)s", done.stdout.splitlines()[-1])
-    return {"seconds": round(seconds, 1), "update_seconds": float(match.group(1)) if match else None,
-            "flows": flows, "bronze_rows": bronze["written"], "bronze_seconds": bronze["seconds"],
-            "bronze_rows_per_second": round(bronze["written"] / bronze["seconds"]) if bronze["seconds"] else None,
-            "load_before": before, "load_after": after}
+def run(src: Path, root: Path) -> dict:
+    """Bronze alone first (its flow then has the Spark session to itself, and its CPU time is its own), in
+    a fresh process running `run_pipeline(tables=["bars_raw"])` — what `medallion run --tables bars_raw`
+    runs — timed from the update's start to its end (JVM start-up excluded); then `medallion run` for
+    the rest of the pipeline on top."""
+    before = load()
+    done = subprocess.run([sys.executable, str(Path(__file__).resolve()), "--phase-bronze", str(root),
+                           "--src", str(src)], cwd=src, capture_output=True, text=True,
+                          env={**os.environ, "MEDALLION_JAR_CACHE": str(REPO / ".cache" / "jars")})
+    if done.returncode != 0:
+        raise SystemExit(f"bronze phase failed ({done.returncode}):\n{done.stdout}\n{done.stderr}")
+    bronze = {**json.loads(done.stdout.strip().splitlines()[-1]), "load_before": before, "load_after": load()}
+    rest, seconds, _, after = medallion(src, root, "run")
+    return {"bronze": bronze, "rest": {"command_seconds": round(seconds, 1), "update_seconds": _update_seconds(rest.stdout),
+                                       "flows": parse_summary(rest.stdout), "load_after": after}}
 
 
-def measure(label: str, n_symbols: int, years: int) -> dict:
-    work = WORK / label
+def phase_bronze(root: Path, src: Path) -> dict:
+    """In this process: one update of bronze.bars_raw, with wall and CPU (this process + its JVM) seconds,
+    then a second one with nothing new (the fixed cost of an update, whatever the layout)."""
+    sys.path.insert(0, str(src))
+    from framework.engine.runner import run_pipeline
+    from framework.engine.spark import build_session
+    from framework.project import load_project
+
+    project = load_project(root, env="bench")
+    env = project.environment("bench")
+    spark = build_session(env)
+    jvm = spark._jvm.java.lang.ProcessHandle.current().pid()
+    cpu, started = process_cpu(jvm) + process_cpu(os.getpid()), time.perf_counter()
+    result = run_pipeline(project, env, spark=spark, tables=["bars_raw"], handle_signals=False)
+    seconds, cpu = time.perf_counter() - started, process_cpu(jvm) + process_cpu(os.getpid()) - cpu
+    assert result.ok, [(f.table, f.error) for f in result.failed]
+    flow = result.flow("bars_raw")
+    rows = flow.metrics.written_rows
+    # the floor: the same update again with nothing new to read (stream start, listing, event log)
+    idle_cpu, started = process_cpu(jvm) + process_cpu(os.getpid()), time.perf_counter()
+    again = run_pipeline(project, env, spark=spark, tables=["bars_raw"], handle_signals=False)
+    idle_seconds, idle_cpu = time.perf_counter() - started, process_cpu(jvm) + process_cpu(os.getpid()) - idle_cpu
+    assert again.ok and again.flow("bars_raw").metrics.written_rows == 0
+    return {"written": rows, "flow_seconds": round(flow.seconds, 1), "update_seconds": round(seconds, 1),
+            "cpu_seconds": round(cpu, 1), "rows_per_second": round(rows / flow.seconds) if flow.seconds else None,
+            "idle_update_seconds": round(idle_seconds, 1), "idle_cpu_seconds": round(idle_cpu, 1)}
+
+
+def process_cpu(pid: int) -> float:
+    """CPU seconds (user + system) a running process has used, from /proc."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _update_seconds(output: str) -> float | None:
+    match = re.search(r"update \w+ \w+ in ([\d.]+)s", output)
+    return float(match.group(1)) if match else None
+
+
+def measure(label: str, n_symbols: int, years: int, rev: str | None, start: date | None) -> dict:
+    work, src = WORK / label, source(rev)
     root = make_project(work, n_symbols)
-    landed = collect(root, n_symbols, years)
+    landed = collect(src, root, n_symbols, years, start)
     print(f"collect: {landed['lines']:,} lines in {landed['total_files']:,} files {landed['files']} "
           f"({landed['seconds']} s)")
-    pipeline = run(root)
-    print(f"run: {pipeline['seconds']} s; bronze {pipeline['bronze_rows']:,} rows in {pipeline['bronze_seconds']} s "
-          f"({pipeline['bronze_rows_per_second']:,} rows/s)")
+    pipeline = run(src, root)
+    bronze = pipeline["bronze"]
+    print(f"bronze: {bronze['written']:,} rows in {bronze['flow_seconds']} s ({bronze['rows_per_second']:,} rows/s), "
+          f"{bronze['cpu_seconds']} s CPU (an update with nothing new: {bronze['idle_update_seconds']} s, "
+          f"{bronze['idle_cpu_seconds']} s CPU); the rest of the pipeline: {pipeline['rest']['update_seconds']} s")
     shutil.rmtree(work)
-    return {"label": label, "commit": git_commit(), "at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+    return {"label": label, "commit": git_commit(rev), "at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
             "collect": landed, "run": pipeline}
 
 
-def count_only(n_symbols: int, years: int) -> dict:
+def count_only(n_symbols: int, years: int, rev: str | None) -> dict:
     work = WORK / "count"
     root = make_project(work, n_symbols)
-    landed = collect(root, n_symbols, years)
+    landed = collect(source(rev), root, n_symbols, years)
     shutil.rmtree(work)
     print(f"{n_symbols} symbols x {years} years: {landed['lines']:,} lines in {landed['total_files']:,} files "
           f"{landed['files']} ({landed['seconds']} s)")
-    return {"label": "count", "commit": git_commit(), "at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+    return {"label": "count", "commit": git_commit(rev), "at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
             "collect": landed}
 
 
@@ -162,11 +226,20 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--symbols", type=int, default=50)
     parser.add_argument("--years", type=int, default=2)
+    parser.add_argument("--start", type=date.fromisoformat, help="first day instead of --years (e.g. the floor: "
+                        "--symbols 1 --start 2025-11-28 is one file of one bar)")
     parser.add_argument("--label", default="run", help="name of this measurement in the results (e.g. before)")
     parser.add_argument("--count-only", action="store_true", help="collect only: count the landing files")
+    parser.add_argument("--rev", help="measure the framework/ of this commit instead of the checkout")
     parser.add_argument("--write", action="store_true", help=f"append the result to {RAW.relative_to(REPO)}")
+    parser.add_argument("--phase-bronze", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--src", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
-    entry = count_only(args.symbols, args.years) if args.count_only else measure(args.label, args.symbols, args.years)
+    if args.phase_bronze:
+        print(json.dumps(phase_bronze(args.phase_bronze, args.src)))
+        return
+    entry = (count_only(args.symbols, args.years, args.rev) if args.count_only
+             else measure(args.label, args.symbols, args.years, args.rev, args.start))
     if args.write:
         record(entry)
 
