@@ -93,7 +93,8 @@ class CollectResult:
     kept: list[Path] = field(default_factory=list)
     """Landed files left untouched because re-fetching them failed this time."""
     unchanged: list[Path] = field(default_factory=list)
-    """Landed files not re-fetched: --missing-only, or the run asked for only some of their sessions."""
+    """Landed files left alone: the run filled gaps beside them, asked for only some of their sessions, or
+    ran with missing_only."""
     requests: int = 0
     retries: int = 0
 
