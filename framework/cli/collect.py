@@ -19,7 +19,8 @@ from rich.table import Table
 
 from framework.cli.common import (EXIT_INVALID, EXIT_OK, EXIT_USAGE, console, env_option, err_console, fail,
                                   project_option)
-from framework.collect.model import PROVIDERS, TIMEFRAMES, CollectError
+from framework.collect.model import PROVIDERS, TIMEFRAMES
+from framework.errors import CollectError
 from framework.project import find_project_root, load_project
 
 DATE = click.DateTime(formats=["%Y-%m-%d"])
@@ -88,9 +89,10 @@ def collect(env_name: str, project_dir: Path | None, provider: str | None, symbo
             dates: tuple[datetime, ...], start: datetime | None, end: datetime | None, sessions: int | None,
             max_attempts: int | None, backoff: float | None, missing_only: bool, output_format: str, quiet: bool,
             **settings: Any) -> None:
-    """Collect market bars into the landing folder (one JSON-lines file per provider, session and batch).
+    """Collect market bars into the landing folder (JSON-lines files per provider, batch and session;
+    daily bars: per batch and year).
 
-    Re-running replaces files (deterministic names) and fills in symbols that failed before.
+    Re-running replaces files (deterministic names) and lands only what is missing under new names.
     Exit code 0 when everything landed, 1 when some symbol failed, 2 on a usage error.
     """
     from framework.collect.config import DEFAULT_RETRY
@@ -159,8 +161,7 @@ def _summary(result: Any, root: Path) -> None:
     if defects:
         listed = ", ".join(f"{kind} {count}" for kind, count in sorted(defects.items()))
         console.print(f"injected defects: {listed} (listed in {landing}/_manifests/)")
-    for label, paths in (("kept (re-fetch failed)", result.kept), ("unchanged (complete)", result.unchanged),
-                         ("removed (superseded fill)", result.removed)):
+    for label, paths in (("kept (re-fetch failed)", result.kept), ("unchanged (already landed)", result.unchanged)):
         if paths:
             console.print(f"{label}: {len(paths)} file(s)")
     if result.requests:
@@ -172,7 +173,7 @@ def _summary(result: Any, root: Path) -> None:
         err_console.print(f"[bold red]{len(result.failures)} symbol-session(s) failed[/] (the rest landed; "
                           "re-run to fill the gap):")
         for failure in result.failures:
-            err_console.print(f"  {failure.symbol} {failure.session}: ", end="")
+            err_console.print(f"  {failure.symbol} {failure.label}: ", end="")
             err_console.print(failure.message, markup=False, highlight=False)
 
 
@@ -190,8 +191,8 @@ def _session_table(result: Any) -> Table:
             table.add_row(f"... {len(days) - 10} more", "", "", "", "")
             continue
         close = calendar.session(day).close_utc.astimezone(calendar.NEW_YORK).strftime("%H:%M")
-        files = sum(1 for f in result.files if f.session == day)
-        failed = sum(1 for f in result.failures if f.session == day)
+        files = sum(1 for f in result.files if day in f.sessions)
+        failed = sum(1 for f in result.failures if f.session <= day <= (f.until or f.session))
         table.add_row(day.isoformat(), close, f"{lines.get(day, 0):,}", str(files), str(failed) if failed else "")
     return table
 

@@ -8,7 +8,9 @@ Read in this order:
     dates.py       which sessions a run covers (date, range, last N), and what it skips and why
     providers/     synthetic, csv, yfinance, alpaca (one module each)
     http.py        shared JSON client: retries with backoff (tenacity), Retry-After, rate limiting
-    landing.py     file names, atomic writes, manifests, re-run planning (replace vs fill the gap)
+    layout.py      file names, and how sessions group into files (a session; a year for daily bars)
+    planning.py    re-run planning on (session, symbol) cells: rewrite what landed, land gaps under new names
+    landing.py     the landing folder: atomic writes, manifests, what already landed, calendar files
     defects.py     the synthetic provider's injected defects, recorded in manifests
     runner.py      collect(): the loop that ties it together; CollectResult
     secrets.py     credentials from env vars or a Databricks secret scope, never printed

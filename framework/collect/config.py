@@ -7,12 +7,13 @@ One resolved, validated `CollectConfig` is all the runner and the providers see,
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable
 
 from framework.collect.http import RetryPolicy
-from framework.collect.model import PROVIDERS, TIMEFRAMES, CollectError
+from framework.collect.model import PROVIDERS, TIMEFRAMES
+from framework.errors import CollectError
 from framework.spec.environment import Environment
 
 SYMBOL = re.compile(r"^[A-Z][A-Z0-9.\-]{0,9}$")
@@ -127,9 +128,3 @@ def _check(config: CollectConfig) -> None:
     if config.feed not in ("iex", "sip"):
         raise CollectError(f"unknown Alpaca feed `{config.feed}` (iex or sip)")
 
-
-def with_overrides(config: CollectConfig, **changes: Any) -> CollectConfig:
-    """A copy with some fields changed, validated again."""
-    updated = replace(config, **changes)
-    _check(updated)
-    return updated

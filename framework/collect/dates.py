@@ -2,8 +2,8 @@
 
 Non-sessions (weekends, holidays) and sessions not complete yet (before 17:00 New York on their date)
 are never collected; they come back as `Skipped` with the reason so the command can say so. Skipping
-incomplete sessions matters beyond tidiness: the landing file of a session is written once under a
-fixed name, and Spark's file stream would never re-read it once the rest of the day arrived.
+incomplete sessions matters beyond tidiness: a session's bars land once (a re-run rewrites the file
+under the same name), and Spark's file stream would never re-read it once the rest of the day arrived.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from typing import Iterable
 
 from framework.collect import calendar
 from framework.collect.calendar import Session
-from framework.collect.model import CollectError
+from framework.errors import CollectError
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,8 @@ Each defect touches exactly one bar and exactly one silver rule, so counts never
 kind               what the landed line looks like                        where silver counts it
 =================  =====================================================  ==============================
 duplicate          an extra, identical copy of a clean bar, in the same   de-duplicated on (symbol, ts,
-                   file or in another batch file of the same session      timeframe)
+                   file or in another file of the same period (session   timeframe)
+                   or, for daily bars, year)
 null_field         one of open/high/low/close/volume is null              quarantined (prices_positive
                                                                           or volume_non_negative)
 high_below_low     high and low swapped past each other (high < low,      quarantined (high_not_below_low
@@ -99,12 +100,18 @@ class Draft:
                 entry.defect.line = number
 
 
-def inject(drafts: list[Draft], rate: float, seed: int, session: Session, timeframe: str) -> None:
-    """Turn about `rate` of the clean bars of one session's files into defects (deterministically)."""
+def inject(drafts: list[Draft], rate: float, seed: int, period: str, timeframe: str,
+           session: Session | None = None) -> None:
+    """Turn about `rate` of the clean bars of one period's files into defects (deterministically).
+
+    `period` (a session date, or a year for daily bars) seeds the choices, so a re-run of the same
+    files plants the same defects. `session` is the intraday session the files hold (out-of-session
+    copies are placed around it); daily bars have no out-of-session defects.
+    """
     if rate <= 0 or not drafts:
         return
-    rng = np.random.default_rng(stable_int(seed, "defects", session.date.isoformat(), timeframe))
-    kinds = [k for k in DEFECT_KINDS if timeframe != "1Day" or k != "out_of_session"]
+    rng = np.random.default_rng(stable_int(seed, "defects", period, timeframe))
+    kinds = [k for k in DEFECT_KINDS if session is not None or k != "out_of_session"]
     extras: list[tuple[int, Entry]] = []
     taken: set[tuple[str, str]] = set()
     for index, draft in enumerate(drafts):
@@ -116,6 +123,7 @@ def inject(drafts: list[Draft], rate: float, seed: int, session: Session, timefr
                 target = _other_file(rng, index, len(drafts))
                 extras.append((target, Entry(dict(entry.record), defect=_defect(kind, entry, copy_of=draft.name))))
             elif kind == "out_of_session":
+                assert session is not None  # only intraday periods draw this kind
                 moved = _out_of_session(rng, entry.record, session, timeframe, taken)
                 if moved is not None:
                     extras.append((index, Entry(moved, defect=Defect(kind, moved["symbol"], moved["ts"]))))
@@ -131,7 +139,7 @@ def _defect(kind: str, entry: Entry, **extra: Any) -> Defect:
 
 
 def _other_file(rng: np.random.Generator, index: int, files: int) -> int:
-    """Half the duplicates land in another batch file of the same session (when there is one)."""
+    """Half the duplicates land in another file of the same period (when there is one)."""
     if files == 1 or rng.random() < 0.5:
         return index
     return int((index + rng.integers(1, files)) % files)

@@ -26,31 +26,11 @@ import httpx
 import tenacity
 
 from framework import __version__
-from framework.collect.model import FetchError
+from framework.errors import AuthError, FetchError, HttpStatusError, RetryableError
 
 log = logging.getLogger("medallion.collect")
 
 USER_AGENT = f"Mozilla/5.0 (compatible; medallion-collect/{__version__})"
-
-
-class RetryableError(FetchError):
-    """A failure worth another try (429, 5xx, timeout, connection, invalid JSON)."""
-
-    def __init__(self, message: str, retry_after: float | None = None) -> None:
-        super().__init__(message)
-        self.retry_after = retry_after
-
-
-class HttpStatusError(FetchError):
-    """The server refused the request itself (4xx other than 408/429): retrying will not help."""
-
-    def __init__(self, message: str, status: int) -> None:
-        super().__init__(message)
-        self.status = status
-
-
-class AuthError(HttpStatusError):
-    """401/403: the credentials are missing or wrong; no symbol can succeed."""
 
 
 @dataclass(frozen=True)

@@ -1,23 +1,20 @@
-"""The landing folder: deterministic file names, atomic writes, manifests and re-run planning.
+"""The landing folder: atomic writes, manifests, and what already landed (read once per run).
 
-Layout (read by tables/bronze/bars_raw.yaml and tables/bronze/nyse_sessions_raw.yaml)::
+Layout (read by tables/bronze/bars_raw.yaml and tables/bronze/nyse_sessions_raw.yaml; names in layout.py)::
 
-    <landing>/bars/<provider>_<YYYY-MM-DD>_b<NNN>.jsonl            one batch of symbols, one session
-    <landing>/bars/<provider>_<YYYY-MM-DD>_b<NNN>_<SYMBOL>.jsonl   a symbol that failed, landed later
-    <landing>/calendar/xnys_<YYYY-MM-DD>.jsonl                     the session's open/close
-    <landing>/_manifests/<file stem>.json                          what each bars file holds
+    <landing>/bars/<provider>_<timeframe>_<first>[_<last>]_b<NNN>[_<SYMBOL>].jsonl
+    <landing>/calendar/xnys_<first>[_<last>].jsonl
+    <landing>/_manifests/<bars file stem>.json          what each bars file holds
 
 Why this shape:
 
-* Names depend only on (provider, session, batch), so a re-run *replaces* a file instead of adding a
-  second copy. Spark's file stream remembers names it has read and never re-reads a replaced file —
-  harmless for a replay of the same data, but it means a gap must be filled in a *new* file. So when a
-  batch file exists with symbols missing, the re-run fetches only those and lands each one in its own
-  `_b<NNN>_<SYMBOL>` file; a complete batch is simply replaced.
-* Writes are atomic (temp file named `.<name>.tmp` in the same folder, fsync, `os.replace`): the stream
-  never sees half a file, and Spark ignores names starting with `.` or `_`.
-* Manifests sit under `_manifests/` (ignored by Spark) and list the symbols landed, those missing, and
-  every injected defect, so the checks job and tests can account for each line.
+* Writes are atomic (temp file named `.<name>.<random>.tmp` in the same folder, fsync, `os.replace`):
+  the stream never sees half a file, and Spark ignores names starting with `.` or `_`.
+* Manifests sit under `_manifests/` (ignored by Spark) and list the sessions and symbols a file holds,
+  the symbols that failed, and every injected defect: re-runs plan from them (planning.py) and the
+  checks job and tests can account for each line.
+* The folder is listed once per run and indexed by (provider, batch, year), so planning a group reads
+  only the manifests of files whose names overlap the sessions asked for — not a folder of years.
 """
 
 from __future__ import annotations
@@ -25,31 +22,23 @@ from __future__ import annotations
 import json
 import math
 import os
-import re
 import tempfile
 import time
+from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Iterable, Sequence
 
 from framework.collect import calendar
-from framework.collect.calendar import Session, rfc3339
+from framework.collect.calendar import Session, new_york_date, rfc3339
+from framework.collect.layout import (BarsName, calendar_file_name, consecutive_runs, group_by_year,
+                                      parse_bars_name, parse_calendar_name)
 from framework.collect.model import Bar
+from framework.collect.planning import LandedFile
 
 CALENDAR_FOLDER = "calendar"
 MANIFEST_FOLDER = "_manifests"
-FILL_NAME = re.compile(r"^(?P<stem>.+_b\d{3})_(?P<symbol>[A-Z][A-Z0-9.\-]*)\.jsonl$")
-
-
-def batch_file_name(provider: str, session_date: date, batch: int, symbol: str | None = None) -> str:
-    """`synthetic_2026-11-27_b000.jsonl`, or `..._b000_AAPL.jsonl` for a symbol filled in later."""
-    stem = f"{provider}_{session_date.isoformat()}_b{batch:03d}"
-    return f"{stem}_{symbol}.jsonl" if symbol else f"{stem}.jsonl"
-
-
-def calendar_file_name(session_date: date) -> str:
-    return f"xnys_{session_date.isoformat()}.jsonl"
 
 
 def atomic_write(path: Path, text: str, *, durable: bool = True) -> None:
@@ -114,14 +103,50 @@ def bar_record(bar: Bar, provider: str, batch_id: str) -> dict[str, Any]:
     }
 
 
+def manifest(*, file: str, provider: str, timeframe: str, batch: int, batch_id: str, run_id: str,
+             sessions: Sequence[date], symbols: list[str], missing: dict[str, str], lines: int,
+             defects: list[dict[str, Any]], written_at: datetime) -> dict[str, Any]:
+    """The JSON manifest beside each bars file: the cells it holds (sessions x symbols) and every line's story."""
+    counts: dict[str, int] = {}
+    for defect in defects:
+        counts[defect["kind"]] = counts.get(defect["kind"], 0) + 1
+    return {
+        "file": file,
+        "provider": provider,
+        "timeframe": timeframe,
+        "batch": batch,
+        "batch_id": batch_id,
+        "run_id": run_id,
+        "written_at": rfc3339(written_at),
+        "sessions": [day.isoformat() for day in sessions],
+        "symbols": symbols,
+        "missing": missing,
+        "lines": lines,
+        "clean_bars": lines - len(defects),
+        "defects": counts,
+        "defect_details": defects,
+    }
+
+
+@dataclass(frozen=True)
+class _Listed:
+    """A bars file of the folder listing and what its name says."""
+
+    name: str
+    parsed: BarsName
+
+
 @dataclass
 class Landing:
-    """The landing folder of one environment."""
+    """The landing folder of one environment, as one run sees it."""
 
     root: Path
     bars_folder: str = "bars"
-    _listing: dict[str, str | None] | None = field(default=None, init=False, repr=False)
-    _fills: dict[str, dict[str, str]] = field(default_factory=dict, init=False, repr=False)
+    _bars: dict[tuple[str, int, int], list[_Listed]] | None = field(default=None, init=False, repr=False)
+    _names: set[str] = field(default_factory=set, init=False, repr=False)
+    _held: dict[str, tuple[LandedFile, str] | None] = field(default_factory=dict, init=False, repr=False)
+    """File name -> the cells it holds and its timeframe, read on first use."""
+    _calendar: dict[int, list[tuple[str, date, date]]] | None = field(default=None, init=False, repr=False)
 
     @property
     def bars(self) -> Path:
@@ -135,83 +160,164 @@ class Landing:
     def manifests(self) -> Path:
         return self.root / MANIFEST_FOLDER
 
+    # --- bars --------------------------------------------------------------------------------------
+
     def manifest_path(self, file_name: str) -> Path:
         return self.manifests / f"{Path(file_name).stem}.json"
 
     def read_manifest(self, file_name: str) -> dict[str, Any] | None:
-        path = self.manifest_path(file_name)
         try:
-            return json.loads(path.read_text(encoding="utf-8"))
+            content = json.loads(self.manifest_path(file_name).read_text(encoding="utf-8"))
         except (OSError, ValueError):
             return None
+        return content if isinstance(content, dict) else None
 
-    def write_calendar(self, session: Session) -> Path:
-        """The session's calendar line; an identical existing file is left alone (no rewrite, no fsync)."""
-        path = self.calendar / calendar_file_name(session.date)
-        text = json.dumps(session.to_record()) + "\n"
+    def exists(self, name: str) -> bool:
+        self._index()
+        return name in self._names
+
+    def landed_files(self, provider: str, timeframe: str, batch: int, sessions: Sequence[date]) -> list[LandedFile]:
+        """Files of (provider, timeframe, batch) that hold any of `sessions`, with the cells each holds."""
+        wanted = set(sessions)
+        first, last = min(wanted), max(wanted)
+        found = []
+        for year in sorted({day.year for day in wanted}):
+            for listed in self._index().get((provider, batch, year), []):
+                name = listed.parsed
+                if name.last < first or name.first > last or name.timeframe not in (timeframe, None):
+                    continue
+                held = self._holds(listed.name, timeframe)
+                if held is not None and wanted.intersection(held.sessions):
+                    found.append(held)
+        return found
+
+    def _holds(self, name: str, timeframe: str) -> LandedFile | None:
+        """The cells a file holds (None when it holds another timeframe's bars): manifest, else the file itself."""
+        if name not in self._held:
+            self._held[name] = self._from_manifest(name) or self._from_lines(name)
+        found = self._held[name]
+        return found[0] if found is not None and found[1] == timeframe else None
+
+    def _from_manifest(self, name: str) -> tuple[LandedFile, str] | None:
+        content = self.read_manifest(name)
+        if content is None:
+            return None
         try:
-            if path.read_text(encoding="utf-8") == text:
-                return path
+            days = content["sessions"] if "sessions" in content else [content["session_date"]]
+            held = LandedFile(name, tuple(sorted(date.fromisoformat(d) for d in days)),
+                              frozenset(content.get("symbols", [])))
+            return held, str(content["timeframe"])
+        except (KeyError, TypeError, ValueError):
+            return None
+
+    def _from_lines(self, name: str) -> tuple[LandedFile, str] | None:
+        """No usable manifest: read the file (sessions from the bars' New York dates, symbols and timeframe)."""
+        try:
+            lines = (self.bars / name).read_text(encoding="utf-8").splitlines()
         except OSError:
-            pass
-        atomic_write(path, text)
-        return path
+            return None
+        days: set[date] = set()
+        symbols: set[str] = set()
+        timeframes: set[str] = set()
+        for line in lines:
+            try:
+                record = json.loads(line)
+                ts = datetime.fromisoformat(record["ts"].replace("Z", "+00:00"))
+                days.add(new_york_date(ts))
+                symbols.add(record["symbol"])
+                timeframes.add(record["timeframe"])
+            except (ValueError, KeyError, TypeError, AttributeError):
+                continue
+        if not days or len(timeframes) != 1:
+            return None
+        return LandedFile(name, tuple(sorted(days)), frozenset(symbols)), timeframes.pop()
+
+    def _index(self) -> dict[tuple[str, int, int], list[_Listed]]:
+        """Bars files by (provider, batch, year of their first session), listed once per run and kept
+        current by write_bars: a folder of years of sessions is too big to scan per group."""
+        if self._bars is None:
+            self._bars = defaultdict(list)
+            names = [p.name for p in self.bars.iterdir()] if self.bars.is_dir() else []
+            for name in names:
+                self._remember(name)
+        return self._bars
+
+    def _remember(self, name: str) -> None:
+        index = self._index()
+        if name in self._names:
+            return
+        self._names.add(name)
+        parsed = parse_bars_name(name)
+        if parsed is not None:
+            index[(parsed.provider, parsed.batch, parsed.year)].append(_Listed(name, parsed))
 
     def write_bars(self, name: str, text: str) -> Path:
         path = self.bars / name
         atomic_write(path, text)
         self._remember(name)
+        self._held.pop(name, None)
         return path
 
     def write_manifest(self, name: str, content: dict[str, Any]) -> None:
         atomic_write(self.manifest_path(name), json.dumps(content, indent=2) + "\n", durable=False)
 
-    def exists(self, name: str) -> bool:
-        return name in self._index()
+    # --- calendar ----------------------------------------------------------------------------------
 
-    def _index(self) -> dict[str, str | None]:
-        """Bars file names -> their batch stem if they are fill files (else None), listed once per run and
-        kept current by write_bars/remove: a folder of years of sessions is too big to scan per batch."""
-        if self._listing is None:
-            names = [p.name for p in self.bars.iterdir()] if self.bars.is_dir() else []
-            self._listing = {}
-            for name in names:
-                self._remember(name)
-        return self._listing
+    def landed_sessions(self, days: Iterable[date]) -> set[date]:
+        """Which of `days` some calendar file already holds."""
+        wanted = set(days)
+        if not wanted:
+            return set()
+        first, last = min(wanted), max(wanted)
+        found: set[date] = set()
+        for year in sorted({day.year for day in wanted}):
+            for name, start, end in self._calendar_index().get(year, []):
+                if end >= first and start <= last:
+                    found.update(self._calendar_days(name) & wanted)
+        return found
 
-    def _remember(self, name: str) -> None:
-        match = FILL_NAME.match(name)
-        self._index()[name] = match.group("stem") if match else None
-        if match:
-            self._fills.setdefault(match.group("stem"), {})[match.group("symbol")] = name
-
-    def _forget(self, name: str) -> None:
-        stem = self._index().pop(name, None)
-        if stem:
-            self._fills.get(stem, {}).pop(FILL_NAME.match(name).group("symbol"), None)  # type: ignore[union-attr]
-
-    def landed_symbols(self, file_name: str) -> set[str]:
-        """Symbols a bars file holds: from its manifest, or by reading the file when the manifest is gone."""
-        manifest = self.read_manifest(file_name)
-        if manifest is not None:
-            return set(manifest.get("symbols", []))
-        symbols: set[str] = set()
+    def _calendar_days(self, name: str) -> set[date]:
+        days: set[date] = set()
         try:
-            lines = (self.bars / file_name).read_text(encoding="utf-8").splitlines()
+            lines = (self.calendar / name).read_text(encoding="utf-8").splitlines()
         except OSError:
-            return symbols
+            return days
         for line in lines:
             try:
-                symbols.add(json.loads(line)["symbol"])
+                days.add(date.fromisoformat(json.loads(line)["session_date"]))
             except (ValueError, KeyError, TypeError):
                 continue
-        return symbols
+        return days
 
-    def fill_files(self, provider: str, session_date: date, batch: int) -> dict[str, Path]:
-        """Existing `_b<NNN>_<SYMBOL>` files of a batch, by symbol."""
-        stem = batch_file_name(provider, session_date, batch)[: -len(".jsonl")]
-        self._index()
-        return {symbol: self.bars / name for symbol, name in self._fills.get(stem, {}).items()}
+    def _calendar_index(self) -> dict[int, list[tuple[str, date, date]]]:
+        if self._calendar is None:
+            self._calendar = defaultdict(list)
+            for path in self.calendar.iterdir() if self.calendar.is_dir() else ():
+                span = parse_calendar_name(path.name)
+                if span is not None:
+                    self._calendar[span[0].year].append((path.name, *span))
+        return self._calendar
+
+    def write_calendar(self, sessions: Sequence[Session]) -> list[Path]:
+        """Land the calendar lines of `sessions` no calendar file holds yet: a file per year and run of
+        consecutive sessions (as for bars files).
+
+        Landed calendar files are never rewritten: the stream would not read them again, and a session's
+        line does not change (a closure announced later is a session that never gets collected).
+        """
+        by_day = {s.date: s for s in sessions}
+        held = self.landed_sessions(by_day)
+        written = []
+        for year in group_by_year(sorted(by_day)):
+            for days in consecutive_runs(year, set(year) - held):
+                name = calendar_file_name(days)
+                path = self.calendar / name
+                atomic_write(path, "".join(json.dumps(by_day[d].to_record()) + "\n" for d in days))
+                self._calendar_index()[days[0].year].append((name, days[0], days[-1]))
+                written.append(path)
+        return written
+
+    # --- housekeeping ------------------------------------------------------------------------------
 
     def sweep_temporary(self, older_than_seconds: float = 3600) -> list[Path]:
         """Delete `.<name>.*.tmp` files a crashed run left behind (never a running writer's: they are young)."""
@@ -226,66 +332,3 @@ class Landing:
                 except FileNotFoundError:
                     continue
         return swept
-
-    def remove(self, path: Path) -> None:
-        path.unlink(missing_ok=True)
-        self.manifest_path(path.name).unlink(missing_ok=True)
-        self._forget(path.name)
-
-
-@dataclass
-class BatchPlan:
-    """What a run does for one (session, batch): replace the batch file, or fill in missing symbols."""
-
-    batch: int
-    symbols: tuple[str, ...]
-    fetch: tuple[str, ...]
-    fill: bool
-    """True when the batch file exists but lacks `fetch`: land those in their own files."""
-    existed: bool
-    """The batch file was already complete: a failure now must not replace it with less."""
-    stale_fills: dict[str, Path] = field(default_factory=dict)
-    """Fill files to delete once a complete batch file holding their symbols is written."""
-
-    @property
-    def complete(self) -> bool:
-        return self.existed and not self.fill
-
-
-def plan_batch(landing: Landing, provider: str, session_date: date, batch: int,
-               symbols: Iterable[str]) -> BatchPlan:
-    symbols = tuple(symbols)
-    name = batch_file_name(provider, session_date, batch)
-    fills = landing.fill_files(provider, session_date, batch)
-    if not landing.exists(name):
-        return BatchPlan(batch, symbols, symbols, fill=False, existed=False, stale_fills=fills)
-    landed = landing.landed_symbols(name) | set(fills)
-    missing = tuple(s for s in symbols if s not in landed)
-    if missing:
-        return BatchPlan(batch, symbols, missing, fill=True, existed=True)
-    return BatchPlan(batch, symbols, symbols, fill=False, existed=True, stale_fills=fills)
-
-
-def manifest(*, file: str, provider: str, session: Session, batch: int, batch_id: str, timeframe: str,
-             run_id: str, symbols: list[str], missing: dict[str, str], lines: int,
-             defects: list[dict[str, Any]], written_at: datetime) -> dict[str, Any]:
-    """The JSON manifest beside each bars file: enough to reconcile every line downstream."""
-    counts: dict[str, int] = {}
-    for defect in defects:
-        counts[defect["kind"]] = counts.get(defect["kind"], 0) + 1
-    return {
-        "file": file,
-        "provider": provider,
-        "session_date": session.date.isoformat(),
-        "batch": batch,
-        "batch_id": batch_id,
-        "timeframe": timeframe,
-        "run_id": run_id,
-        "written_at": rfc3339(written_at),
-        "symbols": symbols,
-        "missing": missing,
-        "lines": lines,
-        "clean_bars": lines - len(defects),
-        "defects": counts,
-        "defect_details": defects,
-    }

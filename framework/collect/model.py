@@ -1,8 +1,10 @@
 """The small vocabulary every provider speaks: a `Bar`, a `ProviderResult`, and the `Provider` protocol.
 
-A provider only knows how to get bars for some symbols over one NYSE session. Everything else
-(choosing sessions, batching symbols, file names, atomic writes, manifests, defects, progress) lives
-in the runner and the landing module, so adding a provider is one small module.
+A provider only knows how to get bars for some symbols over some NYSE sessions (one session for
+intraday bars; up to a year of sessions for daily bars, so a backfill asks once per batch and year,
+not once per day). Everything else (choosing sessions, batching symbols, file names, atomic writes,
+manifests, defects, progress) lives in the runner and the landing modules, so adding a provider is one
+small module.
 """
 
 from __future__ import annotations
@@ -19,14 +21,6 @@ TIMEFRAME_MINUTES: dict[str, int | None] = {"1Min": 1, "5Min": 5, "15Min": 15, "
 """Bar length in minutes per timeframe name (Alpaca's spelling); None for daily bars."""
 
 TIMEFRAMES = tuple(TIMEFRAME_MINUTES)
-
-
-class CollectError(Exception):
-    """A problem the user must fix (bad option, missing credentials, unreadable CSV): no traceback."""
-
-
-class FetchError(Exception):
-    """Getting one symbol (or batch) failed for good; the message says why, without secrets."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,7 +41,8 @@ class Bar:
 
 @dataclass
 class ProviderResult:
-    """What one fetch returned: bars per symbol that succeeded, a reason per symbol that failed."""
+    """What one fetch returned: bars per symbol that succeeded (over all the sessions asked for), a reason
+    per symbol that failed (for all of them: a symbol lands whole or not at all)."""
 
     bars: dict[str, list[Bar]] = field(default_factory=dict)
     failures: dict[str, str] = field(default_factory=dict)
@@ -64,8 +59,8 @@ class Provider(Protocol):
 
     name: str
 
-    def fetch(self, symbols: Sequence[str], session: Session) -> ProviderResult:
-        """Bars for `symbols` over `session` in the provider's configured timeframe."""
+    def fetch(self, symbols: Sequence[str], sessions: Sequence[Session]) -> ProviderResult:
+        """Bars for `symbols` over `sessions` (sorted) in the provider's configured timeframe."""
         ...
 
     def close(self) -> None:

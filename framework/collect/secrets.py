@@ -10,7 +10,7 @@ from __future__ import annotations
 import base64
 import os
 
-from framework.collect.model import CollectError
+from framework.errors import CollectError
 
 
 class Secret:

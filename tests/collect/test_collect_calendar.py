@@ -9,7 +9,7 @@ import pytest
 from framework.collect import calendar
 from framework.collect.calendar import NEW_YORK
 from framework.collect.dates import select_sessions
-from framework.collect.model import CollectError
+from framework.errors import CollectError
 
 
 def ny(year: int, month: int, day: int, hour: int, minute: int = 0) -> datetime:

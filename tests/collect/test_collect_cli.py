@@ -52,7 +52,7 @@ def test_synthetic_run_prints_a_summary_and_exits_0(project: Path) -> None:
     assert "skipped 2025-11-27: not an NYSE session (market holiday)" in out
     assert "injected defects:" in out and "_manifests" in out
     assert sorted(p.name for p in (project / "landing" / "bars").iterdir()) == [
-        "synthetic_2025-11-26_b000.jsonl", "synthetic_2025-11-28_b000.jsonl"]
+        "synthetic_1Min_2025-11-26_b000.jsonl", "synthetic_1Min_2025-11-28_b000.jsonl"]
 
 
 def test_json_output_and_overrides(project: Path) -> None:
@@ -63,8 +63,23 @@ def test_json_output_and_overrides(project: Path) -> None:
     assert report["ok"] and report["timeframe"] == "15Min" and report["sessions"] == [
         "2025-11-24", "2025-11-25", "2025-11-26"]
     assert report["lines"] == 3 * 2 * 26 and report["defects"] == {}
-    assert [Path(f["path"]).name for f in report["files"]][:2] == ["synthetic_2025-11-24_b000.jsonl",
-                                                                  "synthetic_2025-11-24_b001.jsonl"]
+    assert [Path(f["path"]).name for f in report["files"]][:2] == ["synthetic_15Min_2025-11-24_b000.jsonl",
+                                                                  "synthetic_15Min_2025-11-24_b001.jsonl"]
+    assert report["files"][0]["first_session"] == report["files"][0]["last_session"] == "2025-11-24"
+
+
+def test_daily_backfill_lands_a_file_per_year(project: Path) -> None:
+    result = run(project, "--timeframe", "1Day", "--start", "2024-12-01", "--end", "2025-01-31", "--format", "json")
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    assert [(Path(f["path"]).name, f["first_session"], f["last_session"], f["session_count"], f["lines"])
+            for f in report["files"]] == [
+        ("synthetic_1Day_2024-12-02_2024-12-31_b000.jsonl", "2024-12-02", "2024-12-31", 21, 3 * 21),
+        ("synthetic_1Day_2025-01-02_2025-01-31_b000.jsonl", "2025-01-02", "2025-01-31", 20, 3 * 20)]
+    assert [Path(p).name for p in report["calendar_files"]] == ["xnys_2024-12-02_2024-12-31.jsonl",
+                                                                "xnys_2025-01-02_2025-01-31.jsonl"]
+    again = run(project, "--timeframe", "1Day", "--start", "2024-12-01", "--end", "2025-01-31")
+    assert again.exit_code == 0 and "2 file(s)" in again.stdout and "0 calendar file(s)" in again.stdout
 
 
 @pytest.mark.parametrize("args,message", [

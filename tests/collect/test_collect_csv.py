@@ -13,7 +13,7 @@ from bokeh_sampledata import package_path
 from collect_testing import AFTER_THANKSGIVING_2025, read_records
 
 from framework.collect import calendar
-from framework.collect.model import CollectError
+from framework.errors import CollectError
 from framework.collect.runner import collect
 
 STOCKS = package_path("stocks.csv.gz")  # Ticker,Date,Open,High,Low,Close,Volume,Adj Close (Quandl WIKI, 2000-2013)
@@ -55,7 +55,7 @@ def test_every_row_of_the_sample_lands_once(make_env, stocks: pd.DataFrame) -> N
     result = collect(env, symbols=["IBM"], start=date(2000, 1, 1), end=date(2013, 12, 31))
     ibm = stocks[stocks["Ticker"] == "IBM"]
     assert result.lines == len(ibm) == 3270 and not result.skipped
-    assert len(result.files) == len(result.calendar_files) == 3270
+    assert len(result.files) == len(result.calendar_files) == 14  # a file per year (2000-2013), not per session
     records = read_records(Path(env.landing_path) / "bars")
     assert [r["ts"][:10] for r in records] == sorted(ibm["Date"])
     assert sum(r["close"] for r in records) == pytest.approx(ibm["Close"].sum(), rel=1e-12)
@@ -133,5 +133,8 @@ def test_folder_of_files(tmp_path: Path, make_env, stocks) -> None:
         part.drop(columns=["Ticker"]).to_csv(tmp_path / f"{ticker}.csv", index=False)
     result = collect(make_env(provider="csv", csv_path=str(tmp_path)))
     assert result.lines == 16 and result.sessions[0] == date(2013, 2, 20)
-    manifest = json.loads((Path(result.landing) / "_manifests" / "csv_2013-02-20_b000.json").read_text())
-    assert manifest["symbols"] == ["IBM", "MSFT"] and manifest["lines"] == 2
+    (written,) = result.files
+    assert written.path.name == f"csv_1Day_2013-02-20_{result.sessions[-1]}_b000.jsonl"
+    manifest = json.loads((Path(result.landing) / "_manifests" / f"{written.path.stem}.json").read_text())
+    assert manifest["symbols"] == ["IBM", "MSFT"] and manifest["lines"] == 16
+    assert manifest["sessions"] == [d.isoformat() for d in result.sessions] and len(result.sessions) == 8

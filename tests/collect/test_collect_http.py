@@ -14,7 +14,7 @@ from market_server import ALPACA_PATH, YAHOO_PREFIX, MarketServer
 
 from framework.collect import calendar
 from framework.collect.http import RateLimiter, RetryPolicy, retry_after_seconds
-from framework.collect.model import CollectError
+from framework.errors import CollectError
 from framework.collect.runner import collect
 
 WEDNESDAY, HALF_DAY = date(2025, 11, 26), date(2025, 11, 28)
@@ -72,9 +72,11 @@ def test_alpaca_follows_pages_including_an_empty_one(alpaca_env, server: MarketS
 
 def test_alpaca_daily_bars_at_new_york_midnight(alpaca_env, server: MarketServer) -> None:
     env = alpaca_env(timeframe="1Day")
-    collect(env, dates=[WEDNESDAY, HALF_DAY], retry=FAST_RETRY, at=AFTER_THANKSGIVING_2025)
+    result = collect(env, dates=[WEDNESDAY, HALF_DAY], retry=FAST_RETRY, at=AFTER_THANKSGIVING_2025)
     assert sorted({r[1] for r in landed(env)}) == ["2025-11-26T05:00:00Z", "2025-11-28T05:00:00Z"]
-    assert server.served(ALPACA_PATH)[0].query["end"] == "2025-11-27T04:59:59Z"
+    (request,) = server.served(ALPACA_PATH)  # both sessions in one request
+    assert (request.query["start"], request.query["end"]) == ("2025-11-26T05:00:00Z", "2025-11-29T04:59:59Z")
+    assert [f.path.name for f in result.files] == ["alpaca_1Day_2025-11-26_2025-11-28_b000.jsonl"]
 
 
 def test_alpaca_honours_retry_after_on_429(alpaca_env, server: MarketServer) -> None:
@@ -111,35 +113,39 @@ def test_a_failing_symbol_is_reported_and_a_rerun_fills_the_gap(alpaca_env, serv
     assert Counter(r.query["symbols"] for r in server.served(ALPACA_PATH)) == {
         "AAPL,BAD,MSFT": 2, "AAPL": 1, "BAD": 2, "MSFT": 1}
     bars = Path(env.landing_path) / "bars"
-    assert [p.name for p in bars.iterdir()] == ["alpaca_2025-11-26_b000.jsonl"]
-    manifest = (Path(env.landing_path) / "_manifests" / "alpaca_2025-11-26_b000.json").read_text()
+    assert [p.name for p in bars.iterdir()] == ["alpaca_1Min_2025-11-26_b000.jsonl"]
+    manifest = (Path(env.landing_path) / "_manifests" / "alpaca_1Min_2025-11-26_b000.json").read_text()
     assert '"BAD": "server error (HTTP 500)' in manifest
 
     server.faults.clear()
     server.requests.clear()
     second = collect(env, dates=[WEDNESDAY], retry=retry, at=AFTER_THANKSGIVING_2025)
-    assert second.ok and [f.path.name for f in second.files] == ["alpaca_2025-11-26_b000_BAD.jsonl"]
+    assert second.ok and [f.path.name for f in second.files] == ["alpaca_1Min_2025-11-26_b000_BAD.jsonl"]
     assert [r.query["symbols"] for r in server.served(ALPACA_PATH)] == ["BAD"], "only the gap is fetched"
     rows = landed(env)
     assert len(rows) == len(set(rows)) == 3 * 390
     assert set(rows) == expected(server, ["AAPL", "BAD", "MSFT"], WEDNESDAY)
 
-    third = collect(env, dates=[WEDNESDAY], retry=retry, at=AFTER_THANKSGIVING_2025)  # complete: replace
-    assert third.ok and [p.name for p in third.removed] == ["alpaca_2025-11-26_b000_BAD.jsonl"]
-    assert sorted(p.name for p in bars.iterdir()) == ["alpaca_2025-11-26_b000.jsonl"]
+    # complete: both files are rewritten under their own names with the same bars, nothing new lands
+    # (a fill file is never merged into the batch file: the stream would not re-read the batch file)
+    before = {p.name: p.read_bytes() for p in bars.iterdir()}
+    third = collect(env, dates=[WEDNESDAY], retry=retry, at=AFTER_THANKSGIVING_2025)
+    assert third.ok and sorted(f.path.name for f in third.files) == sorted(before) == [
+        "alpaca_1Min_2025-11-26_b000.jsonl", "alpaca_1Min_2025-11-26_b000_BAD.jsonl"]
+    assert {p.name: p.read_bytes() for p in bars.iterdir()} == before
     assert sorted(landed(env)) == sorted(rows)
 
 
 def test_a_complete_file_is_kept_when_its_refetch_fails(alpaca_env, server: MarketServer) -> None:
     env = alpaca_env(symbols=("AAPL", "MSFT"))
     collect(env, dates=[WEDNESDAY], retry=FAST_RETRY, at=AFTER_THANKSGIVING_2025)
-    before = (Path(env.landing_path) / "bars" / "alpaca_2025-11-26_b000.jsonl").read_bytes()
+    before = (Path(env.landing_path) / "bars" / "alpaca_1Min_2025-11-26_b000.jsonl").read_bytes()
     server.fault("status", match=lambda r: "MSFT" in r.symbols, times=None, status=502)
     again = collect(env, dates=[WEDNESDAY], retry=FAST_RETRY, at=AFTER_THANKSGIVING_2025)
-    assert not again.ok and [p.name for p in again.kept] == ["alpaca_2025-11-26_b000.jsonl"]
-    assert (Path(env.landing_path) / "bars" / "alpaca_2025-11-26_b000.jsonl").read_bytes() == before
+    assert not again.ok and [p.name for p in again.kept] == ["alpaca_1Min_2025-11-26_b000.jsonl"]
+    assert (Path(env.landing_path) / "bars" / "alpaca_1Min_2025-11-26_b000.jsonl").read_bytes() == before
     skipped = collect(env, dates=[WEDNESDAY], missing_only=True, retry=FAST_RETRY, at=AFTER_THANKSGIVING_2025)
-    assert skipped.ok and [p.name for p in skipped.unchanged] == ["alpaca_2025-11-26_b000.jsonl"]
+    assert skipped.ok and [p.name for p in skipped.unchanged] == ["alpaca_1Min_2025-11-26_b000.jsonl"]
 
 
 def test_alpaca_rejected_credentials_fail_all_symbols_at_once(alpaca_env, server: MarketServer) -> None:

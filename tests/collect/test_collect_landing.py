@@ -30,12 +30,14 @@ def test_clean_run_lands_the_contract(make_env) -> None:
     assert result.ok and result.sessions == [d for d in WEEK if d.day != 27]
     assert [(s.day, s.reason) for s in result.skipped] == [(date(2025, 11, 27), "not an NYSE session (market holiday)")]
     names = sorted(p.name for p in (landing / "bars").iterdir())
-    assert names == [f"synthetic_2025-11-{d}_b00{b}.jsonl" for d in (24, 25, 26, 28) for b in (0, 1)]
-    assert sorted(p.name for p in (landing / "calendar").iterdir()) == [
-        f"xnys_2025-11-{d}.jsonl" for d in (24, 25, 26, 28)]
-    assert json.loads((landing / "calendar" / "xnys_2025-11-28.jsonl").read_text()) == {
-        "session_date": "2025-11-28", "open_utc": "2025-11-28T14:30:00Z", "close_utc": "2025-11-28T18:00:00Z",
-        "early_close": True}
+    assert names == [f"synthetic_1Min_2025-11-{d}_b00{b}.jsonl" for d in (24, 25, 26, 28) for b in (0, 1)]
+    assert [p.name for p in result.calendar_files] == ["xnys_2025-11-24_2025-11-28.jsonl"]
+    assert sorted(p.name for p in (landing / "calendar").iterdir()) == ["xnys_2025-11-24_2025-11-28.jsonl"]
+    days = [json.loads(line) for line in (landing / "calendar" / "xnys_2025-11-24_2025-11-28.jsonl").read_text()
+            .splitlines()]
+    assert [d["session_date"] for d in days] == ["2025-11-24", "2025-11-25", "2025-11-26", "2025-11-28"]
+    assert days[-1] == {"session_date": "2025-11-28", "open_utc": "2025-11-28T14:30:00Z",
+                        "close_utc": "2025-11-28T18:00:00Z", "early_close": True}
     records = read_records(landing / "bars")
     assert len(records) == result.lines == 12 * (3 * 390 + 210)
     assert all(list(r) == CONTRACT_KEYS for r in records)
@@ -43,11 +45,12 @@ def test_clean_run_lands_the_contract(make_env) -> None:
     assert max(r["ts"] for r in half_day) == "2025-11-28T17:59:00Z"  # 12:59 New York
     assert {(r["session_open"], r["session_close"]) for r in half_day} == {("2025-11-28T14:30:00Z",
                                                                              "2025-11-28T18:00:00Z")}
-    first = read_lines(landing / "bars", "synthetic_2025-11-24_b001.jsonl")[0]
-    assert json.loads(first)["batch_id"] == "synthetic_2025-11-24_b001"
+    first = read_lines(landing / "bars", "synthetic_1Min_2025-11-24_b001.jsonl")[0]
+    assert json.loads(first)["batch_id"] == "synthetic_1Min_2025-11-24_b001"
     assert {r["symbol"] for r in read_records(landing / "bars", "*_b001.jsonl")} == {"XOM", "PG"}
-    manifest = json.loads((landing / "_manifests" / "synthetic_2025-11-24_b000.json").read_text())
+    manifest = json.loads((landing / "_manifests" / "synthetic_1Min_2025-11-24_b000.json").read_text())
     assert manifest["symbols"] == SYMBOLS[:10] and manifest["lines"] == manifest["clean_bars"] == 3900
+    assert manifest["sessions"] == ["2025-11-24"] and manifest["timeframe"] == "1Min"
     assert manifest["defects"] == {} and manifest["missing"] == {}
     assert not [p for p in landing.rglob(".*")], "no temp files left behind"
 
@@ -60,7 +63,8 @@ def test_rerun_replaces_files_byte_for_byte(make_env) -> None:
     again = collect(env, dates=WEEK[2:3], at=AFTER_THANKSGIVING_2025)  # one session, alone
     after = {p.name: p.read_bytes() for p in bars.iterdir()}
     assert before == after
-    assert [f.path.name for f in again.files] == ["synthetic_2025-11-26_b000.jsonl"]
+    assert [f.path.name for f in again.files] == ["synthetic_1Min_2025-11-26_b000.jsonl"]
+    assert again.calendar_files == [], "the session's calendar line had landed"
 
 
 def test_batches_are_chunks_of_the_symbol_list(make_env) -> None:
@@ -137,7 +141,7 @@ def test_injected_defects_match_the_manifests(make_env) -> None:
         files = {p.name: p.read_text().splitlines() for p in (landing / "bars").glob(f"*_{day}_*.jsonl")}
         expected = Counter()
         for m in manifests:
-            if m["session_date"] == day.isoformat():
+            if m["sessions"] == [day.isoformat()]:
                 expected.update(m["defects"])
         assert _defects_found(files) == expected + Counter(), day
     clean = sum(m["clean_bars"] for m in manifests)
@@ -148,8 +152,8 @@ def test_defect_details_point_at_their_lines(make_env) -> None:
     env = make_env(provider="synthetic", symbols=SYMBOLS[:6], seed=5, defect_rate=0.02)
     collect(env, dates=[WEEK[0]], at=AFTER_THANKSGIVING_2025)
     landing = Path(env.landing_path)
-    manifest = json.loads((landing / "_manifests" / "synthetic_2025-11-24_b000.json").read_text())
-    lines = (landing / "bars" / "synthetic_2025-11-24_b000.jsonl").read_text().splitlines()
+    manifest = json.loads((landing / "_manifests" / "synthetic_1Min_2025-11-24_b000.json").read_text())
+    lines = (landing / "bars" / "synthetic_1Min_2025-11-24_b000.jsonl").read_text().splitlines()
     session = calendar.session(WEEK[0])
     for detail in manifest["defect_details"]:
         line = lines[detail["line"] - 1]
@@ -166,7 +170,7 @@ def test_defect_details_point_at_their_lines(make_env) -> None:
             ts = datetime.fromisoformat(record["ts"].replace("Z", "+00:00"))
             assert ts < session.open_utc or session.close_utc <= ts < session.complete_at
         if detail["kind"] == "duplicate":
-            assert detail["copy_of"].startswith("synthetic_2025-11-24_b00")
+            assert detail["copy_of"].startswith("synthetic_1Min_2025-11-24_b00")
 
 
 def test_defects_are_deterministic_and_daily_bars_get_no_out_of_session(make_env) -> None:
@@ -216,7 +220,7 @@ def test_progress_reports_every_symbol_of_every_session(make_env) -> None:
     ({"symbols": []}, "no symbols to collect"),
 ])
 def test_bad_settings_are_clear_errors(make_env, settings: dict, message: str) -> None:
-    from framework.collect.model import CollectError
+    from framework.errors import CollectError
 
     env = make_env(**{"provider": "synthetic", "symbols": ["AAPL"], **settings})
     with pytest.raises(CollectError, match=message):

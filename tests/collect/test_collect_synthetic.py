@@ -18,11 +18,11 @@ SYMBOLS = ("AAPL", "MSFT", "XOM", "JPM")
 
 def test_same_seed_same_bars_and_a_session_is_reproducible_alone() -> None:
     day = calendar.session(date(2025, 11, 26))
-    first = SyntheticProvider(seed=42).fetch(SYMBOLS, day).bars
+    first = SyntheticProvider(seed=42).fetch(SYMBOLS, [day]).bars
     # generate other sessions and symbols in between: the session must not depend on what ran before
-    SyntheticProvider(seed=42).fetch(("NVDA", "AAPL"), calendar.session(date(2025, 11, 25)))
-    assert SyntheticProvider(seed=42).fetch(SYMBOLS, day).bars == first
-    assert SyntheticProvider(seed=43).fetch(SYMBOLS, day).bars != first
+    SyntheticProvider(seed=42).fetch(("NVDA", "AAPL"), [calendar.session(date(2025, 11, 25))])
+    assert SyntheticProvider(seed=42).fetch(SYMBOLS, [day]).bars == first
+    assert SyntheticProvider(seed=43).fetch(SYMBOLS, [day]).bars != first
     assert first["AAPL"] != first["MSFT"]
 
 

@@ -10,7 +10,7 @@ Accepted (column names are case-insensitive; spaces and underscores are equal):
 
 The symbol of a file without a symbol column is `--symbol`, else the file name (`AAPL.csv`).
 `path` may be one file or a folder of `*.csv` / `*.csv.gz`. The whole input is read once; `fetch`
-then serves one session at a time from memory. Bad input stops with `file:line: what is wrong`.
+then serves sessions from memory. Bad input stops with `file:line: what is wrong`.
 """
 
 from __future__ import annotations
@@ -24,7 +24,8 @@ from typing import Iterable, Sequence
 import pandas as pd
 
 from framework.collect.calendar import NEW_YORK, Session, new_york_date
-from framework.collect.model import Bar, CollectError, ProviderResult
+from framework.collect.model import Bar, ProviderResult
+from framework.errors import CollectError, first_line
 
 SYMBOL_PATTERN = re.compile(r"^[A-Z][A-Z0-9.\-]{0,9}$")
 TIME_COLUMNS = ("datetime", "timestamp", "date_time", "date", "time")
@@ -55,9 +56,9 @@ class CsvProvider:
     def rows_on(self, day: date) -> int:
         return sum(len(bars) for bars in self._by_date.get(day, {}).values())
 
-    def fetch(self, symbols: Sequence[str], session: Session) -> ProviderResult:
-        day = self._by_date.get(session.date, {})
-        return ProviderResult(bars={s: day.get(s, []) for s in symbols})
+    def fetch(self, symbols: Sequence[str], sessions: Sequence[Session]) -> ProviderResult:
+        days = [self._by_date.get(session.date, {}) for session in sessions]
+        return ProviderResult(bars={s: [bar for day in days for bar in day.get(s, [])] for s in symbols})
 
     def close(self) -> None:
         """Nothing to release."""
@@ -83,7 +84,7 @@ def _read(file: Path, symbol: str | None) -> pd.DataFrame:
     try:
         raw = pd.read_csv(file, dtype=str, keep_default_na=False, skipinitialspace=True)
     except (OSError, UnicodeDecodeError, pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
-        raise CollectError(f"{file}: cannot read as CSV: {str(exc).splitlines()[0]}") from None
+        raise CollectError(f"{file}: cannot read as CSV: {first_line(exc)}") from None
     raw.columns = [_normal(c) for c in raw.columns]
     time_column = next((c for c in TIME_COLUMNS if c in raw.columns), None)
     missing = [c for c in PRICE_COLUMNS if c not in raw.columns] + ([] if time_column else ["date or datetime"])

@@ -6,7 +6,7 @@ import math
 from datetime import datetime, timezone
 from typing import Any
 
-from framework.collect.model import FetchError
+from framework.errors import FetchError
 
 
 def parse_instant(value: Any, where: str) -> datetime:

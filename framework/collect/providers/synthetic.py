@@ -28,7 +28,8 @@ from typing import Sequence
 import numpy as np
 
 from framework.collect.calendar import Session
-from framework.collect.model import TIMEFRAME_MINUTES, Bar, CollectError, ProviderResult
+from framework.collect.model import TIMEFRAME_MINUTES, Bar, ProviderResult
+from framework.errors import CollectError
 
 ANCHOR = date(2020, 1, 1)
 HORIZON_DAYS = 60_000
@@ -153,8 +154,10 @@ class SyntheticProvider:
         self.seed = seed
         self.timeframe = timeframe
 
-    def fetch(self, symbols: Sequence[str], session: Session) -> ProviderResult:
-        return ProviderResult(bars={s: session_bars(self.seed, s, session, self.timeframe) for s in symbols})
+    def fetch(self, symbols: Sequence[str], sessions: Sequence[Session]) -> ProviderResult:
+        return ProviderResult(bars={s: [bar for session in sessions
+                                        for bar in session_bars(self.seed, s, session, self.timeframe)]
+                                    for s in symbols})
 
     def close(self) -> None:
         """Nothing to release."""

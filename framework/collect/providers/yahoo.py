@@ -3,7 +3,8 @@
 `GET /v8/finance/chart/{symbol}?period1=<epoch>&period2=<epoch>&interval=1m|5m|15m|60m|1d` answers
 `{"chart": {"result": [{"meta": {...}, "timestamp": [...], "indicators": {"quote": [{"open": [...],
 "high", "low", "close", "volume"}]}}], "error": null}}`, or `{"chart": {"result": null, "error":
-{"code", "description"}}}` (e.g. 404 for an unknown symbol). One request per symbol.
+{"code", "description"}}}` (e.g. 404 for an unknown symbol). One request per symbol and session for
+intraday bars; one per symbol for a whole range of daily bars (a year of a backfill).
 
 Yahoo fills minutes without trades with nulls in every array; those rows are skipped (yfinance drops
 them too). Daily bars are re-stamped at New York midnight of their trading date, like Alpaca's, so
@@ -13,13 +14,14 @@ are not provided (null).
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import date, datetime, timedelta, timezone
 from typing import Any, Sequence
 from urllib.parse import quote
 
 from framework.collect.calendar import Session, new_york_date
 from framework.collect.http import JsonClient, RateLimiter, RetryPolicy
-from framework.collect.model import Bar, FetchError, ProviderResult
+from framework.collect.model import Bar, ProviderResult
+from framework.errors import FetchError
 from framework.collect.providers.parsing import number
 
 DEFAULT_BASE_URL = "https://query1.finance.yahoo.com"
@@ -39,31 +41,37 @@ class YahooProvider:
     def close(self) -> None:
         self.client.close()
 
-    def fetch(self, symbols: Sequence[str], session: Session) -> ProviderResult:
+    def fetch(self, symbols: Sequence[str], sessions: Sequence[Session]) -> ProviderResult:
         result = ProviderResult()
         for symbol in symbols:
             try:
-                result.bars[symbol] = self._fetch_symbol(symbol, session)
+                result.bars[symbol] = [bar for window in self.windows(sessions)
+                                       for bar in self._fetch_symbol(symbol, window)]
             except FetchError as exc:
                 result.failures[symbol] = str(exc)
         return result
 
-    def window(self, session: Session) -> tuple[int, int]:
-        """period1/period2 in epoch seconds: the regular session, or its whole New York day for 1d."""
+    def windows(self, sessions: Sequence[Session]) -> list[tuple[int, int, dict[date, Session]]]:
+        """period1/period2 in epoch seconds and the sessions each request serves: daily bars over the
+        whole range in one request (New York midnight of the first session to the day after the last),
+        intraday bars one regular session per request."""
         if self.timeframe == "1Day":
-            start = session.midnight_utc
-            return int(start.timestamp()), int((start + timedelta(days=1)).timestamp())
-        return int(session.open_utc.timestamp()), int(session.close_utc.timestamp())
+            start, end = sessions[0].midnight_utc, sessions[-1].midnight_utc + timedelta(days=1)
+            return [(int(start.timestamp()), int(end.timestamp()), {s.date: s for s in sessions})]
+        return [(int(s.open_utc.timestamp()), int(s.close_utc.timestamp()), {s.date: s}) for s in sessions]
 
-    def _fetch_symbol(self, symbol: str, session: Session) -> list[Bar]:
-        period1, period2 = self.window(session)
+    def _fetch_symbol(self, symbol: str, window: tuple[int, int, dict[date, Session]]) -> list[Bar]:
+        period1, period2, wanted = window
+        days = sorted(wanted)
+        label = days[0].isoformat() if len(days) == 1 else f"{days[0]}..{days[-1]}"
         body = self.client.get_json(f"/v8/finance/chart/{quote(symbol)}",
                                     {"period1": period1, "period2": period2, "interval": INTERVALS[self.timeframe],
                                      "includePrePost": "false"},
-                                    what=f"chart {symbol} {session.date}")
-        return self._bars(symbol, session, _result(body))
+                                    what=f"chart {symbol} {label}")
+        return self._bars(symbol, wanted, _result(body))
 
-    def _bars(self, symbol: str, session: Session, result: dict[str, Any] | None) -> list[Bar]:
+    def _bars(self, symbol: str, wanted: dict[date, Session], result: dict[str, Any] | None) -> list[Bar]:
+        """The points of the sessions asked for (a daily range also spans weekends and holidays)."""
         if result is None:
             return []
         stamps = result.get("timestamp") or []
@@ -78,7 +86,8 @@ class YahooProvider:
             if all(values[name] is None for name in ("open", "high", "low", "close")):
                 continue
             instant = _instant(stamp, where)
-            if new_york_date(instant) != session.date:
+            session = wanted.get(new_york_date(instant))
+            if session is None:
                 continue
             ts = session.midnight_utc if self.timeframe == "1Day" else instant
             bars.append(Bar(symbol, ts, self.timeframe, values["open"], values["high"], values["low"],
