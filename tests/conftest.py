@@ -1,7 +1,7 @@
-"""Suite-wide fixtures. They live in `medallion_testing` (a uniquely named module) because several
-test folders have a conftest.py of their own, so `from medallion_testing import ...` would be ambiguous.
+"""Suite-wide fixtures. They live in `tests.medallion_testing`, importable by every test package (each test
+folder is a package, so helper modules are named by their package and never confused with one another).
 
 `spark` is the ONE SparkSession of the test run; `local_project` builds throw-away project copies.
 """
 
-from medallion_testing import local_project, spark  # noqa: F401  (fixtures registered by import)
+from tests.medallion_testing import local_project, spark  # noqa: F401  (fixtures registered by import)

@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 from typing import Callable
 
-from medallion_testing import REPO, SESSIONS, LocalProject, bar_rows
+from tests.medallion_testing import REPO, SESSIONS, LocalProject, bar_rows
 
 DAYS = tuple(sorted(SESSIONS))
 """The six real NYSE sessions the shared fixtures know (all in the past, or silver quarantines them)."""

@@ -92,8 +92,9 @@ def imports() -> dict[str, list[tuple[str, int, list[str]]]]:
     return found
 
 
-def test_every_folder_of_the_package_is_a_package():
-    folders = {p.parent for p in PACKAGE.rglob("*.py")}
+def test_every_folder_of_the_package_and_the_tests_is_a_package():
+    tests = PACKAGE.parent / "tests"
+    folders = {p.parent for p in (*PACKAGE.rglob("*.py"), *tests.rglob("*.py"))}
     missing = sorted(str(f.relative_to(PACKAGE.parent)) for f in folders if not (f / "__init__.py").is_file())
     assert missing == []
 

@@ -21,7 +21,7 @@ from framework.checks.suite import MISSING, CheckContext, run_checks
 from framework.cli import cli
 from framework.eventlog import events_sql
 from framework.project import load_project
-from recording_cluster import CannedTable, RecordingCluster, create_update, flow_event
+from tests.checks.recording_cluster import CannedTable, RecordingCluster, create_update, flow_event
 
 REPO = Path(__file__).resolve().parents[2]
 NOW = datetime(2026, 11, 30, 12, 0, tzinfo=timezone.utc)

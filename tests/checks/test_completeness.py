@@ -13,7 +13,7 @@ from datetime import date, datetime, timezone
 import pytest
 from click.testing import CliRunner
 
-from medallion_testing import SESSIONS, bar_rows, make_local_project
+from tests.medallion_testing import SESSIONS, bar_rows, make_local_project
 
 pytestmark = pytest.mark.spark
 

@@ -19,7 +19,7 @@ import pytest
 from click.testing import CliRunner
 from rich.console import Console
 
-from cli_project import REPO, market_project  # noqa: F401 (fixture)
+from tests.cli.cli_project import REPO, market_project  # noqa: F401 (fixture)
 from framework.cli import cli
 
 

@@ -9,7 +9,7 @@ import pytest
 import yaml
 from click.testing import CliRunner
 
-from cli_project import market_project  # noqa: F401 (fixture)
+from tests.cli.cli_project import market_project  # noqa: F401 (fixture)
 from framework.cli import cli
 from framework.cli.scaffold import NAME, yaml_scalar
 from framework.project import load_project

@@ -14,7 +14,7 @@ from click.testing import CliRunner
 
 from framework.checks.suite import CheckContext, check_duplicates
 from framework.cli import cli
-from medallion_testing import bar_rows
+from tests.medallion_testing import bar_rows
 
 pytestmark = pytest.mark.spark
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from click.testing import CliRunner
 
-from cli_project import market_project  # noqa: F401 (fixture)
+from tests.cli.cli_project import market_project  # noqa: F401 (fixture)
 from framework.cli import cli
 
 REPO = Path(__file__).resolve().parents[2]

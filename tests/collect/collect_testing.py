@@ -3,18 +3,15 @@
 from __future__ import annotations
 
 import json
-import sys
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).parent))
-
-from framework.collect.http import RetryPolicy  # noqa: E402
-from framework.spec.environment import DEFAULTS, Environment, deep_merge  # noqa: E402
-from market_server import MarketServer  # noqa: E402
+from framework.collect.http import RetryPolicy
+from framework.spec.environment import DEFAULTS, Environment, deep_merge
+from tests.collect.market_server import MarketServer
 
 FAST_RETRY = RetryPolicy(max_attempts=3, initial_backoff=0.05, max_backoff=2.0)
 AFTER_THANKSGIVING_2025 = datetime(2025, 12, 2, 23, 0, tzinfo=timezone.utc)

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pandas as pd
 from bokeh_sampledata import package_path
-from collect_testing import AFTER_THANKSGIVING_2025, FAST_RETRY, read_records
-from market_server import ALPACA_PATH, YAHOO_PREFIX, MarketServer
+from tests.collect.collect_testing import AFTER_THANKSGIVING_2025, FAST_RETRY, read_records
+from tests.collect.market_server import ALPACA_PATH, YAHOO_PREFIX, MarketServer
 
 from framework.collect import calendar
 from framework.collect.landing import bar_record

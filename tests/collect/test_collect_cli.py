@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from market_server import ALPACA_PATH, MarketServer
+from tests.collect.market_server import ALPACA_PATH, MarketServer
 
 from framework.cli import cli
 

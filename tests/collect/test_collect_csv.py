@@ -10,7 +10,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 from bokeh_sampledata import package_path
-from collect_testing import AFTER_THANKSGIVING_2025, read_records
+from tests.collect.collect_testing import AFTER_THANKSGIVING_2025, read_records
 
 from framework.collect import calendar
 from framework.errors import CollectError

@@ -9,8 +9,8 @@ from email.utils import format_datetime
 from pathlib import Path
 
 import pytest
-from collect_testing import AFTER_THANKSGIVING_2025, FAST_RETRY, read_records
-from market_server import ALPACA_PATH, YAHOO_PREFIX, MarketServer
+from tests.collect.collect_testing import AFTER_THANKSGIVING_2025, FAST_RETRY, read_records
+from tests.collect.market_server import ALPACA_PATH, YAHOO_PREFIX, MarketServer
 
 from framework.collect import calendar
 from framework.collect.http import RateLimiter, RetryPolicy, retry_after_seconds

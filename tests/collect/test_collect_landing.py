@@ -10,7 +10,7 @@ from datetime import date, datetime
 from pathlib import Path
 
 import pytest
-from collect_testing import AFTER_THANKSGIVING_2025, read_lines, read_records
+from tests.collect.collect_testing import AFTER_THANKSGIVING_2025, read_lines, read_records
 
 from framework.collect import calendar
 from framework.collect.defects import DEFECT_KINDS, NULLABLE_FIELDS

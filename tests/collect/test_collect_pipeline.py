@@ -12,8 +12,8 @@ from datetime import date
 from pathlib import Path
 
 import pytest
-from collect_testing import AFTER_THANKSGIVING_2025, FAST_RETRY
-from market_server import MarketServer
+from tests.collect.collect_testing import AFTER_THANKSGIVING_2025, FAST_RETRY
+from tests.collect.market_server import MarketServer
 
 from framework.collect import calendar
 from framework.collect.runner import collect

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from docs_fixtures import CHROMIUM_ARGS, REPO, LocalRun, Problems, build_local_run, copy_project, load_valid
+from tests.docs.docs_fixtures import CHROMIUM_ARGS, REPO, LocalRun, Problems, build_local_run, copy_project, load_valid
 
 
 def _ensure_tool(tool: str, script: str) -> None:

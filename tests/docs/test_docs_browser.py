@@ -15,7 +15,7 @@ from framework.docs.serve import serve_in_background, url_of
 from framework.docs.site import build_site
 from framework.graph import TableGraph
 
-from docs_fixtures import ARTIFACTS, copy_project, drawn_nodes, load_valid
+from tests.docs.docs_fixtures import ARTIFACTS, copy_project, drawn_nodes, load_valid
 
 pytestmark = [pytest.mark.browser, pytest.mark.usefixtures("graphviz_dot")]
 

@@ -20,7 +20,7 @@ from framework.docs.site import build_site
 from framework.graph import TableGraph
 from framework.project import Project
 
-from docs_fixtures import ARTIFACTS, drawn_nodes, load_valid, write_bench_project
+from tests.docs.docs_fixtures import ARTIFACTS, drawn_nodes, load_valid, write_bench_project
 
 pytestmark = [pytest.mark.browser, pytest.mark.usefixtures("graphviz_dot")]
 

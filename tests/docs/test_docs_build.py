@@ -19,7 +19,7 @@ from framework.docs.output import MARKER
 from framework.docs.serve import HOST, make_server, serve_in_background, url_of
 from framework.docs.site import build_site
 
-from docs_fixtures import load_valid
+from tests.docs.docs_fixtures import load_valid
 
 pytestmark = pytest.mark.usefixtures("graphviz_dot")
 

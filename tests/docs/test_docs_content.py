@@ -11,7 +11,7 @@ import yaml
 
 from framework.docs.site import build_site
 
-from docs_fixtures import REPO, load_valid
+from tests.docs.docs_fixtures import REPO, load_valid
 
 pytestmark = pytest.mark.usefixtures("graphviz_dot")
 

@@ -17,7 +17,7 @@ from framework.eventlog import quality_history, read_with_arrow
 from framework.docs.site import build_site
 from framework.docs.stats import collect_stats
 
-from docs_fixtures import RUNS, load_valid
+from tests.docs.docs_fixtures import RUNS, load_valid
 
 pytestmark = pytest.mark.spark
 

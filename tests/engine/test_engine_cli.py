@@ -8,7 +8,7 @@ from datetime import date
 import pytest
 from click.testing import CliRunner
 
-from medallion_testing import bar_rows
+from tests.medallion_testing import bar_rows
 from framework.cli import cli
 
 pytestmark = pytest.mark.spark
@@ -25,7 +25,7 @@ def invoke(project, *args: str):
 @pytest.fixture(scope="module")
 def ran(spark, tmp_path_factory):
     """A project after `medallion run --tables bars_raw,bars`, and that command's output."""
-    from medallion_testing import make_local_project
+    from tests.medallion_testing import make_local_project
 
     project = make_local_project(tmp_path_factory.mktemp("cli") / "project")
     project.write_calendar()
@@ -123,7 +123,7 @@ def test_a_spark_command_prints_no_jvm_banner(tmp_path):
     import subprocess
     import sys
 
-    from medallion_testing import REPO, make_local_project
+    from tests.medallion_testing import REPO, make_local_project
 
     fresh = make_local_project(tmp_path / "fresh")
     done = subprocess.run([sys.executable, "-m", "framework", "sql", "SELECT 1 AS x", "--format", "json",

@@ -9,7 +9,7 @@ from datetime import date
 
 import pytest
 
-from medallion_testing import SESSIONS, bar_rows, calendar_rows
+from tests.medallion_testing import SESSIONS, bar_rows, calendar_rows
 
 pytestmark = pytest.mark.spark
 
@@ -47,7 +47,7 @@ def test_failed_flows_stop_alone_and_say_which_rule_and_row(spark, local_project
     project.write_calendar("calendar.jsonl")
     rows = calendar_rows(days)
     rows[0]["exchange"] = "XNYS"  # a field the calendar spec does not declare
-    from medallion_testing import land
+    from tests.medallion_testing import land
 
     land(project.landing / "calendar", "calendar_extra.jsonl", rows)
 

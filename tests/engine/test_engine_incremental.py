@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from medallion_testing import SESSIONS, bar_rows, make_local_project
+from tests.medallion_testing import SESSIONS, bar_rows, make_local_project
 
 pytestmark = pytest.mark.spark
 

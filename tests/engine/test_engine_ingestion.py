@@ -7,7 +7,7 @@ from datetime import date
 
 import pytest
 
-from medallion_testing import bar_rows
+from tests.medallion_testing import bar_rows
 
 pytestmark = pytest.mark.spark
 

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from medallion_testing import REPO
+from tests.medallion_testing import REPO
 from framework.engine import jars
 
 MARKER = "META-INF/medallion-test-repository.txt"

@@ -11,8 +11,8 @@ from datetime import date
 
 import pytest
 
-from medallion_testing import bar_rows
-from processes import land_history, rows_where, snapshot, start_run, wait_for
+from tests.medallion_testing import bar_rows
+from tests.processes import land_history, rows_where, snapshot, start_run, wait_for
 
 pytestmark = [pytest.mark.spark, pytest.mark.slow]
 

@@ -20,7 +20,7 @@ import pytest
 
 from framework.engine.spark import python_executable, static_conf
 from framework.spec.environment import DEFAULTS, Environment, deep_merge
-from medallion_testing import bar_rows
+from tests.medallion_testing import bar_rows
 
 DAYS = (date(2026, 11, 19), date(2026, 11, 20), date(2026, 11, 23), date(2026, 11, 24))
 SYMBOLS = ("AAPL", "MSFT")

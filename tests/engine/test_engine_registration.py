@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from medallion_testing import REPO
+from tests.medallion_testing import REPO
 from framework.engine.dlt_api import LocalDLT
 from framework.pipeline import QUARANTINE_OF_PROPERTY, register_tables
 from framework.project import load_project

@@ -15,7 +15,7 @@ from datetime import date
 import pytest
 from click.testing import CliRunner
 
-from medallion_testing import REPO, bar_rows, make_local_project
+from tests.medallion_testing import REPO, bar_rows, make_local_project
 from framework.cli import cli
 
 DAY, NEXT_DAY = date(2026, 11, 23), date(2026, 11, 24)

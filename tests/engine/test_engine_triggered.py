@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from medallion_testing import SESSIONS, bar_rows, make_local_project, rfc3339
+from tests.medallion_testing import SESSIONS, bar_rows, make_local_project, rfc3339
 
 pytestmark = pytest.mark.spark
 

@@ -15,7 +15,7 @@ from datetime import date
 
 import pytest
 
-from medallion_testing import bar_rows, make_local_project
+from tests.medallion_testing import bar_rows, make_local_project
 
 pytestmark = pytest.mark.spark
 

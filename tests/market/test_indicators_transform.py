@@ -23,7 +23,7 @@ from pathlib import Path
 
 import pytest
 
-from market.reference import close_enough
+from tests.market.reference import close_enough
 from transforms.indicators import daily_indicators
 
 pytestmark = pytest.mark.spark

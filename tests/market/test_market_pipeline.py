@@ -16,10 +16,10 @@ from importlib import resources
 
 import pytest
 
-from medallion_testing import make_local_project
+from tests.medallion_testing import make_local_project
 from framework.checks.suite import CheckContext, run_checks
 from framework.collect import calendar, collect
-from market import reference
+from tests.market import reference
 
 pytestmark = pytest.mark.spark
 

@@ -11,8 +11,8 @@ import signal
 
 import pytest
 
-from medallion_testing import make_local_project
-from processes import land_history, start_run, wait_for
+from tests.medallion_testing import make_local_project
+from tests.processes import land_history, start_run, wait_for
 
 pytestmark = [pytest.mark.spark, pytest.mark.slow, pytest.mark.reliability]
 

@@ -19,8 +19,8 @@ from datetime import date
 
 import pytest
 
-from medallion_testing import bar_rows, make_local_project
-from processes import rows_where, start_run, wait_for
+from tests.medallion_testing import bar_rows, make_local_project
+from tests.processes import rows_where, start_run, wait_for
 
 pytestmark = [pytest.mark.spark, pytest.mark.slow, pytest.mark.reliability]
 

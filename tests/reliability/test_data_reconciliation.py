@@ -24,7 +24,7 @@ from typing import Any
 
 import pytest
 
-from medallion_testing import SESSIONS, bar_rows, make_local_project, rfc3339
+from tests.medallion_testing import SESSIONS, bar_rows, make_local_project, rfc3339
 
 pytestmark = [pytest.mark.spark, pytest.mark.reliability]
 

@@ -16,8 +16,8 @@ from typing import Iterator
 
 import pytest
 
-from medallion_testing import REPO, make_local_project
-from processes import land_history, snapshot, start_run
+from tests.medallion_testing import REPO, make_local_project
+from tests.processes import land_history, snapshot, start_run
 
 pytestmark = [pytest.mark.reliability, pytest.mark.slow]
 

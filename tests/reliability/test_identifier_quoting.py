@@ -13,7 +13,7 @@ import shutil
 
 import pytest
 
-from medallion_testing import land, make_local_project
+from tests.medallion_testing import land, make_local_project
 
 pytestmark = [pytest.mark.spark, pytest.mark.reliability]
 

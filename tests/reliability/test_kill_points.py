@@ -22,8 +22,8 @@ from typing import Callable
 
 import pytest
 
-from medallion_testing import make_local_project
-from processes import (committed_not_checkpointed, history_waves, land_at, land_history, snapshot, start_run,
+from tests.medallion_testing import make_local_project
+from tests.processes import (committed_not_checkpointed, history_waves, land_at, land_history, snapshot, start_run,
                        storage_files, wait_for)
 
 pytestmark = [pytest.mark.spark, pytest.mark.slow, pytest.mark.reliability]

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from medallion_testing import make_local_project
+from tests.medallion_testing import make_local_project
 
 pytestmark = pytest.mark.reliability
 

@@ -19,10 +19,9 @@ from pathlib import Path
 
 import pytest
 
-from medallion_testing import REPO, make_local_project
+from tests.medallion_testing import REPO, make_local_project
 
-sys.path.insert(0, str(REPO / "tests" / "collect"))
-from market_server import ALPACA_PATH, MarketServer  # noqa: E402
+from tests.collect.market_server import ALPACA_PATH, MarketServer
 
 pytestmark = [pytest.mark.spark, pytest.mark.slow, pytest.mark.reliability]
 

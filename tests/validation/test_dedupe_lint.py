@@ -4,8 +4,8 @@ quality checks fail on it. A warning, not an error: the spec still runs."""
 
 from __future__ import annotations
 
-from spec_project import DAILY_SPEND, EVENTS, RAW_EVENTS, SpecProject, at
-from spec_project import pipeline, project  # noqa: F401 - fixtures, used by name
+from tests.validation.spec_project import DAILY_SPEND, EVENTS, RAW_EVENTS, SpecProject, at
+from tests.validation.spec_project import pipeline, project  # noqa: F401 - fixtures, used by name
 
 NO_DEDUPE = EVENTS.replace("dedupe: {sequence_by: ts}\n", "")
 

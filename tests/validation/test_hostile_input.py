@@ -27,7 +27,7 @@ from framework.findings import Finding
 from framework.project import load_project
 from framework.errors import DocumentError
 from framework.spec.documents import MAX_BYTES, parse_document
-from spec_project import DAILY_SPEND, EVENTS, LOCAL_ENV, RAW_EVENTS
+from tests.validation.spec_project import DAILY_SPEND, EVENTS, LOCAL_ENV, RAW_EVENTS
 
 TARGET = "tables/silver/events.yaml"
 BILLION_LAUGHS = "\n".join(

@@ -9,8 +9,8 @@ import pytest
 from framework.project import load_project, spec_files
 from framework.spec import documents
 from framework.validation import prefetch, resolve, sql
-from spec_project import DAILY_SPEND, EVENTS, RAW_EVENTS, SpecProject
-from spec_project import project  # noqa: F401 - fixtures, used by name
+from tests.validation.spec_project import DAILY_SPEND, EVENTS, RAW_EVENTS, SpecProject
+from tests.validation.spec_project import project  # noqa: F401 - fixtures, used by name
 
 
 def _many_specs(project: SpecProject, count: int) -> None:

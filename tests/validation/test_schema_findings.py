@@ -3,8 +3,8 @@ environments; every one located at file, line, column and document path."""
 
 from __future__ import annotations
 
-from spec_project import EVENTS, at, SpecProject
-from spec_project import pipeline, project  # noqa: F401 - fixtures, used by name
+from tests.validation.spec_project import EVENTS, at, SpecProject
+from tests.validation.spec_project import pipeline, project  # noqa: F401 - fixtures, used by name
 
 
 def test_the_valid_pipeline_has_no_findings(pipeline: SpecProject) -> None:

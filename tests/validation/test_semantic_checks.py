@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from spec_project import DAILY_SPEND, EVENTS, RAW_EVENTS, at, SpecProject
-from spec_project import pipeline, project  # noqa: F401 - fixtures, used by name
+from tests.validation.spec_project import DAILY_SPEND, EVENTS, RAW_EVENTS, at, SpecProject
+from tests.validation.spec_project import pipeline, project  # noqa: F401 - fixtures, used by name
 
 SILVER = "tables/silver/events.yaml"
 GOLD = "tables/gold/daily_spend.yaml"

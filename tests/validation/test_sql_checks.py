@@ -9,8 +9,8 @@ import json
 import pytest
 
 from framework.validation.sql import MAX_RULE_CHARS, check_boolean_expression, check_select
-from spec_project import DAILY_SPEND, EVENTS, at, SpecProject
-from spec_project import pipeline, project  # noqa: F401 - fixtures, used by name
+from tests.validation.spec_project import DAILY_SPEND, EVENTS, at, SpecProject
+from tests.validation.spec_project import pipeline, project  # noqa: F401 - fixtures, used by name
 
 SILVER = "tables/silver/events.yaml"
 

@@ -16,8 +16,8 @@ import pytest
 
 from framework.findings import Finding
 from framework.project import load_project
-from spec_project import DAILY_SPEND, EVENTS, RAW_EVENTS, SpecProject, at
-from spec_project import pipeline, project  # noqa: F401 - fixtures, used by name
+from tests.validation.spec_project import DAILY_SPEND, EVENTS, RAW_EVENTS, SpecProject, at
+from tests.validation.spec_project import pipeline, project  # noqa: F401 - fixtures, used by name
 
 REPO = Path(__file__).resolve().parents[2]
 BARS = "tables/silver/bars.yaml"

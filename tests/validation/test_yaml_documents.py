@@ -3,8 +3,8 @@ values (including inside SQL blocks) are exact."""
 
 from __future__ import annotations
 
-from spec_project import EVENTS, at, SpecProject
-from spec_project import pipeline, project  # noqa: F401 - fixtures, used by name
+from tests.validation.spec_project import EVENTS, at, SpecProject
+from tests.validation.spec_project import pipeline, project  # noqa: F401 - fixtures, used by name
 
 from framework.spec.documents import parse_document
 
