@@ -222,10 +222,13 @@ class FlowRun:
         if has_unknown:
             unknown = F.col(autoloader.UNKNOWN_KEYS_COLUMN)
             aggregates.append(F.collect_set(F.when(F.size(unknown) > 0, unknown)).alias("unknown"))
-        if batch_id is not None and not has_unknown and df.isEmpty():
-            return  # a table source that only compacted files: nothing to write, no commit, no event
+        if self.flow.kind == "merge":
+            aggregates += self._key_aggregates(flagged, dropped)  # in the same pass: no job of their own
         replay = batch_id is not None and self._is_replay(spark, batch_id)
         cached = bool(fail_rules or self.flow.splits or self.flow.kind == "merge" or replay)
+        if batch_id is not None and not has_unknown and not cached and df.isEmpty():
+            return  # a table source that only compacted files: nothing to write, no commit, no event
+            # (a cached batch finds out from its statistics, without this extra job)
         started = time.monotonic()
         if cached:
             flagged = flagged.persist(StorageLevel.MEMORY_AND_DISK)
@@ -275,7 +278,7 @@ class FlowRun:
         if cached and batch_id is not None and stats["rows"] == stats["dropped"]:
             stats["_written"], stats["_upserted"] = 0, 0  # every row dropped or quarantined: no empty commit
         elif self.flow.kind == "merge":
-            inserted, updated = self._merge(spark, kept, batch_id)
+            inserted, updated = self._merge(spark, kept, batch_id, self._key_ranges(kept, stats))
             stats["_written"], stats["_upserted"] = inserted, inserted + updated
         else:
             self._save(spark, kept, self.flow.target, batch_id, tag="main",
@@ -316,8 +319,10 @@ class FlowRun:
             writer = writer.option("mergeSchema", "true")
         writer.save(path)
 
-    def _merge(self, spark: "SparkSession", kept: "DataFrame", batch_id: int | None) -> tuple[int, int]:
-        """apply_changes, SCD type 1: upsert the latest row per key; older or equal sequences lose."""
+    def _merge(self, spark: "SparkSession", kept: "DataFrame", batch_id: int | None,
+               key_ranges: list[str]) -> tuple[int, int]:
+        """apply_changes, SCD type 1: upsert the latest row per key; older or equal sequences lose.
+        `key_ranges` narrow the target files the MERGE reads (see `_key_ranges`)."""
         from pyspark.sql import Observation
         from pyspark.sql import functions as F
 
@@ -331,7 +336,7 @@ class FlowRun:
             return int(counted.get["n"]), 0
         view = f"{INTERNAL_PREFIX}changes_{abs(hash(self.flow.name))}_{batch_id}"
         latest.createOrReplaceGlobalTempView(view)
-        on = " AND ".join([f"t.`{k}` <=> s.`{k}`" for k in self.flow.keys] + self._key_ranges(kept))
+        on = " AND ".join([f"t.`{k}` <=> s.`{k}`" for k in self.flow.keys] + key_ranges)
         session = self._merge_session(spark)
         for key, value in {"spark.databricks.delta.write.txnAppId": f"{self.app_id}:main",
                            "spark.databricks.delta.write.txnVersion": str(batch_id),
@@ -361,26 +366,34 @@ class FlowRun:
             self.merge_session = session
         return self.merge_session
 
-    def _key_ranges(self, kept: "DataFrame") -> list[str]:
+    def _range_keys(self, df: "DataFrame") -> list[str]:
+        types = {f.name: f.dataType for f in df.schema.fields}
+        return [k for k in self.flow.keys if types[k].typeName() not in ("boolean", "binary", "array", "map", "struct")]
+
+    def _key_aggregates(self, flagged: "DataFrame", dropped: Any) -> list[Any]:
+        """min, max and NULL count of each key over the rows that will be merged (not dropped/quarantined),
+        computed with the batch's other statistics."""
+        from pyspark.sql import functions as F
+
+        out = []
+        for i, k in enumerate(self._range_keys(flagged)):
+            kept = F.when(~dropped, F.col(f"`{k}`"))
+            out += [F.min(kept).cast("string").alias(f"key_lo{i}"), F.max(kept).cast("string").alias(f"key_hi{i}"),
+                    F.count(F.when(~dropped & F.col(f"`{k}`").isNull(), 1)).alias(f"key_nulls{i}")]
+        return out
+
+    def _key_ranges(self, kept: "DataFrame", stats: dict[str, Any]) -> list[str]:
         """`t.key BETWEEN min AND max` of this batch, per key column: lets Delta skip target files by their
         statistics (Z-order/clustering makes those ranges tight), so an incremental merge does not scan
         the whole table. Only for keys without NULLs in the batch (a NULL key matches NULL, not a range).
         """
-        from pyspark.sql import functions as F
-
         types = {f.name: f.dataType for f in kept.schema.fields}
-        keys = [k for k in self.flow.keys if types[k].typeName() not in ("boolean", "binary", "array", "map", "struct")]
-        if not keys:
-            return []
-        row = kept.agg(*[expr for i, k in enumerate(keys) for expr in (
-            F.min(F.col(f"`{k}`")).cast("string").alias(f"lo{i}"), F.max(F.col(f"`{k}`")).cast("string").alias(f"hi{i}"),
-            F.count(F.when(F.col(f"`{k}`").isNull(), 1)).alias(f"nulls{i}"))]).first()
         ranges = []
-        for i, k in enumerate(keys):
-            if row[f"nulls{i}"] == 0 and row[f"lo{i}"] is not None:
+        for i, k in enumerate(self._range_keys(kept)):
+            lo, hi = stats.get(f"key_lo{i}"), stats.get(f"key_hi{i}")
+            if stats.get(f"key_nulls{i}") == 0 and lo is not None:
                 kind = types[k].simpleString()
-                ranges.append(f"t.`{k}` BETWEEN CAST({sql_string(row[f'lo{i}'])} AS {kind}) "
-                              f"AND CAST({sql_string(row[f'hi{i}'])} AS {kind})")
+                ranges.append(f"t.`{k}` BETWEEN CAST({sql_string(lo)} AS {kind}) AND CAST({sql_string(hi)} AS {kind})")
         return ranges
 
     def _commit_tag(self, batch_id: int) -> str:
