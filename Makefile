@@ -25,6 +25,9 @@ $(DLT_STUB): $(STAMP)
 
 setup: $(STAMP) $(DLT_STUB)
 	$(PY) -m framework.engine.jars
+	@# Bytecode for the framework, as Python would cache it on first import (this also covers machines
+	@# that set PYTHONDONTWRITEBYTECODE): the CLI starts ~0.1 s faster. Up-to-date files are skipped.
+	@$(PY) -m compileall -q framework >/dev/null
 
 validate: $(STAMP)
 	$(BIN)/medallion validate

@@ -4,6 +4,7 @@ variables and Python references. Each check is a small function yielding located
 
 from __future__ import annotations
 
+import os
 from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Iterator
@@ -54,9 +55,15 @@ def check_project(project: Project, env: str | None) -> list[Finding]:
 def _inside(path: Path, folder: Path) -> bool:
     """True when `path` (symlinks followed where they exist) lies in `folder`."""
     try:
-        return path.resolve().is_relative_to(folder.resolve())
-    except (OSError, RuntimeError):  # unreadable or a symlink loop
+        return os.path.join(os.path.realpath(path), "").startswith(_real_folder(str(folder)))
+    except (OSError, RuntimeError, ValueError):  # unreadable or a symlink loop
         return False
+
+
+@lru_cache(maxsize=64)
+def _real_folder(folder: str) -> str:
+    """`folder` with symlinks resolved and a trailing separator; every bronze spec asks for the same one or two."""
+    return os.path.join(os.path.realpath(folder), "")
 
 
 def check_source_path(spec: TableSpec, environments: list[Environment]) -> Iterator[Finding]:
