@@ -42,6 +42,11 @@ SESSION_DEFAULTS: dict[str, str] = {
     # a streaming query with nothing new to read must not commit empty batches (and table versions)
     "spark.sql.streaming.noDataMicroBatches.enabled": "false",
     "spark.sql.streaming.forceDeleteTempCheckpointLocation": "true",
+    # Delta's auto compaction runs synchronously after a commit and, at this engine's file sizes, rewrites
+    # the whole table: a 390-row micro-batch on 1M rows cost an 11 s rewrite before the next flow could
+    # see it. Tables that ask for it (`delta.autoOptimize.autoCompact`) are compacted by the engine's own
+    # OPTIMIZE instead, once `optimize_min_files` new files exist (framework/engine/tables.py `optimize`).
+    "spark.databricks.delta.autoCompact.enabled": "false",
 }
 
 _LOG4J = """\

@@ -22,6 +22,8 @@ if TYPE_CHECKING:
     from pyspark.sql.types import StructType
 
 ZORDER_PROPERTY = "pipelines.autoOptimize.zOrderCols"
+AUTO_COMPACT_PROPERTY = "delta.autoOptimize.autoCompact"
+"""Honoured by `optimize` (Delta's own synchronous auto compaction is off in the local session)."""
 DEFINITION_STATE = "_table.json"
 
 
@@ -112,7 +114,8 @@ def sync_definition(spark: "SparkSession", storage: Storage, dataset: Dataset) -
 
 
 def optimize(spark: "SparkSession", dataset: Dataset, path: Path, min_new_files: int) -> str | None:
-    """OPTIMIZE with the DLT Z-order property, or plain OPTIMIZE for clustered tables. Returns the SQL run.
+    """OPTIMIZE with the DLT Z-order property; plain OPTIMIZE for clustered tables and for tables that ask
+    for auto compaction. Returns the SQL run.
 
     Only once `min_new_files` data files were written since the table's last OPTIMIZE: OPTIMIZE rewrites
     every file smaller than its target size — at this engine's sizes, the whole table — so doing it after
@@ -120,16 +123,15 @@ def optimize(spark: "SparkSession", dataset: Dataset, path: Path, min_new_files:
     auto compaction does, it waits until enough small files make it worth it.
     """
     zorder = [c.strip() for c in dataset.table_properties.get(ZORDER_PROPERTY, "").split(",") if c.strip()]
-    if not (zorder or dataset.cluster_by):
+    compact = str(dataset.table_properties.get(AUTO_COMPACT_PROPERTY, "")).lower() in ("true", "auto", "legacy")
+    if not (zorder or dataset.cluster_by or compact):
         return None
     if files_written_since_optimize(path, max(min_new_files, 2)) < max(min_new_files, 2):
         return None  # too few new files (one file is already as compact and as ordered as it gets)
     if zorder and not dataset.cluster_by:
         sql = f"OPTIMIZE {quote_name(dataset.name)} ZORDER BY (" + ", ".join(f"`{c}`" for c in zorder) + ")"
-    elif dataset.cluster_by:
-        sql = f"OPTIMIZE {quote_name(dataset.name)}"
     else:
-        return None
+        sql = f"OPTIMIZE {quote_name(dataset.name)}"  # liquid clustering, or plain compaction
     spark.sql(sql)
     return sql
 

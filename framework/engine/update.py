@@ -205,7 +205,7 @@ class Update:
         self.listener.flow_finished(flow_result)
 
     def optimize(self, items: Iterable[PlannedFlow], result: RunResult) -> None:
-        """OPTIMIZE (Z-order / clustering) the tables of `items`; maintenance never fails the update."""
+        """OPTIMIZE (Z-order, clustering, compaction) the tables of `items`; maintenance never fails the update."""
         for item in items:
             if item.flow is None:
                 continue

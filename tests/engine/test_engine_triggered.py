@@ -183,3 +183,27 @@ def test_full_refresh_rebuilds_a_table_from_its_source(spark, pipeline):
     assert m.input_rows == project.table(spark, "bronze.bars_raw").count()  # re-read from the start
     assert project.table(spark, "silver.bars").count() == silver
     assert project.table(spark, "silver.bars_quarantine").count() == quarantine  # rebuilt, not appended to
+
+
+def test_small_writes_never_rewrite_the_history(spark, pipeline):
+    """Tables asking for auto compaction are compacted by the engine's OPTIMIZE (once `optimize_min_files`
+    new files exist), never by Delta's synchronous post-commit hook: that hook rewrote every small file of
+    the table after each micro-batch, so a 390-row batch on 1M rows cost a rewrite of the 1M rows (and a
+    day's update cost grew with the history)."""
+    project, _ = pipeline
+    day = DAYS[1]
+    # Delta compacts once it counts `minNumFiles` small files (50) in its in-memory statistics; a long-lived
+    # continuous process gets there, this test's few commits would not: lower it to make the hook fire.
+    spark.conf.set("spark.databricks.delta.autoCompact.minNumFiles", "2")
+    try:
+        for name in ("b101", "b102", "b103"):  # three more small commits to bronze and silver
+            project.write_bars(f"synthetic_{day}_{name}.jsonl", [bar_rows("NVDA", day)[int(name[-1])]])
+            assert project.run(spark, tables=["bars_raw", "bars"]).ok
+    finally:
+        spark.conf.unset("spark.databricks.delta.autoCompact.minNumFiles")
+    for table in ("bronze.bars_raw", "silver.bars"):
+        log = project.storage / "tables" / table.replace(".", "/") / "_delta_log"
+        commits = [json.loads(line)["commitInfo"] for f in sorted(log.glob("*.json"))
+                   for line in f.read_text().splitlines() if '"commitInfo"' in line]
+        assert [c for c in commits if str(c.get("operationParameters", {}).get("auto")).lower() == "true"] == [], table
+        assert len([c for c in commits if c["operation"] in ("WRITE", "MERGE", "STREAMING UPDATE")]) >= 4, table

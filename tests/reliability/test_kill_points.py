@@ -4,7 +4,7 @@ The victim gets the history one small file at a time (a new file before each att
 has work), and each attempt is killed in a phase drawn by a seeded schedule (MEDALLION_KILL_SEED,
 default 7) after 1-2 new durable markers of that phase (1 for the event log and OPTIMIZE) plus
 0-300 ms. Markers: a bronze or silver Delta commit, a stream offset or commit, a gold overwrite, an
-event-log commit, an OPTIMIZE commit (explicit or Delta's auto-compaction). Every phase is drawn at
+event-log commit, an OPTIMIZE commit (the engine's, after optimize_min_files new files). Every phase is drawn at
 least once; each kill point is named by the newest marker. MEDALLION_KILL_POINTS (default 10) sets
 how many kills. Then a last run without a kill: its tables must equal those of one uninterrupted run
 over the same files, and the event log must show every killed update.
