@@ -283,7 +283,10 @@ class FlowRun:
             source = flagged.observe(observation, *aggregates)
             stats = {}
         quarantined = 0
-        for dataset, transform in self.flow.splits:  # the batch is cached whenever there are splits
+        # Quarantine rules are drop rules of the main table too, so a batch that drops nothing has nothing
+        # to quarantine: no extra job. (A view's quarantine is replaced on every refresh, even when empty.)
+        splits = [] if cached and batch_id is not None and stats["dropped"] == 0 else self.flow.splits
+        for dataset, transform in splits:  # the batch is cached whenever there are splits
             rows = transform(source.drop(FAILED))  # it reads internal columns (type errors), writes visible ones
             count = rows.count()
             if count or batch_id is None:  # no empty commits; a view's quarantine is replaced every time
@@ -344,7 +347,9 @@ class FlowRun:
         assert self.flow.sequence_by and batch_id is not None
         seq = self.flow.sequence_by
         latest = latest_per_key(kept, self.flow.keys, seq)
-        if never_written(self.table_path):  # an empty target: the merge is an insert of every key
+        if never_written(self.table_path) or self._no_target_rows_in(key_ranges):
+            # Nothing in the target can match (empty, or no row inside the batch's key ranges, e.g. a new
+            # session's bars): the merge is an insert of every key, written as an idempotent append.
             counted = Observation()
             self._save(spark, latest.observe(counted, F.count(F.lit(1)).alias("n")), self.flow.target, batch_id,
                        tag="main")
@@ -366,6 +371,18 @@ class FlowRun:
         if result:
             return int(result[0]["num_inserted_rows"]), int(result[0]["num_updated_rows"])
         return self._replayed_merge_counts(spark, batch_id)
+
+    def _no_target_rows_in(self, key_ranges: list[str]) -> bool:
+        """True when no target row lies inside the batch's key ranges, so no source row can match one.
+
+        A `LIMIT 1` scan that Delta's file statistics usually prune to nothing: far cheaper than a MERGE,
+        which reads and joins before it finds there was nothing to update. Only this flow writes the
+        table, under its write lock, so the answer holds until the append commits.
+        """
+        if not key_ranges:
+            return False
+        target = self.spark.read.format("delta").load(str(self.table_path))
+        return target.where(" AND ".join(r.removeprefix("t.") for r in key_ranges)).limit(1).count() == 0
 
     def _merge_session(self, spark: "SparkSession") -> "SparkSession":
         """A session of this flow's own for MERGE: Delta takes a MERGE's txnAppId/txnVersion/userMetadata
