@@ -36,6 +36,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
+import proctree
+
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
@@ -97,36 +99,10 @@ def write_bars(spark, pdf, path: Path) -> None:
 # measuring
 # ---------------------------------------------------------------------------------------------------
 
-def _process_cpu(pid: int) -> float:
-    """CPU seconds of a process and its reaped children (user + system)."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return 0.0
-    return sum(int(f) for f in fields[11:15]) / os.sysconf("SC_CLK_TCK")
-
-
-def _descendants(pid: int) -> list[int]:
-    children: dict[int, list[int]] = {}
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                parent = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
-            except (OSError, IndexError, ValueError):
-                continue
-            children.setdefault(parent, []).append(int(entry.name))
-    found, stack = [], [pid]
-    while stack:
-        for child in children.get(stack.pop(), []):
-            found.append(child)
-            stack.append(child)
-    return found
-
-
 def cpu_seconds(spark) -> float:
     """CPU used so far by this process, its Spark JVM and the JVM's Python workers (alive or reaped)."""
     jvm = spark._jvm.java.lang.ProcessHandle.current().pid()
-    return sum(_process_cpu(pid) for pid in (os.getpid(), jvm, *_descendants(jvm)))
+    return sum(proctree.cpu_seconds(pid) for pid in (os.getpid(), jvm, *proctree.descendants(jvm)))
 
 
 @dataclass
