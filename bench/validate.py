@@ -719,7 +719,9 @@ def write_results(stats: dict, ours: dict, double: dict, single: dict, baseline:
               "", "## Method", "",
               "- each tool runs as a fresh process per run, end to end (interpreter start, imports, reading "
               "files, every check); one untimed warm-up run first; wall time by `time.perf_counter`, CPU time "
-              "(user + system, children included) by `getrusage`",
+              "(user + system, children included) by `getrusage`; the framework's bytecode is compiled first "
+              "(`compileall`, as `make setup` does and as Python caches it after a first run; this machine sets "
+              "PYTHONDONTWRITEBYTECODE, which would otherwise recompile ~110 modules on every start, +0.1 s)",
               "- `medallion validate` runs every check: JSON Schema, names, references, cycles, layers, "
               "columns, expectation SQL, transform SQL (parsed, then resolved against the declared columns of "
               "its upstreams: unknown columns and functions, output against `columns`, strings into typed "
