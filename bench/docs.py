@@ -407,8 +407,12 @@ def main(argv: list[str] | None = None) -> int:
 
     def measure_baseline(n: int, project: Path) -> None:
         if old_command:
-            old = measure_medallion(project, WORK / f"site-before-{n}", 1, old_command, env=old_env,
-                                    warmup=n < 1000)
+            try:
+                old = measure_medallion(project, WORK / f"site-before-{n}", 1, old_command, env=old_env,
+                                        warmup=n < 1000)
+            except SystemExit as exc:  # an older generator may not read today's specs (new keys)
+                print(f"  before ({args.baseline}): cannot generate this project: {str(exc).splitlines()[0]}")
+                return
             baseline[str(n)] = {**old, "rev": args.baseline}
             print(f"  before ({args.baseline}): wall {old['median']:.2f} s, CPU {old['cpu_median']:.2f} s, "
                   f"generation {seconds(old['reported_median'])}, {mb(old['bytes'])}")
