@@ -32,7 +32,7 @@ from framework.engine import autoloader
 from framework.engine.dlt_api import Dataset, Expectation
 from framework.engine.metrics import FlowMetrics
 from framework.engine.retry import as_flow_error
-from framework.engine.storage import Storage
+from framework.engine.storage import Storage, newest_batch
 from framework.engine.tables import ensure_table, never_written
 from framework.errors import ExpectationViolation, FilesNotSettled, FlowError, first_line
 from framework.eventlog import EventLogWriter, EventType, Level, flow_progress_details
@@ -103,11 +103,8 @@ def _batch_in_flight(stream_checkpoint: Path) -> bool:
     Only such a batch can be a replay of one already written to the table; without one, the run's first
     batch is new and the table-history lookup (`_is_replay`, ~1 s) is skipped.
     """
-    def newest(folder: str) -> int:
-        ids = [int(p.name) for p in (stream_checkpoint / folder).glob("[0-9]*") if p.name.isdigit()]
-        return max(ids, default=-1)
-
-    return newest("offsets") > newest("commits")
+    planned, committed = newest_batch(stream_checkpoint, "offsets"), newest_batch(stream_checkpoint, "commits")
+    return planned is not None and (committed is None or planned > committed)
 
 
 def _visible(df: "DataFrame") -> "DataFrame":
@@ -347,7 +344,7 @@ class FlowRun:
         assert self.flow.sequence_by and batch_id is not None
         seq = self.flow.sequence_by
         latest = latest_per_key(kept, self.flow.keys, seq)
-        if never_written(self.table_path) or self._no_target_rows_in(key_ranges):
+        if never_written(self.table_path) or self._no_target_rows_in(spark, key_ranges):
             # Nothing in the target can match (empty, or no row inside the batch's key ranges, e.g. a new
             # session's bars): the merge is an insert of every key, written as an idempotent append.
             counted = Observation()
@@ -372,7 +369,7 @@ class FlowRun:
             return int(result[0]["num_inserted_rows"]), int(result[0]["num_updated_rows"])
         return self._replayed_merge_counts(spark, batch_id)
 
-    def _no_target_rows_in(self, key_ranges: list[str]) -> bool:
+    def _no_target_rows_in(self, spark: "SparkSession", key_ranges: list[str]) -> bool:
         """True when no target row lies inside the batch's key ranges, so no source row can match one.
 
         A `LIMIT 1` scan that Delta's file statistics usually prune to nothing: far cheaper than a MERGE,
@@ -381,7 +378,7 @@ class FlowRun:
         """
         if not key_ranges:
             return False
-        target = self.spark.read.format("delta").load(str(self.table_path))
+        target = spark.read.format("delta").load(str(self.table_path))
         return target.where(" AND ".join(r.removeprefix("t.") for r in key_ranges)).limit(1).count() == 0
 
     def _merge_session(self, spark: "SparkSession") -> "SparkSession":

@@ -23,7 +23,7 @@ from framework.delta_log import is_delta_table
 from framework.engine.autoloader import landing_files
 from framework.engine.materialize import Materializer
 from framework.engine.results import PendingInput
-from framework.engine.storage import Storage
+from framework.engine.storage import Storage, newest_batch
 from framework.engine.tables import data_version
 from framework.naming import TableRef
 from framework.spec.environment import substitute
@@ -118,10 +118,10 @@ def unconsumed_versions(upstream: Path, stream_checkpoint: Path, position: int) 
 
 def _source_offset(stream_checkpoint: Path, position: int) -> dict | None:
     """The Delta source offset number `position` of the last committed batch, or None."""
-    commits = [int(p.name) for p in (stream_checkpoint / "commits").glob("*") if p.name.isdigit()]
-    if not commits:
+    committed = newest_batch(stream_checkpoint, "commits")
+    if committed is None:
         return None
-    offsets = stream_checkpoint / "offsets" / str(max(commits))
+    offsets = stream_checkpoint / "offsets" / str(committed)
     if not offsets.is_file():
         return None
     lines = offsets.read_text(errors="replace").splitlines()[2:]  # "v1", the batch metadata, then one per source

@@ -7,8 +7,9 @@
         run.lock                     held while `medallion run` writes, so two runs never share checkpoints
 
 The per-table folders are `framework.naming.TableRef.path` / `.checkpoint`; this module adds what is
-about the whole folder. Keeping everything under one root makes "start over" a single `rm -rf` and
-lets tests point an environment at a temporary folder.
+about the whole folder, and reads which micro-batches a streaming checkpoint planned and committed
+(`newest_batch`). Keeping everything under one root makes "start over" a single `rm -rf` and lets
+tests point an environment at a temporary folder.
 """
 
 from __future__ import annotations
@@ -75,6 +76,12 @@ class Storage:
         for path in (ref.path, ref.checkpoint):
             if path.exists():
                 shutil.rmtree(path)
+
+
+def newest_batch(stream_checkpoint: Path, log: str) -> int | None:
+    """The highest micro-batch id in a streaming checkpoint's `offsets` (planned) or `commits` (done) log."""
+    ids = [int(p.name) for p in (stream_checkpoint / log).glob("[0-9]*") if p.name.isdigit()]
+    return max(ids, default=None)
 
 
 @contextmanager
