@@ -64,14 +64,16 @@ def check_query(query: str, known: Iterable[str], built: Iterable[str], *, write
 
 
 def _parse(query: str) -> list:
-    import sqlglot
+    """The statements of `query`, parsed as `validate` parses spec SQL (Spark dialect, trailing commas rejected)."""
     from sqlglot.errors import ParseError, TokenError
+
+    from framework.validation.sql import parse_statements
 
     logger = logging.getLogger("sqlglot")
     level = logger.level
     logger.setLevel(logging.ERROR)  # "contains unsupported syntax. Falling back to parsing as a 'Command'"
     try:
-        return [s for s in sqlglot.parse(query, read="spark") if s is not None]
+        return parse_statements(query)
     except ParseError as exc:
         raise SqlCheckError(_syntax_message(query, exc.errors[0] if exc.errors else {}, str(exc))) from None
     except TokenError as exc:
