@@ -112,12 +112,13 @@ class CheckContext:
         flows = self._log_flows
         if ref.published in flows:
             return ref.published
-        candidates = [flow for flow in flows if flow.split(".")[-1] == ref.name]
+        candidates = [flow for flow, table in flows.items() if table == ref.name]
         return candidates[0] if len(candidates) == 1 else ref.published
 
     @cached_property
-    def _log_flows(self) -> set[str]:
-        return {event.flow for event in self.history.progress}
+    def _log_flows(self) -> dict[str, str]:
+        """Flow names in the log -> the spec name of the table each writes."""
+        return {event.flow: event.table for event in self.history.progress}
 
     def scalar(self, sql: str) -> Any:
         return self.spark.sql(sql).collect()[0][0]

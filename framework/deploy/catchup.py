@@ -288,7 +288,7 @@ def _by_flow(history: EventHistory) -> dict[str, list[FlowProgress]]:
     """Events per flow, keyed by the table name (the log may qualify it, with or without backticks)."""
     by_flow: dict[str, list[FlowProgress]] = {}
     for event in history.progress:
-        by_flow.setdefault(event.flow.split(".")[-1], []).append(event)
+        by_flow.setdefault(event.table, []).append(event)
     return by_flow
 
 

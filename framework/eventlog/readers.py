@@ -86,6 +86,13 @@ class FlowProgress:
     `backlog_records`, `backlog_files`), those present; the local runtime reports none."""
 
     @property
+    def table(self) -> str:
+        """The spec name of the table the flow writes: the last part of the flow name, however the log
+        qualifies it (`silver.bars` locally, `medallion_prod.silver.bars` or `bars` on Databricks).
+        Unique within a project, as table names are."""
+        return self.flow.split(".")[-1]
+
+    @property
     def has_counts(self) -> bool:
         return self.output_rows is not None or bool(self.expectations)
 
