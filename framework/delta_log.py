@@ -8,7 +8,9 @@ summarise the table every N commits. We reconstruct the snapshot the way the pro
 newest complete checkpoint, then every JSON commit after it. Row counts come from the `numRecords`
 statistic Delta writes for every file (minus rows hidden by deletion vectors).
 
-Only what the docs and that check need is read; this is not a general Delta reader (no data, no column mapping).
+The local engine also asks, without a Spark job, whether a table was ever written, which version last
+changed its data (materialized views compare it at every run) and how many files came since the last
+OPTIMIZE. Only what those need is read; this is not a general Delta reader (no data, no column mapping).
 """
 
 from __future__ import annotations
@@ -246,3 +248,27 @@ def files_written_since_optimize(table_path: Path, enough: int) -> int:
         if count >= enough:
             break
     return count
+
+
+def data_version(path: Path) -> int | None:
+    """The latest version of a Delta table whose commit changed data (OPTIMIZE and metadata don't count).
+
+    Read straight from the JSON commits: an `add`/`remove` with `"dataChange":true` marks a data change.
+    Cheap (no Spark job), so materialized views can tell at every run whether their inputs moved.
+    """
+    log = path / LOG_DIR
+    if not log.is_dir():
+        return None
+    commits, _ = _list_log(log)
+    for version in sorted(commits, reverse=True):
+        if '"dataChange":true' in commits[version].read_text(errors="replace"):
+            return version
+    return min(commits) if commits else None
+
+
+def never_written(path: Path) -> bool:
+    """True while no commit of the table has added a data file (a new or fully refreshed table)."""
+    log = path / LOG_DIR
+    if any(p.suffix == ".parquet" for p in log.glob("*.checkpoint*")):
+        return False
+    return not any('{"add":' in p.read_text(errors="replace") for p in log.glob("*.json"))

@@ -33,7 +33,8 @@ from framework.engine.dlt_api import Dataset, Expectation
 from framework.engine.metrics import FlowMetrics
 from framework.engine.retry import as_flow_error
 from framework.engine.storage import Storage, newest_batch
-from framework.engine.tables import ensure_table, never_written
+from framework.delta_log import never_written
+from framework.engine.tables import ensure_table
 from framework.errors import ExpectationViolation, FilesNotSettled, FlowError, first_line
 from framework.eventlog import EventLogWriter, EventType, Level, flow_progress_details
 from framework.naming import INTERNAL_PREFIX, quote_name, sql_string

@@ -28,9 +28,8 @@ from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from framework.delta_log import is_delta_table
+from framework.delta_log import data_version, is_delta_table
 from framework.engine.flows import FLOW_ID_FILE, ViewWrite, flow_identity
-from framework.engine.tables import data_version
 from framework.errors import FlowError
 from framework.naming import TableRef, quote_name, sql_string
 

@@ -19,12 +19,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 from urllib.parse import unquote, urlparse
 
-from framework.delta_log import is_delta_table
+from framework.delta_log import data_version, is_delta_table
 from framework.engine.autoloader import landing_files
 from framework.engine.materialize import Materializer
 from framework.engine.results import PendingInput
 from framework.engine.storage import Storage, newest_batch
-from framework.engine.tables import data_version
 from framework.naming import TableRef
 from framework.spec.environment import substitute
 from framework.spec.model import FilesSource, TablesSource, TableSpec

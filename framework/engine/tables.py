@@ -134,29 +134,3 @@ def optimize(spark: "SparkSession", dataset: Dataset, path: Path, min_new_files:
         sql = f"OPTIMIZE {quote_name(dataset.name)}"  # liquid clustering, or plain compaction
     spark.sql(sql)
     return sql
-
-
-def data_version(path: Path) -> int | None:
-    """The latest version of a Delta table whose commit changed data (OPTIMIZE and metadata don't count).
-
-    Read straight from the JSON commits: an `add`/`remove` with `"dataChange":true` marks a data change.
-    Cheap (no Spark job), so materialized views can tell at every run whether their inputs moved.
-    """
-    log = path / "_delta_log"
-    if not log.is_dir():
-        return None
-    versions = sorted((int(p.name.split(".")[0]) for p in log.glob("*.json") if p.name.split(".")[0].isdigit()),
-                      reverse=True)
-    for version in versions:
-        text = (log / f"{version:020d}.json").read_text(errors="replace")
-        if '"dataChange":true' in text:
-            return version
-    return versions[-1] if versions else None
-
-
-def never_written(path: Path) -> bool:
-    """True while no commit of the table has added a data file (a new or fully refreshed table)."""
-    log = path / "_delta_log"
-    if any(p.suffix == ".parquet" for p in log.glob("*.checkpoint*")):
-        return False
-    return not any('{"add":' in p.read_text(errors="replace") for p in log.glob("*.json"))
