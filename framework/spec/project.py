@@ -40,11 +40,16 @@ class Project:
         return self.environments[name]
 
     def relative(self, path: Path) -> str:
-        """`path` relative to the project root; resolves symlinks only when the cheap way fails."""
+        """`path` relative to the project root: the name findings use for a file."""
+        return relative_name(path, self.root)
+
+
+def relative_name(path: Path, root: Path) -> str:
+    """`path` relative to `root`; symlinks are resolved (a dozen system calls) only when the cheap way fails."""
+    try:
+        return str(path.relative_to(root))
+    except ValueError:
         try:
-            return str(path.relative_to(self.root))
+            return str(path.resolve().relative_to(root.resolve()))
         except ValueError:
-            try:
-                return str(path.resolve().relative_to(self.root.resolve()))
-            except ValueError:
-                return str(path)
+            return str(path)

@@ -22,6 +22,7 @@ from typing import Any, BinaryIO, Iterable
 
 from framework.findings import Finding
 from framework.spec.documents import Document, DocumentError, file_stamp, preload, read_document
+from framework.spec.project import relative_name
 from framework.validation import sql
 
 MIN_FILES = 200
@@ -33,17 +34,9 @@ Parsed = list[tuple[str, str, Any, "Document | Finding"]]
 
 
 def display_name(path: Path, root: Path) -> str:
-    """The name findings use for a file: relative to the project root (as `Project.relative`).
-
-    Without resolving symlinks (a dozen system calls per file): a name that differs from the loader's
-    only costs a cache miss.
-    """
-    if path.is_absolute() and path.is_relative_to(root):
-        return str(path.relative_to(root))
-    try:
-        return str(path.resolve().relative_to(root.resolve()))
-    except ValueError:
-        return str(path)
+    """The name findings use for a file, the loader's own (`Project.relative`): a parsed document is
+    cached under it, so the two must agree."""
+    return relative_name(path, root)
 
 
 def sql_texts(data: Any) -> tuple[list[str], list[str]]:
