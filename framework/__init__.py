@@ -10,7 +10,7 @@ The data path reads straight through the package (docs/architecture.md says what
     sql.py        SQL text helpers shared by validation and the pipeline
     validation/   JSON Schema + semantic + SQL checks -> Findings
     project.py    load & validate -> Project
-    pipeline.py   the generic DLT registration: one code path turns every spec into a DLT dataset
+    pipeline/     the generic DLT registration: one code path turns every spec into a DLT dataset
     eventlog/     the pipeline event log: shape, local writer, readers (Spark, Databricks SQL, Arrow)
     engine/       the local runtime that provides the DLT API on PySpark + delta-spark
     delta_log.py  Delta transaction logs read in plain Python (no JVM): table existence, versions, stats

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable, Literal
 
 from framework.naming import INTERNAL_PREFIX
+from framework.pipeline.hints import NO_HINTS, LocalHints, hints_of
 
 if TYPE_CHECKING:
     from pyspark.sql import Column, DataFrame, SparkSession
@@ -46,22 +47,9 @@ class Dataset:
     cluster_by: tuple[str, ...] = ()
     schema: str | None = None
     expectations: tuple[Expectation, ...] = ()
-
-    @property
-    def split_hint(self) -> Any:
-        """The `SplitHint` of a quarantine table (see framework.pipeline), or None."""
-        return getattr(self.query, "medallion_split", None)
-
-    @property
-    def incremental_hint(self) -> Any:
-        """The `IncrementalHint` of a materialized view with `refresh:` (see framework.pipeline), or None."""
-        return getattr(self.query, "medallion_incremental", None)
-
-    @property
-    def source_hint(self) -> str | None:
-        """The private view a table only re-reads (`<name>__typed`, see framework.pipeline), or None:
-        the runtime runs that view's query and expectations as the table's flow."""
-        return getattr(self.query, "medallion_source", None)
+    hints: LocalHints = NO_HINTS
+    """What `framework.pipeline` attached to the query for the local runtime (split, incremental
+    refresh, source view); empty for what DLT alone declares."""
 
 
 @dataclass(frozen=True)
@@ -89,10 +77,6 @@ class DataflowGraph:
         return next((f for f in self.change_flows if f.target == target), None)
 
 
-def _expectations_of(function: Callable) -> list[Expectation]:
-    return list(getattr(function, "_medallion_expectations", []))
-
-
 def _sequence_name(sequence_by: "Column | str") -> str:
     if isinstance(sequence_by, str):
         return sequence_by
@@ -108,6 +92,12 @@ class LocalDLT:
     def __init__(self, spark: "SparkSession | None" = None):
         self.spark = spark
         self.graph = DataflowGraph()
+        self._expectations: dict[Callable, list[Expectation]] = {}
+        """Expectations decorated onto a query function, until the dataset decorator takes them (as DLT
+        records them: the decorators run before `table` / `view` registers the function)."""
+
+    def _expectations_of(self, function: Callable) -> list[Expectation]:
+        return list(self._expectations.get(function, []))
 
     # -- datasets -----------------------------------------------------------------------------------
 
@@ -125,7 +115,7 @@ class LocalDLT:
                 name=name or function.__name__, kind="table", query=function, comment=comment,
                 table_properties={k: str(v) for k, v in (table_properties or {}).items()},
                 partition_cols=tuple(partition_cols or ()), cluster_by=tuple(cluster_by or ()), schema=schema,
-                expectations=tuple(_expectations_of(function))))
+                expectations=tuple(self._expectations_of(function)), hints=hints_of(function)))
             return function
 
         return register(query_function) if query_function is not None else register
@@ -137,7 +127,7 @@ class LocalDLT:
              spark_conf: dict | None = None) -> Any:
         def register(function: Callable) -> Callable:
             self.graph.add(Dataset(name=name or function.__name__, kind="view", query=function, comment=comment,
-                                   expectations=tuple(_expectations_of(function))))
+                                   expectations=tuple(self._expectations_of(function)), hints=hints_of(function)))
             return function
 
         return register(query_function) if query_function is not None else register
@@ -188,13 +178,13 @@ class LocalDLT:
 
     def _expect(self, rules: dict[str, str], action: Action) -> Callable[[Callable], Callable]:
         def decorate(function: Callable) -> Callable:
-            existing = _expectations_of(function)
+            existing = self._expectations_of(function)
             names = {e.name for e in existing}
             for name, rule in rules.items():
                 if name in names:
                     raise ValueError(f"expectation `{name}` is declared twice on `{function.__name__}`")
                 existing.append(Expectation(name, rule, action))
-            function._medallion_expectations = existing  # type: ignore[attr-defined]
+            self._expectations[function] = existing
             return function
 
         return decorate

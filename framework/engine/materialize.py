@@ -6,7 +6,7 @@ A view's *fingerprint* is the data version of every table it reads (through view
 checkpoint after each refresh; an update whose fingerprint matches leaves the view as it is
 (UP_TO_DATE), as DLT does for a materialized view whose sources did not change.
 
-Incremental refresh (`refresh:` in the spec, framework/pipeline.py `IncrementalHint`): the view reads
+Incremental refresh (`refresh:` in the spec, framework/pipeline/hints.py `IncrementalHint`): the view reads
 one upstream table with a change data feed. The groups (`incremental_by` values) of the upstream rows
 that changed since the last refresh are read from that feed; only the upstream rows of those groups are
 transformed, and they replace only those groups' rows (`replaceWhere`), so a daily run costs what the
@@ -75,7 +75,7 @@ class Materializer:
             return False
         saved = _read_state(state_path)
         exists = is_delta_table(run.table_path)
-        hint: "IncrementalHint | None" = item.flow.target.incremental_hint
+        hint: "IncrementalHint | None" = item.flow.target.hints.incremental
         upstream = self._upstream_state(hint) if hint else None
         if hint and exists and saved.get("definition") == definition:
             partial = self._partial(hint, saved.get("upstream") or {}, upstream, run)

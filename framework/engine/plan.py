@@ -1,6 +1,6 @@
 """From declared datasets to the flows of an update, and which of them a selection picks.
 
-The generic registration (framework/pipeline.py) declares datasets on a `LocalDLT`; `plan` turns each
+The generic registration (framework/pipeline/) declares datasets on a `LocalDLT`; `plan` turns each
 spec's datasets into the one flow that writes its table (append, merge for AUTO CDC targets, or
 materialize), with the quarantine tables it splits off. `select` resolves `--tables` /
 `--full-refresh` names, with dbt's `+` operators (`+name`, `name+`, `+name+`).
@@ -47,7 +47,7 @@ def plan(dlt: LocalDLT, registrations: list[Registration]) -> list[PlannedFlow]:
     graph = dlt.graph
     splits: dict[str, list] = {}
     for dataset in graph.datasets.values():
-        if (hint := dataset.split_hint) is not None:
+        if (hint := dataset.hints.split) is not None:
             splits.setdefault(hint.source_dataset, []).append((dataset, hint.transform))
     planned = []
     for reg in registrations:
@@ -64,7 +64,7 @@ def plan(dlt: LocalDLT, registrations: list[Registration]) -> list[PlannedFlow]:
                         splits.get(change.source, []))
         else:
             kind = "append" if spec.kind == "streaming_table" else "materialize"
-            source = graph.datasets[target.source_hint] if target.source_hint else target
+            source = graph.datasets[target.hints.source_view] if target.hints.source_view else target
             flow = Flow(reg.table, kind, target, source, splits=splits.get(source.name, []))
         planned.append(PlannedFlow(reg, flow))
     return planned

@@ -26,7 +26,7 @@ def as_flow_error(exc: BaseException, flow: str) -> MedallionError:
     """Our own errors as they are; anything else (a Spark exception) as a FlowError naming the flow.
 
     A value that cannot be cast to its declared type stops the query with `raise_error`
-    (framework/pipeline.py): its message is already for people, and running again cannot help.
+    (framework/pipeline/conform.py): its message is already for people, and running again cannot help.
     """
     if isinstance(exc, MedallionError):
         return exc

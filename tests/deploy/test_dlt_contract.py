@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from framework import pipeline
+from framework.pipeline import api, ddl, declare
 from framework.pipeline import DATABRICKS_DP_API, register_pipeline
 
 from .conftest import REPO
@@ -85,8 +85,8 @@ def test_every_call_is_checked_against_both_published_signatures():
 # The contract check fails when a registration call changes -------------------------------------------
 
 def test_a_keyword_the_stub_lacks_is_reported(monkeypatch: pytest.MonkeyPatch):
-    original = pipeline.table_options
-    monkeypatch.setattr(pipeline, "table_options",
+    original = declare.table_options
+    monkeypatch.setattr(declare, "table_options",
                         lambda spec: {**original(spec), "zorder_cols": list(spec.zorder_by)})
     recorder = legacy_recorder()
     problems = register(recorder, "prod") + recorder.violations()
@@ -97,19 +97,19 @@ def test_a_keyword_the_stub_lacks_is_reported(monkeypatch: pytest.MonkeyPatch):
 
 def test_a_missing_argument_is_reported(monkeypatch: pytest.MonkeyPatch):
     def without_sequence_by(dlt: Any, spec: Any, table: str, query: Any, expect: Any) -> str:
-        dlt.create_streaming_table(name=table, comment=spec.description, **pipeline.table_options(spec))
+        dlt.create_streaming_table(name=table, comment=spec.description, **ddl.table_options(spec))
         dlt.apply_changes(target=table, source=f"{spec.name}_changes", keys=list(spec.keys))
         return f"{spec.name}_changes"
 
-    monkeypatch.setattr(pipeline, "declare_deduplicated", without_sequence_by)
+    monkeypatch.setattr(declare, "declare_deduplicated", without_sequence_by)
     recorder = legacy_recorder()
     problems = recorder.violations() if not register(recorder, "dev") else ["registration stopped"]
     assert any("apply_changes(" in p and "missing a required argument: 'sequence_by'" in p for p in problems), problems
 
 
 def test_a_function_the_module_lacks_is_reported(monkeypatch: pytest.MonkeyPatch):
-    monkeypatch.setattr(pipeline, "LEGACY_DLT_NAMES",
-                        pipeline.ApiNames(streaming_table="table", materialized_view="table", view="view",
+    monkeypatch.setattr(api, "LEGACY_DLT_NAMES",
+                        api.ApiNames(streaming_table="table", materialized_view="table", view="view",
                                           auto_cdc="apply_changes_into"))
     problems = register(legacy_recorder(), "prod")
     assert problems == ["registration stopped: the `dlt` module (databricks-dlt stub) has no function "
@@ -117,8 +117,8 @@ def test_a_function_the_module_lacks_is_reported(monkeypatch: pytest.MonkeyPatch
 
 
 def test_a_value_of_the_wrong_type_is_reported(monkeypatch: pytest.MonkeyPatch):
-    original = pipeline.table_properties
-    monkeypatch.setattr(pipeline, "table_properties", lambda spec: {**original(spec), "delta.appendOnly": True})
+    original = ddl.table_properties
+    monkeypatch.setattr(ddl, "table_properties", lambda spec: {**original(spec), "delta.appendOnly": True})
     recorder = dp_recorder()
     problems = register(recorder, "dev") + recorder.violations()
     assert any("expects `table_properties` to be Optional[Dict[str, str]], got dict" in p for p in problems), problems

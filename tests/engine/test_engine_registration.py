@@ -52,9 +52,20 @@ def test_quarantine_is_a_second_table_fed_from_the_same_rows(declared):
     quarantine = dlt.graph.datasets["silver.bars_quarantine"]
     assert registrations["bars"].quarantine == "silver.bars_quarantine"
     assert quarantine.table_properties[QUARANTINE_OF_PROPERTY] == "silver.bars"
-    assert quarantine.split_hint.source_dataset == "bars__changes"
+    assert quarantine.hints.split.source_dataset == "bars__changes"
     assert "`_failed_rules` ARRAY<STRING> NOT NULL" in quarantine.schema
     assert "`symbol` STRING COMMENT" in quarantine.schema  # nullable: quarantined rows break constraints
+
+
+def test_local_hints_are_typed_and_leave_the_query_functions_plain(declared):
+    """What the engine adds over the DLT API is on `Dataset.hints`; DLT receives ordinary functions."""
+    _, dlt, _ = declared
+    daily = dlt.graph.datasets["gold.daily_indicators"]
+    assert daily.hints.incremental is not None and daily.hints.incremental.upstream == "gold.daily_bars"
+    assert dlt.graph.datasets["silver.bars"].hints.split is None
+    for dataset in dlt.graph.datasets.values():
+        if dataset.query is not None:
+            assert not [k for k in vars(dataset.query) if "medallion" in k], dataset.name
 
 
 def test_files_source_tables_get_framework_columns_or_evolve(declared):

@@ -1,0 +1,142 @@
+"""Building one spec's DataFrame: read the source, apply the transform, conform to the declared columns.
+
+Upstreams are read with `spark.readStream.table` / `spark.read.table` under their published names
+(`<catalog>.<schema>.<name>` on Databricks, `<schema>.<name>` locally: `framework.naming.TableRef`);
+landing files with Auto Loader on Databricks (`auto_loader`), and with whatever `FileReader` the caller
+injects — the local engine passes its Spark file streams (`framework.engine.autoloader`), so this
+package never imports the engine.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Callable
+
+from framework.errors import PipelineDefinitionError
+from framework.naming import INGESTED_AT_COLUMN, INTERNAL_PREFIX, RESCUED_COLUMN, SOURCE_FILE_COLUMN
+from framework.pipeline.conform import conform
+from framework.pipeline.hints import IncrementalHint
+from framework.pipeline.rows import latest_per_key
+from framework.spec.environment import Environment, substitute
+from framework.spec.model import FilesSource, SqlSource, TablesSource, TableSpec
+from framework.sql import qualify_tables
+
+if TYPE_CHECKING:
+    from pyspark.sql import DataFrame, SparkSession
+
+FileReader = Callable[["SparkSession", TableSpec, Environment, str, str], "DataFrame"]
+"""(spark, spec, env, landing path, published table name) -> a streaming DataFrame of landing files.
+Databricks uses Auto Loader (`auto_loader`); the local engine passes its own reader."""
+
+
+class QueryBuilder:
+    """Builds the DataFrame of one spec: read the source, apply the transform, conform to the columns."""
+
+    def __init__(self, spark: "SparkSession", spec: TableSpec, env: Environment, names: dict[str, str],
+                 read_files: FileReader):
+        self.spark = spark
+        self.spec = spec
+        self.env = env
+        self.names = names
+        self.read_files = read_files
+
+    def function(self, name: str) -> Callable[[], "DataFrame"]:
+        """A fresh query function (DLT keeps attributes on it, so every dataset gets its own)."""
+        def query() -> "DataFrame":
+            return self.build()
+
+        query.__name__ = query.__qualname__ = name
+        return query
+
+    def build(self, where: str | None = None, previous: "DataFrame | None" = None) -> "DataFrame":
+        """The spec's rows: its source (only the rows matching `where`), transformed, conformed.
+
+        `previous` (incremental refresh with `extends_by`): this table's latest rows of each group that
+        continues, handed to a python transform as context.
+        """
+        source = self.read_source()
+        df = self.transform(source.where(where) if where else source, previous)
+        df = conform(df, self.spec)
+        if self.spec.dedupe_sequence_by and not df.isStreaming:
+            df = latest_per_key(df, self.spec.keys, self.spec.dedupe_sequence_by)
+        return df
+
+    def read_source(self) -> "DataFrame":
+        source = self.spec.source
+        if isinstance(source, FilesSource):
+            path = substitute(source.path, self.env.variables())
+            return self.read_files(self.spark, self.spec, self.env, path, self.names[self.spec.name])
+        if isinstance(source, TablesSource):
+            frames = [self.read_table(name, stream=source.mode == "stream") for name in source.tables]
+            df = frames[0]
+            for other in frames[1:]:
+                df = df.unionByName(other)
+            return df
+        assert isinstance(source, SqlSource)
+        return self.spark.sql(qualify_tables(substitute(source.sql, self.env.variables()), self.names))
+
+    def read_table(self, name: str, *, stream: bool) -> "DataFrame":
+        published = self.names.get(name, name)
+        return self.spark.readStream.table(published) if stream else self.spark.read.table(published)
+
+    def incremental_hint(self) -> IncrementalHint:
+        refresh = self.spec.refresh
+        assert refresh is not None and isinstance(self.spec.source, TablesSource)
+        upstream = self.spec.source.tables[0]
+        return IncrementalHint(self.names.get(upstream, upstream), refresh.incremental_by, refresh.extends_by,
+                               refresh.context_rows, self.build)
+
+    def transform(self, df: "DataFrame", previous: "DataFrame | None" = None) -> "DataFrame":
+        transform = self.spec.transform
+        if transform is None:
+            return df
+        if transform.sql:
+            view = f"{INTERNAL_PREFIX}source_{self.spec.name}"
+            df.createOrReplaceTempView(view)
+            sql = substitute(transform.sql, self.env.variables())
+            return self.spark.sql(qualify_tables(sql, {**self.names, "source": view}))
+        function = python_transform(transform.python or "", self.spec)
+        result = function(df) if previous is None else function(df, previous)
+        from pyspark.sql import DataFrame
+
+        if not isinstance(result, DataFrame):
+            raise PipelineDefinitionError(f"{self.spec.file}: transform `{transform.python}` returned "
+                                          f"{type(result).__name__}, not a DataFrame")
+        return result
+
+
+def python_transform(ref: str, spec: TableSpec) -> Callable[..., "DataFrame"]:
+    """The function a `transform.python: module:function` names (the project root is on sys.path)."""
+    module_name, _, function_name = ref.partition(":")
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as exc:
+        raise PipelineDefinitionError(f"{spec.file}: cannot import `{module_name}` for transform `{ref}`: {exc}") from exc
+    function = getattr(module, function_name, None)
+    if not callable(function):
+        raise PipelineDefinitionError(f"{spec.file}: `{module_name}` has no function `{function_name}`")
+    return function
+
+
+def auto_loader(spark: "SparkSession", spec: TableSpec, env: Environment, path: str, table: str) -> "DataFrame":
+    """Databricks Auto Loader with the declared columns; unexpected data lands in `_rescued_data`."""
+    from pyspark.sql import functions as F
+
+    source = spec.source
+    assert isinstance(source, FilesSource)
+    declared = ", ".join(f"`{c.name}` {c.type}" for c in spec.columns)
+    reader = (spark.readStream.format("cloudFiles")
+              .option("cloudFiles.format", source.format)
+              .option("rescuedDataColumn", RESCUED_COLUMN)
+              .options(**{k: str(v) for k, v in source.options.items()}))
+    if source.max_files_per_trigger:
+        reader = reader.option("cloudFiles.maxFilesPerTrigger", str(source.max_files_per_trigger))
+    if source.schema_evolution == "add_new_columns":
+        reader = (reader.option("cloudFiles.schemaEvolutionMode", "addNewColumns")
+                  .option("cloudFiles.schemaHints", declared))
+    else:
+        mode = "rescue" if source.schema_evolution == "rescue" else "failOnNewColumns"
+        reader = reader.option("cloudFiles.schemaEvolutionMode", mode).schema(declared)
+    return (reader.load(path)
+            .withColumn(SOURCE_FILE_COLUMN, F.col("_metadata.file_path"))
+            .withColumn(INGESTED_AT_COLUMN, F.current_timestamp()))
