@@ -29,6 +29,9 @@ TYPE_CHECK_RULE = f"size({TYPE_ERRORS_COLUMN}) = 0"
 CAST_ERROR_TEXT = "cannot be cast to"
 """In the message of a failed cast (raise_error); framework.engine.retry recognises it as a CastError."""
 SAMPLE_VALUE_CHARS = 100
+CAST_ERROR_PREFIX = f"{INTERNAL_PREFIX}cast_error_"
+"""Internal columns carrying why an explicit CAST of a transform's main SELECT could not hold its value
+(`framework.pipeline.casts`, quarantine mode); conform folds them into the row's type errors."""
 
 
 @lru_cache(maxsize=512)
@@ -75,7 +78,9 @@ def conform(df: "DataFrame", spec: TableSpec) -> "DataFrame":
         if error is not None:
             type_errors.append(error)
     selected += [F.col(f"`{c}`") for c in extra]
-    selected += [F.col(f"`{c}`") for c in df.columns if c.startswith(INTERNAL_PREFIX)]
+    cast_errors = [c for c in df.columns if c.startswith(CAST_ERROR_PREFIX)]  # the transform's guarded CASTs
+    type_errors += [F.col(f"`{c}`") for c in cast_errors]
+    selected += [F.col(f"`{c}`") for c in df.columns if c.startswith(INTERNAL_PREFIX) and c not in cast_errors]
     if spec.quarantines_type_errors:
         errors = F.array_compact(F.array(*type_errors)) if type_errors else F.array()
         selected.append(errors.cast("array<string>").alias(TYPE_ERRORS_COLUMN))

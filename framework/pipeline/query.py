@@ -14,9 +14,11 @@ from typing import TYPE_CHECKING, Callable
 
 from framework.errors import PipelineDefinitionError
 from framework.naming import INGESTED_AT_COLUMN, INTERNAL_PREFIX, RESCUED_COLUMN, SOURCE_FILE_COLUMN
+from framework.pipeline.casts import GuardedSql, guard_casts
 from framework.pipeline.conform import conform
 from framework.pipeline.hints import IncrementalHint
 from framework.pipeline.rows import latest_per_key
+from framework.spec.documents import DocPath
 from framework.spec.environment import Environment, substitute
 from framework.spec.model import FilesSource, SqlSource, TablesSource, TableSpec
 from framework.sql import qualify_tables
@@ -39,6 +41,16 @@ class QueryBuilder:
         self.env = env
         self.names = names
         self.read_files = read_files
+        self._guarded: dict[DocPath, GuardedSql] = {}
+
+    def sql_text(self, path: DocPath, text: str) -> str:
+        """The spec's SQL at `path` as Spark runs it: explicit casts guarded (`framework.pipeline.casts`),
+        `${variables}` substituted, table names published."""
+        if path not in self._guarded:
+            document = self.spec.document
+            locate = (lambda line, column: document.within(path, line, column)) if document is not None else None
+            self._guarded[path] = guard_casts(text, self.spec, locate)
+        return substitute(self._guarded[path].sql, self.env.variables())
 
     def function(self, name: str) -> Callable[[], "DataFrame"]:
         """A fresh query function (DLT keeps attributes on it, so every dataset gets its own)."""
@@ -73,7 +85,7 @@ class QueryBuilder:
                 df = df.unionByName(other)
             return df
         assert isinstance(source, SqlSource)
-        return self.spark.sql(qualify_tables(substitute(source.sql, self.env.variables()), self.names))
+        return self.spark.sql(qualify_tables(self.sql_text(("source", "sql"), source.sql), self.names))
 
     def read_table(self, name: str, *, stream: bool) -> "DataFrame":
         published = self.names.get(name, name)
@@ -93,7 +105,7 @@ class QueryBuilder:
         if transform.sql:
             view = f"{INTERNAL_PREFIX}source_{self.spec.name}"
             df.createOrReplaceTempView(view)
-            sql = substitute(transform.sql, self.env.variables())
+            sql = self.sql_text(("transform", "sql"), transform.sql)
             return self.spark.sql(qualify_tables(sql, {**self.names, "source": view}))
         function = python_transform(transform.python or "", self.spec)
         result = function(df) if previous is None else function(df, previous)
