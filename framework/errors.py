@@ -14,6 +14,7 @@ problem it is, and carries structured detail where a caller needs more than the 
     │   └── PipelineDefinitionError     a spec cannot become DLT datasets (never retried)
     ├── FlowError                       a flow of an update failed (retried in production mode)
     │   ├── ExpectationViolation        a `fail` expectation was not met (never retried)
+    │   ├── ViewExpectationViolation    ... by a row of a view, seen by the flow reading it (never retried)
     │   ├── SchemaEvolutionError        landing files bring fields the spec refuses (never retried)
     │   ├── CastError                   a value cannot be cast to its declared column type (never retried)
     │   └── FilesNotSettled             landing files still being written: not a failure, a replay
@@ -89,6 +90,13 @@ class ExpectationViolation(FlowError):
         shown = json.dumps(sample, default=str, ensure_ascii=False)
         super().__init__(f"expectation `{rule}` ({expression}) failed for {failed} row(s) of {dataset}; "
                          f"first failing row: {shown}")
+
+
+class ViewExpectationViolation(FlowError):
+    """A flow read a row of a view that violates one of the view's `fail` expectations (the message,
+    raised inside the query, names the rule, the view and the row)."""
+
+    retryable = False
 
 
 class SchemaEvolutionError(FlowError):

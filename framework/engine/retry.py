@@ -12,7 +12,8 @@ import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from framework.errors import CastError, FlowError, MedallionError, first_line
+from framework.engine.views import VIEW_EXPECTATION_TEXT
+from framework.errors import CastError, FlowError, MedallionError, ViewExpectationViolation, first_line
 from framework.pipeline import CAST_ERROR_TEXT
 
 if TYPE_CHECKING:
@@ -32,7 +33,11 @@ def as_flow_error(exc: BaseException, flow: str) -> MedallionError:
         return exc
     if (raised := _RAISED.search(str(exc))) is not None:
         message = raised.group(1).strip()
-        return CastError(message) if CAST_ERROR_TEXT in message else FlowError(f"{flow}: {message}")
+        if CAST_ERROR_TEXT in message:
+            return CastError(message)
+        if VIEW_EXPECTATION_TEXT in message:
+            return ViewExpectationViolation(f"{flow}: {message}")
+        return FlowError(f"{flow}: {message}")
     return FlowError(f"{flow}: {first_line(exc)}")
 
 

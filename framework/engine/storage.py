@@ -70,12 +70,18 @@ class Storage:
                         found.append(TableRef(table_dir.name, schema_dir.name, "", storage_root=self.root))
         return found
 
-    def reset(self, published: str) -> None:
-        """Forget a table and its checkpoint (full refresh): the next run rebuilds it from its sources."""
+    def reset_checkpoint(self, published: str) -> None:
+        """Forget a flow's checkpoint (full refresh): the next run reads its sources from the start.
+
+        The table itself is not deleted: `engine.tables.replace_table` gives it a new, empty version,
+        so its Delta history survives the refresh. Files at the table's path that never became a Delta
+        table (a first commit that never happened) are cleared.
+        """
         ref = self.ref(published)
-        for path in (ref.path, ref.checkpoint):
-            if path.exists():
-                shutil.rmtree(path)
+        if ref.checkpoint.exists():
+            shutil.rmtree(ref.checkpoint)
+        if ref.path.exists() and not is_delta_table(ref.path):
+            shutil.rmtree(ref.path)
 
 
 def newest_batch(stream_checkpoint: Path, log: str) -> int | None:

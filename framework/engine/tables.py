@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from pyspark.sql.types import StructType
 
 ZORDER_PROPERTY = "pipelines.autoOptimize.zOrderCols"
+APPEND_ONLY_PROPERTY = "delta.appendOnly"
 AUTO_COMPACT_PROPERTY = "delta.autoOptimize.autoCompact"
 """Honoured by `optimize` (Delta's own synchronous auto compaction is off in the local session)."""
 DEFINITION_STATE = "_table.json"
@@ -67,21 +68,55 @@ def ensure_table(spark: "SparkSession", storage: Storage, dataset: Dataset, sche
         columns = dataset.schema or (struct_ddl(schema) if schema is not None else None)
         if not columns:
             raise ValueError(f"cannot create `{dataset.name}`: no schema")
-        clauses = [f"({columns}) USING delta"]
-        if dataset.partition_cols:
-            clauses.append("PARTITIONED BY (" + ", ".join(f"`{c}`" for c in dataset.partition_cols) + ")")
-        if dataset.cluster_by:
-            clauses.append("CLUSTER BY (" + ", ".join(f"`{c}`" for c in dataset.cluster_by) + ")")
-        clauses.append(f"LOCATION {sql_string(path)}")
-        if dataset.comment:
-            clauses.append(f"COMMENT {sql_string(dataset.comment)}")
-        if dataset.table_properties:
-            clauses.append(f"TBLPROPERTIES ({_literal_map(dataset.table_properties)})")
-        create_table(spark, dataset.name, path, " ".join(clauses))
+        create_table(spark, dataset.name, path, table_definition(dataset, path, columns))
         _save_definition(storage, dataset)
     register_table(spark, dataset.name, path)
     sync_definition(spark, storage, dataset)
     return path
+
+
+def table_definition(dataset: Dataset, path: Path, columns: str) -> str:
+    """What follows `CREATE [OR REPLACE] TABLE name`: columns, partitioning / clustering, location,
+    comment, properties."""
+    clauses = [f"({columns}) USING delta"]
+    if dataset.partition_cols:
+        clauses.append("PARTITIONED BY (" + ", ".join(f"`{c}`" for c in dataset.partition_cols) + ")")
+    if dataset.cluster_by:
+        clauses.append("CLUSTER BY (" + ", ".join(f"`{c}`" for c in dataset.cluster_by) + ")")
+    clauses.append(f"LOCATION {sql_string(path)}")
+    if dataset.comment:
+        clauses.append(f"COMMENT {sql_string(dataset.comment)}")
+    if dataset.table_properties:
+        clauses.append(f"TBLPROPERTIES ({_literal_map(dataset.table_properties)})")
+    return " ".join(clauses)
+
+
+def replace_table(spark: "SparkSession", storage: Storage, dataset: Dataset) -> bool:
+    """Full refresh of an existing table: `CREATE OR REPLACE TABLE` with the current definition — an
+    empty table at a new version, its history kept (time travel to before the refresh still works), as
+    Databricks truncates a streaming table and recomputes a materialized view. False if there is none.
+
+    A table whose schema may evolve (no declared schema) keeps its current columns. `delta.appendOnly`
+    would refuse the replace, so it is lifted first; the new definition sets it again.
+    """
+    path = storage.table_path(dataset.name)
+    if not is_delta_table(path):
+        return False
+    location = f"delta.`{path}`"
+    current = spark.read.format("delta").load(str(path))
+    if str(_table_property(spark, location, APPEND_ONLY_PROPERTY)).lower() == "true":
+        spark.sql(f"ALTER TABLE {location} SET TBLPROPERTIES ('{APPEND_ONLY_PROPERTY}' = 'false')")
+    columns = dataset.schema or struct_ddl(current.schema)
+    register_table(spark, dataset.name, path)
+    spark.sql(f"CREATE OR REPLACE TABLE {quote_name(dataset.name)} {table_definition(dataset, path, columns)}")
+    _save_definition(storage, dataset)
+    return True
+
+
+def _table_property(spark: "SparkSession", location: str, key: str) -> str | None:
+    rows = spark.sql(f"SHOW TBLPROPERTIES {location} ({sql_string(key)})").collect()
+    value = rows[0]["value"] if rows else None
+    return None if value is None or "does not have property" in str(value) else str(value)
 
 
 def _definition_hash(dataset: Dataset) -> str:

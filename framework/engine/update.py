@@ -24,11 +24,12 @@ from framework.engine.plan import PlannedFlow, plan, select
 from framework.engine.results import FlowResult, FlowStatus, RunListener, RunResult, UpdateStatus
 from framework.engine.retry import RetryRule
 from framework.engine.storage import Storage
-from framework.engine.tables import ensure_event_log, optimize
+from framework.engine.tables import ensure_event_log, optimize, replace_table
+from framework.engine.views import count_expectations, with_expectations
 from framework.errors import ExpectationViolation, first_line, io_root_cause
-from framework.eventlog import EventLogWriter, EventType, Level, flow_status_details
+from framework.eventlog import EventLogWriter, EventType, Level, flow_progress_details, flow_status_details
 from framework.naming import TableRef
-from framework.pipeline import passes, register_tables
+from framework.pipeline import register_tables
 from framework.spec.environment import Environment
 
 if TYPE_CHECKING:
@@ -143,8 +144,8 @@ class Update:
         return result
 
     def _reset(self, planned: list[PlannedFlow], refresh: set[str]) -> None:
-        from framework.engine.spark import forget_table
-
+        """Full refresh: each table is replaced by an empty new version (its history stays) and its flow's
+        checkpoint is cleared, so the flow reprocesses everything from its sources."""
         for item in planned:
             if item.name not in refresh or item.flow is None:
                 continue
@@ -152,8 +153,8 @@ class Update:
                 self.listener.message(f"{item.flow.name}: pipelines.reset.allowed is false; not reset")
                 continue
             for table in item.tables:
-                forget_table(self.spark, table)
-                self.storage.reset(table)
+                replace_table(self.spark, self.storage, self.dlt.graph.datasets[table])
+                self.storage.reset_checkpoint(table)
 
     # -- what triggered and continuous mode share ----------------------------------------------------
 
@@ -169,15 +170,21 @@ class Update:
         return FlowRun(item.flow, self.spark, self.storage, self.event_log, on_progress=on_progress or progress)
 
     def register_view(self, item: PlannedFlow, flow_result: FlowResult) -> None:
-        """`kind: view`: not materialized; a temporary view downstream queries read by name."""
+        """`kind: view`: not materialized; a temporary view downstream queries read by name, with its
+        expectations acting on the rows it gives them (framework/engine/views.py)."""
         dataset = self.dlt.graph.datasets[item.registration.table]
         try:
             df = dataset.query()
-            for expectation in dataset.expectations:
-                if expectation.action == "drop":
-                    df = df.where(passes(expectation.rule))
-            df.createOrReplaceTempView(dataset.name)
+            if dataset.expectations and not df.isStreaming:
+                flow_result.metrics = count_expectations(df, dataset)
+                self.event_log.emit(EventType.FLOW_PROGRESS, f"Flow '{dataset.name}' has been evaluated.",
+                                    flow_progress_details("COMPLETED", dataset.name, flow_result.metrics),
+                                    level=Level.METRICS, flow=dataset.name)
+            with_expectations(df, dataset).createOrReplaceTempView(dataset.name)
             flow_result.status = FlowStatus.COMPLETED
+        except ExpectationViolation as exc:
+            self.fail_flow(flow_result, exc)
+            return
         except Exception as exc:  # noqa: BLE001
             flow_result.status, flow_result.error = FlowStatus.FAILED, f"{dataset.name}: {first_line(exc)}"
         self.listener.flow_finished(flow_result)

@@ -173,16 +173,34 @@ def test_relanded_files_are_ingested_once_per_name(spark, pipeline):
     assert [Path(r[0]).name for r in latest.collect()] == [f"synthetic_{day}_b001.jsonl"]
 
 
-def test_full_refresh_rebuilds_a_table_from_its_source(spark, pipeline):
+def history(spark, project, table: str) -> list[tuple[int, str]]:
+    path = project.storage / "tables" / table.replace(".", "/")
+    return [(r.version, r.operation) for r in spark.sql(f"DESCRIBE HISTORY delta.`{path}`").collect()]
+
+
+def as_of(spark, project, table: str, version: int):
+    path = project.storage / "tables" / table.replace(".", "/")
+    return spark.read.format("delta").option("versionAsOf", version).load(str(path))
+
+
+def test_full_refresh_rebuilds_a_table_from_its_source_and_keeps_its_history(spark, pipeline):
+    """As Databricks truncates a streaming table on a full refresh, the table gets a new, empty version:
+    versions do not restart at 0 and time travel to before the refresh still works."""
     project, _ = pipeline
     silver = project.table(spark, "silver.bars").count()
     quarantine = project.table(spark, "silver.bars_quarantine").count()
+    before = history(spark, project, "silver.bars")[0][0]
     result = project.run(spark, tables=["bars"], full_refresh=["bars"])
     assert result.ok and [f.name for f in result.flows] == ["bars"]
     m = result.flow("bars").metrics
     assert m.input_rows == project.table(spark, "bronze.bars_raw").count()  # re-read from the start
     assert project.table(spark, "silver.bars").count() == silver
     assert project.table(spark, "silver.bars_quarantine").count() == quarantine  # rebuilt, not appended to
+    after = history(spark, project, "silver.bars")
+    replaced = [v for v, op in after if v > before and "REPLACE" in op]
+    assert replaced, after  # one new version: the empty table of the refresh
+    assert as_of(spark, project, "silver.bars", replaced[0]).count() == 0
+    assert as_of(spark, project, "silver.bars", before).count() == silver  # the past is still there
 
 
 def test_small_writes_never_rewrite_the_history(spark, pipeline):
@@ -207,3 +225,19 @@ def test_small_writes_never_rewrite_the_history(spark, pipeline):
                    for line in f.read_text().splitlines() if '"commitInfo"' in line]
         assert [c for c in commits if str(c.get("operationParameters", {}).get("auto")).lower() == "true"] == [], table
         assert len([c for c in commits if c["operation"] in ("WRITE", "MERGE", "STREAMING UPDATE")]) >= 4, table
+
+
+def test_full_refresh_of_an_append_only_table_keeps_its_history(spark, pipeline):
+    """bronze.bars_raw is `delta.appendOnly`: its refresh is still a new version, and the property stays."""
+    project, _ = pipeline
+    bronze = project.table(spark, "bronze.bars_raw").count()
+    before = history(spark, project, "bronze.bars_raw")[0][0]
+    result = project.run(spark, tables=["bars_raw"], full_refresh=["bars_raw"])
+    assert result.ok, [(f.table, f.error) for f in result.failed]
+    landed = sum(1 for f in (project.landing / "bars").glob("[!._]*") for line in f.read_text().splitlines()
+                 if line.strip())
+    assert project.table(spark, "bronze.bars_raw").count() == landed  # every landing file read again, as it is now
+    assert as_of(spark, project, "bronze.bars_raw", before).count() == bronze
+    path = project.storage / "tables/bronze/bars_raw"
+    properties = {r.key: r.value for r in spark.sql(f"SHOW TBLPROPERTIES delta.`{path}`").collect()}
+    assert properties["delta.appendOnly"] == "true"
