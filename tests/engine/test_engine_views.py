@@ -72,9 +72,9 @@ def test_a_view_drops_counts_warn_rules_and_feeds_its_readers(spark, local_proje
     busy_failed = sum(1 for r in bar_rows("AAPL", DAY) if r["volume"] <= 1100) * 2
     assert metrics.input_rows == rows and metrics.dropped_rows == rows // 2
     assert metrics.expectations["busy"] == [rows - busy_failed, busy_failed]
-    events = spark.read.format("delta").load(str(project.storage / "tables/ops/event_log"))
-    logged = events.where("event_type = 'flow_progress' AND origin.flow_name = 'silver.priced_bars'") \
-                   .where("details:flow_progress.data_quality IS NOT NULL").count()
+    events = spark.table("ops.event_log").where(f"origin.update_id = '{result.update_id}'")
+    logged = events.where("event_type = 'flow_progress' AND origin.flow_name = 'priced_bars'") \
+                   .where("get_json_object(details, '$.flow_progress.data_quality') IS NOT NULL").count()
     assert logged == 1
 
 
