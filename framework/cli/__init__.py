@@ -16,11 +16,14 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
+import os
+import re
 
 import click
 
 from framework import __version__
 from framework.errors import MedallionError
+from framework.spec.environment import DEVELOPER_VARIABLE
 
 COMMANDS: dict[str, str] = {
     # spec and project
@@ -87,8 +90,23 @@ def _available(name: str) -> bool:
     return importlib.util.find_spec(COMMANDS[name].split(":")[0]) is not None
 
 
+DEVELOPER_NAME = re.compile(r"^[A-Za-z0-9_]+$")
+
+
+def _developer(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    if value is None:
+        return None
+    if not DEVELOPER_NAME.match(value):
+        raise click.BadParameter(f"{value!r} is not a short name (letters, digits, _)")
+    os.environ[DEVELOPER_VARIABLE] = value
+    return value
+
+
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.version_option(__version__, prog_name="medallion")
+@click.option("--developer", metavar="SHORT_NAME", callback=_developer, expose_value=False, is_eager=True,
+              help="Use this developer's own schemas in an environment with `databricks.per_user_schemas` "
+                   "(the dev job's tasks pass ${workspace.current_user.short_name}).")
 def cli() -> None:
     """Medallion: declarative YAML table specs -> Delta Live Tables pipelines, locally and on Databricks.
 

@@ -51,6 +51,8 @@ tables from dedicated (SINGLE_USER) compute goes through serverless data filteri
 serverless is not enabled (Databricks: "Use materialized views / streaming tables", access-mode limitations)."""
 RESTART_WINDOW_HOURS = 5
 """A continuous pipeline's maintenance restart happens within five hours of `restart_window.start_hour`."""
+DEVELOPER = "${workspace.current_user.short_name}"
+"""Who deploys a development target: per-user schemas carry it, and the runtime gets it as `--developer`."""
 CATCHUP_RETRIES = 0
 """The catch-up task is never retried: its `--since` is the run's start time and its wait uses the task's
 whole timeout, so a retry could only time out again (framework/jobs/dag.py)."""
@@ -126,6 +128,17 @@ def used_variables(project: Project, env: Environment) -> list[str]:
     return sorted({v for v in map(variable_name, values) if v})
 
 
+def schema_name(env: Environment, layer: str) -> str:
+    """The layer's schema as the bundle names it: per developer (`databricks.per_user_schemas`) or as written."""
+    declared = env.declared_schema(layer)
+    return f"{DEVELOPER}_{declared}" if env.databricks.per_user_schemas else declared
+
+
+def developer_args(env: Environment) -> tuple[str, ...]:
+    """`medallion` group options every task of the target passes: whose schemas a per-user target uses."""
+    return ("--developer", DEVELOPER) if env.databricks.per_user_schemas else ()
+
+
 def _schemas(project: Project, env: Environment) -> list[dict[str, Any]]:
     """The layer schemas with the environment's grants, then the run-as principal's (what its pipeline needs)."""
     grants = env.get("grants", [])
@@ -138,7 +151,7 @@ def _schemas(project: Project, env: Environment) -> list[dict[str, Any]]:
                 for g in grants if g.get("schema", layer) == layer]
         if run_as:
             mine.append({"principal": run_as, "privileges": needed[layer]})
-        out.append({"key": layer, "name": env.schema_for(layer),
+        out.append({"key": layer, "name": schema_name(env, layer),
                     "comment": f"Medallion {layer} layer ({env.name}); managed by the asset bundle.",
                     "grants": mine})
     return out
@@ -149,7 +162,7 @@ def _volume(env: Environment) -> dict[str, Any] | None:
     match = VOLUME_PATH.match(str(env.get("landing_path", "")))
     if not match:
         return None
-    layer = next((l for l in LAYER_SCHEMAS if env.schema_for(l) == match["schema"]), None)
+    layer = next((l for l in LAYER_SCHEMAS if env.declared_schema(l) == match["schema"]), None)
     if layer is None:
         return None
     run_as = env.databricks.run_as_service_principal
@@ -207,6 +220,8 @@ def _pipeline(env: Environment, requirements: list[str]) -> dict[str, Any]:
     email = (s.get("notifications") or {}).get("email") or {}
     spark_conf, dropped = spark_configuration(env)
     configuration = {**spark_conf, "medallion.env": env.name, "medallion.project_root": "${workspace.file_path}"}
+    if env.databricks.per_user_schemas:
+        configuration["medallion.developer"] = DEVELOPER
     return {
         "name": names.pipeline_name(env.name),
         "catalog": env.catalog,
@@ -270,9 +285,10 @@ def is_catchup(task: JobTask) -> bool:
     return task.command[:1] == ("trigger",) and "--wait-for-catchup" in task.command
 
 
-def task_parameters(task: JobTask) -> list[str]:
-    """The `medallion` arguments of a python_wheel_task: the command, then where the project files are."""
-    return [*task.command, *PROJECT_ARGS]
+def task_parameters(task: JobTask, env: Environment) -> list[str]:
+    """The `medallion` arguments of a python_wheel_task: whose schemas (per-user targets), the command, then
+    where the project files are."""
+    return [*developer_args(env), *task.command, *PROJECT_ARGS]
 
 
 def _presets(env: Environment) -> dict[str, Any]:

@@ -330,12 +330,12 @@ def check_landing_paths(project: Project) -> Iterator[Finding]:
         if not match:
             yield doc.finding(path, f"landing_path {landing!r} of Databricks environment `{env.name}` is not a "
                               "Unity Catalog volume path", code="bundle",
-                              hint=f"use /Volumes/{env.catalog}/{env.schema_for('bronze')}/{volume or 'landing'}")
+                              hint=f"use /Volumes/{env.catalog}/{env.declared_schema('bronze')}/{volume or 'landing'}")
             continue
         if match["catalog"] != env.catalog:
             yield doc.finding(path, f"landing_path is in catalog `{match['catalog']}`, but environment `{env.name}` "
                               f"uses catalog `{env.catalog}`", code="bundle")
-        if match["schema"] not in {env.schema_for(layer) for layer in ("bronze", "silver", "gold", "ops")}:
+        if match["schema"] not in {env.declared_schema(layer) for layer in ("bronze", "silver", "gold", "ops")}:
             yield doc.finding(path, f"landing_path is in schema `{match['schema']}`, which is none of the layer "
                               "schemas the bundle creates", code="bundle")
         if volume and match["volume"] != volume:

@@ -104,10 +104,12 @@ def test_job_tasks_schedule_and_limits(project_copy: Path):
         assert tasks["quality_checks"]["depends_on"] == [{"task_key": "pipeline"}]
         assert [tasks[k]["timeout_seconds"] for k in tasks] == [1800, 3600, 1200]
         assert all(t["min_retry_interval_millis"] == 300000 for t in tasks.values() if t["max_retries"])
+        env_name = job["name"].split("_")[1]
+        developer = ["--developer", "${workspace.current_user.short_name}"] if env_name == "dev" else []
         assert tasks["collect"]["python_wheel_task"] == {
             "package_name": "medallion", "entry_point": "medallion",
-            "parameters": ["collect", "--env", job["name"].split("_")[1], "--project", "${workspace.file_path}"]}
-        assert tasks["quality_checks"]["python_wheel_task"]["parameters"][0] == "check"
+            "parameters": [*developer, "collect", "--env", env_name, "--project", "${workspace.file_path}"]}
+        assert tasks["quality_checks"]["python_wheel_task"]["parameters"][len(developer)] == "check"
     assert dev_job["tasks"][0]["libraries"] == [{"whl": "../dist/*.whl"}]
     assert dev_job["job_clusters"][0]["new_cluster"]["data_security_mode"] == "USER_ISOLATION"
     assert "job_clusters" not in prod_job and prod_job["environments"][0]["environment_key"] == "default"
@@ -237,3 +239,59 @@ def test_render_command(project_copy: Path):
     assert "node_type_id: m5d.xlarge" in (project_copy / "resources/dev.yml").read_text()
     again = CliRunner().invoke(cli, ["bundle", "render", "--project", str(project_copy)])
     assert "bundle is up to date" in again.output
+
+
+def effective_for(root: Path, target: str, user: str) -> dict:
+    """What `databricks bundle deploy -t <target>` deploys for a user: presets applied, their short name resolved."""
+    import json
+
+    from framework.deploy.bundle import effective_target, load_bundle
+
+    text = json.dumps(effective_target(load_bundle(root), target))
+    return json.loads(text.replace("${workspace.current_user.short_name}", user))
+
+
+def test_two_developers_deploy_dev_side_by_side(project_copy: Path, monkeypatch):
+    from framework.spec.environment import DEVELOPER_VARIABLE
+
+    alice, bob = effective_for(project_copy, "dev", "alice"), effective_for(project_copy, "dev", "bob")
+
+    def names(config: dict) -> dict:
+        resources = config["resources"]
+        return {"schemas": {k: s["name"] for k, s in resources["schemas"].items()},
+                "pipeline": resources["pipelines"]["medallion"]["name"],
+                "job": resources["jobs"]["medallion"]["name"]}
+
+    assert names(alice) == {"schemas": {"bronze": "alice_bronze", "silver": "alice_silver", "gold": "alice_gold",
+                                        "ops": "alice_ops"},
+                            "pipeline": "[dev alice] medallion_dev", "job": "[dev alice] medallion_dev_job"}
+    mine, theirs = names(alice), names(bob)
+    assert not set(mine["schemas"].values()) & set(theirs["schemas"].values()), "no schema is shared"
+    assert mine["pipeline"] != theirs["pipeline"] and mine["job"] != theirs["job"]
+    # The runtime publishes where the bundle created the schemas: the pipeline and every task get the short name.
+    pipeline = alice["resources"]["pipelines"]["medallion"]
+    assert pipeline["configuration"]["medallion.developer"] == "alice"
+    for task in alice["resources"]["jobs"]["medallion"]["tasks"]:
+        if "python_wheel_task" in task:
+            assert task["python_wheel_task"]["parameters"][:2] == ["--developer", "alice"]
+    monkeypatch.setenv(DEVELOPER_VARIABLE, "alice")
+    env = load_project(project_copy, env="dev").environment("dev")
+    assert {layer: env.schema_for(layer) for layer in mine["schemas"]} == mine["schemas"]
+    assert str(env.landing_path) == "/Volumes/medallion_dev/alice_bronze/landing"
+    assert env.variables()["landing_path"] == "/Volumes/medallion_dev/alice_bronze/landing"
+    prod = load_project(project_copy, env="prod").environment("prod")
+    assert prod.schema_for("bronze") == "bronze", "production is one deployment, in the schemas as written"
+
+
+def test_the_developer_option_sets_whose_schemas_a_command_uses(project_copy: Path, monkeypatch):
+    from framework.spec.environment import DEVELOPER_VARIABLE
+
+    monkeypatch.setenv(DEVELOPER_VARIABLE, "placeholder")  # restored (unset) after the test
+    edit(project_copy / "tables/gold/daily_bars.yaml", "zorder_by: [symbol, trade_date]",
+         "zorder_by: [symbol, trade_date]\ngrants:\n  - {principal: '${var.quant_group}', privileges: [SELECT]}")
+    result = CliRunner().invoke(cli, ["--developer", "bob", "bundle", "grants", "--env", "dev", "--project",
+                                      str(project_copy), "--principal", "quant_group=quants"])
+    assert result.exit_code == 0, result.output
+    assert "GRANT SELECT ON TABLE `medallion_dev`.`bob_gold`.`daily_bars` TO `quants`;" in result.output
+    bad = CliRunner().invoke(cli, ["--developer", "bob smith", "list", "--project", str(project_copy)])
+    assert bad.exit_code == 2 and "not a short name" in bad.output

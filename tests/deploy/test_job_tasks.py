@@ -140,7 +140,8 @@ def synced_project(tmp: Path) -> Path:
 
 def task_command(task: dict, project: Path) -> list[str]:
     """The task's parameters with the values Databricks substitutes at run time."""
-    values = {"${workspace.file_path}": str(project), "{{job.start_time.iso_datetime}}": SINCE}
+    values = {"${workspace.file_path}": str(project), "{{job.start_time.iso_datetime}}": SINCE,
+              "${workspace.current_user.short_name}": "alice"}
     return [values.get(a, a) for a in task["python_wheel_task"]["parameters"]]
 
 
