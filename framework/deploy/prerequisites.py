@@ -242,7 +242,11 @@ def _check_schemas(w: WorkspaceClient, env: Environment, deployer: Identity, cat
     from databricks.sdk.errors import NotFound
 
     to_create = []
-    for layer in LAYER_SCHEMAS:
+    if env.databricks.per_user_schemas:
+        # Each developer's deploy creates schemas of their own (<short name>_<schema>, named by the CLI at
+        # deploy time): what matters is CREATE SCHEMA, not who owns the schemas as written.
+        to_create = [f"${{workspace.current_user.short_name}}_{env.declared_schema(layer)}" for layer in LAYER_SCHEMAS]
+    for layer in LAYER_SCHEMAS if not to_create else ():
         full_name = f"{env.catalog}.{env.schema_for(layer)}"
         try:
             schema = w.schemas.get(full_name)

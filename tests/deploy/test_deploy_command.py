@@ -333,3 +333,20 @@ def test_the_secret_scope_must_exist_hold_the_keys_and_be_readable(workspace: Wo
         "databricks secrets create-scope medallion-prod; databricks secrets put-secret medallion-prod "
         "ALPACA_API_KEY_ID; databricks secrets put-secret medallion-prod ALPACA_API_SECRET_KEY; "
         f"databricks secrets put-acl medallion-prod {SP} READ"]
+
+
+def test_a_per_user_dev_target_needs_create_schema_not_the_shared_schemas(workspace: WorkspaceServer, monkeypatch):
+    monkeypatch.setenv("DATABRICKS_HOST", workspace.url)
+    workspace.unity.add("catalog", "medallion_dev", "platform-admins")
+    workspace.unity.grant("catalog", "medallion_dev", "data-platform", "USE_CATALOG")
+    workspace.unity.grant("catalog", "medallion_dev", ANALYSTS, "USE_CATALOG")
+    workspace.unity.add("schema", "medallion_dev.gold", "alice@example.com")  # someone's shared schema: not ours
+    workspace.add_secret_scope("medallion-dev", KEYS, {"users": "READ"})
+    result = deploy(REPO, "--env", "dev", "--dry-run")
+    assert missing_lines(result) == [
+        "missing: you (`deployer@example.com`) cannot create schema(s) `${workspace.current_user.short_name}_bronze`, "
+        "`${workspace.current_user.short_name}_silver`, `${workspace.current_user.short_name}_gold`, "
+        "`${workspace.current_user.short_name}_ops` in catalog `medallion_dev` (no CREATE SCHEMA); fix: the owner of "
+        "the catalog (`platform-admins`) runs: GRANT CREATE SCHEMA ON CATALOG `medallion_dev` TO `deployer@example.com`"]
+    workspace.unity.grant("catalog", "medallion_dev", "data-platform", "CREATE_SCHEMA")
+    assert deploy(REPO, "--env", "dev", "--dry-run").exit_code == 0
