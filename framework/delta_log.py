@@ -23,7 +23,6 @@ from pathlib import Path
 from typing import Any, Iterator
 from urllib.parse import unquote, urlparse
 
-import pyarrow.parquet as pq
 
 from framework.errors import DeltaLogError
 
@@ -181,6 +180,10 @@ def _actions(path: Path) -> Iterator[dict[str, Any]]:
 
 
 def _apply_checkpoint(path: Path, live: dict[tuple[str, str], DataFile]) -> None:
+    # Imported here: pyarrow is the local engine's (`local` extra); the installed wheel's Databricks job
+    # tasks import this module through framework.eventlog without ever reading a checkpoint.
+    import pyarrow.parquet as pq
+
     try:
         rows = pq.read_table(path, columns=["add"]).column("add").to_pylist()
     except Exception as exc:  # pyarrow raises several types for damaged or foreign files

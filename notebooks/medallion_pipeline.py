@@ -12,6 +12,7 @@
 # MAGIC |---|---|
 # MAGIC | `medallion.env` | the environment in `environments/` (dev, prod) |
 # MAGIC | `medallion.project_root` | `${workspace.file_path}`: the synced bundle files (framework/, tables/, environments/) |
+# MAGIC | `medallion.developer` | per-user targets only: `${workspace.current_user.short_name}`, whose schemas to publish to |
 # MAGIC
 # MAGIC Do not add table logic here: change `tables/*.yaml` and redeploy.
 
@@ -35,6 +36,13 @@ if project_root not in sys.path:
     sys.path.insert(0, project_root)
 
 from framework.pipeline import DATABRICKS_DP_API, register_pipeline  # noqa: E402 - importable once the path is set
+from framework.spec.environment import DEVELOPER_VARIABLE  # noqa: E402
+
+developer = spark.conf.get("medallion.developer", None)  # noqa: F821
+if developer:  # a per-user development target: this developer's own schemas (databricks.per_user_schemas)
+    import os
+
+    os.environ[DEVELOPER_VARIABLE] = developer
 
 # COMMAND ----------
 

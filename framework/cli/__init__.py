@@ -4,16 +4,26 @@ Each subcommand lives in its own module and is imported only when it runs (click
 pattern), so `medallion validate` never pays for pyspark, databricks-sdk or pandas imports.
 Every deliberate error is a `framework.errors.MedallionError`: the group catches it once, prints its
 message as one `error:` line and exits with its `exit_code` — commands do not catch them one by one.
+
+`main` is also the entry point of the Databricks job's python_wheel_tasks, which call it in the
+cluster's (or serverless environment's) Python process from the installed wheel, not as a console
+script: so it imports what it uses explicitly (`importlib.util` is not loaded by `import importlib`;
+only an editable install's import hook happened to load it) and ends a successful command by
+returning 0, never with `sys.exit(0)`/`SystemExit` (docs/databricks.md, "Job tasks and exit codes").
 """
 
 from __future__ import annotations
 
 import importlib
+import importlib.util
+import os
+import re
 
 import click
 
 from framework import __version__
 from framework.errors import MedallionError
+from framework.spec.environment import DEVELOPER_VARIABLE
 
 COMMANDS: dict[str, str] = {
     # spec and project
@@ -80,8 +90,23 @@ def _available(name: str) -> bool:
     return importlib.util.find_spec(COMMANDS[name].split(":")[0]) is not None
 
 
+DEVELOPER_NAME = re.compile(r"^[A-Za-z0-9_]+$")
+
+
+def _developer(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    if value is None:
+        return None
+    if not DEVELOPER_NAME.match(value):
+        raise click.BadParameter(f"{value!r} is not a short name (letters, digits, _)")
+    os.environ[DEVELOPER_VARIABLE] = value
+    return value
+
+
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.version_option(__version__, prog_name="medallion")
+@click.option("--developer", metavar="SHORT_NAME", callback=_developer, expose_value=False, is_eager=True,
+              help="Use this developer's own schemas in an environment with `databricks.per_user_schemas` "
+                   "(the dev job's tasks pass ${workspace.current_user.short_name}).")
 def cli() -> None:
     """Medallion: declarative YAML table specs -> Delta Live Tables pipelines, locally and on Databricks.
 
@@ -89,5 +114,36 @@ def cli() -> None:
     """
 
 
-def main() -> None:
-    cli(prog_name="medallion")
+def main(args: list[str] | None = None) -> int:
+    """Run `medallion`; return 0 on success, raise `SystemExit(code)` with a non-zero code on failure.
+
+    Click's standalone mode would end every run, successful ones too, with `sys.exit(code)`. Here the
+    group runs in non-standalone mode: success returns 0 (the console script's `sys.exit(main())`
+    exits 0 locally, and a wheel task's in-process call simply returns); a usage error, a failed
+    command (`fail()` exits non-zero) or an abort raises `SystemExit` with its code, which is how a
+    python_wheel_task reports failure.
+    """
+    try:
+        result = cli.main(args=args, prog_name="medallion", standalone_mode=False)
+    except click.ClickException as exc:
+        exc.show()
+        raise SystemExit(exc.exit_code) from None
+    except click.exceptions.Abort:
+        click.echo("Aborted!", err=True)
+        raise SystemExit(1) from None
+    except SystemExit as exc:
+        code = _exit_code(exc.code)
+        if code:
+            raise
+        return 0
+    code = result if isinstance(result, int) and not isinstance(result, bool) else 0
+    if code:
+        raise SystemExit(code)
+    return 0
+
+
+def _exit_code(code: object) -> int:
+    """SystemExit's code as a process exit status: None is 0, a message is 1."""
+    if code is None:
+        return 0
+    return code if isinstance(code, int) else 1

@@ -86,7 +86,7 @@ def deploy(env_name: str, dry_run: bool, variables: tuple[str, ...], skip_prereq
     if skip_prerequisites:
         err_console.print("[yellow]note:[/] Unity Catalog prerequisites not checked (--skip-prerequisites)")
     else:
-        _check_prerequisites(env, values, timeout)
+        _check_prerequisites(project, env, values, timeout)
     console.print(f"$ {escape(plan.display())}")
     cli_path, problem = find_cli()
     if dry_run:
@@ -243,14 +243,14 @@ def _catchup_sql(env: Environment, w: "WorkspaceClient") -> Callable[[str], Sequ
     return warehouse_sql(w, warehouse)
 
 
-def _check_prerequisites(env: Environment, values: dict[str, str], timeout: float) -> None:
-    """Stop with one line per missing Unity Catalog prerequisite (and its fix) before anything is deployed."""
-    from framework.deploy.prerequisites import check_prerequisites
+def _check_prerequisites(project: Project, env: Environment, values: dict[str, str], timeout: float) -> None:
+    """Stop with one line per missing prerequisite (and its fix) before anything is deployed."""
+    from framework.deploy.prerequisites import check_prerequisites, granted_principals
     from framework.deploy.workspace import one_line_errors, workspace_client
 
     w, host = workspace_client(env, timeout)
     with one_line_errors(host, timeout):
-        report = check_prerequisites(w, env, values)
+        report = check_prerequisites(w, env, values, granted_principals(project, env))
     for line in report.unverified:
         console.print(f"[yellow]unverified:[/] {escape(line)}")
     for missing in report.missing:

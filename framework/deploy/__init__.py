@@ -13,7 +13,7 @@ workspace operations through databricks-sdk.
     diff.py        the effective differences between two targets (`medallion bundle diff dev prod`)
     grants.py      table-level grants from specs, applied by a job task (bundles have no table resource)
     workspace.py   a WorkspaceClient from the SDK's usual credentials, and one-line errors
-    prerequisites.py  what Unity Catalog must hold before a deploy (catalog, USE CATALOG, ...), read via the SDK
+    prerequisites.py  what must hold before a deploy (catalog, USE CATALOG for every grantee, the secret scope), via the SDK
     operations.py  find the bundle's pipeline and job by name; status, trigger, expectation metrics
     catchup.py     wait until a continuous pipeline has processed what a job run's collect landed
     cli_runner.py  the thin `databricks bundle deploy` wrapper

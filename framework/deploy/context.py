@@ -39,6 +39,23 @@ VARIABLE_DESCRIPTIONS = {
                          "(set BUNDLE_VAR_service_principal or --var).",
 }
 PERMISSION_PRINCIPALS = ("group_name", "user_name", "service_principal_name")
+SERVERLESS_SPARK_CONF = frozenset({"spark.sql.ansi.enabled", "spark.sql.session.timeZone",
+                                   "spark.sql.shuffle.partitions", "spark.sql.legacy.timeParserPolicy",
+                                   "spark.sql.files.maxPartitionBytes"})
+"""The Spark properties serverless compute accepts (Databricks: "Configure Spark properties for serverless
+notebooks and jobs"); every other `spark.*` key of `spark_conf` (spark.databricks.io.cache.*, Delta's
+optimizeWrite/autoCompact, AQE, ...) is rejected or managed by the platform there, so serverless renders drop it."""
+CLASSIC_TASK_ACCESS_MODE = "USER_ISOLATION"
+"""Standard access mode for the job cluster of the Python tasks: reading materialized views and streaming
+tables from dedicated (SINGLE_USER) compute goes through serverless data filtering, which fails where
+serverless is not enabled (Databricks: "Use materialized views / streaming tables", access-mode limitations)."""
+RESTART_WINDOW_HOURS = 5
+"""A continuous pipeline's maintenance restart happens within five hours of `restart_window.start_hour`."""
+DEVELOPER = "${workspace.current_user.short_name}"
+"""Who deploys a development target: per-user schemas carry it, and the runtime gets it as `--developer`."""
+CATCHUP_RETRIES = 0
+"""The catch-up task is never retried: its `--since` is the run's start time and its wait uses the task's
+whole timeout, so a retry could only time out again (framework/jobs/dag.py)."""
 
 
 @dataclass
@@ -60,6 +77,8 @@ class Target:
     job: dict[str, Any]
     tasks: list[JobTask]
     unused_variables: list[str]
+    task_retries: dict[str, int | None]
+    """max_retries per task key: the job's setting, except the catch-up task (never retried)."""
 
     @property
     def name(self) -> str:
@@ -109,6 +128,17 @@ def used_variables(project: Project, env: Environment) -> list[str]:
     return sorted({v for v in map(variable_name, values) if v})
 
 
+def schema_name(env: Environment, layer: str) -> str:
+    """The layer's schema as the bundle names it: per developer (`databricks.per_user_schemas`) or as written."""
+    declared = env.declared_schema(layer)
+    return f"{DEVELOPER}_{declared}" if env.databricks.per_user_schemas else declared
+
+
+def developer_args(env: Environment) -> tuple[str, ...]:
+    """`medallion` group options every task of the target passes: whose schemas a per-user target uses."""
+    return ("--developer", DEVELOPER) if env.databricks.per_user_schemas else ()
+
+
 def _schemas(project: Project, env: Environment) -> list[dict[str, Any]]:
     """The layer schemas with the environment's grants, then the run-as principal's (what its pipeline needs)."""
     grants = env.get("grants", [])
@@ -121,7 +151,7 @@ def _schemas(project: Project, env: Environment) -> list[dict[str, Any]]:
                 for g in grants if g.get("schema", layer) == layer]
         if run_as:
             mine.append({"principal": run_as, "privileges": needed[layer]})
-        out.append({"key": layer, "name": env.schema_for(layer),
+        out.append({"key": layer, "name": schema_name(env, layer),
                     "comment": f"Medallion {layer} layer ({env.name}); managed by the asset bundle.",
                     "grants": mine})
     return out
@@ -132,7 +162,7 @@ def _volume(env: Environment) -> dict[str, Any] | None:
     match = VOLUME_PATH.match(str(env.get("landing_path", "")))
     if not match:
         return None
-    layer = next((l for l in LAYER_SCHEMAS if env.schema_for(l) == match["schema"]), None)
+    layer = next((l for l in LAYER_SCHEMAS if env.declared_schema(l) == match["schema"]), None)
     if layer is None:
         return None
     run_as = env.databricks.run_as_service_principal
@@ -157,11 +187,41 @@ def _strings(mapping: dict[str, Any]) -> dict[str, str]:
     return {k: (str(v).lower() if isinstance(v, bool) else str(v)) for k, v in sorted(mapping.items())}
 
 
+def spark_configuration(env: Environment) -> tuple[dict[str, str], list[str]]:
+    """The pipeline's Spark settings from `spark_conf`, and the keys a serverless pipeline drops."""
+    conf = _strings(env.get("spark_conf") or {})
+    if not env.serverless:
+        return conf, []
+    dropped = [k for k in conf if k.startswith("spark.") and k not in SERVERLESS_SPARK_CONF]
+    return {k: v for k, v in conf.items() if k not in dropped}, dropped
+
+
+def restart_window(env: Environment) -> dict[str, Any] | None:
+    """A continuous pipeline's maintenance window, starting when the daily job must be done.
+
+    The job starts at the schedule's hour and may run `timeouts.job_seconds`; the five-hour window
+    starts at the first whole hour after that (in the schedule's time zone), so a restart never hits a
+    run. None for triggered pipelines (they restart with each update) or a schedule without a fixed hour.
+    """
+    schedule = env.get("schedule") or {}
+    if not env.continuous or not schedule:
+        return None
+    fields = str(schedule.get("quartz_cron_expression", "")).split()
+    if len(fields) < 3 or not fields[2].isdigit():
+        return None
+    start, busy = int(fields[2]), -(-(env.timeouts.job_seconds or 3600) // 3600)
+    if busy + RESTART_WINDOW_HOURS > 24:
+        return None
+    return {"start_hour": (start + busy) % 24, "time_zone_id": schedule.get("timezone_id", "UTC")}
+
+
 def _pipeline(env: Environment, requirements: list[str]) -> dict[str, Any]:
     s = env.settings
     email = (s.get("notifications") or {}).get("email") or {}
-    configuration = {**_strings(s.get("spark_conf") or {}),
-                     "medallion.env": env.name, "medallion.project_root": "${workspace.file_path}"}
+    spark_conf, dropped = spark_configuration(env)
+    configuration = {**spark_conf, "medallion.env": env.name, "medallion.project_root": "${workspace.file_path}"}
+    if env.databricks.per_user_schemas:
+        configuration["medallion.developer"] = DEVELOPER
     return {
         "name": names.pipeline_name(env.name),
         "catalog": env.catalog,
@@ -173,6 +233,8 @@ def _pipeline(env: Environment, requirements: list[str]) -> dict[str, Any]:
         "edition": s["edition"],
         "clusters": _clusters(env),
         "configuration": configuration,
+        "dropped_conf": dropped,
+        "restart_window": restart_window(env),
         "notebook": f"../{names.NOTEBOOK}",
         "dependencies": requirements,
         "notifications": [{"email_recipients": list(email["recipients"]), "alerts": list(email.get("alerts", []))}]
@@ -198,6 +260,7 @@ def _job(env: Environment) -> dict[str, Any]:
         "min_retry_interval_millis": job.get("min_retry_interval_millis"),
         "spark_version": env.databricks.spark_version,
         "node_type_id": default_cluster.get("node_type_id"),
+        "data_security_mode": CLASSIC_TASK_ACCESS_MODE,
         "serverless": env.serverless,
         "environment_version": SERVERLESS_ENVIRONMENT_VERSION,
         "wheel": WHEEL_GLOB,
@@ -212,9 +275,20 @@ def _tasks(project: Project, env: Environment) -> list[JobTask]:
     return job_tasks(env, grant_principals=tuple(f"{variable_name(p) or p}={p}" for p in principals))
 
 
-def task_parameters(task: JobTask) -> list[str]:
-    """The `medallion` arguments of a python_wheel_task: the command, then where the project files are."""
-    return [*task.command, *PROJECT_ARGS]
+def task_retries(env: Environment, tasks: list[JobTask]) -> dict[str, int | None]:
+    configured = (env.get("job") or {}).get("max_retries")
+    return {t.key: CATCHUP_RETRIES if is_catchup(t) else configured for t in tasks}
+
+
+def is_catchup(task: JobTask) -> bool:
+    """The continuous pipeline's step: `medallion trigger --wait-for-catchup --since <run start>`."""
+    return task.command[:1] == ("trigger",) and "--wait-for-catchup" in task.command
+
+
+def task_parameters(task: JobTask, env: Environment) -> list[str]:
+    """The `medallion` arguments of a python_wheel_task: whose schemas (per-user targets), the command, then
+    where the project files are."""
+    return [*developer_args(env), *task.command, *PROJECT_ARGS]
 
 
 def _presets(env: Environment) -> dict[str, Any]:
@@ -231,6 +305,7 @@ def build_targets(project: Project) -> list[Target]:
     targets = []
     for env in envs:
         used = used_variables(project, env)
+        tasks = _tasks(project, env)
         targets.append(Target(
             env=env,
             sources=env_sources(env),
@@ -245,8 +320,9 @@ def build_targets(project: Project) -> list[Target]:
             volume=_volume(env),
             pipeline=_pipeline(env, requirements),
             job=_job(env),
-            tasks=_tasks(project, env),
+            tasks=tasks,
             unused_variables=[v for v in all_variables if v not in used],
+            task_retries=task_retries(env, tasks),
         ))
     return targets
 

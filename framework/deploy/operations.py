@@ -69,15 +69,15 @@ def enum_value(enum_or_str: Any) -> str:
     return getattr(enum_or_str, "value", enum_or_str) or ""
 
 
-def find_pipeline(w: WorkspaceClient, env_name: str) -> tuple[str, str]:
+def find_pipeline(w: WorkspaceClient, env_name: str, developer: str | None = None) -> tuple[str, str]:
     """(pipeline_id, name) of the environment's pipeline; a WorkspaceError if none or several match."""
     rendered = names.pipeline_name(env_name)
     found = [(p.pipeline_id, p.name) for p in w.pipelines.list_pipelines(filter=f"name LIKE '%{rendered}'")
              if p.name and names.matches_name(p.name, rendered)]
-    return _one(found, "pipeline", rendered, env_name)
+    return _one(found, "pipeline", rendered, env_name, developer)
 
 
-def find_job(w: WorkspaceClient, env_name: str) -> tuple[int, str]:
+def find_job(w: WorkspaceClient, env_name: str, developer: str | None = None) -> tuple[int, str]:
     """(job_id, name) of the environment's job; the exact name first, then development-mode copies."""
     rendered = names.job_name(env_name)
     found = [(j.job_id, j.settings.name) for j in w.jobs.list(name=rendered)
@@ -85,10 +85,13 @@ def find_job(w: WorkspaceClient, env_name: str) -> tuple[int, str]:
     if not found:
         found = [(j.job_id, j.settings.name) for j in w.jobs.list()
                  if j.settings and j.settings.name and names.matches_name(j.settings.name, rendered)]
-    return _one(found, "job", rendered, env_name)
+    return _one(found, "job", rendered, env_name, developer)
 
 
-def _one(found: list[tuple[Any, str]], kind: str, rendered: str, env_name: str) -> tuple[Any, str]:
+def _one(found: list[tuple[Any, str]], kind: str, rendered: str, env_name: str,
+         developer: str | None = None) -> tuple[Any, str]:
+    if developer:  # a per-user target: this developer's development-mode copy
+        found = [f for f in found if f[1] == f"[dev {developer}] {rendered}"] or found
     if not found:
         raise WorkspaceError(f"no {kind} named `{rendered}` in this workspace; deploy it with "
                              f"`medallion deploy --env {env_name}`")
@@ -108,7 +111,7 @@ def latest_update(w: WorkspaceClient, pipeline_id: str, updates: list[Any] | Non
 
 
 def pipeline_status(w: WorkspaceClient, env: Environment) -> PipelineStatus:
-    pipeline_id, name = find_pipeline(w, env.name)
+    pipeline_id, name = find_pipeline(w, env.name, env.developer)
     info = w.pipelines.get(pipeline_id)
     return PipelineStatus(pipeline_id, info.name or name, enum_value(info.state) or "UNKNOWN",
                           enum_value(info.health) or "-", bool(info.spec and info.spec.continuous),
@@ -160,7 +163,7 @@ def trigger_pipeline(w: WorkspaceClient, env: Environment, full_refresh: bool = 
     is RUNNING (it never ends). The job's `pipeline` step then waits for the data to catch up
     (framework.deploy.catchup).
     """
-    pipeline_id, name = find_pipeline(w, env.name)
+    pipeline_id, name = find_pipeline(w, env.name, env.developer)
     info = w.pipelines.get(pipeline_id)
     continuous = bool(info.spec and info.spec.continuous)
     active = [u for u in info.latest_updates or [] if enum_value(u.state) not in TERMINAL_UPDATE_STATES]
@@ -185,7 +188,7 @@ def run_job(w: WorkspaceClient, env: Environment, full_refresh: bool = False, wa
     """Run the environment's job now (its pipeline task with a full refresh if asked); with `wait`, to the end."""
     from databricks.sdk.service.jobs import PipelineParams
 
-    job_id, name = find_job(w, env.name)
+    job_id, name = find_job(w, env.name, env.developer)
     params = PipelineParams(full_refresh=True) if full_refresh else None
     run_id = w.jobs.run_now(job_id, pipeline_params=params).response.run_id
     run = w.jobs.get_run(run_id)

@@ -11,7 +11,13 @@ often with its own storage), and a bundle that owned the catalog would drop it, 
    those that do, since the bundle sets their grants and creates the volume in them;
 4. the run-as principal's bundle variable is set and the service principal exists in the workspace;
 5. the run-as principal has USE CATALOG: the bundle grants it everything below the catalog
-   (framework.deploy.privileges), but only the catalog's owner can grant this.
+   (framework.deploy.privileges), but only the catalog's owner can grant this;
+6. so does every other principal the bundle or the table_grants task grants to (environments/ `grants:`,
+   table specs' `grants:`): USE SCHEMA and SELECT are useless without USE CATALOG on the catalog;
+7. the secret scope `collect` reads (`databricks.secret_scope`) exists, holds the keys the provider
+   needs, and whoever runs the job (the run-as principal, else you) may READ it. The scope is checked,
+   not managed by the bundle: a bundle-owned scope would be created empty on the first deploy, fail
+   on a scope that already holds the keys, and be deleted with its secrets by `bundle destroy`.
 
 Privileges come from the effective-permissions API (inheritance included) for the identity and each
 of its groups; owners hold every privilege. Each missing thing becomes one `Missing` with the statement
@@ -76,14 +82,20 @@ class Unverifiable(Exception):
     """The caller may not read what a check needs (HTTP 403)."""
 
 
-def check_prerequisites(w: WorkspaceClient, env: Environment, variables: dict[str, str] | None = None) -> Report:
-    """Every deploy prerequisite of `env`'s target that does not hold (read-only API calls)."""
+def check_prerequisites(w: WorkspaceClient, env: Environment, variables: dict[str, str] | None = None,
+                        granted: list[dict[str, Any]] | None = None) -> Report:
+    """Every deploy prerequisite of `env`'s target that does not hold (read-only API calls).
+
+    `granted`: the grants the deploy makes besides the run-as principal's ({principal, privileges,
+    on}), e.g. from `granted_principals(project, env)`.
+    """
     from databricks.sdk.errors import NotFound
 
     report = Report()
     me = w.current_user.me()
     deployer = Identity(me.user_name or "", frozenset(g.display for g in me.groups or [] if g.display))
     run_as = _run_as_principal(w, env, variables or {}, report)
+    _check_secret_scope(w, env, run_as or deployer, report)
     catalog = env.catalog
     try:
         info = w.catalogs.get(catalog)
@@ -107,7 +119,99 @@ def check_prerequisites(w: WorkspaceClient, env: Environment, variables: dict[st
                 f"the run-as service principal `{run_as.name}` has no USE CATALOG on catalog `{catalog}` (the bundle "
                 "grants it everything below the catalog, but cannot grant this)",
                 f"{who}: {grant_statement(['USE_CATALOG'], 'catalog', catalog, run_as.name)}"))
+    _check_granted_principals(w, env, granted or [], variables or {}, deployer, owner, mine, report)
     return report
+
+
+def granted_principals(project: Any, env: Environment) -> list[dict[str, Any]]:
+    """Who the deploy grants to besides the run-as principal: environments/ schema grants and table specs' grants."""
+    from framework.deploy.context import table_grants
+
+    out = [{"principal": g["principal"], "privileges": list(g["privileges"]),
+            "on": f"schema `{env.catalog}.{env.schema_for(g['schema'])}`" if g.get("schema") else "every layer schema"}
+           for g in env.get("grants") or []]
+    out += [{"principal": g["principal"], "privileges": g["privileges"], "on": f"table `{g['table']}`"}
+            for g in table_grants(project, env)]
+    return out
+
+
+def _check_granted_principals(w: WorkspaceClient, env: Environment, granted: list[dict[str, Any]],
+                              variables: dict[str, str], deployer: Identity, owner: str | None,
+                              on_catalog: set[str] | None, report: Report) -> None:
+    """Each principal granted something below the catalog also needs USE CATALOG, which the bundle cannot grant."""
+    seen: set[str] = set()
+    for grant in granted:
+        configured = str(grant["principal"])
+        name = variable_name(configured)
+        value = (variables.get(name) or os.environ.get(f"BUNDLE_VAR_{name}")) if name else configured
+        if not value:
+            if name not in seen:
+                report.missing.append(Missing(
+                    f"bundle variable `{name}` is not set (granted {', '.join(grant['privileges'])} on {grant['on']})",
+                    f"export BUNDLE_VAR_{name}=<principal> or pass --var {name}=<principal>"))
+            seen.add(str(name))
+            continue
+        if value in seen:
+            continue
+        seen.add(value)
+        theirs = _privileges_or_note(w, "catalog", env.catalog, Identity(value), owner, report)
+        if theirs is not None and not _has(theirs, "USE_CATALOG"):
+            can_grant = deployer.owns(owner) or (on_catalog is not None and _has(on_catalog, "MANAGE"))
+            who = "you can run it (you manage the catalog)" if can_grant else _owner_runs(owner)
+            report.missing.append(Missing(
+                f"`{value}` is granted {', '.join(grant['privileges'])} on {grant['on']} but has no USE CATALOG on "
+                f"catalog `{env.catalog}`, so it cannot reach them",
+                f"{who}: {grant_statement(['USE_CATALOG'], 'catalog', env.catalog, value)}"))
+
+
+SECRET_READERS = frozenset({"READ", "WRITE", "MANAGE"})
+ALL_WORKSPACE_USERS = "users"
+"""The secret ACL principal every workspace user (service principals included) belongs to."""
+WORKSPACE_ADMINS = "admins"
+"""Workspace admins hold MANAGE on every secret scope."""
+SECRET_PROVIDERS = frozenset({"alpaca"})
+"""Collection providers that read an API key pair (`collect.key_env`, `collect.secret_env`)."""
+
+
+def _check_secret_scope(w: WorkspaceClient, env: Environment, reader: Identity, report: Report) -> None:
+    """The scope `collect` reads exists, holds the provider's keys, and `reader` may READ it."""
+    from databricks.sdk.errors import NotFound, PermissionDenied
+
+    scope = env.databricks.secret_scope
+    collect = env.get("collect") or {}
+    if not scope or collect.get("provider") not in SECRET_PROVIDERS:
+        return
+    keys = [k for k in (collect.get("key_env"), collect.get("secret_env")) if k]
+    put = "; ".join(f"databricks secrets put-secret {scope} {k}" for k in keys)
+    if scope not in {s.name for s in w.secrets.list_scopes()}:
+        report.missing.append(Missing(
+            f"secret scope `{scope}` (databricks.secret_scope, read by `collect`) does not exist",
+            f"databricks secrets create-scope {scope}; {put}; "
+            f"databricks secrets put-acl {scope} {reader.name} READ"))
+        return
+    try:
+        acls = {a.principal: _value(a.permission) for a in w.secrets.list_acls(scope) if a.principal}
+    except (PermissionDenied, NotFound) as exc:
+        report.unverified.append(f"cannot read the ACLs of secret scope `{scope}` ({_first_line(exc)})")
+    else:
+        principals = {reader.name, *reader.groups, ALL_WORKSPACE_USERS}
+        if WORKSPACE_ADMINS not in reader.groups and not any(acls.get(p) in SECRET_READERS for p in principals):
+            report.missing.append(Missing(
+                f"`{reader.name}` (runs `collect`) cannot READ secret scope `{scope}`",
+                f"a MANAGE holder of the scope runs: databricks secrets put-acl {scope} {reader.name} READ"))
+    try:
+        present = {s.key for s in w.secrets.list_secrets(scope)}
+    except (PermissionDenied, NotFound) as exc:
+        report.unverified.append(f"cannot list the keys of secret scope `{scope}` ({_first_line(exc)})")
+        return
+    for key in keys:
+        if key not in present:
+            report.missing.append(Missing(f"secret scope `{scope}` has no key `{key}` (collect.{_key_setting(collect, key)})",
+                                          f"databricks secrets put-secret {scope} {key}"))
+
+
+def _key_setting(collect: dict[str, Any], key: str) -> str:
+    return "key_env" if collect.get("key_env") == key else "secret_env"
 
 
 def _run_as_principal(w: WorkspaceClient, env: Environment, variables: dict[str, str],
@@ -138,7 +242,11 @@ def _check_schemas(w: WorkspaceClient, env: Environment, deployer: Identity, cat
     from databricks.sdk.errors import NotFound
 
     to_create = []
-    for layer in LAYER_SCHEMAS:
+    if env.databricks.per_user_schemas:
+        # Each developer's deploy creates schemas of their own (<short name>_<schema>, named by the CLI at
+        # deploy time): what matters is CREATE SCHEMA, not who owns the schemas as written.
+        to_create = [f"${{workspace.current_user.short_name}}_{env.declared_schema(layer)}" for layer in LAYER_SCHEMAS]
+    for layer in LAYER_SCHEMAS if not to_create else ():
         full_name = f"{env.catalog}.{env.schema_for(layer)}"
         try:
             schema = w.schemas.get(full_name)

@@ -6,13 +6,18 @@ Derived from the table specs, so a new table in a new kind of dataset adds the p
 |---|---|---|
 | catalog | USE_CATALOG | everything below; the bundle does not manage the catalog, so this is a deploy prerequisite |
 | each layer schema | USE_SCHEMA | the pipeline publishes there (ops is also its default schema); checks read there |
+| each layer schema | SELECT | the catch-up reads bronze and the event log (ops), the checks read every layer |
 | a layer with streaming tables | CREATE_TABLE | streaming tables, AUTO CDC targets and their quarantine siblings |
 | a layer with materialized views | CREATE_MATERIALIZED_VIEW | materialized views and their quarantine siblings |
 | the ops schema | CREATE_TABLE | the pipeline publishes its event log there |
+| a layer whose tables' specs declare `grants:` | MANAGE | the table_grants task grants on tables it does not own |
 | the landing volume | READ_VOLUME, WRITE_VOLUME | `collect` writes landing files; the bronze tables read them |
 
-The run-as principal owns what its pipeline creates, so reading and granting on those tables (the
-quality checks, the table_grants task) needs nothing more. Views (`kind: view`) are temporary views
+SELECT is granted even though the principal runs the pipeline: the pipeline's tables and its event log
+belong to the pipeline's *owner* (whoever deployed it; Databricks: "By default, materialized views and
+streaming tables created by pipelines configured with Unity Catalog can only be queried by the pipeline
+owner" — Manage identities, permissions, and privileges for pipelines), and a person may deploy. The
+schema-level grant covers the tables the pipeline creates later. Views (`kind: view`) are temporary views
 inside the pipeline and need no privilege.
 """
 
@@ -30,16 +35,18 @@ if TYPE_CHECKING:
 LAYER_SCHEMAS = (*LAYERS, OPS_LAYER)
 CATALOG_PRIVILEGES = ("USE_CATALOG",)
 VOLUME_PRIVILEGES = ("READ_VOLUME", "WRITE_VOLUME")
-ORDER = ("USE_SCHEMA", "CREATE_TABLE", "CREATE_MATERIALIZED_VIEW")
+ORDER = ("USE_SCHEMA", "SELECT", "CREATE_TABLE", "CREATE_MATERIALIZED_VIEW", "MANAGE")
 
 
 def schema_privileges(project: Project, env: Environment) -> dict[str, list[str]]:
     """Layer -> the privileges the run-as principal needs on that layer's schema, in a fixed order."""
-    needed = {layer: {"USE_SCHEMA"} for layer in LAYER_SCHEMAS}
+    needed = {layer: {"USE_SCHEMA", "SELECT"} for layer in LAYER_SCHEMAS}
     for spec in project.tables.values():
         if spec.kind == "view":
             continue
         needed[spec.layer].add("CREATE_TABLE" if spec.is_streaming else "CREATE_MATERIALIZED_VIEW")
+        if spec.grants:
+            needed[spec.layer].add("MANAGE")
     needed[OPS_LAYER].add("CREATE_TABLE")  # the published event log (databricks.event_log_table)
     return {layer: [p for p in ORDER if p in privileges] for layer, privileges in needed.items()}
 

@@ -93,7 +93,7 @@ def render_bundle(project: Project) -> dict[str, str]:
             sources = [*target.sources, "tables/", names.NOTEBOOK, "pyproject.toml", "templates/bundle/target.yml.j2"]
             files[names.resource_file(target.name)] = jinja.get_template("target.yml.j2").render(
                 header=_header(sources), t=target, keys={"pipeline": names.PIPELINE_KEY, "job": names.JOB_KEY},
-                parameters=context.task_parameters)
+                parameters=lambda task, env=target.env: context.task_parameters(task, env))
     except TemplateError as exc:
         where = f"{TEMPLATES_DIR}/{getattr(exc, 'name', '') or ''}:{getattr(exc, 'lineno', '') or ''}".rstrip(":/")
         raise RenderError(f"{where}: template error: {exc.message or exc}") from None

@@ -5,7 +5,8 @@
   write, while the code there runs as the service principal) and a run_as identity;
 - a production target grants its run-as principal what its pipeline and job touch (USE_SCHEMA and
   CREATE_TABLE / CREATE_MATERIALIZED_VIEW per layer schema, READ_VOLUME + WRITE_VOLUME on landing:
-  framework.deploy.privileges), and its `permissions` let that principal read the deployed files;
+  framework.deploy.privileges), and its `permissions` let that principal read the deployed files and
+  start updates of its pipelines (CAN_RUN or CAN_MANAGE; CAN_VIEW cannot);
 - every table spec is reachable: the pipeline runs the generic notebook, which registers all of
   tables/ from `${workspace.file_path}` for the target's own environment, and sync does not drop specs;
 - a continuous pipeline is never a job's pipeline_task (Databricks only runs triggered ones that way);
@@ -124,14 +125,39 @@ def check_run_as_access(project: Project, bundle: Bundle, target: str, effective
                                          f"the landing volume `{key}` of production target `{target}` does not grant "
                                          f"its run-as principal {', '.join(missing)}: `collect` writes there and "
                                          "the bronze tables read it", hint=RENDER_HINT)
-    levels = [entry for entry in effective.get("permissions") or [] if isinstance(entry, dict)
-              and principal in (entry.get("service_principal_name"), entry.get("user_name"))]
-    if not levels:
+    yield from _check_run_as_levels(bundle, target, effective, principal)
+
+
+RUN_LEVELS = frozenset({"CAN_RUN", "CAN_MANAGE"})
+"""Top-level levels that let a principal start a pipeline update (CAN_VIEW does not)."""
+PIPELINE_RUN_LEVELS = frozenset({"CAN_RUN", "CAN_MANAGE", "IS_OWNER"})
+"""Pipeline-level levels that do (Databricks: "Pipeline updates can be run by any user or service principal
+with CAN RUN, CAN MANAGE, or IS OWNER permissions" — Manage identities, permissions, and privileges for pipelines)."""
+
+
+def _check_run_as_levels(bundle: Bundle, target: str, effective: dict[str, Any], principal: str) -> Iterator[Finding]:
+    """The run-as principal reads the deployed files and starts updates of the target's pipelines."""
+    def levels(entries: Any) -> set[str]:
+        return {str(e.get("level")) for e in entries if isinstance(e, dict)
+                and principal in (e.get("service_principal_name"), e.get("user_name"))} if isinstance(entries, list) \
+            else set()
+
+    top = levels(effective.get("permissions"))
+    hint = (f"give it `{{level: CAN_RUN, service_principal_name: \"{principal}\"}}` in `databricks.permissions` "
+            "in environments/ (top-level permissions and a resource's own cannot name the same principal)")
+    if not top:
         yield bundle.finding([("targets", target, "permissions"), ("permissions",), ("targets", target)],
                              f"production target `{target}` runs as {principal}, but its `permissions` do not let "
                              "it read the deployed files (the job and pipeline run them as that principal)",
-                             hint=f"add `{{level: CAN_VIEW, service_principal_name: \"{principal}\"}}` to "
-                                  "`databricks.permissions` in environments/", key=True)
+                             hint=hint, key=True)
+        return
+    for key, pipeline in resource_items(effective, "pipelines"):
+        if not (top & RUN_LEVELS or levels(pipeline.get("permissions")) & PIPELINE_RUN_LEVELS):
+            yield bundle.finding([("targets", target, "permissions"), ("permissions",)],
+                                 f"the run-as principal {principal} of production target `{target}` has "
+                                 f"{', '.join(sorted(top))} only, which cannot start an update of pipeline `{key}` "
+                                 "(the job's catch-up task does): it needs CAN_RUN, CAN_MANAGE or IS_OWNER",
+                                 hint=hint)
 
 
 def _check_schema_grants(project: Project, bundle: Bundle, target: str, effective: dict[str, Any],
@@ -304,12 +330,12 @@ def check_landing_paths(project: Project) -> Iterator[Finding]:
         if not match:
             yield doc.finding(path, f"landing_path {landing!r} of Databricks environment `{env.name}` is not a "
                               "Unity Catalog volume path", code="bundle",
-                              hint=f"use /Volumes/{env.catalog}/{env.schema_for('bronze')}/{volume or 'landing'}")
+                              hint=f"use /Volumes/{env.catalog}/{env.declared_schema('bronze')}/{volume or 'landing'}")
             continue
         if match["catalog"] != env.catalog:
             yield doc.finding(path, f"landing_path is in catalog `{match['catalog']}`, but environment `{env.name}` "
                               f"uses catalog `{env.catalog}`", code="bundle")
-        if match["schema"] not in {env.schema_for(layer) for layer in ("bronze", "silver", "gold", "ops")}:
+        if match["schema"] not in {env.declared_schema(layer) for layer in ("bronze", "silver", "gold", "ops")}:
             yield doc.finding(path, f"landing_path is in schema `{match['schema']}`, which is none of the layer "
                               "schemas the bundle creates", code="bundle")
         if volume and match["volume"] != volume:

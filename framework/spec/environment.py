@@ -7,6 +7,7 @@ values as `${name}`; `substitute` resolves them, and `unknown_variables` lets va
 
 from __future__ import annotations
 
+import os
 import re
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -18,6 +19,11 @@ from framework.spec.model import LAYERS
 from framework.spec.settings import DatabricksSettings, JobSettings, Retries, Timeouts, interval_seconds, section
 
 VARIABLE = re.compile(r"\$\{([^}]*)\}")
+DEVELOPER_VARIABLE = "MEDALLION_DEVELOPER"
+"""Whose schemas a `databricks.per_user_schemas` environment uses at run time. Set by `medallion --developer
+NAME` (the dev bundle's tasks pass ${workspace.current_user.short_name}) and by the pipeline notebook from its
+`medallion.developer` configuration; unset (validation, rendering, local runs), the declared names are used."""
+VOLUME_IN_SCHEMA = re.compile(r"^/Volumes/(?P<catalog>[^/]+)/(?P<schema>[^/]+)(?P<rest>/.*)?$")
 
 DEFAULT_LAYER_RULES: dict[str, tuple[str, ...]] = {
     "bronze": ("files",),
@@ -153,12 +159,33 @@ class Environment:
     def databricks(self) -> DatabricksSettings:
         return section(DatabricksSettings, self.settings.get("databricks"))
 
-    def schema_for(self, layer: str) -> str:
+    @property
+    def developer(self) -> str | None:
+        """The developer whose own schemas this run uses (`databricks.per_user_schemas`), else None."""
+        if not self.databricks.per_user_schemas:
+            return None
+        return os.environ.get(DEVELOPER_VARIABLE) or None
+
+    def declared_schema(self, layer: str) -> str:
+        """The layer's schema as environments/ writes it (what the bundle renders, per developer or not)."""
         return self.settings["schemas"].get(layer, layer)
+
+    def schema_for(self, layer: str) -> str:
+        name = self.declared_schema(layer)
+        developer = self.developer
+        return f"{developer}_{name}" if developer else name
+
+    def personal_path(self, raw: str) -> str:
+        """A /Volumes path in a layer schema, in that layer's schema of this run's developer (if any)."""
+        match = VOLUME_IN_SCHEMA.match(raw)
+        declared = {self.declared_schema(layer): layer for layer in (*LAYERS, "ops")}
+        if not self.developer or not match or match["schema"] not in declared:
+            return raw
+        return f"/Volumes/{match['catalog']}/{self.schema_for(declared[match['schema']])}{match['rest'] or ''}"
 
     def _path(self, key: str) -> Path:
         # str.replace, not str.format: a literal `{` in a path must not raise KeyError/ValueError.
-        raw = str(self.settings[key]).replace("{env}", self.name)
+        raw = self.personal_path(str(self.settings[key]).replace("{env}", self.name))
         path = Path(raw)
         return path if path.is_absolute() else (self.root / path)
 
@@ -186,8 +213,10 @@ class Environment:
         builtins = {
             "env": self.name,
             "catalog": self.catalog,
-            "landing_path": str(self.landing_path) if self.runtime == "local" else str(self.settings["landing_path"]),
-            "storage_root": str(self.storage_root) if self.runtime == "local" else str(self.settings["storage_root"]),
+            "landing_path": str(self.landing_path) if self.runtime == "local"
+            else self.personal_path(str(self.settings["landing_path"])),
+            "storage_root": str(self.storage_root) if self.runtime == "local"
+            else self.personal_path(str(self.settings["storage_root"])),
         }
         builtins.update({f"{layer}_schema": self.schema_for(layer) for layer in (*LAYERS, "ops")})
         builtins.update({k: str(v) for k, v in self.settings.get("variables", {}).items()})

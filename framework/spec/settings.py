@@ -70,6 +70,10 @@ class DatabricksSettings:
     run_as_service_principal: str | None = None
     warehouse_id_env: str = "DATABRICKS_WAREHOUSE_ID"
     secret_scope: str | None = None
+    per_user_schemas: bool = False
+    """Each developer's deployment uses schemas of their own, `<short name>_<schema>`: the bundle names them
+    with `${workspace.current_user.short_name}` and passes the same value to the runtime (`medallion
+    --developer`, the pipeline's `medallion.developer`), which reads it as `Environment.developer`."""
     landing_volume: str | None = None
     event_log_table: str = "event_log"
     """The pipeline's published event log, in the ops schema (pipeline setting `event_log`)."""

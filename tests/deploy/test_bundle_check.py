@@ -121,14 +121,27 @@ def test_prod_must_grant_its_run_as_principal(project_copy: Path):
     assert any("landing volume `landing`" in f.message and "WRITE_VOLUME" in f.message for f in errors(project_copy))
 
 
+SP_PERMISSION = '    - {level: CAN_RUN, service_principal_name: "${var.service_principal}"}\n'
+
+
 def test_prod_permissions_must_let_the_run_as_principal_read_its_files(project_copy: Path):
-    edit(project_copy / "environments/prod.yaml",
-         '    - {level: CAN_VIEW, service_principal_name: "${var.service_principal}"}  # reads the code it runs\n', "")
+    edit(project_copy / "environments/prod.yaml", SP_PERMISSION, "")
     render(project_copy)
     finding = only(errors(project_copy))
     assert "runs as ${var.service_principal}, but its `permissions` do not let it read the deployed files" \
         in finding.message
-    assert "CAN_VIEW" in finding.hint
+    assert "CAN_RUN" in finding.hint
+
+
+def test_the_run_as_principal_can_start_pipeline_updates(project_copy: Path):
+    # Before: CAN_VIEW, with which the catch-up task's start_update is refused (pipeline privileges).
+    assert "{level: CAN_RUN, service_principal_name" in (REPO / "environments/prod.yaml").read_text()
+    edit(project_copy / "environments/prod.yaml", SP_PERMISSION, SP_PERMISSION.replace("CAN_RUN", "CAN_VIEW"))
+    render(project_copy)
+    finding = only(errors(project_copy))
+    assert finding.file == "environments/prod.yaml" or finding.file == "databricks.yml"
+    assert "has CAN_VIEW only, which cannot start an update of pipeline `medallion`" in finding.message
+    assert "CAN_RUN, CAN_MANAGE or IS_OWNER" in finding.message
 
 
 def test_a_literal_principal_in_permissions_is_an_error(project_copy: Path):
@@ -146,11 +159,11 @@ def test_missing_run_as(project_copy: Path):
 
 
 def test_drift_after_editing_an_environment(project_copy: Path):
-    edit(project_copy / "environments/prod.yaml", "    num_workers: 2", "    num_workers: 3")
+    edit(project_copy / "environments/prod.yaml", "  max_retries: 2", "  max_retries: 3")
     finding = only(errors(project_copy), "bundle-drift")
     assert finding.file == "resources/prod.yml"
-    assert finding.line == line_of(project_copy / "resources/prod.yml", "num_workers: 2")
-    assert "`num_workers: 2`, a fresh render has `num_workers: 3`" in finding.message
+    assert finding.line == line_of(project_copy / "resources/prod.yml", "max_retries: 2")
+    assert "`max_retries: 2`, a fresh render has `max_retries: 3`" in finding.message
     assert "medallion bundle render" in finding.hint
     render(project_copy)
     assert errors(project_copy) == []

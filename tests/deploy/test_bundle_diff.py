@@ -23,12 +23,13 @@ def test_effective_differences_between_dev_and_prod():
     assert diff["continuous"] == ("false", "true")
     assert diff["development"] == ("true", "false")
     assert diff["catalog"] == ("medallion_dev", "medallion_prod")
-    assert diff["clusters"] == ("default: 1-2 workers (autoscale ENHANCED) × i3.xlarge",
-                                "default: 2 workers × i3.xlarge")
+    assert diff["clusters"] == ("default: 1-2 workers (autoscale ENHANCED) × i3.xlarge", "serverless")
+    assert diff["serverless"] == ("false", "true") and diff["job compute"] == ("tasks", "serverless")
     assert diff["schedule pause status"] == ("PAUSED", "UNPAUSED")
     assert diff["pipeline notifications"][1] == ("data-platform-oncall@example.com on on-update-failure, "
                                                  "on-update-fatal-failure, on-flow-failure")
-    assert diff["photon"] == ("true", "true")
+    assert diff["photon"] == ("true", "-"), "built into serverless"
+    assert diff["task max_retries"] == ("1", "0, 2"), "the catch-up task is never retried"
     assert diff["pipeline name"] == ("[dev ${workspace.current_user.short_name}] medallion_dev", "medallion_prod")
     assert diff["run_as"] == ("(deploying user)", "${var.service_principal}")
 

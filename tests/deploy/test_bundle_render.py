@@ -42,12 +42,12 @@ def test_prod_pipeline_settings(project_copy: Path):
     pipeline = prod_resources(rendered(project_copy))["pipelines"]["medallion"]
     assert pipeline["name"] == "medallion_prod"
     assert pipeline["catalog"] == "medallion_prod"
-    assert (pipeline["continuous"], pipeline["development"], pipeline["photon"]) == (True, False, True)
+    # serverless by default (Photon built in, incremental MV refresh): no photon, no clusters
+    assert (pipeline["continuous"], pipeline["development"], pipeline["serverless"]) == (True, False, True)
+    assert "photon" not in pipeline and "clusters" not in pipeline
     assert (pipeline["edition"], pipeline["channel"]) == ("ADVANCED", "CURRENT")
-    assert pipeline["clusters"] == [{"label": "default", "node_type_id": "i3.xlarge", "num_workers": 2}]
-    assert pipeline["configuration"]["medallion.env"] == "prod"
-    assert pipeline["configuration"]["medallion.project_root"] == "${workspace.file_path}"
-    assert pipeline["configuration"]["spark.sql.adaptive.enabled"] == "true"  # a string, as the API wants
+    assert pipeline["configuration"] == {"medallion.env": "prod", "medallion.project_root": "${workspace.file_path}"}, \
+        "serverless rejects spark.databricks.* and manages AQE, caching and file sizes itself"
     assert pipeline["libraries"] == [{"notebook": {"path": "../notebooks/medallion_pipeline.py"}}]
     alerts = ["on-update-failure", "on-update-fatal-failure", "on-flow-failure"]
     assert pipeline["notifications"] == [{"email_recipients": ["data-platform-oncall@example.com"], "alerts": alerts}]
@@ -55,6 +55,32 @@ def test_prod_pipeline_settings(project_copy: Path):
                                      "name": "pipeline_event_log"}
     # only what the notebook imports (framework/deploy/dependencies.py), pinned as in pyproject.toml
     assert pipeline["environment"]["dependencies"] == ["pyyaml==6.0.3", "jsonschema-rs==0.61.0", "sqlglot==30.30.0"]
+
+
+def test_the_continuous_pipeline_restarts_outside_the_daily_job(project_copy: Path):
+    # The job starts at 17:00 New York and may run 2 hours: the five-hour window starts at 19:00 there.
+    pipeline = prod_resources(rendered(project_copy))["pipelines"]["medallion"]
+    window = pipeline["restart_window"]
+    assert window == {"start_hour": 19, "time_zone_id": "America/New_York"}
+    hours = {(window["start_hour"] + h) % 24 for h in range(5)}
+    assert not hours & {17, 18}, "no maintenance restart while the job runs"
+    dev = rendered(project_copy)["resources/dev.yml"]["targets"]["dev"]["resources"]["pipelines"]["medallion"]
+    assert "restart_window" not in dev, "a triggered pipeline restarts with each update"
+
+
+def test_classic_compute_stays_an_option(project_copy: Path, official_schema: Path):
+    from framework.deploy.check import check_bundle
+
+    edit(project_copy / "environments/prod.yaml", "serverless: true", "serverless: false")
+    write_bundle(load_project(project_copy))
+    resources = prod_resources(rendered(project_copy))
+    pipeline, job = resources["pipelines"]["medallion"], resources["jobs"]["medallion"]
+    assert pipeline["photon"] is True and "serverless" not in pipeline
+    assert pipeline["clusters"] == [{"label": "default", "node_type_id": "i3.xlarge", "num_workers": 2}]
+    assert pipeline["configuration"]["spark.databricks.io.cache.enabled"] == "true"  # classic keeps them
+    cluster = job["job_clusters"][0]["new_cluster"]
+    assert cluster["data_security_mode"] == "USER_ISOLATION", "standard access mode, not dedicated"
+    assert check_bundle(load_project(project_copy), schema_path=official_schema) == []
 
 
 def test_dev_pipeline_is_triggered_development_with_autoscale(project_copy: Path):
@@ -77,15 +103,21 @@ def test_job_tasks_schedule_and_limits(project_copy: Path):
         assert tasks["pipeline"]["depends_on"] == [{"task_key": "collect"}]
         assert tasks["quality_checks"]["depends_on"] == [{"task_key": "pipeline"}]
         assert [tasks[k]["timeout_seconds"] for k in tasks] == [1800, 3600, 1200]
-        assert all(t["min_retry_interval_millis"] == 300000 for t in tasks.values())
+        assert all(t["min_retry_interval_millis"] == 300000 for t in tasks.values() if t["max_retries"])
+        env_name = job["name"].split("_")[1]
+        developer = ["--developer", "${workspace.current_user.short_name}"] if env_name == "dev" else []
         assert tasks["collect"]["python_wheel_task"] == {
             "package_name": "medallion", "entry_point": "medallion",
-            "parameters": ["collect", "--env", job["name"].split("_")[1], "--project", "${workspace.file_path}"]}
-        assert tasks["quality_checks"]["python_wheel_task"]["parameters"][0] == "check"
-        assert tasks["collect"]["libraries"] == [{"whl": "../dist/*.whl"}]
-        assert job["job_clusters"][0]["new_cluster"]["data_security_mode"] == "SINGLE_USER"
+            "parameters": [*developer, "collect", "--env", env_name, "--project", "${workspace.file_path}"]}
+        assert tasks["quality_checks"]["python_wheel_task"]["parameters"][len(developer)] == "check"
+    assert dev_job["tasks"][0]["libraries"] == [{"whl": "../dist/*.whl"}]
+    assert dev_job["job_clusters"][0]["new_cluster"]["data_security_mode"] == "USER_ISOLATION"
+    assert "job_clusters" not in prod_job and prod_job["environments"][0]["environment_key"] == "default"
     assert dev_job["email_notifications"] == {"on_failure": ["data-platform-dev@example.com"]}
-    assert {t["max_retries"] for t in dev_job["tasks"]} == {1} and {t["max_retries"] for t in prod_job["tasks"]} == {2}
+    assert {t["max_retries"] for t in dev_job["tasks"]} == {1}
+    # the catch-up task is never retried: a retry with the same --since cannot fit in the task's timeout
+    assert [t["max_retries"] for t in prod_job["tasks"]] == [2, 0, 2]
+    assert "min_retry_interval_millis" not in prod_job["tasks"][1]
     # dev's pipeline is triggered: a real pipeline_task; prod's is continuous, which a pipeline_task cannot run
     dev_pipeline = dev_job["tasks"][1]
     assert dev_pipeline["pipeline_task"] == {"pipeline_id": "${resources.pipelines.medallion.id}",
@@ -110,7 +142,7 @@ def test_databricks_yml_targets(project_copy: Path):
     assert prod["workspace"] == {"root_path": "/Workspace/Users/${workspace.current_user.userName}/.bundle/medallion/prod"}
     assert prod["run_as"] == {"service_principal_name": "${var.service_principal}"}
     assert prod["permissions"] == [
-        {"level": "CAN_VIEW", "service_principal_name": "${var.service_principal}"},
+        {"level": "CAN_RUN", "service_principal_name": "${var.service_principal}"},
         {"level": "CAN_RUN", "group_name": "${var.operators_group}"},
         {"level": "CAN_VIEW", "group_name": "${var.analysts_group}"}]
     assert "artifacts_dynamic_version" not in prod["presets"]
@@ -134,11 +166,13 @@ def test_the_run_as_principal_gets_exactly_what_the_pipeline_and_job_touch(proje
     resources = prod_resources(rendered(project_copy))
     run_as = {key: [g["privileges"] for g in schema["grants"] if g["principal"] == "${var.service_principal}"]
               for key, schema in resources["schemas"].items()}
+    # SELECT everywhere: the tables and the event log belong to the pipeline's owner (whoever deployed), and
+    # the catch-up (bronze, event log) and the checks (every layer) read them as the run-as principal.
     assert run_as == {
-        "bronze": [["USE_SCHEMA", "CREATE_TABLE"]],            # streaming tables (bars_raw, nyse_sessions_raw)
-        "silver": [["USE_SCHEMA", "CREATE_TABLE"]],            # AUTO CDC targets and their quarantine tables
-        "gold": [["USE_SCHEMA", "CREATE_MATERIALIZED_VIEW"]],  # materialized views only
-        "ops": [["USE_SCHEMA", "CREATE_TABLE"]],               # the published event log
+        "bronze": [["USE_SCHEMA", "SELECT", "CREATE_TABLE"]],            # streaming tables
+        "silver": [["USE_SCHEMA", "SELECT", "CREATE_TABLE"]],            # AUTO CDC targets, quarantine tables
+        "gold": [["USE_SCHEMA", "SELECT", "CREATE_MATERIALIZED_VIEW"]],  # materialized views only
+        "ops": [["USE_SCHEMA", "SELECT", "CREATE_TABLE"]],               # the published event log
     }
     assert resources["volumes"]["landing"] == {
         "catalog_name": "medallion_prod", "schema_name": "${resources.schemas.bronze.name}", "name": "landing",
@@ -150,14 +184,13 @@ def test_a_materialized_view_in_bronze_adds_its_privilege(project_copy: Path):
     edit(project_copy / "tables/gold/symbol_summary.yaml", "layer: gold", "layer: silver")
     schemas = prod_resources(rendered(project_copy))["schemas"]
     granted = [g["privileges"] for g in schemas["silver"]["grants"] if g["principal"] == "${var.service_principal}"]
-    assert granted == [["USE_SCHEMA", "CREATE_TABLE", "CREATE_MATERIALIZED_VIEW"]]
+    assert granted == [["USE_SCHEMA", "SELECT", "CREATE_TABLE", "CREATE_MATERIALIZED_VIEW"]]
 
 
 def test_a_serverless_environment_renders_without_clusters(project_copy: Path, official_schema: Path):
     from framework.deploy.check import check_bundle
 
-    edit(project_copy / "environments/prod.yaml", "continuous: true", "continuous: true\nserverless: true")
-    write_bundle(load_project(project_copy))
+    # prod is serverless: pipeline and job tasks alike
     resources = prod_resources({k: yaml.safe_load(v) for k, v in render_bundle(load_project(project_copy)).items()})
     pipeline, job = resources["pipelines"]["medallion"], resources["jobs"]["medallion"]
     assert pipeline["serverless"] is True and "clusters" not in pipeline and "photon" not in pipeline
@@ -182,6 +215,10 @@ def test_table_grants_from_specs_add_a_task(project_copy: Path):
         "bundle", "grants", "--env", "prod", "--apply", "--principal", "quant_group=${var.quant_group}",
         "--project", "${workspace.file_path}"]
     assert "quant_group" in files["databricks.yml"]["variables"]
+    gold = prod_resources(files)["schemas"]["gold"]["grants"]
+    run_as = [g["privileges"] for g in gold if g["principal"] == "${var.service_principal}"]
+    assert run_as == [["USE_SCHEMA", "SELECT", "CREATE_MATERIALIZED_VIEW", "MANAGE"]], \
+        "the table_grants task grants on tables the pipeline's owner owns"
 
 
 def test_write_bundle_removes_stale_generated_files_only(project_copy: Path):
@@ -195,10 +232,66 @@ def test_write_bundle_removes_stale_generated_files_only(project_copy: Path):
 
 
 def test_render_command(project_copy: Path):
-    edit(project_copy / "environments/prod.yaml", "    num_workers: 2", "    num_workers: 4")
+    edit(project_copy / "environments/dev.yaml", "    node_type_id: i3.xlarge", "    node_type_id: m5d.xlarge")
     result = CliRunner().invoke(cli, ["bundle", "render", "--project", str(project_copy)])
     assert result.exit_code == 0, result.output
-    assert "wrote resources/prod.yml" in result.output
-    assert "num_workers: 4" in (project_copy / "resources/prod.yml").read_text()
+    assert "wrote resources/dev.yml" in result.output
+    assert "node_type_id: m5d.xlarge" in (project_copy / "resources/dev.yml").read_text()
     again = CliRunner().invoke(cli, ["bundle", "render", "--project", str(project_copy)])
     assert "bundle is up to date" in again.output
+
+
+def effective_for(root: Path, target: str, user: str) -> dict:
+    """What `databricks bundle deploy -t <target>` deploys for a user: presets applied, their short name resolved."""
+    import json
+
+    from framework.deploy.bundle import effective_target, load_bundle
+
+    text = json.dumps(effective_target(load_bundle(root), target))
+    return json.loads(text.replace("${workspace.current_user.short_name}", user))
+
+
+def test_two_developers_deploy_dev_side_by_side(project_copy: Path, monkeypatch):
+    from framework.spec.environment import DEVELOPER_VARIABLE
+
+    alice, bob = effective_for(project_copy, "dev", "alice"), effective_for(project_copy, "dev", "bob")
+
+    def names(config: dict) -> dict:
+        resources = config["resources"]
+        return {"schemas": {k: s["name"] for k, s in resources["schemas"].items()},
+                "pipeline": resources["pipelines"]["medallion"]["name"],
+                "job": resources["jobs"]["medallion"]["name"]}
+
+    assert names(alice) == {"schemas": {"bronze": "alice_bronze", "silver": "alice_silver", "gold": "alice_gold",
+                                        "ops": "alice_ops"},
+                            "pipeline": "[dev alice] medallion_dev", "job": "[dev alice] medallion_dev_job"}
+    mine, theirs = names(alice), names(bob)
+    assert not set(mine["schemas"].values()) & set(theirs["schemas"].values()), "no schema is shared"
+    assert mine["pipeline"] != theirs["pipeline"] and mine["job"] != theirs["job"]
+    # The runtime publishes where the bundle created the schemas: the pipeline and every task get the short name.
+    pipeline = alice["resources"]["pipelines"]["medallion"]
+    assert pipeline["configuration"]["medallion.developer"] == "alice"
+    for task in alice["resources"]["jobs"]["medallion"]["tasks"]:
+        if "python_wheel_task" in task:
+            assert task["python_wheel_task"]["parameters"][:2] == ["--developer", "alice"]
+    monkeypatch.setenv(DEVELOPER_VARIABLE, "alice")
+    env = load_project(project_copy, env="dev").environment("dev")
+    assert {layer: env.schema_for(layer) for layer in mine["schemas"]} == mine["schemas"]
+    assert str(env.landing_path) == "/Volumes/medallion_dev/alice_bronze/landing"
+    assert env.variables()["landing_path"] == "/Volumes/medallion_dev/alice_bronze/landing"
+    prod = load_project(project_copy, env="prod").environment("prod")
+    assert prod.schema_for("bronze") == "bronze", "production is one deployment, in the schemas as written"
+
+
+def test_the_developer_option_sets_whose_schemas_a_command_uses(project_copy: Path, monkeypatch):
+    from framework.spec.environment import DEVELOPER_VARIABLE
+
+    monkeypatch.setenv(DEVELOPER_VARIABLE, "placeholder")  # restored (unset) after the test
+    edit(project_copy / "tables/gold/daily_bars.yaml", "zorder_by: [symbol, trade_date]",
+         "zorder_by: [symbol, trade_date]\ngrants:\n  - {principal: '${var.quant_group}', privileges: [SELECT]}")
+    result = CliRunner().invoke(cli, ["--developer", "bob", "bundle", "grants", "--env", "dev", "--project",
+                                      str(project_copy), "--principal", "quant_group=quants"])
+    assert result.exit_code == 0, result.output
+    assert "GRANT SELECT ON TABLE `medallion_dev`.`bob_gold`.`daily_bars` TO `quants`;" in result.output
+    bad = CliRunner().invoke(cli, ["--developer", "bob smith", "list", "--project", str(project_copy)])
+    assert bad.exit_code == 2 and "not a short name" in bad.output

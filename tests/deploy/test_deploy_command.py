@@ -133,17 +133,26 @@ def workspace(clean_env: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) 
     monkeypatch.setenv("DATABRICKS_CONFIG_FILE", str(tmp_path / "no-databrickscfg"))
     monkeypatch.setenv("DATABRICKS_AUTH_TYPE", "pat")
     monkeypatch.setenv("DATABRICKS_TOKEN", TOKEN)
+    monkeypatch.setenv("BUNDLE_VAR_analysts_group", ANALYSTS)
     with WorkspaceServer(TOKEN) as server:
         monkeypatch.setenv("DATABRICKS_HOST_PROD", server.url)
+        # The secret scope `collect` reads, with the provider's keys; its runners' group may read it.
+        server.add_secret_scope("medallion-prod", KEYS, {SP: "READ", "deployer@example.com": "MANAGE"})
         yield server
 
 
+ANALYSTS = "data-analysts"
+KEYS = {"ALPACA_API_KEY_ID": "key-id", "ALPACA_API_SECRET_KEY": "secret-key"}
+
+
 def ready(server: WorkspaceServer) -> None:
-    """What a platform engineer sets up once: the catalog, the deployer's and the principal's USE CATALOG."""
+    """What a platform engineer sets up once: the catalog, USE CATALOG for the deployer, the principal and the
+    analysts the bundle grants to."""
     server.unity.add("catalog", "medallion_prod", "platform-admins")
     server.unity.grant("catalog", "medallion_prod", "data-platform", "USE_CATALOG", "CREATE_SCHEMA")  # a group
     server.add_service_principal(SP, groups=("medallion-runners",))
     server.unity.grant("catalog", "medallion_prod", "medallion-runners", "USE_CATALOG")
+    server.unity.grant("catalog", "medallion_prod", ANALYSTS, "USE_CATALOG")
 
 
 def missing_lines(result: Result) -> list[str]:
@@ -187,7 +196,10 @@ def test_every_missing_privilege_is_listed_with_the_grant_that_fixes_it(workspac
         "GRANT CREATE SCHEMA ON CATALOG `medallion_prod` TO `deployer@example.com`",
         f"missing: the run-as service principal `{SP}` has no USE CATALOG on catalog `medallion_prod` (the bundle "
         "grants it everything below the catalog, but cannot grant this); fix: the owner of the catalog "
-        f"(`platform-admins`) runs: GRANT USE CATALOG ON CATALOG `medallion_prod` TO `{SP}`"]
+        f"(`platform-admins`) runs: GRANT USE CATALOG ON CATALOG `medallion_prod` TO `{SP}`",
+        f"missing: `{ANALYSTS}` is granted USE_SCHEMA, SELECT on schema `medallion_prod.gold` but has no USE CATALOG on "
+        "catalog `medallion_prod`, so it cannot reach them; fix: the owner of the catalog (`platform-admins`) runs: "
+        f"GRANT USE CATALOG ON CATALOG `medallion_prod` TO `{ANALYSTS}`"]
 
 
 def test_a_deployer_who_owns_the_catalog_is_told_to_grant_use_catalog_itself(workspace: WorkspaceServer):
@@ -197,7 +209,10 @@ def test_a_deployer_who_owns_the_catalog_is_told_to_grant_use_catalog_itself(wor
     assert missing_lines(result) == [
         f"missing: the run-as service principal `{SP}` has no USE CATALOG on catalog `medallion_prod` (the bundle "
         "grants it everything below the catalog, but cannot grant this); fix: you can run it (you manage the "
-        f"catalog): GRANT USE CATALOG ON CATALOG `medallion_prod` TO `{SP}`"]
+        f"catalog): GRANT USE CATALOG ON CATALOG `medallion_prod` TO `{SP}`",
+        f"missing: `{ANALYSTS}` is granted USE_SCHEMA, SELECT on schema `medallion_prod.gold` but has no USE CATALOG on "
+        "catalog `medallion_prod`, so it cannot reach them; fix: you can run it (you manage the catalog): "
+        f"GRANT USE CATALOG ON CATALOG `medallion_prod` TO `{ANALYSTS}`"]
 
 
 def test_the_run_as_principal_must_be_set_and_exist(workspace: WorkspaceServer):
@@ -238,6 +253,7 @@ def test_all_privileges_inherited_from_the_catalog_count(workspace: WorkspaceSer
     workspace.unity.grant("catalog", "medallion_prod", "deployer@example.com", "ALL_PRIVILEGES")
     workspace.add_service_principal(SP)
     workspace.unity.grant("catalog", "medallion_prod", SP, "USE_CATALOG")
+    workspace.unity.grant("catalog", "medallion_prod", ANALYSTS, "USE_CATALOG")
     workspace.unity.add("schema", "medallion_prod.ops", "platform-admins")
     workspace.unity.grant("catalog", "medallion_prod", "deployer@example.com", "MANAGE")  # inherited by ops
     result = deploy(REPO, "--env", "prod", "--dry-run", "--var", f"service_principal={SP}")
@@ -266,3 +282,71 @@ def test_skip_prerequisites_calls_no_api(workspace: WorkspaceServer):
     result = deploy(REPO, "--env", "prod", "--dry-run", SKIP)
     assert result.exit_code == 0, result.output
     assert workspace.requests == []
+
+
+def test_every_granted_principal_needs_use_catalog(workspace: WorkspaceServer, project_copy: Path):
+    # Before: only the run-as principal was checked, so analysts got USE SCHEMA + SELECT they could not use.
+    ready(workspace)
+    workspace.unity.grants[("catalog", "medallion_prod")].pop(ANALYSTS)
+    edit(project_copy / "tables/gold/daily_bars.yaml", "zorder_by: [symbol, trade_date]",
+         "zorder_by: [symbol, trade_date]\ngrants:\n  - {principal: '${var.quant_group}', privileges: [SELECT]}")
+    from framework.deploy.render import write_bundle
+    from framework.project import load_project
+
+    write_bundle(load_project(project_copy))
+    result = deploy(project_copy, "--env", "prod", "--dry-run", "--var", f"service_principal={SP}")
+    assert result.exit_code == 1
+    assert missing_lines(result) == [
+        f"missing: `{ANALYSTS}` is granted USE_SCHEMA, SELECT on schema `medallion_prod.gold` but has no USE CATALOG on "
+        "catalog `medallion_prod`, so it cannot reach them; fix: the owner of the catalog (`platform-admins`) runs: "
+        f"GRANT USE CATALOG ON CATALOG `medallion_prod` TO `{ANALYSTS}`",
+        "missing: bundle variable `quant_group` is not set (granted SELECT on table `medallion_prod.gold.daily_bars`); "
+        "fix: export BUNDLE_VAR_quant_group=<principal> or pass --var quant_group=<principal>"]
+    workspace.unity.grant("catalog", "medallion_prod", "quants", "USE_CATALOG")
+    workspace.unity.grant("catalog", "medallion_prod", ANALYSTS, "USE_CATALOG")
+    fixed = deploy(project_copy, "--env", "prod", "--dry-run", "--var", f"service_principal={SP}",
+                   "--var", "quant_group=quants")
+    assert fixed.exit_code == 0, fixed.output
+
+
+def test_the_secret_scope_must_exist_hold_the_keys_and_be_readable(workspace: WorkspaceServer):
+    # Before: nothing checked that the run-as principal may READ the scope `collect` reads.
+    ready(workspace)
+    workspace.secret_acls["medallion-prod"].pop(SP)
+    del workspace.secret_scopes["medallion-prod"]["ALPACA_API_SECRET_KEY"]
+    result = deploy(REPO, "--env", "prod", "--dry-run", "--var", f"service_principal={SP}")
+    assert result.exit_code == 1
+    assert missing_lines(result) == [
+        f"missing: `{SP}` (runs `collect`) cannot READ secret scope `medallion-prod`; fix: a MANAGE holder of the "
+        f"scope runs: databricks secrets put-acl medallion-prod {SP} READ",
+        "missing: secret scope `medallion-prod` has no key `ALPACA_API_SECRET_KEY` (collect.secret_env); fix: "
+        "databricks secrets put-secret medallion-prod ALPACA_API_SECRET_KEY"]
+    assert KEYS["ALPACA_API_KEY_ID"] not in result.output, "values are never read"
+    assert not any("/api/2.0/secrets/get" in p for p in workspace.paths())
+    workspace.secret_acls["medallion-prod"]["medallion-runners"] = "READ"  # through one of its groups
+    workspace.secret_scopes["medallion-prod"].update(KEYS)
+    assert deploy(REPO, "--env", "prod", "--dry-run", "--var", f"service_principal={SP}").exit_code == 0
+    del workspace.secret_scopes["medallion-prod"]
+    gone = deploy(REPO, "--env", "prod", "--dry-run", "--var", f"service_principal={SP}")
+    assert missing_lines(gone) == [
+        "missing: secret scope `medallion-prod` (databricks.secret_scope, read by `collect`) does not exist; fix: "
+        "databricks secrets create-scope medallion-prod; databricks secrets put-secret medallion-prod "
+        "ALPACA_API_KEY_ID; databricks secrets put-secret medallion-prod ALPACA_API_SECRET_KEY; "
+        f"databricks secrets put-acl medallion-prod {SP} READ"]
+
+
+def test_a_per_user_dev_target_needs_create_schema_not_the_shared_schemas(workspace: WorkspaceServer, monkeypatch):
+    monkeypatch.setenv("DATABRICKS_HOST", workspace.url)
+    workspace.unity.add("catalog", "medallion_dev", "platform-admins")
+    workspace.unity.grant("catalog", "medallion_dev", "data-platform", "USE_CATALOG")
+    workspace.unity.grant("catalog", "medallion_dev", ANALYSTS, "USE_CATALOG")
+    workspace.unity.add("schema", "medallion_dev.gold", "alice@example.com")  # someone's shared schema: not ours
+    workspace.add_secret_scope("medallion-dev", KEYS, {"users": "READ"})
+    result = deploy(REPO, "--env", "dev", "--dry-run")
+    assert missing_lines(result) == [
+        "missing: you (`deployer@example.com`) cannot create schema(s) `${workspace.current_user.short_name}_bronze`, "
+        "`${workspace.current_user.short_name}_silver`, `${workspace.current_user.short_name}_gold`, "
+        "`${workspace.current_user.short_name}_ops` in catalog `medallion_dev` (no CREATE SCHEMA); fix: the owner of "
+        "the catalog (`platform-admins`) runs: GRANT CREATE SCHEMA ON CATALOG `medallion_dev` TO `deployer@example.com`"]
+    workspace.unity.grant("catalog", "medallion_dev", "data-platform", "CREATE_SCHEMA")
+    assert deploy(REPO, "--env", "dev", "--dry-run").exit_code == 0

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import email
+import os
 import re
 import shutil
 import subprocess
 import sys
 import zipfile
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -19,7 +21,12 @@ from framework.deploy.grants import grant_statements
 from framework.errors import GrantError
 from framework.project import load_project
 
-from .conftest import REPO, edit
+from tests.collect.market_server import ALPACA_PATH, MarketServer
+
+from .conftest import PROJECT_PARTS, REPO, edit
+from .workspace_server import WorkspaceServer
+
+TOKEN = "dapi-test-token"
 
 LOCAL_ENGINE = ("pyspark", "delta-spark", "pandas", "pyarrow")
 """What a Databricks Runtime ships itself: the wheel must not install its own over it."""
@@ -65,27 +72,168 @@ def test_the_wheel_holds_framework_and_the_medallion_entry_point(wheel: Path):
     assert {name(r) for r in requires if 'extra == "local"' in r} == set(LOCAL_ENGINE)
 
 
-def test_every_wheel_task_runs_a_medallion_command_with_the_synced_project():
+# --- the wheel as a python_wheel_task runs it ---------------------------------------------------------------
+#
+# Databricks installs the wheel (no extras: the runtime brings Spark) and calls the `medallion` entry point it
+# finds in the wheel's metadata, in-process, with the task's parameters as sys.argv[1:]. DATABRICKS_CALL does the
+# same in a virtualenv outside the repository, so nothing of the source tree or an editable install helps.
+
+DATABRICKS_CALL = (
+    "import sys\n"
+    "from importlib.metadata import entry_points\n"
+    "(entry,) = entry_points(group='console_scripts', name='medallion')\n"
+    "sys.argv = ['medallion', *sys.argv[1:]]\n"
+    "code = entry.load()()\n"
+    "print(f'entry point returned {code!r}')\n"
+)
+"""A successful task must return from the entry point (no SystemExit): the last line says what it returned."""
+SINCE = "2026-11-27T22:00:00.000Z"
+"""What Databricks substitutes for {{job.start_time.iso_datetime}}."""
+
+
+@dataclass
+class Installed:
+    python: Path
+    script: Path
+    home: Path
+
+    def call(self, args: list[str], env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess:
+        return subprocess.run([str(self.python), "-c", DATABRICKS_CALL, *args], capture_output=True, text=True,
+                              env=env, cwd=cwd, timeout=300)
+
+
+@pytest.fixture(scope="module")
+def installed(wheel: Path, tmp_path_factory: pytest.TempPathFactory) -> Installed:
+    """The wheel installed WITHOUT extras into a fresh virtualenv (no system site-packages) outside the repo."""
+    home = tmp_path_factory.mktemp("installed")
+    venv = home / "venv"
+    # No pip inside and no bytecode compiling: this venv's pip installs into it (`--python`), from its cache.
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True, capture_output=True,
+                   text=True)
+    python = venv / "bin" / "python"
+    done = subprocess.run([sys.executable, "-m", "pip", "--python", str(python), "install", "--quiet", "--no-compile",
+                           str(wheel)], capture_output=True, text=True, env=_clean_environ(home), cwd=home)
+    assert done.returncode == 0, done.stderr[-2000:]
+    return Installed(python, venv / "bin" / "medallion", home)
+
+
+def _clean_environ(home: Path, **extra: str) -> dict[str, str]:
+    """This process's environment without anything that points at the repository, its venv or Databricks."""
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith(("DATABRICKS_", "BUNDLE_VAR_", "ALPACA_", "PYTHON", "VIRTUAL_ENV"))}
+    env.update(HOME=str(home), DATABRICKS_CONFIG_FILE=str(home / "no-databrickscfg"), **extra)
+    return env
+
+
+def synced_project(tmp: Path) -> Path:
+    """What `databricks bundle deploy` syncs to ${workspace.file_path}: the project without tests/."""
+    root = tmp / "files"
+    for part in PROJECT_PARTS:
+        source = REPO / part
+        if source.is_dir():
+            shutil.copytree(source, root / part, ignore=shutil.ignore_patterns("__pycache__"))
+        elif source.is_file():
+            root.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(source, root / part)
+    return root
+
+
+def task_command(task: dict, project: Path) -> list[str]:
+    """The task's parameters with the values Databricks substitutes at run time."""
+    values = {"${workspace.file_path}": str(project), "{{job.start_time.iso_datetime}}": SINCE,
+              "${workspace.current_user.short_name}": "alice"}
+    return [values.get(a, a) for a in task["python_wheel_task"]["parameters"]]
+
+
+def test_the_installed_wheel_has_no_local_engine(installed: Installed):
+    probe = subprocess.run([str(installed.python), "-c", "import importlib.util as u; print(u.find_spec('pyspark'), "
+                            "u.find_spec('delta'), u.find_spec('framework').origin)"],
+                           capture_output=True, text=True, cwd=installed.home, env=_clean_environ(installed.home))
+    assert probe.returncode == 0, probe.stderr
+    pyspark, delta, origin = probe.stdout.split()
+    assert (pyspark, delta) == ("None", "None"), "installed without extras: the runtime brings Spark"
+    assert "site-packages" in origin and str(REPO) not in origin
+
+
+def test_medallion_help_from_the_installed_wheel(installed: Installed):
+    env = _clean_environ(installed.home)
+    script = subprocess.run([str(installed.script), "--help"], capture_output=True, text=True, env=env,
+                            cwd=installed.home)
+    assert script.returncode == 0, script.stderr
+    assert "collect" in script.stdout and "trigger" in script.stdout
+    called = installed.call(["--help"], env, installed.home)
+    assert called.returncode == 0, called.stderr
+    assert called.stdout.splitlines()[-1] == "entry point returned 0"
+    usage = installed.call(["no-such-command"], env, installed.home)
+    assert usage.returncode == 2 and "No such command" in usage.stderr, "a failure is a non-zero SystemExit"
+    assert "entry point returned" not in usage.stdout
+
+
+def test_every_wheel_task_parses_from_the_installed_wheel(installed: Installed, tmp_path: Path):
+    project = synced_project(tmp_path)
     tasks = wheel_tasks(REPO)
-    assert {key for _, t in tasks for key in [t["task_key"]]} >= {"collect", "quality_checks"}
+    assert {t["task_key"] for _, t in tasks} >= {"collect", "pipeline", "quality_checks"}
+    env = _clean_environ(installed.home)
     for env_name, task in tasks:
         wheel_task = task["python_wheel_task"]
         assert (wheel_task["package_name"], wheel_task["entry_point"]) == ("medallion", "medallion")
         assert wheel_task["parameters"][-2:] == ["--project", "${workspace.file_path}"]
-        assert task["libraries"] == [{"whl": "../dist/*.whl"}], "one library: the project's wheel"
         # Every option parses (click rejects unknown ones before --help answers): what Databricks passes works.
-        args = [str(REPO) if a == "${workspace.file_path}" else a for a in wheel_task["parameters"]]
-        result = CliRunner().invoke(cli, [*args, "--help"])
-        assert result.exit_code == 0, (env_name, task["task_key"], result.output)
+        result = installed.call([*task_command(task, project), "--help"], env, tmp_path)
+        assert result.returncode == 0, (env_name, task["task_key"], result.stderr)
+        assert result.stdout.splitlines()[-1] == "entry point returned 0"
 
 
-def test_the_entry_point_finds_the_project_from_another_folder(tmp_path: Path):
-    # A wheel task starts wherever the cluster puts it: --project alone must locate tables/ and environments/.
-    medallion = Path(sys.executable).with_name("medallion")
-    result = subprocess.run([str(medallion), "list", "--project", str(REPO)], capture_output=True, text=True,
-                            cwd=tmp_path)
-    assert result.returncode == 0, result.stderr
-    assert "bars_raw" in result.stdout and "daily_bars" in result.stdout
+def prod_task(key: str) -> dict:
+    return next(t for env_name, t in wheel_tasks(REPO) if env_name == "prod" and t["task_key"] == key)
+
+
+def test_collect_task_reads_its_keys_from_the_secret_scope_and_lands_files(installed: Installed, tmp_path: Path):
+    project = synced_project(tmp_path)
+    landing = tmp_path / "volume" / "landing"
+    with MarketServer() as market, WorkspaceServer(TOKEN) as workspace:
+        # The copy lands on local disk (a volume is a FUSE path on Databricks) and asks the loopback market.
+        edit(project / "environments/prod.yaml", "landing_path: /Volumes/medallion_prod/bronze/landing",
+             f"landing_path: {landing}")
+        edit(project / "environments/dev.yaml", "  provider: alpaca", f"  provider: alpaca\n  base_url: {market.url}")
+        workspace.add_secret_scope("medallion-prod", {"ALPACA_API_KEY_ID": market.key,
+                                                      "ALPACA_API_SECRET_KEY": market.secret})
+        env = _clean_environ(installed.home, DATABRICKS_RUNTIME_VERSION="16.4", DATABRICKS_HOST=workspace.url,
+                             DATABRICKS_TOKEN=TOKEN, DATABRICKS_AUTH_TYPE="pat")
+        result = installed.call(task_command(prod_task("collect"), project), env, tmp_path)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert result.stdout.splitlines()[-1] == "entry point returned 0"
+    assert sorted(p.name for p in landing.rglob("alpaca_*.jsonl")), "bars landed"
+    assert "/api/2.0/secrets/get" in workspace.paths("GET"), "the keys came from the secret scope"
+    assert market.secret not in result.stdout + result.stderr
+    assert market.served(ALPACA_PATH), "bars were fetched"
+
+
+def test_trigger_task_follows_the_continuous_pipeline(installed: Installed, tmp_path: Path):
+    project = synced_project(tmp_path)
+    with WorkspaceServer(TOKEN) as workspace:
+        pipeline = workspace.add_pipeline("medallion_prod", continuous=True, state="RUNNING")
+        update = workspace.add_update(pipeline, "RUNNING")
+        env = _clean_environ(installed.home, DATABRICKS_HOST_PROD=workspace.url, DATABRICKS_TOKEN=TOKEN,
+                             DATABRICKS_AUTH_TYPE="pat", DATABRICKS_WAREHOUSE_ID="wh-1")
+        result = installed.call(task_command(prod_task("pipeline"), project), env, tmp_path)
+    assert result.returncode == 0, result.stderr[-3000:]
+    lines = result.stdout.splitlines()
+    assert f"continuous pipeline already running update {update['update_id']}" in result.stdout
+    assert "nothing to wait for" in result.stdout and lines[-1] == "entry point returned 0"
+
+
+def test_check_task_starts_and_says_where_it_runs(installed: Installed, tmp_path: Path):
+    # The checks read Unity Catalog through the cluster's Spark session, which only Databricks has: off a
+    # cluster the installed command loads the project and stops with its one documented line (exit 2).
+    project = synced_project(tmp_path)
+    result = installed.call(task_command(prod_task("quality_checks"), project), _clean_environ(installed.home),
+                            tmp_path)
+    assert result.returncode == 2, result.stderr[-3000:]
+    assert result.stderr.strip().splitlines() == [
+        "error: environment `prod` runs on Databricks (runtime: databricks): run `medallion check --env prod` on a "
+        "Databricks cluster (the job's tasks do; DATABRICKS_RUNTIME_VERSION is not set here), or use a local "
+        "environment on this machine (--env local)"]
 
 
 def with_grants(root: Path) -> None:

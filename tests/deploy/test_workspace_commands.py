@@ -130,6 +130,17 @@ def test_status_with_several_development_copies_is_ambiguous(server: WorkspaceSe
     assert "several pipelines match `medallion_dev`" in line and "[dev bob] medallion_dev" in line
 
 
+def test_a_developer_finds_their_own_development_copy(server: WorkspaceServer, monkeypatch):
+    from framework.spec.environment import DEVELOPER_VARIABLE
+
+    monkeypatch.setenv(DEVELOPER_VARIABLE, "placeholder")  # restored after the test; --developer sets it
+    server.add_pipeline("[dev alice] medallion_dev")
+    bob = server.add_pipeline("[dev bob] medallion_dev")
+    result = CliRunner().invoke(cli, ["--developer", "bob", "trigger", "--env", "dev", "--project", str(REPO)])
+    assert result.exit_code == 0, result.output
+    assert "[dev bob] medallion_dev" in result.stdout and bob.updates, "bob's pipeline, not alice's"
+
+
 def test_status_when_nothing_is_deployed(server: WorkspaceServer):
     line = one_error_line(medallion("status", "--env", "prod"))
     assert line == ("error: no pipeline named `medallion_prod` in this workspace; "

@@ -4,7 +4,7 @@ It speaks the real wire format (paths, query strings, JSON bodies and error bodi
 documents them), so the real databricks-sdk talks to it unchanged. State is small and explicit:
 pipelines with their updates, jobs with their runs, the rows a SQL statement returns (or a handler that
 answers each statement, for event-log sequences that move over time), directory listings of the Files
-API (landing volumes), and a Unity Catalog (catalogs, schemas, owners, grants with their inheritance)
+API (landing volumes), secret scopes with their ACLs and values, and a Unity Catalog (catalogs, schemas, owners, grants with their inheritance)
 with the SCIM identities (the caller, service principals). Updates and runs advance one state per
 poll, like a slow workspace. Tests can demand a bearer token, inject an HTTP error on a path prefix, or
 delay a path past the client's timeout.
@@ -12,6 +12,7 @@ delay a path past the client's timeout.
 
 from __future__ import annotations
 
+import base64
 import itertools
 import json
 import re
@@ -108,6 +109,10 @@ class WorkspaceServer:
         """Folder path -> its entries as the Files API lists them (path, name, is_directory, file_size,
         last_modified in ms); a folder not here answers 404."""
         self.files_page_size = 1000
+        self.secret_scopes: dict[str, dict[str, str]] = {}
+        """Scope -> key -> value (plain text; the API sends it base64-encoded)."""
+        self.secret_acls: dict[str, dict[str, str]] = {}
+        """Scope -> principal -> READ | WRITE | MANAGE (the scope's ACLs)."""
         self.failures: dict[str, tuple[int, str, str]] = {}
         self.delays: dict[str, float] = {}
         self.requests: list[tuple[str, str, dict[str, Any] | None]] = []
@@ -161,6 +166,11 @@ class WorkspaceServer:
         folder, _, name = path.rpartition("/")
         self.files.setdefault(folder, []).append({"path": path, "name": name, "is_directory": False,
                                                   "file_size": size, "last_modified": modified_ms})
+
+    def add_secret_scope(self, scope: str, secrets: dict[str, str] | None = None,
+                         acls: dict[str, str] | None = None) -> None:
+        self.secret_scopes[scope] = dict(secrets or {})
+        self.secret_acls[scope] = dict(acls or {})
 
     def paths(self, method: str | None = None) -> list[str]:
         return [p for m, p, _ in self.requests if method is None or m == method]
@@ -231,6 +241,8 @@ class WorkspaceServer:
             return self._unity_catalog(parts[3:], query)
         if parts[:4] == ["api", "2.0", "fs", "directories"] and method == "GET":
             return self._directory("/" + "/".join(unquote(p) for p in parts[4:]), query)
+        if parts[:3] == ["api", "2.0", "secrets"] and method == "GET":
+            return self._secrets(parts[3:], query)
         if parts == ["api", "2.0", "sql", "statements"] and method == "POST":
             return self._statement(body)
         if parts[:4] == ["api", "2.0", "sql", "statements"] and parts[5:6] == ["result"] and method == "GET":
@@ -379,6 +391,27 @@ class WorkspaceServer:
         if start + size < len(entries):
             payload["next_page_token"] = str(start + size)
         return 200, payload
+
+    # secrets -----------------------------------------------------------------------------------
+    def _secrets(self, rest: list[str], query: dict[str, str]) -> tuple[int, dict]:
+        if rest == ["scopes", "list"]:
+            return 200, {"scopes": [{"name": name, "backend_type": "DATABRICKS"} for name in sorted(self.secret_scopes)]}
+        scope = query.get("scope", "")
+        if scope not in self.secret_scopes:
+            return 404, {"error_code": "RESOURCE_DOES_NOT_EXIST", "message": f"Scope {scope} does not exist!"}
+        if rest == ["get"]:
+            value = self.secret_scopes[scope].get(query.get("key", ""))
+            if value is None:
+                return 404, {"error_code": "RESOURCE_DOES_NOT_EXIST",
+                             "message": f"Failed to get secret {query.get('key')} for scope {scope}."}
+            return 200, {"key": query["key"], "value": base64.b64encode(value.encode()).decode()}
+        if rest == ["list"]:
+            return 200, {"secrets": [{"key": k, "last_updated_timestamp": 1_790_000_000_000}
+                                     for k in sorted(self.secret_scopes[scope])]}
+        if rest == ["acls", "list"]:
+            return 200, {"items": [{"principal": p, "permission": level}
+                                   for p, level in sorted(self.secret_acls[scope].items())]}
+        return 404, {"error_code": "ENDPOINT_NOT_FOUND", "message": "No API found"}
 
     # SQL statements ----------------------------------------------------------------------------
     def _statement(self, body: dict[str, Any]) -> tuple[int, dict]:
