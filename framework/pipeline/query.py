@@ -10,6 +10,8 @@ package never imports the engine.
 from __future__ import annotations
 
 import importlib
+import os
+from pathlib import Path
 from typing import TYPE_CHECKING, Callable
 
 from framework.errors import PipelineDefinitionError
@@ -131,7 +133,16 @@ def python_transform(ref: str, spec: TableSpec) -> Callable[..., "DataFrame"]:
 
 
 def auto_loader(spark: "SparkSession", spec: TableSpec, env: Environment, path: str, table: str) -> "DataFrame":
-    """Databricks Auto Loader with the declared columns; unexpected data lands in `_rescued_data`."""
+    """Databricks Auto Loader with the declared columns; unexpected data lands in `_rescued_data`.
+
+    `schema_evolution: add_new_columns` lets Auto Loader infer and evolve the schema, with the declared
+    columns as `cloudFiles.schemaHints` (it refuses a fixed schema in that mode). Inference needs files:
+    on an empty landing folder the stream fails to start (`CF_EMPTY_DIR_FOR_SCHEMA_INFERENCE`, "Configure
+    schema inference and evolution in Auto Loader"). So when the folder holds no file yet — a first
+    deploy before the first collection — the update reads with the declared schema in `rescue` mode
+    (nothing is lost: unknown fields go to `_rescued_data`); the next update that starts with files
+    there infers and evolves as declared.
+    """
     from pyspark.sql import functions as F
 
     source = spec.source
@@ -143,12 +154,25 @@ def auto_loader(spark: "SparkSession", spec: TableSpec, env: Environment, path: 
               .options(**{k: str(v) for k, v in source.options.items()}))
     if source.max_files_per_trigger:
         reader = reader.option("cloudFiles.maxFilesPerTrigger", str(source.max_files_per_trigger))
-    if source.schema_evolution == "add_new_columns":
+    if source.schema_evolution == "add_new_columns" and not landing_is_empty(path):
         reader = (reader.option("cloudFiles.schemaEvolutionMode", "addNewColumns")
                   .option("cloudFiles.schemaHints", declared))
     else:
-        mode = "rescue" if source.schema_evolution == "rescue" else "failOnNewColumns"
+        mode = "failOnNewColumns" if source.schema_evolution == "none" else "rescue"
         reader = reader.option("cloudFiles.schemaEvolutionMode", mode).schema(declared)
     return (reader.load(path)
             .withColumn(SOURCE_FILE_COLUMN, F.col("_metadata.file_path"))
             .withColumn(INGESTED_AT_COLUMN, F.current_timestamp()))
+
+
+def landing_is_empty(path: str) -> bool:
+    """True when the landing folder (a Unity Catalog volume path, which Databricks mounts as files)
+    exists here and holds no data file. A folder that cannot be listed from here is not called empty."""
+    root = Path(path)
+    if not root.is_dir():
+        return root.parent.is_dir()  # the volume is there, the folder not yet: nothing landed
+    for _, dirnames, filenames in os.walk(root):
+        dirnames[:] = [d for d in dirnames if not d.startswith((".", "_"))]
+        if any(not f.startswith((".", "_")) for f in filenames):
+            return False
+    return True
