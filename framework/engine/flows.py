@@ -38,7 +38,8 @@ from framework.engine.storage import Storage, newest_batch
 from framework.delta_log import never_written
 from framework.engine.tables import ensure_table
 from framework.errors import ExpectationViolation, FilesNotSettled, FlowError, first_line
-from framework.eventlog import LOCAL_DETAILS, EventLogWriter, EventType, FlowKind, Level, flow_progress_details
+from framework.eventlog import LOCAL_DETAILS, EventLogWriter, EventType, Level, flow_progress_details
+from framework.eventlog import FlowKind as LoggedKind
 from framework.naming import INTERNAL_PREFIX, quote_name, sql_string
 from framework.pipeline import failed_rules, latest_per_key
 
@@ -79,9 +80,9 @@ class Flow:
         return self.kind in ("append", "merge")
 
     @property
-    def log_kind(self) -> FlowKind:
+    def log_kind(self) -> LoggedKind:
         """How the event log reports the flow (Databricks' metrics differ per kind)."""
-        return {"append": FlowKind.APPEND, "merge": FlowKind.AUTO_CDC}.get(self.kind, FlowKind.MATERIALIZED_VIEW)
+        return {"append": LoggedKind.APPEND, "merge": LoggedKind.AUTO_CDC}.get(self.kind, LoggedKind.MATERIALIZED_VIEW)
 
     @property
     def expectation_datasets(self) -> dict[str, str]:
@@ -510,7 +511,7 @@ class FlowRun:
                                       details, level=Level.METRICS, flow=self.flow.name, flow_id=self.app_id,
                                       batch_id=batch_id), "")]
         for split, count in splits.items():
-            split_kind = FlowKind.MATERIALIZED_VIEW if kind == FlowKind.MATERIALIZED_VIEW else FlowKind.APPEND
+            split_kind = LoggedKind.MATERIALIZED_VIEW if kind == LoggedKind.MATERIALIZED_VIEW else LoggedKind.APPEND
             split_details = flow_progress_details(status, split_kind, FlowMetrics(output_rows=count),
                                                   local={"batch_id": batch_id})
             rows.append((self.event_log.event(EventType.FLOW_PROGRESS,
