@@ -13,8 +13,8 @@ logs. It re-applies the spec's own definition to the upstream's rows:
 4. the kept rows are grouped by key and joined (NULL-safe) with the table's keys.
 
 It holds when the table's keys are exactly the kept rows' distinct keys (none missing, none extra),
-the quarantine table holds as many rows as failed a quarantine rule, and, for a table that does not
-de-duplicate, the table holds every kept row. Kept rows beyond their distinct keys are the rows a later
+the quarantine table holds as many rows as failed a quarantine rule, and the table holds one row per
+key when it de-duplicates, every kept row when it does not. Kept rows beyond their distinct keys are the rows a later
 (or equal) row of their key superseded: the updates and discarded duplicates of a de-duplicated table.
 
 Limits, said where they show: a Python transform cannot be re-applied in SQL (the table is reported as
@@ -113,7 +113,18 @@ def reconciliation_sql(spec: TableSpec, upstream: TableRef, table: TableRef, qua
         f"FROM _medallion_by_key b FULL OUTER JOIN _medallion_table_keys t ON {on}")
 
 
+def expected_rows(spec: TableSpec, r: KeyReconciliation) -> int:
+    """Rows the table should hold: one per passing key when it de-duplicates, else every passing row."""
+    return r.passing_keys if spec.dedupe_sequence_by else r.passing_rows
+
+
+def discrepancies(spec: TableSpec, r: KeyReconciliation) -> int:
+    """Keys missing or extra, quarantined rows missing or extra, rows beyond (or short of) the expected: 0 holds."""
+    return (r.missing_keys + r.extra_keys + abs(r.quarantined - r.expected_quarantined)
+            + abs(r.table_rows - expected_rows(spec, r)))
+
+
 def holds(spec: TableSpec, r: KeyReconciliation) -> bool:
-    """Keys equal both ways, quarantine complete, and (no de-duplication) every kept row in the table."""
-    rows_ok = bool(spec.dedupe_sequence_by) or r.table_rows == r.passing_rows
-    return r.missing_keys == 0 and r.extra_keys == 0 and r.quarantined == r.expected_quarantined and rows_ok
+    """Keys equal both ways, quarantine complete, and the table holds one row per key (de-duplicated) or
+    every kept row (not de-duplicated)."""
+    return discrepancies(spec, r) == 0

@@ -26,7 +26,8 @@ from datetime import date, datetime, timedelta, timezone
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, Callable, Iterable
 
-from framework.checks.reconcile import (KeyReconciliation, holds, published_names, reconciliation_sql)
+from framework.checks.reconcile import (KeyReconciliation, discrepancies, holds, published_names,
+                                       reconciliation_sql)
 from framework.checks.results import CheckReport, CheckResult
 from framework.collect import calendar
 from framework.eventlog import EventHistory, latest_update, parse_since, read_with_spark, window_metrics
@@ -213,18 +214,19 @@ def check_reconciliation(ctx: CheckContext) -> Iterable[CheckResult]:
                               "it cannot be re-applied in SQL to the upstream's rows")
             continue
         r = KeyReconciliation.of(ctx.spark.sql(sql).collect()[0])
-        keyed = f"{r.passing_keys} keys" if spec.keys else f"{r.passing_rows} rows"
+        if spec.keys:
+            held = f"{r.table_keys} keys" + (f" in {r.table_rows} rows" if r.table_rows != r.table_keys else "")
+            keyed = f"hold {r.passing_keys} keys, {spec.name} holds {held}: {r.missing_keys} missing, {r.extra_keys} extra"
+        else:
+            keyed = f"are {r.passing_rows} rows, {spec.name} holds {r.table_rows}"
         detail = (f"{upstream.name} {r.upstream_rows} = {r.passing_rows} passing the rules + quarantined "
                   f"{r.expected_quarantined} ({spec.quarantine_table or 'no quarantine table'} {r.quarantined}) "
-                  f"+ dropped {r.dropped}; the passing rows hold {keyed}, {spec.name} holds "
-                  f"{r.table_keys if spec.keys else r.table_rows}: {r.missing_keys} missing, {r.extra_keys} extra")
+                  f"+ dropped {r.dropped}; the passing rows {keyed}")
         if spec.dedupe_sequence_by:
             detail += (f"; {r.superseded} passing row(s) superseded by a later row of their key "
                        f"(updates or discarded duplicates){_window_cdc(ctx, spec)}")
-        discrepancies = r.missing_keys + r.extra_keys + abs(r.quarantined - r.expected_quarantined)
-        if not spec.dedupe_sequence_by:
-            discrepancies += abs(r.table_rows - r.passing_rows)
-        yield CheckResult("reconciliation", spec.name, holds(spec, r), cfg["severity"], discrepancies, 0, detail)
+        yield CheckResult("reconciliation", spec.name, holds(spec, r), cfg["severity"], discrepancies(spec, r), 0,
+                          detail)
 
 
 def _window_cdc(ctx: CheckContext, spec: TableSpec) -> str:

@@ -117,7 +117,7 @@ def test_databricks_checks_ask_for_unity_catalog_names_and_the_bundles_event_log
     assert reconciled["bars"].passed and reconciled["bars"].observed == 0
     assert reconciled["bars"].detail == (
         "bars_raw 100000 = 99995 passing the rules + quarantined 3 (bars_quarantine 3) + dropped 2; the passing "
-        "rows hold 99990 keys, bars holds 99990: 0 missing, 0 extra; 5 passing row(s) superseded by a later row "
+        "rows hold 99990 keys, bars holds 99990 keys: 0 missing, 0 extra; 5 passing row(s) superseded by a later row "
         "of their key (updates or discarded duplicates); in update u1 (started 2026-11-27T22:00:00Z): 99990 "
         "upserted (new keys and updates applied), 5 duplicate(s) discarded"), \
         "flows matched by their fully qualified names; discarded = rows the view's rules saw - dropped - upserted"

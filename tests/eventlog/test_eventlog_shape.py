@@ -230,10 +230,15 @@ def test_reconciliation_by_key_holds_on_the_tables_and_catches_a_lost_key(spark,
     assert bars.passed, bars.detail
     assert bars.detail.startswith(f"bars_raw {day_rows + 7} = {day_rows + 5} passing the rules + quarantined 1 "
                                   f"(bars_quarantine 1) + dropped 1; the passing rows hold {day_rows + 1} keys, "
-                                  f"bars holds {day_rows + 1}: 0 missing, 0 extra; 4 passing row(s) superseded")
+                                  f"bars holds {day_rows + 1} keys: 0 missing, 0 extra; 4 passing row(s) superseded")
     assert bars.detail.endswith(": 3 upserted (new keys and updates applied), 1 duplicate(s) discarded")
     silver = project.storage / "tables" / "silver" / "bars"
     spark.sql(f"DELETE FROM delta.`{silver}` WHERE symbol = 'MSFT'")  # a key lost between bronze and silver
     report = run_checks(CheckContext(spark, loaded, env), ["reconciliation"])
     bars = next(r for r in report.results if r.target == "bars")
-    assert (bars.status, bars.observed) == ("FAIL", 1) and "1 missing, 0 extra" in bars.detail
+    assert (bars.status, bars.observed) == ("FAIL", 2) and "1 missing, 0 extra" in bars.detail, \
+        "a key missing, and one row short of one per key"
+    spark.sql(f"INSERT INTO delta.`{silver}` SELECT * FROM delta.`{silver}` LIMIT 2")  # two rows twice
+    report = run_checks(CheckContext(spark, loaded, env), ["reconciliation"])
+    bars = next(r for r in report.results if r.target == "bars")
+    assert bars.status == "FAIL" and f"bars holds {day_rows} keys in {day_rows + 2} rows" in bars.detail
