@@ -152,6 +152,7 @@ class FlowRun:
     the checkpoint holds a batch it planned but never committed (`_batch_in_flight`)."""
 
     def __post_init__(self) -> None:
+        self.metrics.auto_cdc = self.flow.kind == "merge"  # says so even when no batch runs
         self.checkpoint = self.storage.checkpoint(self.flow.name)
         self.app_id = f"medallion:{self.flow.name}:{flow_identity(self.checkpoint)}"
         self.table_path = self.storage.table_path(self.flow.name)
