@@ -2,8 +2,14 @@
 
 Thresholds and severities come from YAML: the environment's `checks:` section and each spec's
 `quality:` block. What is checked follows from the specs themselves — every silver/gold table with
-`keys` is checked for duplicates, every streamed table is reconciled against its upstream, every
-expectation's pass rate is read from the event log — so a new dataset is checked with no new code.
+`keys` is checked for duplicates, every streamed table is reconciled BY KEY against its upstream from
+the tables themselves (framework/checks/reconcile.py), every expectation's pass rate is read from the
+event log — so a new dataset is checked with no new code.
+
+Only what a Databricks event log documents is read (never the local runtime's `details.medallion_local`),
+and only the events of the window being checked: those since `--since` (the job run's start), else those
+of the newest update — pushed into the read as a timestamp / update filter, so a bad day is not diluted
+by weeks of a continuous update and the read does not grow with the log.
 The calendar checks (freshness, completeness) apply to tables with the market columns `symbol` and
 `trade_date` (daily) or `symbol`, `ts` and `timeframe` (intraday).
 
@@ -20,9 +26,11 @@ from datetime import date, datetime, timedelta, timezone
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, Callable, Iterable
 
+from framework.checks.reconcile import (KeyReconciliation, discrepancies, holds, published_names,
+                                       reconciliation_sql)
 from framework.checks.results import CheckReport, CheckResult
 from framework.collect import calendar
-from framework.eventlog import EventHistory, latest_with_data, read_with_spark, totals, updates_since_reset
+from framework.eventlog import EventHistory, latest_update, parse_since, read_with_spark, window_metrics
 from framework.naming import TableRef, quote_name, sql_string
 from framework.spec.environment import Environment
 from framework.spec.model import TablesSource, TableSpec
@@ -47,12 +55,24 @@ MISSING = "missing"
 """`observed` of a result whose table (or event log) does not exist."""
 
 
+@dataclass(frozen=True)
+class EventWindow:
+    """The events the checks read: since a time (the job run's start), or of one update (the newest)."""
+
+    since: datetime | None
+    update_id: str | None
+    label: str
+    """For people: `since 2026-11-27T22:00:00Z`, `in update 1a2b3c4d (started ...)`."""
+
+
 @dataclass
 class CheckContext:
     spark: "SparkSession"
     project: Project
     env: Environment
     now: datetime = field(default_factory=lambda: datetime.now(timezone.utc))
+    since: datetime | None = None
+    """Read the event log from this time on (`medallion check --since`); None: the newest update's events."""
     _exists: dict[str, bool] = field(default_factory=dict, init=False, repr=False)
 
     def settings(self, check: str) -> dict[str, Any]:
@@ -74,9 +94,24 @@ class CheckContext:
         return self.event_log_ref.quoted
 
     @cached_property
+    def window(self) -> EventWindow:
+        """`since`, else the newest update (asked of the log as a filtered top-1, not by reading it)."""
+        if self.since is not None:
+            return EventWindow(self.since, None, f"since {self.since.strftime('%Y-%m-%dT%H:%M:%SZ')}")
+        latest = latest_update(lambda sql: [tuple(r) for r in self.spark.sql(sql).collect()], self.event_log)
+        if latest is None:
+            return EventWindow(None, None, "(no update in the event log yet)")
+        started = parse_since(latest.timestamp)
+        return EventWindow(started, latest.update_id,
+                           f"in update {latest.update_id[:8]} (started {started.strftime('%Y-%m-%dT%H:%M:%SZ')})")
+
+    @cached_property
     def history(self) -> EventHistory:
-        """The event log, read once for all checks."""
-        return read_with_spark(self.spark, self.event_log)
+        """The events of `window`, read once for all checks (filters pushed into the read)."""
+        window = self.window
+        if window.since is None and window.update_id is None:
+            return EventHistory()
+        return read_with_spark(self.spark, self.event_log, since=window.since, update_id=window.update_id)
 
     def exists(self, ref: TableRef) -> bool:
         """Whether the table exists and this identity can see it (asked once per name)."""
@@ -154,12 +189,15 @@ def check_duplicates(ctx: CheckContext) -> Iterable[CheckResult]:
 
 
 def check_reconciliation(ctx: CheckContext) -> Iterable[CheckResult]:
-    """Every row that entered the upstream is in the table, its quarantine, or counted as dropped/de-duplicated."""
+    """By key, from the tables: the distinct keys of the upstream rows that pass the rules are the table's
+    keys, the rows failing a quarantine rule are in its quarantine table, the rest failed a drop rule
+    (framework/checks/reconcile.py). Holds on every runtime: no event-log number is needed. For a
+    de-duplicated table the detail adds, for the window, the upserts (Databricks' `num_upserted_rows`)
+    and the duplicates discarded (rows entering the AUTO CDC flow — seen by its expectations, minus
+    the rows they dropped — minus the keys upserted)."""
     cfg = ctx.settings("reconciliation")
     streamed = lambda s: isinstance(s.source, TablesSource) and s.source.mode == "stream" and len(s.source.tables) == 1
-    if absent := ctx.missing("reconciliation", ctx.event_log_ref.published, ctx.event_log_ref):
-        yield absent
-        return
+    names = published_names(ctx.project.tables.values(), ctx.env)
     for spec in ctx.tables(streamed):
         upstream = ctx.project.tables[spec.source.tables[0]]
         quarantine = ctx.ref(spec).quarantine() if spec.quarantine_table else None
@@ -169,35 +207,63 @@ def check_reconciliation(ctx: CheckContext) -> Iterable[CheckResult]:
         if absent_tables:
             yield from absent_tables
             continue
-        upstream_rows = ctx.scalar(f"SELECT count(*) FROM {ctx.name(upstream)}")
-        rows = ctx.scalar(f"SELECT count(*) FROM {ctx.name(spec)}")
-        quarantined = ctx.scalar(f"SELECT count(*) FROM {quarantine.quoted}") if quarantine else 0
-        published = ctx.ref(spec).published
-        logged = ctx.log_name(ctx.ref(spec))
-        counted = totals(ctx.history, logged, updates_since_reset(ctx.history, spec.name, published, logged))
-        accounted = rows + quarantined + counted.dropped + counted.deduplicated
-        detail = (f"{upstream.name} {upstream_rows} = {spec.name} {rows} + quarantined {quarantined} "
-                  f"+ dropped {counted.dropped} + de-duplicated {counted.deduplicated}")
-        yield CheckResult("reconciliation", spec.name, accounted == upstream_rows, cfg["severity"], accounted,
-                          upstream_rows, detail)
+        sql = reconciliation_sql(spec, ctx.ref(upstream), ctx.ref(spec), quarantine, ctx.env, names)
+        if sql is None:
+            yield CheckResult("reconciliation", spec.name, False, "warning", "not reconciled", "a SQL transform",
+                              f"the transform is Python ({spec.transform.python if spec.transform else ''}): "
+                              "it cannot be re-applied in SQL to the upstream's rows")
+            continue
+        r = KeyReconciliation.of(ctx.spark.sql(sql).collect()[0])
+        if spec.keys:
+            held = f"{r.table_keys} keys" + (f" in {r.table_rows} rows" if r.table_rows != r.table_keys else "")
+            keyed = f"hold {r.passing_keys} keys, {spec.name} holds {held}: {r.missing_keys} missing, {r.extra_keys} extra"
+        else:
+            keyed = f"are {r.passing_rows} rows, {spec.name} holds {r.table_rows}"
+        detail = (f"{upstream.name} {r.upstream_rows} = {r.passing_rows} passing the rules + quarantined "
+                  f"{r.expected_quarantined} ({spec.quarantine_table or 'no quarantine table'} {r.quarantined}) "
+                  f"+ dropped {r.dropped}; the passing rows {keyed}")
+        if spec.dedupe_sequence_by:
+            detail += (f"; {r.superseded} passing row(s) superseded by a later row of their key "
+                       f"(updates or discarded duplicates){_window_cdc(ctx, spec)}")
+        yield CheckResult("reconciliation", spec.name, holds(spec, r), cfg["severity"], discrepancies(spec, r), 0,
+                          detail)
+
+
+def _window_cdc(ctx: CheckContext, spec: TableSpec) -> str:
+    """`; since ...: 990 upserted, 5 duplicate(s) discarded` from the window's documented event fields."""
+    if not ctx.exists(ctx.event_log_ref):
+        return ""
+    metrics = window_metrics(ctx.history).get(ctx.log_name(ctx.ref(spec)))
+    if metrics is None:
+        return f"; {ctx.window.label}: no batch of {spec.name} in the event log"
+    discarded = metrics.discarded_duplicates
+    return (f"; {ctx.window.label}: {metrics.upserted_rows} upserted (new keys and updates applied), "
+            + (f"{discarded} duplicate(s) discarded" if discarded is not None
+               else "duplicates discarded not in this event log (no expectations report the rows entering the flow)"))
 
 
 def check_expectations(ctx: CheckContext) -> Iterable[CheckResult]:
-    """Pass rate of each expectation in its table's latest update with data, against spec or env thresholds."""
+    """Pass rate of each expectation over the window's events (the job run, else the newest update),
+    against spec or env thresholds: a bad day is judged on its own rows."""
     cfg = ctx.settings("expectations")
     if absent := ctx.missing("expectations", ctx.event_log_ref.published, ctx.event_log_ref):
         yield absent
         return
-    latest = latest_with_data(ctx.history)
-    for table in latest:
-        spec = ctx.project.tables.get(latest[table].name)
+    window = ctx.window
+    checked = {table: m for table, m in sorted(window_metrics(ctx.history).items()) if m.has_data}
+    if not checked:
+        yield CheckResult("expectations", ctx.event_log_ref.published, True, "info", 0, "records checked",
+                          f"no expectation evaluated any record {window.label}")
+        return
+    for table, metrics in checked.items():
+        spec = ctx.project.tables.get(metrics.name)
         quality = spec.quality if spec else {}
         threshold = quality.get("min_pass_rate", cfg["min_pass_rate"])
-        for name, e in sorted(latest[table].expectations.items()):
+        for name, e in sorted(metrics.expectations.items()):
             rate = e.passed / (e.passed + e.failed) if e.passed + e.failed else 1.0
-            yield CheckResult("expectations", f"{latest[table].name}.{name}", rate >= threshold,
+            yield CheckResult("expectations", f"{metrics.name}.{name}", rate >= threshold,
                               quality.get("severity", cfg["severity"]), round(rate, 6), threshold,
-                              f"{e.passed} passed, {e.failed} failed in the latest update with data")
+                              f"{e.passed} passed, {e.failed} failed {window.label}")
 
 
 def check_freshness(ctx: CheckContext) -> Iterable[CheckResult]:

@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 from rich.table import Table
 
-from framework.cli.common import console, env_option, load_valid_project, project_option
+from framework.cli.common import EXIT_USAGE, console, env_option, fail, load_valid_project, project_option
 
 STATUS_STYLE = {"PASS": "green", "WARN": "yellow", "FAIL": "bold red"}
 
@@ -20,8 +20,11 @@ STATUS_STYLE = {"PASS": "green", "WARN": "yellow", "FAIL": "bold red"}
 @click.option("--only", multiple=True, type=click.Choice(["freshness", "completeness", "duplicates",
                                                           "reconciliation", "expectations"]),
               help="Run only these checks (repeatable).")
+@click.option("--since", metavar="TIME",
+              help="Judge expectation pass rates (and de-duplication counts) on the event log from this ISO 8601 "
+                   "time on, e.g. the job run's start (default: the newest update's events).")
 @click.option("-v", "--verbose", is_flag=True, help="List every passing expectation too (default: a count).")
-def check(env_name: str, project_dir: Path | None, output_format: str, only: tuple[str, ...],
+def check(env_name: str, project_dir: Path | None, output_format: str, only: tuple[str, ...], since: str | None,
           verbose: bool) -> None:
     """Check the tables and the event log: freshness, completeness against the NYSE calendar,
     duplicates on keys, cross-layer reconciliation and expectation pass rates.
@@ -30,17 +33,30 @@ def check(env_name: str, project_dir: Path | None, output_format: str, only: tup
     `quality:` block. A table or event log that does not exist is a critical failure. Exit code 1
     when any critical check fails (the job's quality_checks task fails).
 
+    Reconciliation is by key, from the tables: the distinct keys of the upstream rows that pass the
+    rules must be the table's keys, and the rows failing a quarantine rule must be in its quarantine
+    table. For a de-duplicated table it also says how many rows were superseded, and, from the event
+    log, how many keys were upserted and how many duplicates were discarded in the window. The event
+    log is read only for the window: --since, else the newest update (a continuous update can span
+    weeks: pass the job run's start).
+
     Locally the checks start the local engine's Spark; a Databricks environment (three-part Unity
     Catalog names, the pipeline's published event log) is checked on a Databricks cluster, in the
     cluster's own session, as the job's quality_checks task does.
     """
+    from framework.eventlog import parse_since
+
+    try:
+        window_start = parse_since(since) if since is not None else None
+    except ValueError as exc:
+        fail(f"--since: {exc}", EXIT_USAGE)
     project = load_valid_project(project_dir, env_name)
     env = project.environment(env_name)
     from framework.checks.session import checks_session
     from framework.checks.suite import CheckContext, run_checks
 
     with checks_session(env) as spark:
-        report = run_checks(CheckContext(spark, project, env), only or None)
+        report = run_checks(CheckContext(spark, project, env, since=window_start), only or None)
     if output_format == "json":
         click.echo(report.to_json())
     else:

@@ -47,8 +47,9 @@ def run(env_name: str, tables: str | None, full_refresh: str | None, continuous:
         output_format: str, project_dir: Path | None) -> None:
     """Run the pipeline on the embedded PySpark + Delta runtime.
 
-    Triggered (default): process everything new, then stop, and print what each table read, wrote,
-    dropped, quarantined and de-duplicated. When `--tables` leaves out an upstream with unprocessed
+    Triggered (default): process everything new, then stop, and print what each table read, wrote
+    (new rows), updated, dropped, quarantined and discarded as duplicates (a de-duplicated table: a row
+    whose key already had one with a greater or equal sequence value). When `--tables` leaves out an upstream with unprocessed
     input (new landing files, data its reader has not consumed, a stale materialized view), a note says
     so and how to include it. Exit code 0 when every flow succeeded, 1 otherwise.
     """
@@ -164,8 +165,8 @@ class RunDisplay(RunListener):
         with self.lock:
             self._refresh()
             if self.continuous:
-                self.console.print(f"{time.strftime('%H:%M:%S')} {result.table}: {batch.input_rows:,} read, "
-                                   f"{batch.written_rows:,} written ({result.metrics.written_rows:,} since start)")
+                self.console.print(f"{time.strftime('%H:%M:%S')} {result.table}: {batch_line(batch)} "
+                                   f"({result.metrics.written_rows:,} written since start)", highlight=False)
 
     def flow_finished(self, result) -> None:  # type: ignore[no-untyped-def]
         with self.lock:
@@ -178,16 +179,31 @@ class RunDisplay(RunListener):
         self.console.print(Text(text, style="yellow" if text.startswith("note:") else "dim"), soft_wrap=True)
 
 
+def batch_line(m) -> str:  # type: ignore[no-untyped-def]
+    """`1,000 read, 990 written` — for a de-duplicated table also what was updated and what was discarded."""
+    line = f"{m.input_rows:,} read, {m.written_rows:,} written"
+    if m.auto_cdc:
+        line += f", {m.updated_rows:,} updated, {m.deduplicated_rows:,} duplicate(s) discarded"
+    return line
+
+
+NOT_APPLICABLE = "-"
+"""`updated` / `duplicates discarded` of a flow that does not de-duplicate: nothing can be updated or discarded."""
+
+
 def summary_table(result: RunResult) -> Table:
-    """Per table: rows read / written / dropped / quarantined / de-duplicated, and failed expectations."""
+    """Per table: rows read / written (new rows) / updated / dropped / quarantined / duplicates discarded,
+    and failed expectations. A de-duplicated (AUTO CDC) table's rows that passed the expectations are
+    written + updated + duplicates discarded; the other tables show `-` in those two columns."""
     table = Table(title=f"Update {result.update_id[:8]} ({result.env})", title_justify="left")
-    for header in ("table", "status", "read", "written", "dropped", "quarantined", "de-duplicated",
-                   "expectations failed", "time"):
+    for header in ("table", "status", "read", "written", "updated", "dropped", "quarantined",
+                   "duplicates discarded", "expectations failed", "time"):
         table.add_column(header, justify="left" if header in ("table", "status", "expectations failed") else "right")
     for flow in result.flows:
         m = flow.metrics
         failed = ", ".join(f"{name} {counts[1]:,}" for name, counts in m.expectations.items() if counts[1])
+        cdc = (f"{m.updated_rows:,}", f"{m.deduplicated_rows:,}") if m.auto_cdc else (NOT_APPLICABLE, NOT_APPLICABLE)
         table.add_row(flow.table, Text(flow.status.lower(), style=STATUS_STYLE.get(flow.status, "")),
-                      f"{m.input_rows:,}", f"{m.written_rows:,}", f"{m.dropped_rows:,}", f"{m.quarantined_rows:,}",
-                      f"{m.deduplicated_rows:,}", failed, f"{flow.seconds:.1f}s")
+                      f"{m.input_rows:,}", f"{m.written_rows:,}", cdc[0], f"{m.dropped_rows:,}",
+                      f"{m.quarantined_rows:,}", cdc[1], failed, f"{flow.seconds:.1f}s")
     return table

@@ -16,9 +16,12 @@ in the data and the event log, that the files this run landed went all the way t
    `_ingested_at` of those rows: the micro-batch that wrote them reports after it commits.
 4. **Drained.** Every table downstream of an affected bronze table (`framework.graph`, through views,
    quarantine tables included), in dependency order, has a `flow_progress` event newer than the moment
-   its inputs were drained that reports a processed batch (row counts, or COMPLETED) with no backlog
-   left (`metrics.backlog_bytes/records/files` zero when reported). A flow whose inputs wrote no new
-   rows is drained with them (nothing new can reach it, and it may never report).
+   its inputs were drained that reports a processed batch — the row metrics Databricks documents for
+   the flow's kind (`num_output_rows` of an append flow or a materialized view, `num_upserted_rows` /
+   `num_deleted_rows` of an AUTO CDC flow), expectation counts, or COMPLETED — with no backlog left
+   (`metrics.backlog_bytes/records/files` zero when reported). A flow whose inputs wrote no new rows
+   (all of those metrics zero) is drained with them (nothing new can reach it, and it may never report).
+   Only documented fields are read: nothing local-only (`details.medallion_local`).
 5. **Failing.** The pipeline's latest update FAILED or CANCELED, or stopped (COMPLETED/STOPPING): fail
    at once. No file ingested and no flow drained for `stall_seconds`: fail. Not done by the timeout:
    fail. Every failure is one line naming the files and flows still pending.
@@ -38,6 +41,7 @@ from typing import TYPE_CHECKING, Any, Callable, Iterable, Protocol, Sequence
 
 from framework.errors import WorkspaceError, first_line
 from framework.eventlog import EventHistory, FlowProgress, read_with_statements
+from framework.eventlog import parse_since  # noqa: F401  (`--since`, parsed as the checks parse theirs)
 from framework.eventlog.readers import iso_utc
 from framework.naming import INGESTED_AT_COLUMN, SOURCE_FILE_COLUMN, TableRef, quote_name, sql_string
 from framework.spec.environment import Environment, substitute
@@ -135,15 +139,6 @@ class CatchupPlan:
 
     def files_of(self, table: str) -> list[LandedFile]:
         return [f for f in self.files if f.table == table]
-
-
-def parse_since(text: str) -> datetime:
-    """An ISO 8601 time (`Z`, an offset, or none for UTC) -> aware UTC; ValueError with the text otherwise."""
-    try:
-        moment = datetime.fromisoformat(text.strip().replace(" ", "T", 1))
-    except ValueError:
-        raise ValueError(f"`{text}` is not an ISO 8601 time such as 2026-11-27T22:00:00Z") from None
-    return (moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)).astimezone(timezone.utc)
 
 
 def plan_catchup(project: "Project", env: Environment, sources: CatchupSources, since: datetime) -> CatchupPlan:
@@ -279,8 +274,7 @@ def observe(state: CatchupState, sources: CatchupSources, report: Callable[[str]
             continue
         event = next((e for e in events if _at(e) > bound and _processed(e)), None)
         if event is not None:
-            wrote = (event.output_rows or 0) + (event.upserted_rows or 0) > 0 or event.output_rows is None
-            state.drained[flow.name] = Drained(_at(event), wrote)
+            state.drained[flow.name] = Drained(_at(event), event.wrote_rows is not False)
             report(f"{published}: caught up at {_hms(_at(event))}")
 
 
@@ -365,7 +359,8 @@ def _newest_ingestion(state: CatchupState, table: str) -> datetime | None:
 
 
 def _processed(event: FlowProgress) -> bool:
-    """A processed batch (counts) or a finished refresh, with nothing left in its sources."""
+    """A processed batch (its kind's documented row metrics, or expectation counts) or a finished refresh,
+    with nothing left in its sources."""
     return (event.has_counts or event.status == "COMPLETED") and event.backlog_clear
 
 

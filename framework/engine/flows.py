@@ -9,7 +9,9 @@ Every micro-batch (or the single batch of a materialized view) goes through `Flo
 4. rows failing a `drop` rule (quarantine rules are declared as drop rules on the main table, the
    DLT pattern) are removed, the rest is appended, merged (apply_changes, SCD type 1) or, for a
    materialized view, overwrites the table;
-5. the counts go to the run's metrics and, as a `flow_progress` event, to the event log.
+5. the counts go to the run's metrics and, as `flow_progress` events shaped as Databricks documents them
+   for the flow's kind (framework/eventlog/schema.py), to the event log: one for the flow and one for
+   each quarantine table it fed (a flow of its own on Databricks).
 
 Writes are exactly-once: each uses Delta's idempotent-write options (txnAppId = the flow's checkpoint
 identity, txnVersion = the batch id), so a batch replayed after a crash commits nothing twice, and
@@ -36,7 +38,8 @@ from framework.engine.storage import Storage, newest_batch
 from framework.delta_log import never_written
 from framework.engine.tables import ensure_table
 from framework.errors import ExpectationViolation, FilesNotSettled, FlowError, first_line
-from framework.eventlog import EventLogWriter, EventType, Level, flow_progress_details
+from framework.eventlog import LOCAL_DETAILS, EventLogWriter, EventType, Level, flow_progress_details
+from framework.eventlog import FlowKind as LoggedKind
 from framework.naming import INTERNAL_PREFIX, quote_name, sql_string
 from framework.pipeline import failed_rules, latest_per_key
 
@@ -75,6 +78,17 @@ class Flow:
     @property
     def is_stream(self) -> bool:
         return self.kind in ("append", "merge")
+
+    @property
+    def log_kind(self) -> LoggedKind:
+        """How the event log reports the flow (Databricks' metrics differ per kind)."""
+        return {"append": LoggedKind.APPEND, "merge": LoggedKind.AUTO_CDC}.get(self.kind, LoggedKind.MATERIALIZED_VIEW)
+
+    @property
+    def expectation_datasets(self) -> dict[str, str]:
+        """Expectation name -> the dataset declaring it (the `dataset` of its event-log counts)."""
+        declared = {e.name: self.target.name for e in self.target.expectations}
+        return {**declared, **{e.name: self.source.name for e in self.source.expectations}}
 
 
 @dataclass(frozen=True)
@@ -138,6 +152,7 @@ class FlowRun:
     the checkpoint holds a batch it planned but never committed (`_batch_in_flight`)."""
 
     def __post_init__(self) -> None:
+        self.metrics.auto_cdc = self.flow.kind == "merge"  # says so even when no batch runs
         self.checkpoint = self.storage.checkpoint(self.flow.name)
         self.app_id = f"medallion:{self.flow.name}:{flow_identity(self.checkpoint)}"
         self.table_path = self.storage.table_path(self.flow.name)
@@ -246,62 +261,68 @@ class FlowRun:
         if cached:
             flagged = flagged.persist(StorageLevel.MEMORY_AND_DISK)
         try:
-            stats, quarantined = self._write(spark, flagged, dropped, aggregates, fail_rules, cached, batch_id)
+            stats, splits = self._write(spark, flagged, dropped, aggregates, fail_rules, cached, batch_id)
         finally:
             if cached:
                 flagged.unpersist()
         if stats is None:
             return
+        quarantined = sum(splits.values())
         metrics = FlowMetrics(input_rows=stats["rows"], output_rows=stats["rows"] - stats["dropped"],
-                              dropped_rows=stats["dropped"] - quarantined, quarantined_rows=quarantined, batches=1)
+                              dropped_rows=stats["dropped"] - quarantined, quarantined_rows=quarantined, batches=1,
+                              auto_cdc=self.flow.kind == "merge")
         metrics.expectations = {name: [stats["rows"] - stats[f"rule_{i}"], stats[f"rule_{i}"]]
                                 for i, name in enumerate(rules)}
-        written = stats.get("_written")
-        metrics.written_rows = metrics.output_rows if written is None else written
-        metrics.deduplicated_rows = metrics.output_rows - metrics.written_rows if written is not None else 0
-        metrics.upserted_rows = stats.get("_upserted", metrics.written_rows)
+        inserted = stats.get("_inserted")
+        metrics.written_rows = metrics.output_rows if inserted is None else inserted
+        if metrics.auto_cdc:
+            metrics.updated_rows = stats.get("_updated", 0)
+            metrics.upserted_rows = metrics.written_rows + metrics.updated_rows
+            metrics.deduplicated_rows = metrics.output_rows - metrics.upserted_rows
         if has_unknown and stats.get("unknown"):
             self._evolve(sorted({k for keys in stats["unknown"] for k in keys}))
         self.metrics.add(metrics)
-        self._record(spark, metrics, batch_id, time.monotonic() - started)
+        self._record(spark, metrics, splits, batch_id, time.monotonic() - started)
 
     def _write(self, spark: "SparkSession", flagged: "DataFrame", dropped: Any, aggregates: list,
-               fail_rules: list[Expectation], cached: bool, batch_id: int | None) -> tuple[dict | None, int]:
+               fail_rules: list[Expectation], cached: bool,
+               batch_id: int | None) -> tuple[dict | None, dict[str, int]]:
+        """Write the batch: (its statistics, rows written to each quarantine table by name), or (None, {})
+        for an empty micro-batch."""
         from pyspark.sql import Observation
 
         observation = None
         if cached:
             stats = flagged.agg(*aggregates).first().asDict()
             if batch_id is not None and stats["rows"] == 0:
-                return None, 0
+                return None, {}
             self._check_fail_rules(flagged, fail_rules, stats)
             source = flagged
         else:
             observation = Observation()
             source = flagged.observe(observation, *aggregates)
             stats = {}
-        quarantined = 0
         # Quarantine rules are drop rules of the main table too, so a batch that drops nothing has nothing
         # to quarantine: no extra job. (A view's quarantine is replaced on every refresh, even when empty.)
+        written_to = {dataset.name: 0 for dataset, _ in self.flow.splits}
         splits = [] if cached and batch_id is not None and stats["dropped"] == 0 else self.flow.splits
         for dataset, transform in splits:  # the batch is cached whenever there are splits
             rows = transform(source.drop(FAILED))  # it reads internal columns (type errors), writes visible ones
             count = rows.count()
             if count or batch_id is None:  # no empty commits; a view's quarantine is replaced every time
                 self._save(spark, rows, dataset, batch_id, tag=f"{dataset.name}")
-            quarantined += count
+            written_to[dataset.name] = count
         kept = _visible(source.where(~dropped).drop(FAILED))
         if cached and batch_id is not None and stats["rows"] == stats["dropped"]:
-            stats["_written"], stats["_upserted"] = 0, 0  # every row dropped or quarantined: no empty commit
+            stats["_inserted"], stats["_updated"] = 0, 0  # every row dropped or quarantined: no empty commit
         elif self.flow.kind == "merge":
-            inserted, updated = self._merge(spark, kept, batch_id, self._key_ranges(kept, stats))
-            stats["_written"], stats["_upserted"] = inserted, inserted + updated
+            stats["_inserted"], stats["_updated"] = self._merge(spark, kept, batch_id, self._key_ranges(kept, stats))
         else:
             self._save(spark, kept, self.flow.target, batch_id, tag="main",
                        merge_schema=autoloader.state_for(self.checkpoint) is not None)
         if observation is not None:
             stats = {**observation.get, **stats}
-        return stats, quarantined
+        return stats, written_to
 
     def _check_fail_rules(self, flagged: "DataFrame", fail_rules: list[Expectation], stats: dict) -> None:
         from pyspark.sql import functions as F
@@ -462,24 +483,48 @@ class FlowRun:
             self.restart_requested = True
             self.event_log.emit(EventType.FLOW_PROGRESS, f"Flow '{self.flow.name}' found new field(s) {', '.join(added)}; "
                                 "they become columns from the next micro-batch (earlier rows keep them in "
-                                "_rescued_data).", {"flow_progress": {"status": "RUNNING", "schema_evolution":
-                                                                      {"added_columns": added}}},
+                                "_rescued_data).", {"flow_progress": {"status": "RUNNING"},
+                                                    LOCAL_DETAILS: {"schema_evolution": {"added_columns": added}}},
                                 level=Level.WARN, flow=self.flow.name)
 
-    def _record(self, spark: "SparkSession", metrics: FlowMetrics, batch_id: int | None, seconds: float) -> None:
-        details = flow_progress_details("RUNNING" if batch_id is not None else "COMPLETED", self.flow.name, metrics)
-        details["flow_progress"]["batch_id"] = batch_id
-        details["flow_progress"]["duration_seconds"] = round(seconds, 3)
-        message = (f"Flow '{self.flow.name}' has {'processed batch ' + str(batch_id) if batch_id is not None else 'been recomputed'}: "
-                   f"{metrics.input_rows} read, {metrics.written_rows} written")
-        row = self.event_log.event(EventType.FLOW_PROGRESS, message, details, level=Level.METRICS, flow=self.flow.name,
-                                   flow_id=self.app_id, batch_id=batch_id)
-        if batch_id is not None:
-            self.event_log.stage(row, f"{self.app_id}-{batch_id}")
+    def _record(self, spark: "SparkSession", metrics: FlowMetrics, splits: dict[str, int], batch_id: int | None,
+                seconds: float) -> None:
+        """The batch's `flow_progress` events: the flow's, and one per quarantine table it fed (a flow of its
+        own on Databricks, reporting its `num_output_rows`). What Databricks does not log goes to
+        `details.medallion_local` only."""
+        status = "RUNNING" if batch_id is not None else "COMPLETED"
+        kind = self.flow.log_kind
+        local: dict[str, Any] = {"batch_id": batch_id, "duration_seconds": round(seconds, 3),
+                                 "input_rows": metrics.input_rows, "dropped_rows": metrics.dropped_rows,
+                                 "quarantined_rows": metrics.quarantined_rows}
+        if metrics.auto_cdc:
+            local.update(changes_rows=metrics.output_rows, inserted_rows=metrics.written_rows,
+                         updated_rows=metrics.updated_rows, discarded_duplicates=metrics.deduplicated_rows)
+            written = (f"{metrics.written_rows} inserted, {metrics.updated_rows} updated, "
+                       f"{metrics.deduplicated_rows} duplicate(s) discarded")
         else:
-            self.event_log.buffer(row)
+            written = f"{metrics.written_rows} written"
+        details = flow_progress_details(status, kind, metrics, datasets=self.flow.expectation_datasets,
+                                        dataset=self.flow.name, local=local)
+        what = f"processed batch {batch_id}" if batch_id is not None else "been recomputed"
+        rows = [(self.event_log.event(EventType.FLOW_PROGRESS,
+                                      f"Flow '{self.flow.name}' has {what}: {metrics.input_rows} read, {written}",
+                                      details, level=Level.METRICS, flow=self.flow.name, flow_id=self.app_id,
+                                      batch_id=batch_id), "")]
+        for split, count in splits.items():
+            split_kind = LoggedKind.MATERIALIZED_VIEW if kind == LoggedKind.MATERIALIZED_VIEW else LoggedKind.APPEND
+            split_details = flow_progress_details(status, split_kind, FlowMetrics(output_rows=count),
+                                                  local={"batch_id": batch_id})
+            rows.append((self.event_log.event(EventType.FLOW_PROGRESS,
+                                              f"Flow '{split}' has {what}: {count} written", split_details,
+                                              level=Level.METRICS, flow=split, flow_id=f"{self.app_id}:{split}",
+                                              batch_id=batch_id), f"-{split}"))
+        for row, suffix in rows:
+            if batch_id is not None:
+                self.event_log.stage(row, f"{self.app_id}-{batch_id}{suffix}")
+            else:
+                self.event_log.buffer(row)
         if self.changed is not None:
             self.changed.set()
         if self.on_progress:
             self.on_progress(self.metrics, metrics)
-

@@ -49,6 +49,11 @@ class FlowResult:
     attempts: int = 0
     violation: "ExpectationViolation | None" = None
 
+    def __post_init__(self) -> None:
+        # a de-duplicated streaming table is written by an AUTO CDC flow (framework.pipeline.register_table):
+        # its summary tells updates from discarded duplicates even when no batch ran
+        self.metrics.auto_cdc = bool(self.spec.dedupe_sequence_by and self.spec.is_streaming)
+
     @property
     def name(self) -> str:
         return self.spec.name

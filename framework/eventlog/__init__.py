@@ -1,9 +1,10 @@
 """The pipeline event log: its shape, the local writer, and readers that give one typed history.
 
-    schema.py    columns, event types and the events the local runtime writes (DLT's shape)
+    schema.py    columns, event types and the events the local runtime writes (Databricks' documented
+                 shape per flow kind; local-only numbers apart, in `details.medallion_local`)
     writer.py    EventLogWriter: one update's events, appended exactly once
     readers.py   read_with_spark | read_with_statements (Databricks SQL) | read_with_arrow -> EventHistory
-    metrics.py   table_metrics, updates_since_reset, latest_with_data, quality_history over an EventHistory
+    metrics.py   table_metrics, window_metrics, updates_since_reset, latest_with_data, quality_history
 
 The local event log is the Delta table `ops.event_log`; on Databricks the pipeline publishes its own
 (`databricks.event_log_table`). `framework.naming.TableRef.event_log(env)` names both.
@@ -11,17 +12,20 @@ The local event log is the Delta table `ops.event_log`; on Databricks the pipeli
 
 from framework.eventlog.metrics import (ExpectationMetrics, QualityHistory, RunQuality, TableMetrics,
                                         latest_with_data, quality_history, table_metrics, totals,
-                                        updates_since_reset)
+                                        updates_since_reset, window_metrics)
 from framework.eventlog.readers import (EventHistory, ExpectationCount, FlowProgress, UpdateStart, events_sql,
-                                        parse_events, read_with_arrow, read_with_spark, read_with_statements)
-from framework.eventlog.schema import (EVENT_LOG_COMMENT, EVENT_LOG_DDL, EXPECTATIONS_TYPE, EventType, Level,
-                                       flow_progress_details, flow_status_details, pipeline_id)
+                                        latest_update, parse_events, parse_since, read_with_arrow, read_with_spark,
+                                        read_with_statements, timestamp_literal)
+from framework.eventlog.schema import (EVENT_LOG_COMMENT, EVENT_LOG_DDL, EXPECTATIONS_TYPE, LOCAL_DETAILS,
+                                       LOCAL_FIELDS, EventType, FlowKind, Level, flow_progress_details,
+                                       flow_status_details, pipeline_id)
 from framework.eventlog.writer import EventLogWriter
 
 __all__ = [
-    "EVENT_LOG_COMMENT", "EVENT_LOG_DDL", "EXPECTATIONS_TYPE", "EventHistory", "EventLogWriter", "EventType",
-    "ExpectationCount", "ExpectationMetrics", "FlowProgress", "Level", "QualityHistory", "RunQuality",
-    "TableMetrics", "UpdateStart", "events_sql", "flow_progress_details", "flow_status_details",
-    "latest_with_data", "parse_events", "pipeline_id", "quality_history", "read_with_arrow", "read_with_spark",
-    "read_with_statements", "table_metrics", "totals", "updates_since_reset",
+    "EVENT_LOG_COMMENT", "EVENT_LOG_DDL", "EXPECTATIONS_TYPE", "LOCAL_DETAILS", "LOCAL_FIELDS", "EventHistory",
+    "EventLogWriter", "EventType", "ExpectationCount", "ExpectationMetrics", "FlowKind", "FlowProgress", "Level",
+    "QualityHistory", "RunQuality", "TableMetrics", "UpdateStart", "events_sql", "flow_progress_details",
+    "flow_status_details", "latest_update", "latest_with_data", "parse_events", "parse_since", "pipeline_id",
+    "quality_history", "read_with_arrow", "read_with_spark", "read_with_statements", "table_metrics",
+    "timestamp_literal", "totals", "updates_since_reset", "window_metrics",
 ]

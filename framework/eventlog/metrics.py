@@ -33,18 +33,29 @@ class ExpectationMetrics:
 
 @dataclass
 class TableMetrics:
-    """Rows of one table over one or more updates, from the event log."""
+    """Rows of one table over one or more updates, from the event log: the documented counts per flow
+    kind (and the local runtime's own numbers when the log has them, see `local`)."""
 
     table: str
     """As the log names it: the published name (`silver.bars` locally)."""
     status: str | None = None
-    rows_read: int = 0
-    rows_written: int = 0
-    dropped: int = 0
-    """Removed by drop expectations only (quarantined rows are counted in `quarantined`)."""
+    output_rows: int = 0
+    """`num_output_rows`: rows an append flow or a materialized view wrote."""
+    upserted_rows: int = 0
+    """`num_upserted_rows`: keys an AUTO CDC flow inserted or updated."""
+    deleted_rows: int = 0
+    """`num_deleted_rows`: keys an AUTO CDC flow deleted."""
+    auto_cdc: bool = False
+    """The table is written by an AUTO CDC flow (its events carry upserted/deleted rows)."""
+    dropped_records: int = 0
+    """`dropped_records`: rows drop expectations removed, quarantined rows included."""
     quarantined: int = 0
-    deduplicated: int = 0
+    """`num_output_rows` of the table's quarantine flow (`<table>_quarantine`)."""
+    checked: int | None = None
+    """Rows the expectations saw (the largest passed + failed of an event, summed); None without expectations."""
     expectations: dict[str, ExpectationMetrics] = field(default_factory=dict)
+    local: dict[str, int] = field(default_factory=dict)
+    """LOCAL ONLY: `details.medallion_local` counters summed (empty for a Databricks log)."""
 
     @property
     def name(self) -> str:
@@ -55,16 +66,48 @@ class TableMetrics:
     def has_data(self) -> bool:
         return any(e.checked for e in self.expectations.values())
 
+    @property
+    def dropped(self) -> int:
+        """Rows removed by drop rules only (quarantined rows are counted in `quarantined`)."""
+        return self.dropped_records - self.quarantined
+
+    @property
+    def entered(self) -> int | None:
+        """Rows that passed the expectations into the flow's write (an AUTO CDC flow's merge): the rows
+        the expectations saw minus those they dropped — documented fields only; else the local count."""
+        if self.checked is not None:
+            return self.checked - self.dropped_records
+        return self.local.get("changes_rows") if self.auto_cdc else None
+
+    @property
+    def discarded_duplicates(self) -> int | None:
+        """AUTO CDC: rows that changed nothing because a row of their key with a greater (or equal)
+        sequence value won: rows entering the flow minus keys upserted or deleted. None when neither
+        the documented fields (expectations) nor the local ones tell how many rows entered."""
+        if not self.auto_cdc or (entered := self.entered) is None:
+            return None
+        return entered - self.upserted_rows - self.deleted_rows
+
     def add(self, other: "TableMetrics") -> None:
-        self.rows_read += other.rows_read
-        self.rows_written += other.rows_written
-        self.dropped += other.dropped
+        self.output_rows += other.output_rows
+        self.upserted_rows += other.upserted_rows
+        self.deleted_rows += other.deleted_rows
+        self.auto_cdc = self.auto_cdc or other.auto_cdc
+        self.dropped_records += other.dropped_records
         self.quarantined += other.quarantined
-        self.deduplicated += other.deduplicated
+        if other.checked is not None:
+            self.checked = (self.checked or 0) + other.checked
+        for key, value in other.local.items():
+            self.local[key] = self.local.get(key, 0) + value
         for name, e in other.expectations.items():
             mine = self.expectations.setdefault(name, ExpectationMetrics(name))
             mine.passed += e.passed
             mine.failed += e.failed
+
+
+LOCAL_COUNTERS = ("input_rows", "dropped_rows", "quarantined_rows", "changes_rows", "inserted_rows", "updated_rows",
+                  "discarded_duplicates")
+"""The `details.medallion_local` numbers that add up over batches."""
 
 
 def table_metrics(history: EventHistory, updates: Iterable[str] | None = None) -> dict[str, TableMetrics]:
@@ -76,11 +119,18 @@ def table_metrics(history: EventHistory, updates: Iterable[str] | None = None) -
         latest = history.latest_update_id()
         updates = [latest] if latest else []
     chosen = set(updates)
+    return window_metrics(EventHistory(history.updates, tuple(e for e in history.progress if e.update_id in chosen)))
+
+
+def window_metrics(history: EventHistory) -> dict[str, TableMetrics]:
+    """Per-table counts and expectation results of every event in `history` — read for a window (e.g.
+    `read_with_spark(..., since=job start)`), so a continuous update spanning weeks counts this run only.
+
+    Keys are the log's table names; a quarantine flow's `num_output_rows` becomes its table's `quarantined`.
+    """
     result: dict[str, TableMetrics] = {}
     quarantine_rows: dict[str, int] = {}
     for event in history.progress:
-        if event.update_id not in chosen:
-            continue
         if is_quarantine_name(event.flow):
             base = quarantined_table(event.flow)
             quarantine_rows[base] = quarantine_rows.get(base, 0) + (event.output_rows or 0)
@@ -91,23 +141,22 @@ def table_metrics(history: EventHistory, updates: Iterable[str] | None = None) -
         if event.has_counts:
             _add_event(metrics, event)
     for table, count in quarantine_rows.items():
-        if table in result and result[table].quarantined == 0 and count:
-            # a Databricks log: the quarantine flow's output, and the main table's drops included them
-            result[table].quarantined = count
-            result[table].dropped -= count
+        if table in result:
+            result[table].quarantined += count
     return result
 
 
 def _add_event(metrics: TableMetrics, event: FlowProgress) -> None:
-    quarantined = event.quarantined_records or 0
-    dropped_all = event.dropped_records or 0
-    output = event.output_rows or 0
-    dedup = event.deduplicated_rows or 0
-    metrics.quarantined += quarantined
-    metrics.dropped += dropped_all - quarantined
-    metrics.deduplicated += dedup
-    metrics.rows_written += event.written_rows if event.written_rows is not None else output - dedup
-    metrics.rows_read += event.input_rows if event.input_rows is not None else output + dropped_all
+    metrics.output_rows += event.output_rows or 0
+    metrics.upserted_rows += event.upserted_rows or 0
+    metrics.deleted_rows += event.deleted_rows or 0
+    metrics.auto_cdc = metrics.auto_cdc or event.is_auto_cdc
+    metrics.dropped_records += event.dropped_records or 0
+    if (checked := event.checked_rows) is not None:
+        metrics.checked = (metrics.checked or 0) + checked
+    for key in LOCAL_COUNTERS:
+        if (value := event.local_count(key)) is not None:
+            metrics.local[key] = metrics.local.get(key, 0) + value
     for item in event.expectations:
         e = metrics.expectations.setdefault(item.name, ExpectationMetrics(item.name))
         e.passed += item.passed
@@ -180,12 +229,15 @@ class QualityHistory:
 
 
 def quality_history(history: EventHistory, runs: int = 12) -> dict[str, QualityHistory]:
-    """The newest `runs` updates with checked records, per table (keyed by the table's own name)."""
+    """The newest `runs` updates with checked records, per table (keyed by the table's own name: the
+    table the flow writes, whichever of its datasets declares the expectation)."""
     totals_: dict[tuple[str, str], dict[str, list[int]]] = {}
     started: dict[tuple[str, str], str] = {}
     for event in history.progress:
         for item in event.expectations:
-            key = (item.dataset.split(".")[-1], event.update_id)
+            # the table the flow writes, not the dataset declaring the rule (a de-duplicated table's
+            # rules are declared on its `__changes` view)
+            key = (event.table, event.update_id)
             counts = totals_.setdefault(key, {}).setdefault(item.name, [0, 0])
             counts[0] += item.passed
             counts[1] += item.failed

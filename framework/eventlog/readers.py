@@ -25,7 +25,8 @@ from typing import TYPE_CHECKING, Any, Callable, Iterable, Sequence
 
 from framework.delta_log import read_snapshot
 from framework.errors import DeltaLogError
-from framework.eventlog.schema import EventType
+from framework.eventlog.schema import LOCAL_DETAILS, EventType
+from framework.naming import sql_string
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
@@ -37,6 +38,14 @@ FROM {table}
 WHERE event_type IN ('create_update', 'flow_progress'){since}
 ORDER BY timestamp
 """
+LATEST_UPDATE_SQL = """
+SELECT origin.update_id AS update_id, timestamp
+FROM {table}
+WHERE event_type = 'create_update'
+ORDER BY timestamp DESC
+LIMIT 1
+"""
+"""The newest update's id and start: a filtered top-1 the engine computes, not a read of the log."""
 COLUMNS = ("update_id", "timestamp", "event_type", "flow_name", "dataset_name", "details")
 BACKLOG_METRICS = ("backlog_bytes", "backlog_records", "backlog_files")
 """`details:flow_progress.metrics.*` a Databricks streaming flow reports about what its sources still hold."""
@@ -64,7 +73,10 @@ class UpdateStart:
 
 @dataclass(frozen=True)
 class FlowProgress:
-    """A `flow_progress` event: a flow's status and, for a processed batch, its counts."""
+    """A `flow_progress` event: a flow's status and, for a processed batch, its documented counts.
+
+    Only what a Databricks event log documents is read from `details.flow_progress`; the local
+    runtime's own numbers (`details.medallion_local`) are in `local`, empty for a Databricks log."""
 
     update_id: str
     timestamp: str
@@ -72,18 +84,21 @@ class FlowProgress:
     flow: str
     """The flow (= table) name as the log writes it, backticks removed: `silver.bars` locally."""
     status: str | None = None
-    input_rows: int | None = None
     output_rows: int | None = None
-    written_rows: int | None = None
-    deduplicated_rows: int | None = None
-    dropped_records: int | None = None
-    """Rows drop expectations removed, quarantined rows included (DLT's meaning)."""
-    quarantined_records: int | None = None
-    expectations: tuple[ExpectationCount, ...] = ()
+    """`metrics.num_output_rows`: append flows and materialized views (not AUTO CDC flows)."""
     upserted_rows: int | None = None
+    """`metrics.num_upserted_rows`: AUTO CDC flows."""
+    deleted_rows: int | None = None
+    """`metrics.num_deleted_rows`: AUTO CDC flows."""
+    dropped_records: int | None = None
+    """`data_quality.dropped_records`: rows drop expectations removed, quarantined rows included."""
+    expectations: tuple[ExpectationCount, ...] = ()
     backlog: tuple[float, ...] = ()
     """The backlog metrics Databricks reports for a streaming flow's sources (`metrics.backlog_bytes`,
     `backlog_records`, `backlog_files`), those present; the local runtime reports none."""
+    local: tuple[tuple[str, Any], ...] = ()
+    """`details.medallion_local` (LOCAL ONLY, see `framework.eventlog.schema.LOCAL_FIELDS`): never
+    needed by a check or the catch-up wait."""
 
     @property
     def table(self) -> str:
@@ -93,8 +108,29 @@ class FlowProgress:
         return self.flow.split(".")[-1]
 
     @property
+    def is_auto_cdc(self) -> bool:
+        return self.upserted_rows is not None or self.deleted_rows is not None
+
+    @property
     def has_counts(self) -> bool:
-        return self.output_rows is not None or bool(self.expectations)
+        """A processed batch: any documented row metric (per flow kind) or expectation counts."""
+        return (self.output_rows is not None or self.upserted_rows is not None or self.deleted_rows is not None
+                or bool(self.expectations))
+
+    @property
+    def wrote_rows(self) -> bool | None:
+        """Whether the batch changed the table (rows appended, written, upserted or deleted); None when
+        the event has no row metric (e.g. a refresh that reports only its status)."""
+        counts = [c for c in (self.output_rows, self.upserted_rows, self.deleted_rows) if c is not None]
+        return sum(counts) > 0 if counts else None
+
+    @property
+    def checked_rows(self) -> int | None:
+        """Rows the flow's expectations saw (each sees every row), None without expectations."""
+        return max(e.passed + e.failed for e in self.expectations) if self.expectations else None
+
+    def local_count(self, name: str) -> int | None:
+        return _int(dict(self.local).get(name))
 
     @property
     def backlog_clear(self) -> bool:
@@ -120,21 +156,52 @@ class EventHistory:
 # readers
 # ---------------------------------------------------------------------------------------------------
 
-def events_sql(table: str, since: datetime | None = None) -> str:
-    """The one query both SQL readers run. `table` is a (quoted) table name."""
-    where = f" AND timestamp >= TIMESTAMP'{since.strftime('%Y-%m-%d %H:%M:%S')}'" if since else ""
+def events_sql(table: str, since: datetime | None = None, update_id: str | None = None) -> str:
+    """The one query both SQL readers run. `table` is a (quoted) table name; `since` (aware, or naive
+    UTC) and `update_id` become filters of the read itself (Delta skips files by their timestamp
+    statistics), so a log that grows for years is never read whole."""
+    where = ""
+    if since is not None:
+        where += f" AND timestamp >= {timestamp_literal(since)}"
+    if update_id is not None:
+        where += f" AND origin.update_id = {sql_string(update_id)}"
     return EVENTS_SQL.format(table=table, since=where)
 
 
-def read_with_spark(spark: "SparkSession", table: str, since: datetime | None = None) -> EventHistory:
-    rows = spark.sql(events_sql(table, since)).collect()
+def timestamp_literal(moment: datetime) -> str:
+    """`TIMESTAMP'2026-11-27 22:00:00+00:00'`: UTC spelt out, whatever the session's time zone (a
+    Databricks cluster's may not be UTC). Whole seconds, rounded down: the bound never cuts an event."""
+    utc = moment.astimezone(timezone.utc) if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+    return f"TIMESTAMP'{utc.strftime('%Y-%m-%d %H:%M:%S')}+00:00'"
+
+
+def parse_since(text: str) -> datetime:
+    """An ISO 8601 time (`Z`, an offset, or none for UTC) -> aware UTC; ValueError with the text otherwise."""
+    try:
+        moment = datetime.fromisoformat(text.strip().replace(" ", "T", 1))
+    except ValueError:
+        raise ValueError(f"`{text}` is not an ISO 8601 time such as 2026-11-27T22:00:00Z") from None
+    return (moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)).astimezone(timezone.utc)
+
+
+def read_with_spark(spark: "SparkSession", table: str, since: datetime | None = None,
+                    update_id: str | None = None) -> EventHistory:
+    rows = spark.sql(events_sql(table, since, update_id)).collect()
     return parse_events(tuple(row[c] for c in COLUMNS) for row in rows)
 
 
 def read_with_statements(execute: Callable[[str], Sequence[Sequence[Any]]], table: str,
-                         since: datetime | None = None) -> EventHistory:
+                         since: datetime | None = None, update_id: str | None = None) -> EventHistory:
     """`execute(sql)` runs one statement (e.g. on a SQL warehouse) and returns its rows as sequences."""
-    return parse_events(execute(events_sql(table, since)))
+    return parse_events(execute(events_sql(table, since, update_id)))
+
+
+def latest_update(execute: Callable[[str], Sequence[Sequence[Any]]], table: str) -> UpdateStart | None:
+    """The newest update (id and start) of the log, or None when it has none."""
+    rows = list(execute(LATEST_UPDATE_SQL.format(table=table)))
+    if not rows or rows[0][0] is None:
+        return None
+    return UpdateStart(str(rows[0][0]), iso_utc(rows[0][1]))
 
 
 def read_with_arrow(table_path: Path) -> EventHistory:
@@ -177,12 +244,14 @@ def parse_events(rows: Iterable[Sequence[Any]]) -> EventHistory:
         elif event_type == EventType.FLOW_PROGRESS:
             flow = _plain_name(flow_name or dataset_name)
             if flow:
-                progress.append(_flow_progress(str(update_id or when), when, flow, data.get("flow_progress") or {}))
+                progress.append(_flow_progress(str(update_id or when), when, flow, data.get("flow_progress") or {},
+                                               _as_dict(data.get(LOCAL_DETAILS))))
     ordered = sorted(updates.values(), key=lambda u: (u.timestamp, u.update_id))
     return EventHistory(tuple(ordered), tuple(progress))
 
 
-def _flow_progress(update_id: str, when: str, flow: str, details: dict[str, Any]) -> FlowProgress:
+def _flow_progress(update_id: str, when: str, flow: str, details: dict[str, Any],
+                   local: dict[str, Any]) -> FlowProgress:
     metrics = details.get("metrics") or {}
     quality = details.get("data_quality") or {}
     expectations = tuple(
@@ -190,15 +259,14 @@ def _flow_progress(update_id: str, when: str, flow: str, details: dict[str, Any]
                          _int(item.get("passed_records")) or 0, _int(item.get("failed_records")) or 0)
         for item in _as_list(quality.get("expectations")) if isinstance(item, dict) and "name" in item)
     return FlowProgress(update_id, when, flow, details.get("status"),
-                        input_rows=_int(metrics.get("num_input_rows")),
                         output_rows=_int(metrics.get("num_output_rows")),
-                        written_rows=_int(metrics.get("num_written_rows")),
-                        deduplicated_rows=_int(metrics.get("num_deduplicated_rows")),
+                        upserted_rows=_int(metrics.get("num_upserted_rows")),
+                        deleted_rows=_int(metrics.get("num_deleted_rows")),
                         dropped_records=_int(quality.get("dropped_records")),
-                        quarantined_records=_int(quality.get("quarantined_records")),
-                        expectations=expectations, upserted_rows=_int(metrics.get("num_upserted_rows")),
+                        expectations=expectations,
                         backlog=tuple(value for key in BACKLOG_METRICS
-                                      if (value := _float(metrics.get(key))) is not None))
+                                      if (value := _float(metrics.get(key))) is not None),
+                        local=tuple(sorted((str(k), v) for k, v in local.items() if not isinstance(v, (dict, list)))))
 
 
 def iso_utc(value: Any) -> str:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime, timezone
 from typing import Any
 
 from pyspark.sql import Row
@@ -37,6 +37,8 @@ class CannedTable:
     """The trading dates of each symbol, for the query listing a gappy symbol's missing sessions."""
     minute_sets: dict[tuple[str, date], list[int]] = field(default_factory=dict)
     """The bar minutes (epoch seconds) of a (symbol, trade_date), for the query naming missing minutes."""
+    reconcile: dict[str, int] = field(default_factory=dict)
+    """The answer of the key reconciliation of the table reading this one (framework/checks/reconcile.py)."""
 
 
 @dataclass
@@ -60,14 +62,16 @@ class RecordingCluster:
         self.catalog = Catalog()
         self.conf_sets: list[tuple[str, str]] = []
 
+    def _events(self, text: str) -> list[Row]:
+        return _answer_events(self, text)
+
     def sql(self, text: str) -> "_Result":
         self.sql_texts.append(text)
         match = FROM.search(text)
         assert match, f"no quoted FROM name in {text!r}"
         name = unquote(match.group(1))
         if name == self.event_log:
-            return _Result([Row(update_id=u, timestamp=t, event_type=e, flow_name=f, dataset_name=d, details=x)
-                            for u, t, e, f, d, x in self.events])
+            return _Result(self._events(text))
         table = self.tables.get(name)
         if table is None:
             raise RuntimeError(f"[TABLE_OR_VIEW_NOT_FOUND] The table or view `{name}` cannot be found.")
@@ -86,7 +90,31 @@ class RecordingCluster:
             return _Result([Row(**minute) for minute in table.minutes])
         if re.fullmatch(r"SELECT count\(\*\) FROM \S+", text.strip()):
             return _Result([Row(count=table.rows)])
+        if "AS passing_keys" in text:  # the key reconciliation, whose first FROM is the upstream table
+            return _Result([Row(**table.reconcile)])
         raise AssertionError(f"the stand-in does not know this statement: {text!r}")
+
+
+def _events_where(text: str) -> tuple[str | None, str | None]:
+    since = re.search(r"timestamp >= TIMESTAMP'([^']+)'", text)
+    update = re.search(r"origin\.update_id = '([^']+)'", text)
+    return (since.group(1) if since else None), (update.group(1) if update else None)
+
+
+def _moment(text: str) -> datetime:
+    moment = datetime.fromisoformat(text.replace("Z", "+00:00").replace(" ", "T", 1))
+    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+
+
+def _answer_events(cluster: "RecordingCluster", text: str) -> list[Row]:
+    """The event log's answer, filtered as the statement asks (time floor, update), as Spark would."""
+    if "LIMIT 1" in text and "'create_update'" in text:
+        starts = sorted((t, u) for u, t, e, *_ in cluster.events if e == "create_update")
+        return [Row(update_id=starts[-1][1], timestamp=starts[-1][0])] if starts else []
+    since, update = _events_where(text)
+    return [Row(update_id=u, timestamp=t, event_type=e, flow_name=f, dataset_name=d, details=x)
+            for u, t, e, f, d, x in cluster.events
+            if (since is None or _moment(t) >= _moment(since)) and (update is None or u == update)]
 
 
 @dataclass

@@ -82,9 +82,23 @@ class Timeline:
 
     def progress(self, when: datetime, flow: str, rows: int | None = None, status: str = "RUNNING",
                  **metrics: float) -> None:
+        """An append flow's or a materialized view's event: `num_output_rows` (documented for those kinds)."""
         details: dict[str, Any] = {"status": status}
         if rows is not None or metrics:
             details["metrics"] = {**({"num_output_rows": rows} if rows is not None else {}), **metrics}
+        self.events.append((when, flow, details))
+
+    def cdc(self, when: datetime, flow: str, upserted: int, deleted: int = 0,
+            expectations: dict[str, tuple[int, int]] | None = None, view: str = "", **metrics: float) -> None:
+        """An AUTO CDC flow's event as documented: `num_upserted_rows` and `num_deleted_rows`, never
+        `num_output_rows`; the expectations of the view it reads (`view`) under `data_quality`."""
+        details: dict[str, Any] = {"status": "RUNNING", "metrics": {"num_upserted_rows": upserted,
+                                                                   "num_deleted_rows": deleted, **metrics}}
+        if expectations:
+            details["data_quality"] = {
+                "dropped_records": sum(failed for _, failed in expectations.values()),
+                "expectations": [{"name": name, "dataset": view, "passed_records": passed, "failed_records": failed}
+                                 for name, (passed, failed) in expectations.items()]}
         self.events.append((when, flow, details))
 
     # --- answering like a warehouse -----------------------------------------------------------
@@ -95,8 +109,9 @@ class Timeline:
             raise StatementFailure(f"[TABLE_OR_VIEW_NOT_FOUND] The table or view `{table}` cannot be found.")
         if table == EVENT_LOG:
             since = re.search(r"timestamp >= TIMESTAMP'([^']+)'", sql)
-            floor = datetime.fromisoformat(since.group(1)).replace(tzinfo=timezone.utc) if since else T0.min.replace(
-                tzinfo=timezone.utc)
+            assert since, f"every read of the event log is bounded by time: {sql}"
+            floor = datetime.fromisoformat(since.group(1))
+            assert floor.tzinfo is not None, f"the bound spells its time zone out: {sql}"
             return [["u-continuous", iso(when), "flow_progress", self.flow_spelling(flow), self.flow_spelling(flow),
                      json.dumps({"flow_progress": details})]
                     for when, flow, details in sorted(self.events, key=lambda e: e[0]) if floor <= when <= now]

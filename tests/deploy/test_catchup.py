@@ -47,20 +47,38 @@ def prod(server: WorkspaceServer):  # noqa: F811
     return project, env, server, pipeline, clock, timeline, paths, sources
 
 
+BARS_RULES = ("well_formed", "keys_present", "in_session")
+"""A few of silver.bars' rules, declared on its `bars__changes` view (the AUTO CDC flow's source)."""
+
+
+def bars_quality(rows: int, failed: int = 0) -> dict[str, tuple[int, int]]:
+    return {name: (rows - (failed if name == "in_session" else 0), failed if name == "in_session" else 0)
+            for name in BARS_RULES}
+
+
 def record_good_day(timeline: Timeline, paths: dict[str, str]) -> None:
-    """Lagging, then caught up: two bronze batches, silver working off a backlog, gold refreshing twice."""
+    """Lagging, then caught up: two bronze batches, silver working off a backlog, gold refreshing twice.
+
+    Every event as Databricks documents it for its flow's kind: the bronze append flows and the
+    quarantine tables report `num_output_rows`; silver's AUTO CDC flows `num_upserted_rows` and
+    `num_deleted_rows` only, with the expectations of the view they read (`bars__changes`); the gold
+    materialized views COMPLETED with `num_output_rows`, or with no metric at all."""
     timeline.ingest("bars_raw", paths[B0], at("22:02:30"))
     timeline.progress(at("22:02:40"), "bronze.bars_raw", rows=6_000, backlog_files=1)
     timeline.ingest("nyse_sessions_raw", paths[CAL], at("22:02:30"))
     timeline.progress(at("22:02:40"), "bronze.nyse_sessions_raw", rows=1)
     timeline.ingest("bars_raw", paths[B1], at("22:04:00"))
     timeline.progress(at("22:04:10"), "bronze.bars_raw", rows=6_000, backlog_files=0)
-    timeline.progress(at("22:03:00"), "silver.bars", rows=5_990, backlog_bytes=0)  # the first batch only
-    timeline.progress(at("22:03:00"), "silver.trading_sessions", rows=1)
+    timeline.cdc(at("22:03:00"), "silver.bars", 5_990, expectations=bars_quality(5_990), view="bars__changes",
+                 backlog_bytes=0)  # the first batch only
+    timeline.cdc(at("22:03:00"), "silver.trading_sessions", 1, expectations={"valid_session": (1, 0)},
+                 view="trading_sessions__changes")
     timeline.progress(at("22:03:00"), "silver.trading_sessions_quarantine", rows=0)
     timeline.progress(at("22:03:30"), "gold.daily_bars", rows=12, status="COMPLETED")  # before b001: no
-    timeline.progress(at("22:04:20"), "silver.bars", rows=4_000, backlog_bytes=2_000_000)  # still behind
-    timeline.progress(at("22:04:50"), "silver.bars", rows=1_990, backlog_bytes=0)
+    timeline.cdc(at("22:04:20"), "silver.bars", 4_000, expectations=bars_quality(4_000), view="bars__changes",
+                 backlog_bytes=2_000_000)  # still behind
+    timeline.cdc(at("22:04:50"), "silver.bars", 1_990, expectations=bars_quality(1_992, 2), view="bars__changes",
+                 backlog_bytes=0)
     timeline.progress(at("22:04:50"), "silver.bars_quarantine", rows=2)
     timeline.progress(at("22:05:30"), "gold.daily_bars", rows=12, status="COMPLETED")
     timeline.progress(at("22:06:00"), "gold.daily_indicators", status="COMPLETED")
@@ -104,7 +122,7 @@ def test_already_caught_up_returns_at_the_first_look(prod):
         f"'dbfs:/Volumes/{CATALOG}/bronze/landing/bars/{B1}') GROUP BY `_source_file`")
     events = [s for s in server.statements if "pipeline_event_log" in s]
     assert len(events) == 1 and f"FROM `{CATALOG}`.`ops`.`pipeline_event_log`" in events[0]
-    assert "timestamp >= TIMESTAMP'2026-11-27 22:02:30'" in events[0], "events read from the first ingestion on"
+    assert "timestamp >= TIMESTAMP'2026-11-27 22:02:30+00:00'" in events[0], "events read from the first ingestion on"
 
 
 def test_lagging_then_caught_up(prod):
@@ -181,15 +199,54 @@ def test_a_flow_that_wrote_nothing_new_releases_its_readers(prod):
     timeline.progress(at("22:02:40"), "bronze.bars_raw", rows=12_000)
     timeline.ingest("nyse_sessions_raw", paths[CAL], at("22:02:30"))
     timeline.progress(at("22:02:40"), "bronze.nyse_sessions_raw", rows=1)
-    timeline.progress(at("22:03:00"), "silver.bars", rows=0, backlog_bytes=0)
+    timeline.cdc(at("22:03:00"), "silver.bars", 0, backlog_bytes=0)
     timeline.progress(at("22:03:00"), "silver.bars_quarantine", rows=12_000)
-    timeline.progress(at("22:03:00"), "silver.trading_sessions", rows=0)
+    timeline.cdc(at("22:03:00"), "silver.trading_sessions", 0)
     timeline.progress(at("22:03:00"), "silver.trading_sessions_quarantine", rows=1)
     lines: list[str] = []
     wait(project, env, sources, clock, lines)
     assert clock.now() == at("22:03:00"), "the poll that sees silver write nothing releases gold at once"
     assert [line.split(":")[0] for line in lines if "no new rows reached it" in line] == [
         f"{CATALOG}.gold.daily_bars", f"{CATALOG}.gold.daily_indicators", f"{CATALOG}.gold.symbol_summary"]
+
+
+def test_auto_cdc_flows_that_only_discarded_duplicates_release_their_readers(prod):
+    """Today's files repeat bars already in silver: the AUTO CDC flows saw every row (their views'
+    expectations say so) and upserted none. Databricks logs no `num_output_rows` for them — only
+    `num_upserted_rows` / `num_deleted_rows`, both 0 — so gold has nothing to refresh for."""
+    project, env, _, _, clock, timeline, paths, sources = prod
+    for name in (B0, B1):
+        timeline.ingest("bars_raw", paths[name], at("22:02:30"))
+    timeline.progress(at("22:02:40"), "bronze.bars_raw", rows=12_000)
+    timeline.ingest("nyse_sessions_raw", paths[CAL], at("22:02:30"))
+    timeline.progress(at("22:02:40"), "bronze.nyse_sessions_raw", rows=1)
+    timeline.cdc(at("22:03:00"), "silver.bars", 0, expectations=bars_quality(12_000), view="bars__changes",
+                 backlog_bytes=0)
+    timeline.progress(at("22:03:00"), "silver.bars_quarantine", rows=0)
+    timeline.cdc(at("22:03:00"), "silver.trading_sessions", 0, expectations={"valid_session": (1, 0)},
+                 view="trading_sessions__changes")
+    timeline.progress(at("22:03:00"), "silver.trading_sessions_quarantine", rows=0)
+    lines: list[str] = []
+    _, result = wait(project, env, sources, clock, lines)
+    assert clock.now() == at("22:03:00") and result.flows == 7
+    assert [line.split(":")[0] for line in lines if "no new rows reached it" in line] == [
+        f"{CATALOG}.gold.daily_bars", f"{CATALOG}.gold.daily_indicators", f"{CATALOG}.gold.symbol_summary"]
+
+
+def test_auto_cdc_progress_without_expectations_is_a_processed_batch(prod):
+    """An AUTO CDC flow's event with its two documented metrics and nothing else (no expectation counts
+    on it) still reports a processed batch: silver catches up, and its upserts wake gold."""
+    project, env, _, _, clock, timeline, paths, sources = prod
+    record_good_day(timeline, paths)
+    for i, (when, flow, details) in enumerate(timeline.events):
+        if flow.startswith("silver.") and "quarantine" not in flow:
+            timeline.events[i] = (when, flow, {k: v for k, v in details.items() if k != "data_quality"})
+    assert all("num_output_rows" not in d.get("metrics", {}) for _, f, d in timeline.events
+               if f in ("silver.bars", "silver.trading_sessions"))
+    lines: list[str] = []
+    wait(project, env, sources, clock, lines)
+    assert clock.now() == at("22:06:30")
+    assert any(line.endswith("silver.bars: caught up at 22:04:50Z") for line in lines)
 
 
 def test_tables_not_created_yet_are_waited_for_and_named(prod):
@@ -288,10 +345,13 @@ def test_the_catchup_statements_run_on_spark(spark, local_project):
         register_table(spark, ref.published, ref.path)
     origin = lambda flow: tuple(flow if f in ("flow_name", "dataset_name") else "x" for f in ORIGIN_FIELDS) + (1,)  # noqa: E731
     seconds_after = {"bronze": 5, "silver": 10, "daily_bars": 15, "daily_indicators": 20, "symbol_summary": 20}
+    auto_cdc = {"cu_silver.bars", "cu_silver.trading_sessions"}  # documented: upserted/deleted, no num_output_rows
     rows = [("e1", "{}", origin(flow), ingested + timedelta(seconds=seconds_after.get(
                 flow.split(".")[-1], seconds_after.get(flow.split(".")[0][3:], 0))), "", "INFO", "STABLE", None,
              json.dumps({"flow_progress": {"status": "COMPLETED" if flow.startswith("cu_gold") else "RUNNING",
-                                           "metrics": {"num_output_rows": 1, "backlog_bytes": 0}}}), "flow_progress")
+                                           "metrics": ({"num_upserted_rows": 1, "num_deleted_rows": 0}
+                                                       if flow in auto_cdc else {"num_output_rows": 1})
+                                           | {"backlog_bytes": 0}}}), "flow_progress")
             for flow in ["cu_bronze.bars_raw", "cu_bronze.nyse_sessions_raw"] + [f"cu_{name}" for name in DOWNSTREAM]]
     log = plan.event_log
     spark.createDataFrame(rows, EVENT_LOG_DDL).write.format("delta").save(str(log.path))

@@ -44,7 +44,10 @@ def test_run_prints_a_summary_per_table_and_exits_zero(ran):
     lines = {line.split("│")[1].strip(): line for line in result.output.splitlines() if line.count("│") > 5}
     bars = [c.strip() for c in lines["silver.bars"].split("│")]
     assert bars[2] == "completed" and bars[3] == str(len(bar_rows("AAPL", DAY)) + 1)  # read
-    assert bars[4] == str(len(bar_rows("AAPL", DAY))) and bars[6] == "1"  # written, quarantined
+    assert bars[4] == str(len(bar_rows("AAPL", DAY))) and bars[7] == "1"  # written, quarantined
+    assert (bars[5], bars[8]) == ("0", "0")  # updated, duplicates discarded: a de-duplicated table
+    raw = [c.strip() for c in lines["bronze.bars_raw"].split("│")]
+    assert (raw[5], raw[8]) == ("-", "-")  # an append flow updates and discards nothing
     assert "completed in" in result.output
 
 

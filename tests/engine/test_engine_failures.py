@@ -74,7 +74,7 @@ def test_failed_flows_stop_alone_and_say_which_rule_and_row(spark, local_project
                              AND get_json_object(details, '$.flow_progress.status') = 'FAILED'""").collect()
     failed = {e["flow"]: e for e in events}
     assert set(failed) == {"bronze.nyse_sessions_raw", "gold.daily_bars"}
-    violated = json.loads(failed["gold.daily_bars"]["details"])["flow_progress"]["data_quality"]["violated_expectation"]
+    violated = json.loads(failed["gold.daily_bars"]["details"])["medallion_local"]["violated_expectation"]
     assert violated["name"] == "full_session" and violated["sample"]["symbol"] == "AAPL"
     assert failed["gold.daily_bars"]["level"] == "ERROR" and "full_session" in failed["gold.daily_bars"]["error"]
     state = spark.sql(f"""SELECT get_json_object(details, '$.update_progress.state') AS state FROM ops.event_log

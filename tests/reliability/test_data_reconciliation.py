@@ -7,8 +7,10 @@ bronze, silver and the quarantine keep — and, for lines that do not parse, in 
 
     silver       clean, in-session bars (one per key)
     quarantine   with the names of the rules it failed
-    dropped      not stored anywhere, counted in the event log (`in_session` drops)
-    deduplicated not stored anywhere, counted in the event log (same key as a kept bar)
+    dropped      not stored anywhere, counted in the event log (`in_session` drops: the AUTO CDC flow's
+                 `dropped_records` minus what its quarantine flow received)
+    deduplicated not stored anywhere (same key as a kept bar): the rows its view's rules saw, minus those
+                 dropped, minus the keys upserted — documented event-log fields only
 
 The reconciliation is a SQL query over bronze, silver, the quarantine table and the event log: the
 four destinations are disjoint and add up to bronze, tag by tag and in total. One pipeline run serves
@@ -24,6 +26,7 @@ from typing import Any
 
 import pytest
 
+from framework.eventlog import EXPECTATIONS_TYPE
 from tests.medallion_testing import SESSIONS, bar_rows, make_local_project, rfc3339
 
 pytestmark = [pytest.mark.spark, pytest.mark.reliability]
@@ -141,15 +144,20 @@ RECONCILE_SQL = f"""
 WITH bronze AS (SELECT {TAG_SQL} AS tag, count(*) AS n FROM r_bars_raw GROUP BY 1),
      silver AS (SELECT {TAG_SQL} AS tag, count(*) AS n FROM r_bars GROUP BY 1),
      quarantine AS (SELECT {TAG_SQL} AS tag, count(*) AS n FROM r_bars_quarantine GROUP BY 1),
-     events AS (
+     events AS (  -- documented event-log fields only, as on Databricks
        SELECT sum(CAST(get_json_object(details, '$.flow_progress.data_quality.dropped_records') AS BIGINT))
-                - sum(coalesce(CAST(get_json_object(details, '$.flow_progress.data_quality.quarantined_records')
-                               AS BIGINT), 0)) AS dropped,
-              sum(CAST(get_json_object(details, '$.flow_progress.metrics.num_deduplicated_rows') AS BIGINT))
-                AS deduplicated
-       FROM r_event_log WHERE event_type = 'flow_progress' AND origin.flow_name = 'silver.bars')
+                AS dropped_records,
+              sum(array_max(transform(from_json(get_json_object(details, '$.flow_progress.data_quality.expectations'),
+                                                '{EXPECTATIONS_TYPE}'), e -> e.passed_records + e.failed_records)))
+                AS checked,
+              sum(CAST(get_json_object(details, '$.flow_progress.metrics.num_upserted_rows') AS BIGINT)) AS upserted
+       FROM r_event_log WHERE event_type = 'flow_progress' AND origin.flow_name = 'silver.bars'),
+     quarantine_flow AS (
+       SELECT sum(CAST(get_json_object(details, '$.flow_progress.metrics.num_output_rows') AS BIGINT)) AS output
+       FROM r_event_log WHERE event_type = 'flow_progress' AND origin.flow_name = 'silver.bars_quarantine')
 SELECT (SELECT sum(n) FROM bronze) AS bronze, (SELECT sum(n) FROM silver) AS silver,
-       (SELECT sum(n) FROM quarantine) AS quarantine, dropped, deduplicated,
+       (SELECT sum(n) FROM quarantine) AS quarantine, dropped_records - (SELECT output FROM quarantine_flow) AS dropped,
+       checked - dropped_records - upserted AS deduplicated,
        (SELECT count(*) FROM silver s JOIN quarantine q USING (tag)) AS in_both,
        (SELECT count(*) FROM silver WHERE n > 1) AS silver_dupes,
        (SELECT count(*) FROM quarantine WHERE tag = '') AS untagged_quarantine
