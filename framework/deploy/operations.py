@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 from framework.deploy import names
 from framework.errors import WorkspaceError
 from framework.eventlog import TableMetrics, latest_with_data, read_with_statements
+from framework.eventlog import latest_update as newest_logged_update
 from framework.naming import TableRef
 from framework.spec.environment import Environment
 
@@ -130,8 +131,15 @@ def expectation_metrics(w: WorkspaceClient, env: Environment) -> tuple[dict[str,
     if not warehouse:
         return {}, f"skipped: set {variable} to a SQL warehouse id to read expectation metrics from the event log"
     table = TableRef.event_log(env)
-    history = read_with_statements(lambda sql: run_statement(w, warehouse, sql), table.quoted)
-    return latest_with_data(history), f"from {table.published}, latest update with data per dataset"
+
+    def execute(sql: str):
+        return run_statement(w, warehouse, sql)
+
+    newest = newest_logged_update(execute, table.quoted)  # one top-1 query; a continuous log grows without bound
+    if newest is None:
+        return {}, f"from {table.published}: no update yet"
+    history = read_with_statements(execute, table.quoted, update_id=newest.update_id)
+    return latest_with_data(history), f"from {table.published}, update {newest.update_id}"
 
 
 def run_statement(w: WorkspaceClient, warehouse: str, sql: str) -> list[list[Any]]:

@@ -53,7 +53,7 @@ def job_tasks(env: "Environment", *, grant_principals: tuple[str, ...] = ()) -> 
         pipeline = JobTask(PIPELINE, (), (COLLECT,), timeouts.pipeline_seconds, pipeline_task=True)
     tasks = [JobTask(COLLECT, ("collect", *env_args), (), timeouts.collect_seconds),
              pipeline,
-             JobTask(QUALITY_CHECKS, ("check", *env_args), (PIPELINE,), timeouts.checks_seconds)]
+             JobTask(QUALITY_CHECKS, ("check", *env_args, "--since", JOB_START_TIME), (PIPELINE,), timeouts.checks_seconds)]
     if grant_principals and env.runtime != "local":
         tasks.append(JobTask(TABLE_GRANTS, ("bundle", "grants", *env_args, "--apply",
                                             *[arg for value in grant_principals for arg in ("--principal", value)]),

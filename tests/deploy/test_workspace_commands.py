@@ -85,7 +85,10 @@ def test_status_reports_pipeline_update_and_expectation_metrics(server: Workspac
     assert f"latest update {pipeline.updates[0]['update_id']}: RUNNING (cause API_CALL, started 2026-" in out
     assert "from medallion_prod.ops.pipeline_event_log" in out
     assert "99.90%" in out and "9,990" in out and "100.00%" in out
-    statement = next(body for method, path, body in server.requests if path == "/api/2.0/sql/statements")
+    statements = [body for method, path, body in server.requests if path == "/api/2.0/sql/statements"]
+    assert "LIMIT 1" in statements[0]["statement"]  # the newest update first: never a scan of the whole log
+    statement = statements[1]
+    assert "origin.update_id = 'u1'" in statement["statement"]
     assert statement["warehouse_id"] == "wh-42"
     assert (statement["format"], statement["disposition"]) == ("JSON_ARRAY", "INLINE")
     assert statement["on_wait_timeout"] == "CANCEL"
