@@ -1,21 +1,39 @@
-"""Local stand-in for Auto Loader: a Spark file stream over the landing folder, with the declared schema.
+"""Local stand-in for Auto Loader: a Spark file stream over the landing folder, read as Auto Loader reads.
 
-What it keeps from Auto Loader:
+What it keeps from Auto Loader (pages "Configure schema inference and evolution in Auto Loader",
+"Auto Loader options", "Read CSV files" of the Databricks documentation):
 
 * only new files are read on each run (the stream's checkpoint remembers every file by path, so a
   file landed twice under the same name is ingested once);
-* nothing is silently lost: a JSON line that does not parse, a value that does not fit its declared
-  type, or a line carrying fields the schema does not know is kept whole in `_rescued_data`;
+* fields are placed by NAME. JSON by its keys; CSV by each file's header when `header: true` (Auto Loader
+  ignores `enforceSchema` when it rescues data, so the header is aligned with the schema by name, each
+  file with its own header), by position when `header` is false (Auto Loader's default: then the header
+  line, if any, is a data row);
+* nothing is silently lost, and only what could not be placed is rescued: `_rescued_data` is a JSON
+  object of the fields that are no column (a field whose name differs from a column only in case
+  included: Auto Loader reads case-sensitively, `readerCaseSensitive` defaults to true) and of those
+  whose value does not parse to the column's type (the column is NULL), plus `_file_path`, the record's
+  source file: `{"Country": "FR", "_file_path": "file:/landing/customers/a.csv"}`.
+  A line that does not parse at all (broken JSON; a CSV row with another number of fields than the
+  file's first row, which Databricks calls incomplete) is kept whole: `{"_corrupt_record": "<line>",
+  "_file_path": ...}`. Databricks puts such records in the `_corrupt_record` column when the schema
+  has one (`columnNameOfCorruptRecord`), not in `_rescued_data`: keeping it here means the local run
+  never loses it and silver quarantines it like any rescued row;
 * schema evolution (`schema_evolution` of the spec):
-  - `add_new_columns`: before a run the first record of each new file is checked; unknown fields
-    become new STRING columns (Auto Loader's default type for JSON) and the bronze table grows them.
-    A field that shows up only later in a file is rescued for that batch and added from then on;
+  - `add_new_columns`: before a run the first record (JSON) or the header (CSV) of each new file is
+    checked; unknown fields become new STRING columns (Auto Loader's default type for JSON and CSV) and
+    the bronze table grows them. A field that shows up only later is rescued for that batch and added
+    from then on;
   - `rescue`: unknown fields stay in `_rescued_data`;
   - `none`: a new file with unknown fields stops the flow with an error naming them.
   The evolved schema is saved beside the flow's checkpoint (Auto Loader's `schemaLocation`).
 
-JSON is read as text and parsed with `from_json` in PERMISSIVE mode, which is what lets us see the
-keys of every record; CSV and Parquet use Spark's own readers.
+JSON is read as text and parsed twice with `from_json`: into a map of its fields (to see every key and
+raw value) and with the declared types (PERMISSIVE, partial results), so each field is placed or rescued
+on its own. CSV lines come from Spark's CSV source (which drops each file's header line), are split by
+a Python function with the file's dialect and paired with the file's own header, and typed by
+`from_csv` with the spec's options, as Spark's CSV reader types them. Parquet and multi-line JSON use
+Spark's readers (Parquet: no rescue; multi-line JSON: a record that does not fit is rescued whole).
 
 Files written in place (not temp file + rename): Spark lists a file once and never reads it again, so
 a file caught half-written would lose its rest. Before a micro-batch is written, `unsettled_files`
@@ -29,13 +47,15 @@ files and reads them as they are then, in full.
 
 from __future__ import annotations
 
+import csv
 import json
 import os
 import threading
 import time
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, Iterable
 from urllib.parse import unquote, urlparse
 
 from framework.engine.storage import Storage
@@ -45,9 +65,28 @@ from framework.spec.environment import Environment
 from framework.spec.model import FilesSource, TableSpec
 
 if TYPE_CHECKING:
-    from pyspark.sql import DataFrame, SparkSession
+    from pyspark.sql import Column, DataFrame, SparkSession
 
 UNKNOWN_KEYS_COLUMN = f"{INTERNAL_PREFIX}unknown_keys"
+"""Fields of each record that no column has, in any case: what `add_new_columns` adds (read by the flow)."""
+RECORD_COLUMN = f"{INTERNAL_PREFIX}record"
+TYPED_COLUMN = f"{INTERNAL_PREFIX}typed"
+LINE_COLUMN = f"{INTERNAL_PREFIX}line"
+OVERFLOW_COLUMN = f"{INTERNAL_PREFIX}line_overflow"
+LINE_SEPARATOR = "\u0001\u0002\u0003"
+"""The separator CSV lines are read with so that each line is one field (a line holding it comes whole
+in the overflow column instead)."""
+RESCUED_FILE_PATH = "_file_path"
+"""Key of the source file in `_rescued_data`, as Auto Loader names it."""
+CORRUPT_RECORD = "_corrupt_record"
+"""Key of a line that does not parse at all (Spark's and Databricks' name for such a record)."""
+FILE_SOURCE_OPTIONS = frozenset({"pathglobfilter", "recursivefilelookup", "modifiedbefore", "modifiedafter",
+                                 "ignorecorruptfiles", "ignoremissingfiles"})
+"""Options of Spark's file source itself (which files it reads), lower case: option keys are case-insensitive."""
+READER_OWNED_OPTIONS = frozenset({"header", "enforceschema", "mode", "columnnameofcorruptrecord", "multiline",
+                                  "rescueddatacolumn", "readercasesensitive", "inferschema", "samplingratio",
+                                  "singlevariantcolumn", "maxfilespertrigger", "maxfileage"})
+"""Options this reader decides itself, never handed to the parser."""
 SCHEMA_FILE = "_schema.json"
 MAX_FILE_AGE = "36500d"
 """Spark ignores files older than `maxFileAge` relative to the newest one; landing backfills must not be."""
@@ -67,6 +106,8 @@ class FileSourceState:
     checked_files: set[str] = field(default_factory=set)
     file_format: str = "json"
     settle_seconds: float = 10.0
+    csv_header: bool = False
+    dialect: "CsvDialect | None" = None
     lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     @property
@@ -90,9 +131,18 @@ class FileSourceState:
         tmp.replace(self.schema_file)
 
     def add_columns(self, names: list[str]) -> list[str]:
-        """Add unknown fields as STRING columns; returns the ones that were new."""
+        """Add unknown fields as STRING columns; returns the ones that were new.
+
+        A field that differs from a column only in case is never a new column (Delta's names are
+        case-insensitive, and Auto Loader treats `abc` and `Abc` as one column): it stays rescued.
+        """
         with self.lock:
-            new = [n for n in sorted(set(names)) if n not in self.known]
+            taken = {n.lower() for n in self.known}
+            new = []
+            for n in sorted(set(names)):
+                if n.lower() not in taken:
+                    new.append(n)
+                    taken.add(n.lower())
             self.evolved += [(n, "STRING") for n in new]
             if new:
                 self.save()
@@ -137,13 +187,27 @@ def first_record_keys(file: Path) -> set[str]:
     return set()
 
 
+def file_fields(state: FileSourceState, file: Path) -> set[str]:
+    """The fields a new file brings: its first JSON record's keys, or its CSV header (none without one)."""
+    if state.file_format == "json":
+        return first_record_keys(file)
+    if state.file_format == "csv" and state.csv_header and state.dialect is not None:
+        return set(csv_file_header(state.dialect, file))
+    return set()
+
+
 def check_new_files(state: FileSourceState) -> list[str]:
-    """Evolve (or refuse) the schema from the first record of each file not checked before."""
+    """Evolve (or refuse) the schema from the first record (JSON) or header (CSV) of each file not checked before.
+
+    Fields that match a column in another case are no new fields: they are rescued (see `add_columns`).
+    """
     new_files = [f for f in landing_files(state.path) if str(f) not in state.checked_files]
     unknown: dict[str, str] = {}
+    known = {n.lower() for n in state.known}
     for file in new_files:
-        for key in first_record_keys(file) - state.known:
-            unknown.setdefault(key, file.name)
+        for key in sorted(file_fields(state, file)):
+            if key.lower() not in known:
+                unknown.setdefault(key, file.name)
     if unknown and state.mode == "none":
         listed = ", ".join(f"`{k}` (in {f})" for k, f in sorted(unknown.items()))
         raise SchemaEvolutionError(f"{state.spec_file}: table `{state.table}`: landing files have field(s) the spec "
@@ -233,23 +297,28 @@ def read_files_stream(spark: "SparkSession", spec: TableSpec, env: Environment, 
     """
     source = spec.source
     assert isinstance(source, FilesSource)
+    multiline = _truthy(_option(source.options, "multiLine"))
     state = FileSourceState(table=table, spec_file=spec.file, path=path, mode=source.schema_evolution,
                             declared=[(c.name, c.type) for c in spec.columns],
                             schema_file=Storage.of(env).checkpoint(table) / SCHEMA_FILE,
-                            file_format="json_multiline" if _multiline(source) else source.format,
-                            settle_seconds=env.landing_settle_seconds)
+                            file_format="json_multiline" if source.format == "json" and multiline else source.format,
+                            settle_seconds=env.landing_settle_seconds,
+                            csv_header=_truthy(_option(source.options, "header")),
+                            dialect=CsvDialect.of(source.options) if source.format == "csv" else None)
     state.load()
-    if source.format == "json" and not _multiline(source):
+    if state.file_format in ("json", "csv"):
         check_new_files(state)
     _STATES[state.schema_file.parent] = state
-    options = {k: str(v) for k, v in source.options.items()}
-    reader = spark.readStream.option("maxFileAge", MAX_FILE_AGE)
+    file_options, parse_options = _split_options(source.options)
+    reader = spark.readStream.option("maxFileAge", MAX_FILE_AGE).options(**file_options)
     if source.max_files_per_trigger:
         reader = reader.option("maxFilesPerTrigger", str(source.max_files_per_trigger))
-    if source.format == "json" and not _multiline(source):
-        df = _json_lines(reader, path, state, options)
+    if state.file_format == "json":
+        df = _json_lines(reader, path, state, parse_options)
+    elif state.file_format == "csv":
+        df = _csv_records(reader, path, state, parse_options)
     else:
-        df = _native(reader, path, source, state, options)
+        df = _native(reader, path, source, state, parse_options)
     from pyspark.sql import functions as F
 
     df = (df.withColumn(SOURCE_FILE_COLUMN, F.col("_metadata.file_path"))
@@ -257,38 +326,246 @@ def read_files_stream(spark: "SparkSession", spec: TableSpec, env: Environment, 
     return df.drop("_metadata") if "_metadata" in df.columns else df
 
 
-def _multiline(source: FilesSource) -> bool:
-    return str(source.options.get("multiLine", source.options.get("multiline", "false"))).lower() == "true"
+def _truthy(value: str | None) -> bool:
+    return str(value).strip().lower() == "true"
+
+
+def _option(options: dict[str, Any], name: str) -> str | None:
+    """An option by name, case-insensitively (Spark's option keys are), as Spark sees its value."""
+    for key, value in options.items():
+        if key.lower() == name.lower():
+            return str(value).lower() if isinstance(value, bool) else str(value)
+    return None
+
+
+def _split_options(options: dict[str, Any]) -> tuple[dict[str, str], dict[str, str]]:
+    """(options of Spark's file source, options of the format's parser), as strings.
+
+    `cloudFiles.*` are Auto Loader's own: the local engine implements what it supports of them through
+    the spec's keys (`schema_evolution`, `max_files_per_trigger`) and leaves the rest to Databricks.
+    """
+    files: dict[str, str] = {}
+    parse: dict[str, str] = {}
+    for key, value in options.items():
+        text = str(value).lower() if isinstance(value, bool) else str(value)
+        lowered = key.lower()
+        if lowered.startswith("cloudfiles."):
+            continue
+        if lowered in FILE_SOURCE_OPTIONS:
+            files[key] = text
+        elif lowered not in READER_OWNED_OPTIONS:
+            parse[key] = text
+    return files, parse
 
 
 def _ddl(columns: list[tuple[str, str]]) -> str:
-    return ", ".join(f"`{name}` {type_}" for name, type_ in columns)
+    return ", ".join(f"`{name.replace('`', '``')}` {type_}" for name, type_ in columns)
+
+
+def _string_array(names: Iterable[str]) -> "Column":
+    from pyspark.sql import functions as F
+
+    return F.array(*[F.lit(n) for n in names]).cast("array<string>")
+
+
+def _rescued(record: "Column", rescue: "Column", file_path: "Column", line: "Column") -> "Column":
+    """`_rescued_data`: the fields that could not be placed as a JSON object plus `_file_path`, or NULL.
+
+    `record` is the record's fields by name (NULL when the line does not parse at all: then the raw line
+    is kept as `_corrupt_record`), `rescue` the same map narrowed to the fields to rescue.
+    """
+    from pyspark.sql import functions as F
+
+    path_json = F.to_json(F.struct(file_path.alias(RESCUED_FILE_PATH)))  # {"_file_path":"..."}
+    fields = F.to_json(rescue)                                          # {"a":...} (never empty here)
+    placed = F.concat(F.substring(fields, F.lit(1), F.length(fields) - 1), F.lit(","),
+                      F.substring(path_json, F.lit(2), F.length(path_json)))
+    corrupt = F.to_json(F.struct(line.alias(CORRUPT_RECORD), file_path.alias(RESCUED_FILE_PATH)))
+    return F.when(record.isNull(), corrupt).when(F.size(rescue) > 0, placed)
+
+
+def _unknown_keys(record: "Column", known: Iterable[str]) -> "Column":
+    """Fields of a record that are no column, not even in another case: what schema evolution may add."""
+    from pyspark.sql import functions as F
+
+    lowered = _string_array(sorted({n.lower() for n in known}))
+    keys = F.filter(F.map_keys(record), lambda k: ~F.array_contains(lowered, F.lower(k)))
+    return F.coalesce(keys, F.array().cast("array<string>"))
 
 
 def _json_lines(reader, path: str, state: FileSourceState, options: dict[str, str]) -> "DataFrame":
+    """JSON lines: each line parsed twice, as a map of its fields and with the declared types.
+
+    A field is rescued when it is no column (a case mismatch included: Auto Loader reads case-sensitively)
+    or when its value is present but does not parse to the column's type; the column is then NULL.
+    """
     from pyspark.sql import functions as F
 
-    schema = _ddl(state.columns + [(RESCUED_COLUMN, "STRING")])
-    parse_options = {"mode": "PERMISSIVE", "columnNameOfCorruptRecord": RESCUED_COLUMN, **options}
-    known = F.array(*[F.lit(name) for name in sorted(state.known)])
     lines = reader.format("text").load(path).where(F.length(F.trim("value")) > 0)
-    parsed = lines.select(F.from_json("value", schema, parse_options).alias("r"), "value", "_metadata")
-    unknown = F.coalesce(F.array_except(F.json_object_keys("value"), known), F.array().cast("array<string>"))
-    rescued = F.when(F.col(RESCUED_COLUMN).isNotNull(), F.col(RESCUED_COLUMN)) \
-               .when(F.size(F.col(UNKNOWN_KEYS_COLUMN)) > 0, F.col("value"))
-    return (parsed.select("r.*", "value", "_metadata", unknown.alias(UNKNOWN_KEYS_COLUMN))
-            .select(*[F.col(f"`{name}`") for name, _ in state.columns], rescued.alias(RESCUED_COLUMN),
-                    "_metadata", UNKNOWN_KEYS_COLUMN))
+    parsed = lines.select(F.col("value").alias(LINE_COLUMN),
+                          F.from_json("value", "map<string,variant>", options).alias(RECORD_COLUMN),
+                          F.from_json("value", _ddl(state.columns), {**options, "mode": "PERMISSIVE"})
+                          .alias(TYPED_COLUMN), "_metadata")
+    record, typed = F.col(RECORD_COLUMN), F.col(TYPED_COLUMN)
+    names = [name for name, _ in state.columns]
+
+    def given(name: str) -> "Column":
+        value = F.try_element_at(record, F.lit(name))
+        return value.isNotNull() & ~F.is_variant_null(value)
+
+    mismatched = F.array_compact(F.array(*[F.when(given(n) & typed[n].isNull(), F.lit(n)) for n in names]))
+    known = _string_array(names)
+    rescue = F.map_filter(record, lambda k, v: (~F.array_contains(known, k) | F.array_contains(mismatched, k))
+                          & v.isNotNull() & ~F.is_variant_null(v))
+    return parsed.select(*[typed[n].alias(n) for n in names],
+                         _rescued(record, rescue, F.col("_metadata.file_path"), F.col(LINE_COLUMN)).alias(RESCUED_COLUMN),
+                         "_metadata", _unknown_keys(record, names).alias(UNKNOWN_KEYS_COLUMN))
+
+
+def _csv_records(reader, path: str, state: FileSourceState, options: dict[str, str]) -> "DataFrame":
+    """CSV rows placed by header name (or by position without a header), values typed by Spark's CSV parser.
+
+    Spark's CSV source yields each data line whole (no quoting, a separator no line holds; with
+    `header: true` it drops each file's first line, exactly as its CSV reader does); a Python function
+    splits the line with the file's dialect and pairs the fields with the file's header, read from the
+    file itself (so files with different column orders each read right). Fields are then typed by
+    `from_csv` with the spec's options (dateFormat, nullValue, ...), as Spark's CSV reader types them.
+    """
+    from pyspark.sql import functions as F
+
+    dialect = state.dialect
+    assert dialect is not None
+    names = [name for name, _ in state.columns]
+    line_options = {k: v for k, v in options.items() if k.lower() in ("linesep", "encoding", "charset", "comment")}
+    lines = (reader.format("csv").schema(f"`{LINE_COLUMN}` STRING, `{OVERFLOW_COLUMN}` STRING")
+             .options(**line_options, header=str(state.csv_header).lower(), enforceSchema="true", sep=LINE_SEPARATOR,
+                      quote="", mode="PERMISSIVE", columnNameOfCorruptRecord=OVERFLOW_COLUMN)
+             .load(path))
+    split = F.udf(partial(csv_record, dialect, state.csv_header, tuple(names)),
+                  "names array<string>, fields array<string>, complete boolean", useArrow=True)
+    line = F.coalesce(F.col(OVERFLOW_COLUMN), F.col(LINE_COLUMN))  # a line holding the separator: all of it
+    fields = (lines.select(line.alias(LINE_COLUMN), "_metadata")
+              .select("*", split(F.col("_metadata.file_path"), F.col(LINE_COLUMN)).alias("r"))
+              .select("*", F.map_from_arrays("r.names", "r.fields").alias(RECORD_COLUMN)))
+    record = F.col(RECORD_COLUMN)
+    raw = {n: F.try_element_at(record, F.lit(n)) for n in names}
+    typed_names = [(n, t) for n, t in state.columns if t.strip().upper() != "STRING"]
+    unsafe = dialect.unsafe_characters()
+    typed_raw = {n: F.when(~raw[n].rlike(unsafe), raw[n]) for n, _ in typed_names}  # can only be a string
+    if typed_names:
+        typed_line = F.concat_ws(dialect.sep, *[F.coalesce(typed_raw[n], F.lit("")) for n, _ in typed_names])
+        parse_options = {**{k: v for k, v in options.items() if k.lower() not in ("nullvalue",)},
+                         "sep": dialect.sep, "quote": dialect.quote or "", "mode": "PERMISSIVE"}
+        typed_struct = F.from_csv(typed_line, _ddl(typed_names), parse_options)
+    value = {n: raw[n] for n in names}
+    value.update({n: typed_struct[n] for n, _ in typed_names})
+    mismatched = F.array_compact(F.array(*[F.when(raw[n].isNotNull() & value[n].isNull(), F.lit(n))
+                                           for n, _ in typed_names])) if typed_names else F.array().cast("array<string>")
+    known = _string_array(names)
+    rescue = F.map_filter(record, lambda k, v: (~F.array_contains(known, k) | F.array_contains(mismatched, k))
+                          & v.isNotNull())
+    whole = F.when(F.col("r.complete"), record)  # NULL: the row has another number of fields than the file
+    unknown = _unknown_keys(record, names) if state.csv_header else F.array().cast("array<string>")
+    return fields.select(*[value[n].alias(n) for n in names],
+                         _rescued(whole, rescue, F.col("_metadata.file_path"), F.col(LINE_COLUMN)).alias(RESCUED_COLUMN),
+                         "_metadata", unknown.alias(UNKNOWN_KEYS_COLUMN))
 
 
 def _native(reader, path: str, source: FilesSource, state: FileSourceState, options: dict[str, str]) -> "DataFrame":
+    """Parquet, and JSON documents spanning lines (`multiLine`), with Spark's own readers."""
     from pyspark.sql import functions as F
 
     if source.format == "parquet":
         return reader.format("parquet").schema(_ddl(state.columns)).options(**options).load(path) \
             .withColumn(RESCUED_COLUMN, F.lit(None).cast("string"))
-    if source.format not in ("csv", "json"):
+    if source.format != "json":
         raise PipelineDefinitionError(f"{state.spec_file}: unsupported file format `{source.format}`")
     schema = _ddl(state.columns + [(RESCUED_COLUMN, "STRING")])
-    return (reader.format(source.format).schema(schema)
-            .options(mode="PERMISSIVE", columnNameOfCorruptRecord=RESCUED_COLUMN, **options).load(path))
+    return (reader.format("json").schema(schema)
+            .options(**options, multiLine="true", mode="PERMISSIVE", columnNameOfCorruptRecord=RESCUED_COLUMN).load(path))
+
+
+# ---------------------------------------------------------------------------------------------------
+# CSV: the dialect, each file's header, one line split into fields (runs in the Python workers too)
+# ---------------------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class CsvDialect:
+    """How a spec's CSV files are split, from its options with Spark's defaults."""
+
+    sep: str = ","
+    quote: str = '"'
+    escape: str = "\\"
+    null_value: str = ""
+    encoding: str = "utf-8"
+
+    @classmethod
+    def of(cls, options: dict[str, Any]) -> "CsvDialect":
+        sep = _option(options, "sep") or _option(options, "delimiter") or ","
+        sep = {"\\t": "\t", "\\u0001": "\x01"}.get(sep, sep)
+        quote = _option(options, "quote")
+        escape = _option(options, "escape")
+        encoding = _option(options, "encoding") or _option(options, "charset") or "utf-8"
+        return cls(sep=sep, quote='"' if quote is None else quote, escape="\\" if escape is None else escape,
+                   null_value=_option(options, "nullValue") or "", encoding=encoding)
+
+    def reader_kwargs(self) -> dict[str, Any]:
+        if len(self.sep) != 1:
+            raise PipelineDefinitionError(f"the local engine reads CSV with a one-character separator, not {self.sep!r}")
+        if not self.quote:
+            return {"delimiter": self.sep, "quoting": csv.QUOTE_NONE, "escapechar": None}
+        same = self.escape == self.quote
+        return {"delimiter": self.sep, "quotechar": self.quote, "doublequote": same,
+                "escapechar": None if same or not self.escape else self.escape}
+
+    def unsafe_characters(self) -> str:
+        """A regex matching values that cannot be a number, date or boolean written unquoted."""
+        chars = {c for c in self.sep + self.quote + self.escape + "\r\n" if c}
+        return "[" + "".join("\\" + c if c in "\\]^-[" else c for c in sorted(chars)) + "]"
+
+    def split(self, line: str) -> list[str]:
+        rows = list(csv.reader([line], **self.reader_kwargs()))
+        return rows[0] if rows else []
+
+
+_HEADERS: dict[tuple[str, int], list[str]] = {}
+
+
+def csv_file_header(dialect: CsvDialect, file: Path) -> list[str]:
+    """The first row of a CSV file (its header, or its first record), as Spark names header columns:
+    an empty name is `_c<i>`, a repeated one gets its position appended."""
+    try:
+        stamp = file.stat().st_mtime_ns
+    except OSError:
+        return []
+    key = (str(file), stamp)
+    if key not in _HEADERS:
+        encoding = "utf-8-sig" if dialect.encoding.lower().replace("_", "-") in ("utf-8", "utf8") else dialect.encoding
+        row: list[str] = []
+        try:
+            with file.open("r", encoding=encoding, errors="replace", newline="") as handle:
+                row = next((r for r in csv.reader(handle, **dialect.reader_kwargs()) if r), [])
+        except (OSError, csv.Error):
+            pass
+        names = [name or f"_c{i}" for i, name in enumerate(row)]
+        repeated = {n.lower() for n in names if sum(m.lower() == n.lower() for m in names) > 1}
+        _HEADERS[key] = [f"{n}{i}" if n.lower() in repeated else n for i, n in enumerate(names)]
+    return _HEADERS[key]
+
+
+def csv_record(dialect: CsvDialect, header: bool, columns: tuple[str, ...], file_path: str,
+               line: str) -> dict[str, Any]:
+    """One data line -> its field names and values (NULL for empty / `nullValue`), and whether it has as
+    many fields as the file's first row (else it is incomplete, as Databricks calls it, and kept whole)."""
+    first = csv_file_header(dialect, Path(unquote(urlparse(file_path).path)))
+    try:
+        values = dialect.split(line.lstrip("\ufeff"))
+    except csv.Error:
+        return {"names": [], "fields": [], "complete": False}
+    if header:
+        names = first
+    else:
+        names = list(columns[:len(first)]) + [f"_c{i}" for i in range(len(columns), len(first))]
+    width = min(len(names), len(values))
+    fields = [None if v == "" or v == dialect.null_value else v for v in values[:width]]
+    return {"names": names[:width], "fields": fields, "complete": len(values) == len(first)}

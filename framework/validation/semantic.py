@@ -16,6 +16,7 @@ from framework.findings import Finding, did_you_mean
 from framework.spec.environment import DEFAULT_LAYER_RULES, Environment, substitute, unknown_variables
 from framework.spec.model import LAYERS, FilesSource, SqlSource, TablesSource, TableSpec
 from framework.validation.python_ref import resolve_python_ref
+from framework.validation.reader_options import check_reader_options
 from framework.validation.sql import DIALECT, check_boolean_expression, check_select
 from framework.validation.transforms import check_dedupe, check_transform_columns
 
@@ -41,7 +42,7 @@ def check_project(project: Project, env: str | None) -> list[Finding]:
     rule_sets = _layer_rule_sets(environments)
     for spec in project.tables.values():
         for check in (check_location, check_source, check_columns, check_expectations, check_transform,
-                      check_transform_columns, check_dedupe, check_refresh):
+                      check_transform_columns, check_dedupe, check_refresh, check_reader_options):
             findings.extend(check(spec, project))
         findings.extend(check_variables(spec, variables))
         findings.extend(check_layers(spec, project, rule_sets))

@@ -79,15 +79,19 @@ def test_quarantine_keeps_rows_with_their_failed_rules(spark, pipeline):
     project, _ = pipeline
     rows = project.table(spark, "silver.bars_quarantine").collect()
     assert all(r["_quarantined_at"] is not None and r["_failed_rules"] for r in rows)
-    malformed = [r for r in rows if r["_rescued_data"] and r["_rescued_data"].endswith('"open": 1')]
+    rescued = [(r, json.loads(r["_rescued_data"])) for r in rows if r["_rescued_data"]]
+    # a line that does not parse is kept whole, with its file, as Auto Loader's `{..., "_file_path": ...}`
+    malformed = [r for r, fields in rescued if fields.get("_corrupt_record", "").endswith('"open": 1')]
     assert len(malformed) == len(DAYS) and "well_formed" in malformed[0]["_failed_rules"]
+    assert all(fields["_file_path"] == r["_source_file"] for r, fields in rescued)
     inverted = [r for r in rows if r["_rescued_data"] is None and r["high"] == 1.0]
     assert {"high_not_below_low", "high_covers_open_close"} <= set(inverted[0]["_failed_rules"])
     assert "well_formed" not in inverted[0]["_failed_rules"]
     nameless = [r for r in rows if r["symbol"] is None and r["_rescued_data"] is None]
     assert len(nameless) == len(DAYS) and nameless[0]["_failed_rules"] == ["keys_present"]
-    mistyped = [r for r in rows if r["_rescued_data"] and "not a number" in r["_rescued_data"]]
-    assert len(mistyped) == len(DAYS)
+    mistyped = [r for r, fields in rescued if fields.get("open") == "not a number"]  # only the field that did not fit
+    assert len(mistyped) == len(DAYS) and set(json.loads(mistyped[0]["_rescued_data"])) == {"open", "_file_path"}
+    assert mistyped[0]["symbol"] == "AAPL" and mistyped[0]["open"] is None  # the rest of the line is placed
 
 
 def test_bronze_keeps_raw_lines_and_ingestion_metadata(spark, pipeline):
