@@ -33,7 +33,8 @@ INTERNAL_PREFIX = "_medallion_"
 """Columns with this prefix are runtime bookkeeping; they never reach a table."""
 
 FILE_COLUMNS: tuple[tuple[str, str, str], ...] = (
-    (RESCUED_COLUMN, "STRING", "The raw record when it did not fit the declared schema (else NULL)."),
+    (RESCUED_COLUMN, "STRING", "The fields that did not fit the declared schema, as JSON with their `_file_path` "
+                     "(a line that does not parse: `_corrupt_record`); else NULL."),
     (SOURCE_FILE_COLUMN, "STRING", "Landing file the record was read from."),
     (INGESTED_AT_COLUMN, "TIMESTAMP", "When the pipeline ingested the record."),
 )

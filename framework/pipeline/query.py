@@ -28,6 +28,9 @@ from framework.sql import qualify_tables
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
 
+CORRUPT_RECORD_COLUMN = "_corrupt_record"
+"""Where Databricks' JSON and CSV readers put a line that does not parse (`columnNameOfCorruptRecord`)."""
+
 FileReader = Callable[["SparkSession", TableSpec, Environment, str, str], "DataFrame"]
 """(spark, spec, env, landing path, published table name) -> a streaming DataFrame of landing files.
 Databricks uses Auto Loader (`auto_loader`); the local engine passes its own reader."""
@@ -147,11 +150,15 @@ def auto_loader(spark: "SparkSession", spec: TableSpec, env: Environment, path: 
 
     source = spec.source
     assert isinstance(source, FilesSource)
-    declared = ", ".join(f"`{c.name}` {c.type}" for c in spec.columns)
+    keeps_corrupt = source.format in ("json", "csv")
+    declared = ", ".join([f"`{c.name}` {c.type}" for c in spec.columns]
+                         + ([f"`{CORRUPT_RECORD_COLUMN}` STRING"] if keeps_corrupt else []))
     reader = (spark.readStream.format("cloudFiles")
               .option("cloudFiles.format", source.format)
               .option("rescuedDataColumn", RESCUED_COLUMN)
               .options(**{k: str(v) for k, v in source.options.items()}))
+    if keeps_corrupt:  # a line that does not parse at all is kept, not turned into a row of NULLs
+        reader = reader.option("columnNameOfCorruptRecord", CORRUPT_RECORD_COLUMN)
     if source.max_files_per_trigger:
         reader = reader.option("cloudFiles.maxFilesPerTrigger", str(source.max_files_per_trigger))
     if source.schema_evolution == "add_new_columns" and not landing_is_empty(path):
@@ -160,8 +167,13 @@ def auto_loader(spark: "SparkSession", spec: TableSpec, env: Environment, path: 
     else:
         mode = "failOnNewColumns" if source.schema_evolution == "none" else "rescue"
         reader = reader.option("cloudFiles.schemaEvolutionMode", mode).schema(declared)
-    return (reader.load(path)
-            .withColumn(SOURCE_FILE_COLUMN, F.col("_metadata.file_path"))
+    df = reader.load(path)
+    if keeps_corrupt:  # as the local reader does: {"_corrupt_record": <line>, "_file_path": ...} in _rescued_data
+        corrupt = F.to_json(F.struct(F.col(CORRUPT_RECORD_COLUMN).alias(CORRUPT_RECORD_COLUMN),
+                                     F.col("_metadata.file_path").alias("_file_path")))
+        df = df.withColumn(RESCUED_COLUMN, F.coalesce(F.col(RESCUED_COLUMN), F.when(
+            F.col(CORRUPT_RECORD_COLUMN).isNotNull(), corrupt))).drop(CORRUPT_RECORD_COLUMN)
+    return (df.withColumn(SOURCE_FILE_COLUMN, F.col("_metadata.file_path"))
             .withColumn(INGESTED_AT_COLUMN, F.current_timestamp()))
 
 

@@ -49,6 +49,9 @@ class Recorder:
     def withColumn(self, *_: Any) -> "Recorder":  # noqa: N802 - Spark's name
         return self
 
+    def drop(self, *_: Any) -> "Recorder":
+        return self
+
 
 
 pytestmark = pytest.mark.spark
@@ -89,3 +92,10 @@ def test_landed_files_let_auto_loader_infer_and_evolve_with_the_declared_columns
     recorder = read(spec, env, tmp_path / "bars")
     assert recorder.recorded["cloudFiles.schemaEvolutionMode"] == "addNewColumns"
     assert "`symbol` STRING" in recorder.recorded["cloudFiles.schemaHints"] and recorder.schema_ddl is None
+
+
+def test_a_line_that_does_not_parse_is_kept_as_the_local_reader_keeps_it(spark, bars_raw, tmp_path):
+    spec, env = bars_raw
+    recorder = read(spec, env, tmp_path / "bars")
+    assert recorder.recorded["columnNameOfCorruptRecord"] == "_corrupt_record"
+    assert "`_corrupt_record` STRING" in recorder.schema_ddl
