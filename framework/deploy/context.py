@@ -160,7 +160,8 @@ def _strings(mapping: dict[str, Any]) -> dict[str, str]:
 def _pipeline(env: Environment, requirements: list[str]) -> dict[str, Any]:
     s = env.settings
     email = (s.get("notifications") or {}).get("email") or {}
-    configuration = {**_strings(s.get("spark_conf") or {}),
+    # the runtime's SQL semantics (ANSI) win over spark_conf, as in the local session (engine/spark.py)
+    configuration = {**_strings(s.get("spark_conf") or {}), **env.target_runtime.sql_conf,
                      "medallion.env": env.name, "medallion.project_root": "${workspace.file_path}"}
     return {
         "name": names.pipeline_name(env.name),
@@ -169,7 +170,7 @@ def _pipeline(env: Environment, requirements: list[str]) -> dict[str, Any]:
         "development": bool(s["development"]),
         "serverless": env.serverless,
         "photon": bool(s["photon"]),
-        "channel": s["channel"],
+        "channel": env.target_runtime.channel,
         "edition": s["edition"],
         "clusters": _clusters(env),
         "configuration": configuration,
@@ -196,7 +197,7 @@ def _job(env: Environment) -> dict[str, Any]:
         "on_failure": list(email.get("recipients", [])),
         "max_retries": job.get("max_retries"),
         "min_retry_interval_millis": job.get("min_retry_interval_millis"),
-        "spark_version": env.databricks.spark_version,
+        "spark_version": env.target_runtime.spark_version,
         "node_type_id": default_cluster.get("node_type_id"),
         "serverless": env.serverless,
         "environment_version": SERVERLESS_ENVIRONMENT_VERSION,
