@@ -111,7 +111,7 @@ def closest_function(name: str, lines: Iterable[str] = (ENGINE_LINE,)) -> str:
     if matches:
         return f"did you mean `{matches[0]}`?"
     files = ", ".join(data_file(line).name for line in lines)
-    return f"Spark {' / '.join(lines)} has no such built-in function (the list: {files})"
+    return f"Spark {' / '.join(lines)} has no such built-in function (the list{'s' if len(lines) > 1 else ''}: {files})"
 
 
 # ------------------------------------------------------------------------ the environments' targets
