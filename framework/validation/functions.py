@@ -92,10 +92,15 @@ def shipped_version(line: str = ENGINE_LINE) -> str:
     return match.group(1) if match else "unknown"
 
 
-def shipped_lines() -> list[str]:
+@lru_cache(maxsize=1)
+def shipped_lines() -> tuple[str, ...]:
     """The Spark lines with a shipped list, oldest first."""
     lines = [p.stem.rsplit("_", 1)[1] for p in DATA_DIR.glob("spark_functions_*.txt")]
-    return sorted(lines, key=lambda line: tuple(int(part) for part in line.split(".")))
+    return tuple(sorted(lines, key=_line_key))
+
+
+def _line_key(line: str) -> tuple[int, ...]:
+    return tuple(int(part) for part in line.split("."))
 
 
 def is_spark_function(name: str, line: str = ENGINE_LINE) -> bool:
@@ -145,7 +150,7 @@ def function_targets(environments: Iterable[Environment]) -> tuple[FunctionTarge
     if not by_line:
         return (FunctionTarget(ENGINE_LINE, (f"the local engine (Spark {ENGINE_LINE})",)),)
     out = []
-    for line in sorted(by_line, key=lambda l: tuple(int(p) for p in l.split("."))):
+    for line in sorted(by_line, key=_line_key):
         reasons = tuple(f"{what} of environment{'s' if len(names) > 1 else ''} {', '.join(sorted(names))}"
                         for what, names in by_line[line].items())
         out.append(FunctionTarget(line, reasons))
@@ -212,6 +217,7 @@ def refresh(python: str | None = None, path: Path | None = None, *,
     tmp.write_text(body + "\n", encoding="utf-8")
     tmp.replace(path)
     spark_functions.cache_clear()
+    shipped_lines.cache_clear()
     return version, len(names), path
 
 

@@ -61,7 +61,7 @@ def test_the_lists_hold_callable_names_only(line: str) -> None:
 
 def test_the_lines_differ_as_spark_s_releases_do() -> None:
     """Real lists, not one list copied three times: functions Spark added in 4.0 and 4.1/4.2."""
-    assert shipped_lines() == ["3.5", "4.0", "4.1", "4.2"]
+    assert shipped_lines() == ("3.5", "4.0", "4.1", "4.2")
     assert "try_parse_json" not in spark_functions("3.5") and "try_parse_json" in spark_functions("4.0")
     assert "try_to_date" not in spark_functions("4.0") and "try_to_date" in spark_functions("4.1")
     assert spark_functions("3.5") < spark_functions("4.0") < spark_functions("4.1") < spark_functions("4.2")
@@ -142,3 +142,32 @@ def test_offline_verdicts_agree_with_spark(spark, sql: str) -> None:
     except Exception:  # noqa: BLE001 - any analysis or parse error is a rejection
         accepted = False
     assert _offline_verdict(sql) == accepted
+
+
+def _fake_python(tmp_path: Path, version: str) -> str:
+    """An executable standing in for a Python with pyspark `version`: prints what the listing script prints."""
+    listed = json.dumps({"version": version, "names": ["upper", "+", "try_parse_json", "<=>", "abs"]})
+    script = tmp_path / f"python-{version}"
+    script.write_text(f"#!/bin/sh\necho '{listed}'\n")
+    script.chmod(0o755)
+    return str(script)
+
+
+def test_refresh_writes_the_list_of_the_other_python_s_line(tmp_path: Path) -> None:
+    """`--refresh --python X`: the listing runs in X (a throw-away venv with another pyspark), the file is
+    named after X's line and keeps only callable names."""
+    from framework.validation.functions import main, refresh
+
+    out = tmp_path / "spark_functions_3.5.txt"
+    version, count, path = refresh(_fake_python(tmp_path, "3.5.9"), out, line="3.5")
+    assert (version, count, path) == ("3.5.9", 3, out)
+    assert out.read_text().splitlines() == [
+        "# Spark SQL built-in functions (SHOW SYSTEM FUNCTIONS) of pyspark 3.5.9.",
+        f"# Regenerate with `{REFRESH_COMMAND}` (a Python whose pyspark is 3.5.x).",
+        "upper", "try_parse_json", "abs"]
+    with pytest.raises(ValueError, match="has pyspark 4.0.5, not a 3.5.x"):
+        refresh(_fake_python(tmp_path, "4.0.5"), tmp_path / "other.txt", line="3.5")
+    with pytest.raises(SystemExit) as exited:
+        main(["--refresh", "--python", _fake_python(tmp_path, "4.0.5"), "--line", "3.5",
+              "--output", str(tmp_path / "x.txt")])
+    assert exited.value.code == 1 and not (tmp_path / "x.txt").exists()
