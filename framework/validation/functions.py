@@ -174,7 +174,8 @@ def _newer_hint(name: str, target: FunctionTarget) -> str:
     """Where the function exists: the runtimes whose Spark line has it."""
     runtimes = [r.name for r in RUNTIMES.values() if r.spark_line in shipped_lines()
                 and name in spark_functions(r.spark_line)]
-    where = f"runtime {', '.join(runtimes)} has it" if runtimes else "a newer Spark has it"
+    where = (f"runtime{'s' if len(runtimes) > 1 else ''} {', '.join(runtimes)} "
+             f"{'have' if len(runtimes) > 1 else 'has'} it") if runtimes else "no target runtime has it"
     return (f"{where}: use a function Spark {target.line} has, or target a runtime that has it "
             "(`databricks_runtime` in environments/)")
 

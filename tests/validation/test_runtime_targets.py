@@ -42,7 +42,8 @@ def test_a_function_the_target_line_lacks_is_a_located_error_naming_line_runtime
     assert (finding.file, finding.doc_path) == ("tables/silver/events.yaml", "transform.sql")
     assert (finding.line, finding.column) == at(text, "try_parse_json")
     assert finding.message == "`try_parse_json` is not in Spark 3.5 (the target runtime 16.4 of environment local)"
-    assert finding.hint.startswith("runtime 17.3, 18.1, serverless has it: use a function Spark 3.5 has")
+    assert finding.hint == ("runtimes 17.3, 18.1, serverless have it: use a function Spark 3.5 has, or target a "
+                            "runtime that has it (`databricks_runtime` in environments/)")
 
 
 def test_prod_on_16_4_gets_the_function_error_and_the_channel_error(pipeline: SpecProject) -> None:
