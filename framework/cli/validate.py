@@ -28,7 +28,8 @@ def usage_error(message: str) -> None:
 
 @click.command()
 @click.option("--env", "env_name", default=None, metavar="NAME",
-              help="Check `${variables}` against this environment only (default: all environments).")
+              help="Check `${variables}` and the Spark functions of its target runtime against this environment "
+                   "only (default: all environments).")
 @click.option("--format", "output_format", type=click.Choice(list(FORMATTERS)), default="text", show_default=True,
               help="text for people, json for tools, github for ::error annotations in GitHub Actions.")
 @click.option("--jobs", type=click.IntRange(1, 2), default=None, metavar="N",

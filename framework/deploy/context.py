@@ -219,7 +219,9 @@ def _pipeline(env: Environment, requirements: list[str]) -> dict[str, Any]:
     s = env.settings
     email = (s.get("notifications") or {}).get("email") or {}
     spark_conf, dropped = spark_configuration(env)
-    configuration = {**spark_conf, "medallion.env": env.name, "medallion.project_root": "${workspace.file_path}"}
+    # the runtime's SQL semantics (ANSI) win over spark_conf, as in the local session (engine/spark.py)
+    configuration = {**spark_conf, **env.target_runtime.sql_conf,
+                     "medallion.env": env.name, "medallion.project_root": "${workspace.file_path}"}
     if env.databricks.per_user_schemas:
         configuration["medallion.developer"] = DEVELOPER
     return {
@@ -229,7 +231,7 @@ def _pipeline(env: Environment, requirements: list[str]) -> dict[str, Any]:
         "development": bool(s["development"]),
         "serverless": env.serverless,
         "photon": bool(s["photon"]),
-        "channel": s["channel"],
+        "channel": env.target_runtime.channel,
         "edition": s["edition"],
         "clusters": _clusters(env),
         "configuration": configuration,
@@ -258,7 +260,7 @@ def _job(env: Environment) -> dict[str, Any]:
         "on_failure": list(email.get("recipients", [])),
         "max_retries": job.get("max_retries"),
         "min_retry_interval_millis": job.get("min_retry_interval_millis"),
-        "spark_version": env.databricks.spark_version,
+        "spark_version": env.target_runtime.spark_version,
         "node_type_id": default_cluster.get("node_type_id"),
         "data_security_mode": CLASSIC_TASK_ACCESS_MODE,
         "serverless": env.serverless,

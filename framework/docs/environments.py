@@ -17,7 +17,7 @@ from framework.spec.environment import Environment
 MISSING = "—"
 SECTIONS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("Pipeline", ("description", "runtime", "catalog", "continuous", "development", "photon", "serverless",
-                  "channel", "edition", "trigger_interval", "optimize_interval")),
+                  "databricks_runtime", "edition", "trigger_interval", "optimize_interval")),
     ("Compute", ("clusters", "spark_conf")),
     ("Schedule and job", ("schedule", "job", "timeouts", "retries")),
     ("Notifications", ("notifications",)),

@@ -36,9 +36,6 @@ SESSION_DEFAULTS: dict[str, str] = {
     "spark.sql.shuffle.partitions": "4",
     "spark.sql.session.timeZone": "UTC",
     "spark.databricks.delta.snapshotPartitions": "2",
-    # as on Databricks classic compute: a bad value in landing data becomes NULL (and fails an
-    # expectation, so it is quarantined) instead of failing the whole flow
-    "spark.sql.ansi.enabled": "false",
     # a streaming query with nothing new to read must not commit empty batches (and table versions)
     "spark.sql.streaming.noDataMicroBatches.enabled": "false",
     "spark.sql.streaming.forceDeleteTempCheckpointLocation": "true",
@@ -118,9 +115,17 @@ def python_executable() -> str:
 
 
 def runtime_conf(env: Environment) -> dict[str, str]:
-    """Session settings: our defaults, then the environment's `spark_conf` (AQE, shuffle partitions...)."""
+    """Session settings: our defaults, the environment's `spark_conf` (AQE, shuffle partitions...), then the
+    SQL semantics of the runtime the environment targets (`databricks_runtime`: ANSI on, as Databricks
+    Runtime 17.x and the pipeline's rendered configuration have it).
+
+    The semantics come last so no `spark_conf` can turn them off (validation reports one that tries): under
+    ANSI, `CAST` of a value that does not fit raises instead of writing NULL; lenient conversions are
+    written `try_cast` / `try_to_timestamp`, and the conform step quarantines or fails what they null.
+    """
     conf = dict(SESSION_DEFAULTS)
     conf.update({k: str(v) for k, v in (env.get("spark_conf") or {}).items()})
+    conf.update(env.target_runtime.sql_conf)
     return conf
 
 

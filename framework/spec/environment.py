@@ -16,6 +16,7 @@ from typing import Any
 
 from framework.spec.documents import Document
 from framework.spec.model import LAYERS
+from framework.spec.runtimes import DEFAULT_RUNTIME, Runtime, runtime
 from framework.spec.settings import DatabricksSettings, JobSettings, Retries, Timeouts, interval_seconds, section
 
 VARIABLE = re.compile(r"\$\{([^}]*)\}")
@@ -42,7 +43,7 @@ DEFAULTS: dict[str, Any] = {
     "development": True,
     "photon": False,
     "serverless": False,
-    "channel": "CURRENT",
+    "databricks_runtime": DEFAULT_RUNTIME,
     "edition": "ADVANCED",
     "trigger_interval": "5 seconds",
     "optimize_interval": "10 minutes",
@@ -110,6 +111,19 @@ class Environment:
     def serverless(self) -> bool:
         """Databricks serverless compute for the pipeline and the job's tasks."""
         return bool(self.settings["serverless"])
+
+    @property
+    def databricks_runtime(self) -> str:
+        """The one runtime this environment targets, as written (`17.3`, `serverless`): see spec/runtimes.py."""
+        return str(self.settings["databricks_runtime"])
+
+    @property
+    def target_runtime(self) -> Runtime:
+        """The runtime table's row for `databricks_runtime`: Spark line, job cluster key, channel, SQL semantics.
+
+        A local environment targets the runtime its engine emulates (its SQL semantics and function list).
+        """
+        return runtime(self.databricks_runtime)
 
     @property
     def trigger_interval(self) -> str:

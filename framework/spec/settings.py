@@ -77,8 +77,6 @@ class DatabricksSettings:
     landing_volume: str | None = None
     event_log_table: str = "event_log"
     """The pipeline's published event log, in the ops schema (pipeline setting `event_log`)."""
-    spark_version: str = "16.4.x-scala2.12"
-    """Databricks Runtime (LTS) of the job cluster that runs collect and the checks."""
     profile: str | None = None
     permissions: tuple[dict[str, str], ...] = ()
     """Bundle `permissions`: {level, group_name | user_name | service_principal_name} (principals are ${var.x})."""

@@ -104,14 +104,22 @@ SEMANTIC_CHECKS = """\
   the upstream's columns, plus `_rescued_data`, `_source_file` and `_ingested_at` when it reads files;
   a SQL source reads upstreams by name), through CTEs, subqueries, joins, aliases, lateral views and
   lambdas: an unknown column (with "did you mean"), an ambiguous one, or a function that is not one of
-  Spark's built-ins (the list of the pinned Spark version ships with the package; regenerate it with
-  `python -m framework.validation.functions --refresh`) is reported at its line and column inside
-  the `sql:` block;
+  Spark's built-ins is reported at its line and column inside the `sql:` block — checked against the
+  Spark line of every environment's target runtime (`databricks_runtime`: 16.4 is Spark 3.5, 17.3 is
+  4.0, 18.1 is 4.1) and, for a local environment, the local engine's 4.2, so a function a target lacks is
+  an error naming the line, the runtime and the environment (one list per line ships with the package;
+  regenerate one with `python -m framework.validation.functions --refresh --python <a Python with that
+  pyspark>`);
 - the output matches `columns`, as the pipeline will require: every declared column is produced,
   nothing undeclared is (unless the table reads files with `schema_evolution: add_new_columns`), no
   name twice, names match exactly (case included); order does not matter;
 - a string is not selected into a numeric, date, timestamp or boolean column (`symbol AS volume`): Spark
-  would convert it silently and write NULL wherever a value does not parse; convert it explicitly;
+  would convert it silently and write NULL wherever a value does not parse; convert it on purpose with
+  `try_cast` / `try_to_timestamp` and say what its NULL does (`nullable: false`, or an expectation that
+  quarantines), never with `CAST`, which fails the flow under ANSI semantics;
+- an environment's settings agree with its runtime: a Databricks environment targets a runtime a pipeline
+  channel runs (no channel runs 16.4), `serverless: true` goes with `databricks_runtime: serverless`,
+  and no `spark_conf` turns `spark.sql.ansi.enabled` off;
 - warning: a streaming silver or gold table with `keys` but no `dedupe` stores a key that arrives twice
   twice (the hint shows the `dedupe` block to add);
 - every `${variable}` is defined in each environment (or the one given with `--env`);

@@ -18,6 +18,8 @@ from framework.spec.model import LAYERS, FilesSource, SqlSource, TablesSource, T
 from framework.validation.python_ref import resolve_python_ref
 from framework.validation.reader_options import check_reader_options
 from framework.validation.sql import DIALECT, check_boolean_expression, check_select
+from framework.validation.functions import function_targets
+from framework.validation.runtime import check_environment_runtime
 from framework.validation.transforms import check_dedupe, check_transform_columns
 
 if TYPE_CHECKING:
@@ -40,16 +42,19 @@ def check_project(project: Project, env: str | None) -> list[Finding]:
                                 f"known: {', '.join(sorted(project.environments)) or 'none'}"))
     variables = [(e.name, e.variables()) for e in environments]
     rule_sets = _layer_rule_sets(environments)
+    targets = function_targets(environments)
     for spec in project.tables.values():
         for check in (check_location, check_source, check_columns, check_expectations, check_transform,
-                      check_transform_columns, check_dedupe, check_refresh, check_reader_options):
+                      check_dedupe, check_refresh, check_reader_options):
             findings.extend(check(spec, project))
+        findings.extend(check_transform_columns(spec, project, targets))
         findings.extend(check_variables(spec, variables))
         findings.extend(check_layers(spec, project, rule_sets))
         findings.extend(check_source_path(spec, environments))
     findings.extend(check_cycles(project))
     for environment in environments:
         findings.extend(check_environment_paths(environment))
+        findings.extend(check_environment_runtime(environment))
     return findings
 
 

@@ -5,7 +5,8 @@ reported by `medallion validate` at the line and column inside the `sql:` block:
 
 * unknown columns (with "did you mean") and ambiguous ones, resolved against the declared columns of
   the upstreams (plus the framework's file columns), through CTEs, subqueries, joins and lambdas;
-* functions Spark does not have (the pinned version's list, framework.validation.functions);
+* functions Spark does not have, or that the Spark line of an environment's target runtime lacks
+  (framework.validation.functions, one list per line);
 * the output against the declared columns: a declared column never produced, a produced column
   never declared (allowed for tables whose schema evolves, as `conform` allows it), a name produced
   twice, a name differing only in case (`conform` matches names exactly);
@@ -24,7 +25,7 @@ from typing import TYPE_CHECKING, Iterator
 from framework.findings import Finding, did_you_mean
 from framework.naming import FILE_COLUMNS
 from framework.spec.model import FilesSource, SqlSource, TablesSource, TableSpec
-from framework.validation.functions import closest_function, is_spark_function
+from framework.validation.functions import FunctionTarget, check_function, function_targets
 from framework.validation.resolve import Base, Output, Resolution, resolve, tables_read
 from framework.validation.sql import check_select
 
@@ -68,7 +69,7 @@ _CASTS = {
     "date": re.compile(r"\s*[+-]?\d{4,}(-\d{1,2}(-\d{1,2})?)?([ T].*)?\s*", re.S),
     "timestamp": re.compile(r"\s*[+-]?\d{4,}(-\d{1,2}(-\d{1,2})?)?([ T].*)?\s*", re.S),
 }
-"""String texts Spark (ANSI off) casts to each family without producing NULL."""
+"""String texts Spark casts to each family (anything else is NULL without ANSI, an error with it)."""
 
 
 def literal_casts(text: str, type_text: str) -> bool:
@@ -82,15 +83,23 @@ def literal_casts(text: str, type_text: str) -> bool:
 
 # ------------------------------------------------------------------------------------ the checks
 
-def check_transform_columns(spec: TableSpec, project: Project) -> Iterator[Finding]:
-    """Resolve `source.sql` and `transform.sql` against the upstreams; check the output against `columns`."""
-    findings, rows, source_sql = _read_source(spec, project)
+def check_transform_columns(spec: TableSpec, project: Project,
+                            targets: tuple[FunctionTarget, ...] | None = None) -> Iterator[Finding]:
+    """Resolve `source.sql` and `transform.sql` against the upstreams; check the output against `columns`.
+
+    `targets`: the Spark lines the SQL runs on (`function_targets` of the environments validated);
+    default: every environment of the project.
+    """
+    if targets is None:
+        targets = function_targets(project.environments.values())
+    findings, rows, source_sql = _read_source(spec, project, targets)
     final: Resolution | None = None
     where: DocPath = ("source",)
     if spec.transform is not None and spec.transform.sql:
         where = ("transform", "sql")
         evolving = _evolving_upstreams(spec, project)
-        more, final = _resolve_sql(spec, where, spec.transform.sql, {SOURCE_VIEW: rows} if rows else {}, evolving)
+        more, final = _resolve_sql(spec, where, spec.transform.sql, {SOURCE_VIEW: rows} if rows else {}, evolving,
+                                   targets)
         findings += more
     elif spec.transform is not None:
         pass  # a Python transform: its output is only known when it runs
@@ -104,7 +113,8 @@ def check_transform_columns(spec: TableSpec, project: Project) -> Iterator[Findi
         yield from check_output(spec, final, where)
 
 
-def _read_source(spec: TableSpec, project: Project) -> tuple[list[Finding], Base | None, Resolution | None]:
+def _read_source(spec: TableSpec, project: Project,
+                 targets: tuple[FunctionTarget, ...]) -> tuple[list[Finding], Base | None, Resolution | None]:
     """Findings about how the spec reads its source, the rows a transform sees as `source` (None when
     unknown) and, for a SQL source, its resolution."""
     source = spec.source
@@ -116,7 +126,7 @@ def _read_source(spec: TableSpec, project: Project) -> tuple[list[Finding], Base
     upstreams = _upstreams_read(source.sql, project)
     findings, resolution = _resolve_sql(spec, ("source", "sql"), source.sql,
                                         {name: _table_rows(u) for name, u in upstreams.items()},
-                                        sorted(u.name for u in upstreams.values() if _evolves(u)))
+                                        sorted(u.name for u in upstreams.values() if _evolves(u)), targets)
     if resolution is None:
         return findings, None, None
     columns = tuple((o.name, o.family) for o in resolution.outputs if o.name)
@@ -196,16 +206,17 @@ def _evolving_upstreams(spec: TableSpec, project: Project) -> list[str]:
     return [spec.name] if _evolves(spec) else []
 
 
-def _resolve_sql(spec: TableSpec, path: DocPath, sql: str, bases: dict[str, Base],
-                 evolving: list[str]) -> tuple[list[Finding], Resolution | None]:
-    """Findings about one SQL text (unknown functions and columns) and its resolution (None when it does
-    not parse: syntax errors are reported by the SQL checks). `evolving`: tables whose schema evolves."""
+def _resolve_sql(spec: TableSpec, path: DocPath, sql: str, bases: dict[str, Base], evolving: list[str],
+                 targets: tuple[FunctionTarget, ...]) -> tuple[list[Finding], Resolution | None]:
+    """Findings about one SQL text (functions unknown or missing in a target line, columns) and its
+    resolution (None when it does not parse: syntax errors are reported by the SQL checks).
+    `evolving`: tables whose schema evolves."""
     result = check_select(sql)
     if result.error or result.shape is None:
         return [], None
     doc = spec.document
-    findings = [doc.finding(path, f"unknown function `{name}`", hint=closest_function(name), at=_position(sql, offset))
-                for name, offset in result.shape["functions"] if not is_spark_function(name)]
+    findings = [doc.finding(path, message, hint=hint, at=_position(sql, offset))
+                for name, offset in result.shape["functions"] for message, hint in check_function(name, targets)]
     resolution = resolve(sql, result.shape, bases)
     note = ""
     if evolving:
@@ -372,12 +383,24 @@ def _type_findings(spec: TableSpec, where: DocPath, name: str, type_: str, outpu
                               hint=f"write a {type_} value, or declare `{name}` as STRING", at=at)
         return
     what = f"`{output.origin}` (a STRING column)" if output.origin else "a STRING expression"
-    convert = {"date": f"to_date({output.origin or '...'})", "timestamp": f"to_timestamp({output.origin or '...'})"}
-    example = convert.get(family, f"CAST({output.origin or '...'} AS {type_})")
     yield doc.finding(where, f"`{name}` is declared {type_}, but the SELECT puts {what} in it: Spark would convert "
                       f"it silently and write NULL wherever a value is not {_A_VALUE[family]}",
-                      hint=f"convert it explicitly (`{example} AS {name}`), select the column you meant, "
-                      f"or declare `{name}` as STRING", at=at)
+                      hint=lenient_conversion_hint(name, type_, family, output.origin or "..."), at=at)
+
+
+def lenient_conversion_hint(name: str, type_: str, family: str, origin: str) -> str:
+    """How to convert a STRING on purpose, without a silent NULL.
+
+    Never `CAST(...)`: under ANSI semantics (every target runtime's, framework/spec/runtimes.py) it fails
+    the flow at the first value that does not convert, and without ANSI it writes NULL. The lenient
+    conversion is `try_cast` (`try_to_timestamp` for timestamps, as in silver.bars), written on purpose,
+    with what a bad value then becomes said in the spec: `nullable: false` makes its NULL fail the write,
+    an expectation `IS NOT NULL` with `action: quarantine` puts the row in quarantine.
+    """
+    example = f"try_to_timestamp({origin})" if family == "timestamp" else f"try_cast({origin} AS {type_})"
+    return (f"convert it on purpose with `{example} AS {name}` (NULL where a value is not {_A_VALUE[family]}) and "
+            f"say what that NULL does: `nullable: false` fails the flow, an expectation `{name} IS NOT NULL` with "
+            f"`action: quarantine` quarantines the row; or select the column you meant, or declare `{name}` as STRING")
 
 
 # -------------------------------------------------------------------------------------------- lint

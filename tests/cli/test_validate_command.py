@@ -206,9 +206,10 @@ def test_keys_without_dedupe_warn_but_pass(market_project: Path) -> None:
 def test_transform_errors_are_reported_in_the_yaml(market_project: Path) -> None:
     """Issue 12, case 2, through the command: every mistake at its place in the YAML, exit code 1."""
     _break(market_project, "tables/silver/bars.yaml", "upper(trim(symbol))", "upperr(trim(symbol))")
-    text = _break(market_project, "tables/silver/bars.yaml", "to_timestamp(ts) AS ts,", "to_timestamp(tss) AS ts,")
+    text = _break(market_project, "tables/silver/bars.yaml", "try_to_timestamp(ts) AS ts,",
+                  "try_to_timestamp(tss) AS ts,")
     code, out, _ = run("--project", str(market_project), "--format", "json")
     assert code == 1
     found = {(f["line"], f["column"], f["message"]) for f in json.loads(out)["findings"] if f["severity"] == "error"}
     assert found == {(_line_of(text, "upperr"), 7, "unknown function `upperr`"),
-                     (_line_of(text, "tss"), 20, "unknown column `tss`: not a column of `source`")}
+                     (_line_of(text, "tss"), 24, "unknown column `tss`: not a column of `source`")}

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 import yaml
 from click.testing import CliRunner
 
 from framework.cli import cli
 from framework.deploy.render import GENERATED_MARK, render_bundle, write_bundle
 from framework.project import load_project
+from framework.spec.runtimes import RUNTIMES
 
 from .conftest import REPO, edit
 
@@ -72,6 +74,7 @@ def test_classic_compute_stays_an_option(project_copy: Path, official_schema: Pa
     from framework.deploy.check import check_bundle
 
     edit(project_copy / "environments/prod.yaml", "serverless: true", "serverless: false")
+    edit(project_copy / "environments/prod.yaml", "databricks_runtime: serverless", 'databricks_runtime: "17.3"')
     write_bundle(load_project(project_copy))
     resources = prod_resources(rendered(project_copy))
     pipeline, job = resources["pipelines"]["medallion"], resources["jobs"]["medallion"]
@@ -295,3 +298,58 @@ def test_the_developer_option_sets_whose_schemas_a_command_uses(project_copy: Pa
     assert "GRANT SELECT ON TABLE `medallion_dev`.`bob_gold`.`daily_bars` TO `quants`;" in result.output
     bad = CliRunner().invoke(cli, ["--developer", "bob smith", "list", "--project", str(project_copy)])
     assert bad.exit_code == 2 and "not a short name" in bad.output
+
+
+# ------------------------------------------------------------------ one target runtime per environment
+
+def _job_cluster(resources: dict) -> dict:
+    return resources["jobs"]["medallion"]["job_clusters"][0]["new_cluster"]
+
+
+def test_the_shipped_runtime_is_one_for_job_cluster_and_pipeline(project_copy: Path):
+    """17.3 LTS: the job cluster runs 17.3 (Scala 2.13 only from 17 on) and the pipeline the CURRENT channel,
+    which runs 17.3 — before, the cluster ran 16.4 (Spark 3.5) while the pipeline ran CURRENT."""
+    files = rendered(project_copy)
+    for name in ("dev", "prod"):
+        resources = files[f"resources/{name}.yml"]["targets"][name]["resources"]
+        assert _job_cluster(resources)["spark_version"] == "17.3.x-scala2.13"
+        assert resources["pipelines"]["medallion"]["channel"] == "CURRENT"
+
+
+@pytest.mark.parametrize("runtime, spark_version, channel", [
+    (r.name, r.spark_version, r.channel) for r in RUNTIMES.values() if r.spark_version and r.channel])
+def test_the_runtime_decides_spark_version_and_channel(project_copy: Path, runtime: str, spark_version: str,
+                                                       channel: str):
+    edit(project_copy / "environments/dev.yaml", 'databricks_runtime: "17.3"', f'databricks_runtime: "{runtime}"')
+    assert load_project(project_copy).errors == []
+    files = rendered(project_copy)
+    dev = files["resources/dev.yml"]["targets"]["dev"]["resources"]
+    assert _job_cluster(dev)["spark_version"] == spark_version
+    assert dev["pipelines"]["medallion"]["channel"] == channel
+    prod = prod_resources(files)  # states its own runtime: dev moving first does not move it
+    assert (_job_cluster(prod)["spark_version"], prod["pipelines"]["medallion"]["channel"]) == \
+        ("17.3.x-scala2.13", "CURRENT")
+
+
+def test_preview_channel_for_18_1():
+    """The table: 18.1 is what the PREVIEW channel runs (Lakeflow release notes), on Spark 4.1."""
+    assert (RUNTIMES["18.1"].channel, RUNTIMES["18.1"].spark_line, RUNTIMES["18.1"].spark_version) == \
+        ("PREVIEW", "4.1", "18.1.x-scala2.13")
+    assert RUNTIMES["16.4"].channel is None  # no channel runs 16.4: a pipeline cannot target it
+
+
+def test_the_pipeline_runs_with_ansi_sql_and_spark_conf_cannot_turn_it_off(project_copy: Path):
+    """`spark.sql.ansi.enabled: "true"` goes into the pipeline's `configuration` (added to the Spark
+    configuration of the pipeline's cluster); a spark_conf that turns it off is a located error, and
+    the rendered value stays the runtime's."""
+    for name in ("dev", "prod"):
+        configuration = rendered(project_copy)[f"resources/{name}.yml"]["targets"][name]["resources"][
+            "pipelines"]["medallion"]["configuration"]
+        assert configuration["spark.sql.ansi.enabled"] == "true"
+    edit(project_copy / "environments/dev.yaml", '  spark.sql.adaptive.enabled: "true"\n',
+         '  spark.sql.adaptive.enabled: "true"\n  spark.sql.ansi.enabled: "false"\n')
+    (finding,) = load_project(project_copy).errors
+    assert (finding.file, finding.doc_path) == ("environments/dev.yaml", "spark_conf.spark.sql.ansi.enabled")
+    assert "silent NULL" in finding.message
+    dev = rendered(project_copy)["resources/dev.yml"]["targets"]["dev"]["resources"]
+    assert dev["pipelines"]["medallion"]["configuration"]["spark.sql.ansi.enabled"] == "true"

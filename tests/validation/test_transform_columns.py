@@ -68,7 +68,7 @@ def test_unknown_function_is_located_with_a_suggestion(market: Path) -> None:
 
 
 def test_misspelled_column_is_located_with_a_suggestion(market: Path) -> None:
-    text = _break(market, BARS, "      to_timestamp(ts) AS ts,", "      tss AS ts,")
+    text = _break(market, BARS, "      try_to_timestamp(ts) AS ts,", "      tss AS ts,")
     finding = _only(market)
     assert (finding.file, finding.line, finding.column) == (BARS, *at(text, "tss AS ts"))
     assert finding.message == "unknown column `tss`: not a column of `source`"
@@ -116,19 +116,22 @@ def test_string_selected_into_a_numeric_column_is_an_error(market: Path) -> None
     assert (finding.file, finding.line, finding.column) == (BARS, *at(text, "volume,\n      trade_count"))
     assert finding.message == ("`volume` is declared BIGINT, but the SELECT puts `symbol` (a STRING column) in it: "
                                "Spark would convert it silently and write NULL wherever a value is not a number")
-    assert finding.hint == ("convert it explicitly (`CAST(symbol AS BIGINT) AS volume`), select the column you meant, "
-                            "or declare `volume` as STRING")
+    assert finding.hint == ("convert it on purpose with `try_cast(symbol AS BIGINT) AS volume` (NULL where a value is "
+                            "not a number) and say what that NULL does: `nullable: false` fails the flow, an expectation "
+                            "`volume IS NOT NULL` with `action: quarantine` quarantines the row; or select the column you "
+                            "meant, or declare `volume` as STRING")
+    assert "CAST(" not in finding.hint  # a CAST fails the flow under ANSI, and writes NULL without it
 
 
 @pytest.mark.parametrize("expression, column, family", [
-    ("to_timestamp(session_open)", "session_open", None),          # the shipped conversion: fine
+    ("try_to_timestamp(session_open)", "session_open", None),      # the shipped conversion: fine
     ("session_open", "session_open", "timestamp"),                 # a STRING upstream column into TIMESTAMP
     ("upper(provider)", "trade_count", "number"),                  # a string function into BIGINT
     ("coalesce(provider, batch_id)", "trade_count", "number"),     # branches that are all strings
     ("CASE WHEN vwap > 0 THEN provider END", "vwap", "number"),
 ])
 def test_string_expressions_into_typed_columns(market: Path, expression: str, column: str, family: str | None) -> None:
-    old = {"session_open": "to_timestamp(session_open) AS session_open", "trade_count": "      trade_count,",
+    old = {"session_open": "try_to_timestamp(session_open) AS session_open", "trade_count": "      trade_count,",
            "vwap": "      vwap,"}[column]
     new = f"{expression} AS {column}" if column == "session_open" else f"      {expression} AS {column},"
     _break(market, BARS, old, new)
@@ -233,7 +236,8 @@ def test_valid_transforms_resolve(pipeline: SpecProject, sql: str) -> None:
     ("SELECT event_id, user_id, filter(array(amount), x -> y > 0)[0] AS amount, ts FROM source", "y > 0",
      "unknown column `y`: not a column of `source`", ""),
     ("SELECT event_id, strftime(user_id) AS user_id, amount, ts FROM source", "strftime",
-     "unknown function `strftime`", "Spark 4.2.0 has no such built-in function (the list: spark_functions.txt)"),
+     "unknown function `strftime`",
+     "Spark 4.0 / 4.2 has no such built-in function (the lists: spark_functions_4.0.txt, spark_functions_4.2.txt)"),
 ])
 def test_unresolved_references(pipeline: SpecProject, sql: str, needle: str, message: str, hint: str) -> None:
     text = _events_sql(pipeline, sql)
