@@ -10,8 +10,8 @@ reported by `medallion validate` at the line and column inside the `sql:` block:
 * the output against the declared columns: a declared column never produced, a produced column
   never declared (allowed for tables whose schema evolves, as `conform` allows it), a name produced
   twice, a name differing only in case (`conform` matches names exactly);
-* a string selected into a numeric, date, timestamp or boolean column: Spark would cast it silently
-  and write NULL wherever a value does not parse.
+* a string selected into a numeric, date, timestamp or boolean column: the run would stop at the first
+  value that does not parse (conform never writes the NULL a cast would make), so say it before the run.
 
 It also holds the lint that a streaming table with keys but no `dedupe` lets duplicates through.
 """
@@ -383,8 +383,8 @@ def _type_findings(spec: TableSpec, where: DocPath, name: str, type_: str, outpu
                               hint=f"write a {type_} value, or declare `{name}` as STRING", at=at)
         return
     what = f"`{output.origin}` (a STRING column)" if output.origin else "a STRING expression"
-    yield doc.finding(where, f"`{name}` is declared {type_}, but the SELECT puts {what} in it: Spark would convert "
-                      f"it silently and write NULL wherever a value is not {_A_VALUE[family]}",
+    yield doc.finding(where, f"`{name}` is declared {type_}, but the SELECT puts {what} in it: the run would stop "
+                      f"at the first value that is not {_A_VALUE[family]} (it converts to no {type_})",
                       hint=lenient_conversion_hint(name, type_, family, output.origin or "..."), at=at)
 
 

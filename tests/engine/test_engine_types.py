@@ -5,7 +5,7 @@ Issue 12, case 1: a transform putting a string into a DOUBLE column (`symbol AS 
 and the type — or, where the spec says `on_type_error: quarantine`, the row goes to the quarantine
 table with the reason, counted so that read = written + dropped + quarantined + de-duplicated.
 Covered shapes: a de-duplicated streaming table (`__changes` view), a plain streaming table and a
-materialized view (both through the `__typed` view), each on real Spark + Delta with ANSI mode off.
+materialized view (both through the `__typed` view), each on real Spark + Delta.
 """
 
 from __future__ import annotations

@@ -115,7 +115,7 @@ def test_string_selected_into_a_numeric_column_is_an_error(market: Path) -> None
     finding = _only(market)
     assert (finding.file, finding.line, finding.column) == (BARS, *at(text, "volume,\n      trade_count"))
     assert finding.message == ("`volume` is declared BIGINT, but the SELECT puts `symbol` (a STRING column) in it: "
-                               "Spark would convert it silently and write NULL wherever a value is not a number")
+                               "the run would stop at the first value that is not a number (it converts to no BIGINT)")
     assert finding.hint == ("convert it on purpose with `try_cast(symbol AS BIGINT) AS volume` (NULL where a value is "
                             "not a number) and say what that NULL does: `nullable: false` fails the flow, an expectation "
                             "`volume IS NOT NULL` with `action: quarantine` quarantines the row; or select the column you "
