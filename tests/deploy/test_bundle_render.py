@@ -48,8 +48,9 @@ def test_prod_pipeline_settings(project_copy: Path):
     assert (pipeline["continuous"], pipeline["development"], pipeline["serverless"]) == (True, False, True)
     assert "photon" not in pipeline and "clusters" not in pipeline
     assert (pipeline["edition"], pipeline["channel"]) == ("ADVANCED", "CURRENT")
-    assert pipeline["configuration"] == {"medallion.env": "prod", "medallion.project_root": "${workspace.file_path}"}, \
-        "serverless rejects spark.databricks.* and manages AQE, caching and file sizes itself"
+    assert pipeline["configuration"] == {"spark.sql.ansi.enabled": "true", "medallion.env": "prod",
+                                         "medallion.project_root": "${workspace.file_path}"}, \
+        "serverless rejects spark.databricks.* and manages AQE, caching and file sizes itself; ANSI is the runtime's"
     assert pipeline["libraries"] == [{"notebook": {"path": "../notebooks/medallion_pipeline.py"}}]
     alerts = ["on-update-failure", "on-update-fatal-failure", "on-flow-failure"]
     assert pipeline["notifications"] == [{"email_recipients": ["data-platform-oncall@example.com"], "alerts": alerts}]
@@ -310,10 +311,11 @@ def test_the_shipped_runtime_is_one_for_job_cluster_and_pipeline(project_copy: P
     """17.3 LTS: the job cluster runs 17.3 (Scala 2.13 only from 17 on) and the pipeline the CURRENT channel,
     which runs 17.3 — before, the cluster ran 16.4 (Spark 3.5) while the pipeline ran CURRENT."""
     files = rendered(project_copy)
-    for name in ("dev", "prod"):
-        resources = files[f"resources/{name}.yml"]["targets"][name]["resources"]
-        assert _job_cluster(resources)["spark_version"] == "17.3.x-scala2.13"
-        assert resources["pipelines"]["medallion"]["channel"] == "CURRENT"
+    dev = files["resources/dev.yml"]["targets"]["dev"]["resources"]
+    assert _job_cluster(dev)["spark_version"] == "17.3.x-scala2.13"
+    assert dev["pipelines"]["medallion"]["channel"] == "CURRENT"
+    prod = prod_resources(files)  # serverless: the CURRENT channel's runtime, no job cluster to pin
+    assert prod["pipelines"]["medallion"]["channel"] == "CURRENT" and "job_clusters" not in prod["jobs"]["medallion"]
 
 
 @pytest.mark.parametrize("runtime, spark_version, channel", [
@@ -326,9 +328,8 @@ def test_the_runtime_decides_spark_version_and_channel(project_copy: Path, runti
     dev = files["resources/dev.yml"]["targets"]["dev"]["resources"]
     assert _job_cluster(dev)["spark_version"] == spark_version
     assert dev["pipelines"]["medallion"]["channel"] == channel
-    prod = prod_resources(files)  # states its own runtime: dev moving first does not move it
-    assert (_job_cluster(prod)["spark_version"], prod["pipelines"]["medallion"]["channel"]) == \
-        ("17.3.x-scala2.13", "CURRENT")
+    prod = prod_resources(files)  # states its own runtime (serverless): dev moving first does not move it
+    assert prod["pipelines"]["medallion"]["channel"] == "CURRENT" and prod["pipelines"]["medallion"]["serverless"]
 
 
 def test_preview_channel_for_18_1():
@@ -348,8 +349,9 @@ def test_the_pipeline_runs_with_ansi_sql_and_spark_conf_cannot_turn_it_off(proje
         assert configuration["spark.sql.ansi.enabled"] == "true"
     edit(project_copy / "environments/dev.yaml", '  spark.sql.adaptive.enabled: "true"\n',
          '  spark.sql.adaptive.enabled: "true"\n  spark.sql.ansi.enabled: "false"\n')
-    (finding,) = load_project(project_copy).errors
-    assert (finding.file, finding.doc_path) == ("environments/dev.yaml", "spark_conf.spark.sql.ansi.enabled")
-    assert "silent NULL" in finding.message
+    findings = load_project(project_copy).errors  # dev, and prod which extends it
+    assert findings and all((f.file, f.doc_path) == ("environments/dev.yaml", "spark_conf.spark.sql.ansi.enabled")
+                            for f in findings), [f.render() for f in findings]
+    assert all("silent NULL" in f.message for f in findings)
     dev = rendered(project_copy)["resources/dev.yml"]["targets"]["dev"]["resources"]
     assert dev["pipelines"]["medallion"]["configuration"]["spark.sql.ansi.enabled"] == "true"
