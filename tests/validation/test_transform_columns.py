@@ -139,7 +139,7 @@ def test_string_expressions_into_typed_columns(market: Path, expression: str, co
     if family is None:
         assert errors == []
     else:
-        assert len(errors) == 1 and errors[0].message.endswith(f"wherever a value is not a {family}"), errors
+        assert len(errors) == 1 and f"at the first value that is not a {family} " in errors[0].message, errors
 
 
 def test_source_sql_joins_resolve_by_alias(market: Path) -> None:
