@@ -20,20 +20,28 @@ What it keeps from Auto Loader (pages "Configure schema inference and evolution 
   has one (`columnNameOfCorruptRecord`), not in `_rescued_data`: keeping it here means the local run
   never loses it and silver quarantines it like any rescued row;
 * schema evolution (`schema_evolution` of the spec):
-  - `add_new_columns`: before a run the first record (JSON) or the header (CSV) of each new file is
-    checked; unknown fields become new STRING columns (Auto Loader's default type for JSON and CSV) and
-    the bronze table grows them. A field that shows up only later is rescued for that batch and added
-    from then on;
+  - `add_new_columns`: before a run the first record (JSON), the header (CSV) or the footer (Parquet) of
+    each new file is checked; unknown fields become new columns, STRING for JSON and CSV (Auto Loader's
+    default type for them), the file's own type for Parquet, and the bronze table grows them. A JSON or
+    CSV field that shows up only later is rescued for that batch and added from then on;
   - `rescue`: unknown fields stay in `_rescued_data`;
   - `none`: a new file with unknown fields stops the flow with an error naming them.
   The evolved schema is saved beside the flow's checkpoint (Auto Loader's `schemaLocation`).
+* Parquet: Spark's reader reads only the fields of its schema, so the undeclared fields the footers
+  show (read with pyarrow before the run) are added to the schema it reads with, then moved into
+  `_rescued_data` (`{"tier": "gold", "_file_path": ...}`). A Parquet file in a micro-batch with fields the
+  running stream does not read (it landed after the stream started) makes the batch write nothing and the
+  stream restart, as an unsettled file does; the restart reads its footer. Local differs from Databricks
+  (documented in docs/databricks-fidelity.md): a field differing from a column only in case is placed in
+  that column by Spark's case-insensitive resolution (Databricks rescues it), and a declared column whose
+  Parquet type Spark cannot convert stops the run with Spark's error (Databricks rescues the value).
 
 JSON is read as text and parsed twice with `from_json`: into a map of its fields (to see every key and
 raw value) and with the declared types (PERMISSIVE, partial results), so each field is placed or rescued
 on its own. CSV lines come from Spark's CSV source (which drops each file's header line), are split by
 a Python function with the file's dialect and paired with the file's own header, and typed by
 `from_csv` with the spec's options, as Spark's CSV reader types them. Parquet and multi-line JSON use
-Spark's readers (Parquet: no rescue; multi-line JSON: a record that does not fit is rescued whole).
+Spark's readers (multi-line JSON: a record that does not fit is rescued whole).
 
 Files written in place (not temp file + rename): Spark lists a file once and never reads it again, so
 a file caught half-written would lose its rest. Before a micro-batch is written, `unsettled_files`
@@ -104,6 +112,10 @@ class FileSourceState:
     schema_file: Path
     evolved: list[tuple[str, str]] = field(default_factory=list)
     checked_files: set[str] = field(default_factory=set)
+    rescued_fields: list[tuple[str, str]] = field(default_factory=list)
+    """Parquet: undeclared fields seen in file footers (name, Spark type), read only to be rescued."""
+    stream_fields: set[str] = field(default_factory=set)
+    """Parquet: the fields (lower case) the running stream reads; a batch file with others restarts it."""
     file_format: str = "json"
     settle_seconds: float = 10.0
     csv_header: bool = False
@@ -123,15 +135,18 @@ class FileSourceState:
             saved = json.loads(self.schema_file.read_text())
             self.evolved = [tuple(c) for c in saved.get("evolved", [])]  # type: ignore[misc]
             self.checked_files = set(saved.get("checked_files", []))
+            self.rescued_fields = [tuple(c) for c in saved.get("rescued_fields", [])]  # type: ignore[misc]
 
     def save(self) -> None:
         self.schema_file.parent.mkdir(parents=True, exist_ok=True)
         tmp = self.schema_file.with_name(f".{SCHEMA_FILE}.{os.getpid()}")
-        tmp.write_text(json.dumps({"evolved": self.evolved, "checked_files": sorted(self.checked_files)}, indent=1))
+        tmp.write_text(json.dumps({"evolved": self.evolved, "checked_files": sorted(self.checked_files),
+                                   "rescued_fields": self.rescued_fields}, indent=1))
         tmp.replace(self.schema_file)
 
-    def add_columns(self, names: list[str]) -> list[str]:
-        """Add unknown fields as STRING columns; returns the ones that were new.
+    def add_columns(self, names: list[str], types: dict[str, str] | None = None) -> list[str]:
+        """Add unknown fields as columns, STRING unless `types` says otherwise (Parquet's own types); returns
+        the ones that were new.
 
         A field that differs from a column only in case is never a new column (Delta's names are
         case-insensitive, and Auto Loader treats `abc` and `Abc` as one column): it stays rescued.
@@ -143,7 +158,7 @@ class FileSourceState:
                 if n.lower() not in taken:
                     new.append(n)
                     taken.add(n.lower())
-            self.evolved += [(n, "STRING") for n in new]
+            self.evolved += [(n, (types or {}).get(n, "STRING")) for n in new]
             if new:
                 self.save()
             return new
@@ -187,41 +202,81 @@ def first_record_keys(file: Path) -> set[str]:
     return set()
 
 
-def file_fields(state: FileSourceState, file: Path) -> set[str]:
-    """The fields a new file brings: its first JSON record's keys, or its CSV header (none without one)."""
+def parquet_fields(file: Path) -> dict[str, str] | None:
+    """A Parquet file's top-level fields and their Spark types, from its footer alone (None: no readable
+    footer yet, e.g. a file still being written). A type Spark cannot read is named as Arrow names it, so
+    the run stops on it with Spark's error instead of losing the field."""
+    import pyarrow.parquet as pq
+    from pyspark.sql.pandas.types import from_arrow_type
+
+    try:
+        schema = pq.read_schema(file)
+    except (OSError, ValueError):  # ArrowInvalid is a ValueError: no footer (yet)
+        return None
+    fields = {}
+    for f in schema:
+        try:
+            fields[f.name] = from_arrow_type(f.type).simpleString()
+        except (TypeError, ValueError, NotImplementedError):
+            fields[f.name] = str(f.type)
+    return fields
+
+
+def file_fields(state: FileSourceState, file: Path) -> dict[str, str] | None:
+    """The fields a new file brings with their types where the file has them (else STRING): its first JSON
+    record's keys, its CSV header (none without one), or its Parquet footer (None: not readable yet)."""
     if state.file_format == "json":
-        return first_record_keys(file)
+        return dict.fromkeys(first_record_keys(file), "STRING")
     if state.file_format == "csv" and state.csv_header and state.dialect is not None:
-        return set(csv_file_header(state.dialect, file))
-    return set()
+        return dict.fromkeys(csv_file_header(state.dialect, file), "STRING")
+    if state.file_format == "parquet":
+        return parquet_fields(file)
+    return {}
 
 
 def check_new_files(state: FileSourceState) -> list[str]:
-    """Evolve (or refuse) the schema from the first record (JSON) or header (CSV) of each file not checked before.
+    """Evolve (or refuse) the schema from the first record (JSON), header (CSV) or footer (Parquet) of each
+    file not checked before.
 
     Fields that match a column in another case are no new fields: they are rescued (see `add_columns`).
+    Parquet's undeclared fields must also be read to be rescued (Spark's reader reads only the fields of
+    its schema): under `rescue` they are remembered in `rescued_fields`. A Parquet file without a readable
+    footer yet is checked again on the next start.
     """
     new_files = [f for f in landing_files(state.path) if str(f) not in state.checked_files]
     unknown: dict[str, str] = {}
+    types: dict[str, str] = {}
     known = {n.lower() for n in state.known}
+    unread: set[Path] = set()
     for file in new_files:
-        for key in sorted(file_fields(state, file)):
+        fields = file_fields(state, file)
+        if fields is None:
+            unread.add(file)
+            continue
+        for key in sorted(fields):
             if key.lower() not in known:
                 unknown.setdefault(key, file.name)
+                types.setdefault(key, fields[key])
     if unknown and state.mode == "none":
         listed = ", ".join(f"`{k}` (in {f})" for k, f in sorted(unknown.items()))
         raise SchemaEvolutionError(f"{state.spec_file}: table `{state.table}`: landing files have field(s) the spec "
                                    f"does not declare: {listed}; declare them in `columns` or set "
                                    "`source.files.schema_evolution` to add_new_columns or rescue")
-    added = state.add_columns(list(unknown)) if state.mode == "add_new_columns" else []
-    state.checked_files.update(str(f) for f in new_files)
+    added = state.add_columns(list(unknown), types) if state.mode == "add_new_columns" else []
+    if state.file_format == "parquet" and state.mode != "add_new_columns":
+        taken = {n.lower() for n, _ in state.rescued_fields}
+        state.rescued_fields += [(k, types[k]) for k in sorted(unknown) if k.lower() not in taken]
+    state.checked_files.update(str(f) for f in new_files if f not in unread)
     if new_files:
         state.save()
     return added
 
 
 def unsettled_files(state: FileSourceState, stream_checkpoint: Path, batch_id: int) -> list[str]:
-    """The files of micro-batch `batch_id` that may still be being written (see the module docstring)."""
+    """The files of micro-batch `batch_id` that may still be being written (see the module docstring), and
+    the Parquet files with fields the running stream does not read (landed after it started: Spark's
+    reader would drop them). Either way the batch writes nothing and the stream restarts, and the restart
+    reads the new files' footers (`check_new_files`)."""
     now_ms = time.time() * 1000
     pending = []
     for path, listed_ms in batch_files(stream_checkpoint, batch_id):
@@ -233,6 +288,11 @@ def unsettled_files(state: FileSourceState, stream_checkpoint: Path, batch_id: i
             stat = local.stat()
         except OSError:
             continue  # gone: Spark reports it when it reads the batch
+        if state.file_format == "parquet" and state.stream_fields:
+            fields = parquet_fields(local)
+            if fields is not None and {n.lower() for n in fields} - state.stream_fields:
+                pending.append(path)
+                continue
         modified_ms = stat.st_mtime_ns // 1_000_000
         age_ms = now_ms - modified_ms
         if age_ms >= state.settle_seconds * 1000 or age_ms < -1000:
@@ -306,7 +366,7 @@ def read_files_stream(spark: "SparkSession", spec: TableSpec, env: Environment, 
                             csv_header=_truthy(_option(source.options, "header")),
                             dialect=CsvDialect.of(source.options) if source.format == "csv" else None)
     state.load()
-    if state.file_format in ("json", "csv"):
+    if state.file_format in ("json", "csv", "parquet"):
         check_new_files(state)
     _STATES[state.schema_file.parent] = state
     file_options, parse_options = _split_options(source.options)
@@ -476,13 +536,37 @@ def _native(reader, path: str, source: FilesSource, state: FileSourceState, opti
     from pyspark.sql import functions as F
 
     if source.format == "parquet":
-        return reader.format("parquet").schema(_ddl(state.columns)).options(**options).load(path) \
-            .withColumn(RESCUED_COLUMN, F.lit(None).cast("string"))
+        return _parquet(reader, path, state, options)
     if source.format != "json":
         raise PipelineDefinitionError(f"{state.spec_file}: unsupported file format `{source.format}`")
     schema = _ddl(state.columns + [(RESCUED_COLUMN, "STRING")])
     return (reader.format("json").schema(schema)
             .options(**options, multiLine="true", mode="PERMISSIVE", columnNameOfCorruptRecord=RESCUED_COLUMN).load(path))
+
+
+def _parquet(reader, path: str, state: FileSourceState, options: dict[str, str]) -> "DataFrame":
+    """Parquet with Spark's reader, its schema widened by the undeclared fields the footers showed, which
+    are then rescued: `_rescued_data` is a JSON object of those present in the row plus `_file_path`."""
+    from pyspark.sql import functions as F
+
+    known = {n.lower() for n in state.known}
+    extras = [(n, t) for n, t in state.rescued_fields if n.lower() not in known]
+    state.stream_fields = known | {n.lower() for n, _ in extras}
+    df = reader.format("parquet").schema(_ddl(state.columns + extras)).options(**options).load(path)
+
+    def col(name: str) -> "Column":
+        return F.col(f"`{name.replace('`', '``')}`")
+
+    rescued = F.lit(None).cast("string")
+    if extras:
+        present = F.lit(False)
+        for name, _ in extras:
+            present = present | col(name).isNotNull()
+        # to_json leaves NULL fields out: the object holds only the fields this row has
+        blob = F.to_json(F.struct(*[col(n).alias(n) for n, _ in extras],
+                                  F.col("_metadata.file_path").alias(RESCUED_FILE_PATH)))
+        rescued = F.when(present, blob)
+    return df.select(*[col(n).alias(n) for n, _ in state.columns], rescued.alias(RESCUED_COLUMN), "_metadata")
 
 
 # ---------------------------------------------------------------------------------------------------
