@@ -45,6 +45,8 @@ class Dataset:
     table_properties: dict[str, str] = field(default_factory=dict)
     partition_cols: tuple[str, ...] = ()
     cluster_by: tuple[str, ...] = ()
+    cluster_by_auto: bool = False
+    """`cluster_by_auto=True`: automatic liquid clustering (Databricks picks the keys)."""
     schema: str | None = None
     expectations: tuple[Expectation, ...] = ()
     hints: LocalHints = NO_HINTS
@@ -104,7 +106,8 @@ class LocalDLT:
     def table(self, query_function: Callable | None = None, *, name: str | None = None, comment: str | None = None,
               spark_conf: dict | None = None, table_properties: dict | None = None, path: str | None = None,
               partition_cols: list[str] | None = None, cluster_by: list[str] | None = None,
-              schema: Any = None, temporary: bool = False, row_filter: str | None = None) -> Any:
+              cluster_by_auto: bool = False, schema: Any = None, temporary: bool = False,
+              row_filter: str | None = None) -> Any:
         if path or row_filter:
             raise NotImplementedError("dlt.table(path=..., row_filter=...) is not supported by the local runtime")
         if schema is not None and not isinstance(schema, str):
@@ -114,7 +117,8 @@ class LocalDLT:
             self.graph.add(Dataset(
                 name=name or function.__name__, kind="table", query=function, comment=comment,
                 table_properties={k: str(v) for k, v in (table_properties or {}).items()},
-                partition_cols=tuple(partition_cols or ()), cluster_by=tuple(cluster_by or ()), schema=schema,
+                partition_cols=tuple(partition_cols or ()), cluster_by=tuple(cluster_by or ()),
+                cluster_by_auto=cluster_by_auto, schema=schema,
                 expectations=tuple(self._expectations_of(function)), hints=hints_of(function)))
             return function
 
@@ -137,7 +141,8 @@ class LocalDLT:
 
     def create_streaming_table(self, name: str, *, comment: str | None = None, spark_conf: dict | None = None,
                                table_properties: dict | None = None, partition_cols: list[str] | None = None,
-                               cluster_by: list[str] | None = None, path: str | None = None, schema: Any = None,
+                               cluster_by: list[str] | None = None, cluster_by_auto: bool = False,
+                               path: str | None = None, schema: Any = None,
                                expect_all: dict | None = None, expect_all_or_drop: dict | None = None,
                                expect_all_or_fail: dict | None = None, row_filter: str | None = None) -> None:
         if path or row_filter:
@@ -148,8 +153,8 @@ class LocalDLT:
         self.graph.add(Dataset(
             name=name, kind="streaming_table", comment=comment,
             table_properties={k: str(v) for k, v in (table_properties or {}).items()},
-            partition_cols=tuple(partition_cols or ()), cluster_by=tuple(cluster_by or ()), schema=schema,
-            expectations=tuple(expectations)))
+            partition_cols=tuple(partition_cols or ()), cluster_by=tuple(cluster_by or ()),
+            cluster_by_auto=cluster_by_auto, schema=schema, expectations=tuple(expectations)))
 
     def apply_changes(self, target: str, source: str, keys: list[str], sequence_by: "Column | str", *,
                       where: Any = None, ignore_null_updates: bool = False, apply_as_deletes: Any = None,

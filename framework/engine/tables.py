@@ -7,6 +7,7 @@ from __future__ import annotations
 import hashlib
 import json
 import shutil
+import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -26,6 +27,8 @@ APPEND_ONLY_PROPERTY = "delta.appendOnly"
 AUTO_COMPACT_PROPERTY = "delta.autoOptimize.autoCompact"
 """Honoured by `optimize` (Delta's own synchronous auto compaction is off in the local session)."""
 DEFINITION_STATE = "_table.json"
+_AUTO_CLUSTERING_NOTIFIED: set[str] = set()
+"""Tables already told that automatic liquid clustering is not applied locally (one notice each)."""
 
 
 def create_table(spark: "SparkSession", name: str, path: Path, definition: str) -> None:
@@ -83,12 +86,26 @@ def table_definition(dataset: Dataset, path: Path, columns: str) -> str:
         clauses.append("PARTITIONED BY (" + ", ".join(f"`{c}`" for c in dataset.partition_cols) + ")")
     if dataset.cluster_by:
         clauses.append("CLUSTER BY (" + ", ".join(f"`{c}`" for c in dataset.cluster_by) + ")")
+    elif dataset.cluster_by_auto:
+        _notice_auto_clustering(dataset.name)
     clauses.append(f"LOCATION {sql_string(path)}")
     if dataset.comment:
         clauses.append(f"COMMENT {sql_string(dataset.comment)}")
     if dataset.table_properties:
         clauses.append(f"TBLPROPERTIES ({_literal_map(dataset.table_properties)})")
     return " ".join(clauses)
+
+
+def _notice_auto_clustering(name: str) -> None:
+    """`cluster_by_auto`: open-source Delta (delta-spark 4.4) has no `CLUSTER BY AUTO` (its parser wants
+    a column list) and no workload-driven key selection, so the table is created unclustered — once
+    said per table, never silently."""
+    if name in _AUTO_CLUSTERING_NOTIFIED:
+        return
+    _AUTO_CLUSTERING_NOTIFIED.add(name)
+    print(f"notice: `{name}` declares automatic liquid clustering (cluster_by: auto); open-source Delta "
+          "has no CLUSTER BY AUTO, so the local table is created unclustered (Databricks picks its keys)",
+          file=sys.stderr)
 
 
 def replace_table(spark: "SparkSession", storage: Storage, dataset: Dataset) -> bool:

@@ -124,7 +124,8 @@ def register_table(dlt: Any, spark: "SparkSession", spec: TableSpec, env: Enviro
         function = query.function(spec.name)
         if spec.refresh and spec.kind == "materialized_view":
             attach(function, incremental=query.incremental_hint())
-        api.dataset(dlt, spec)(name=table, comment=spec.description, **table_options(spec))(expect(function))
+        dataset = api.dataset(dlt, spec)
+        dataset(name=table, comment=spec.description, **table_options(spec, dataset))(expect(function))
         datasets, prepared = [table], table
     quarantine = declare_quarantine(dlt, spec, env, table, query, prepared) if spec.kind != "view" else None
     if quarantine:
@@ -158,7 +159,8 @@ def declare_deduplicated(dlt: Any, spec: TableSpec, table: str, query: QueryBuil
     changes_view = f"{spec.name}{CHANGES_SUFFIX}"
     api.view_decorator(dlt)(name=changes_view, comment=f"Rows for {table} before de-duplication.")(
         expect(query.function(changes_view)))
-    dlt.create_streaming_table(name=table, comment=spec.description, **table_options(spec))
+    dlt.create_streaming_table(name=table, comment=spec.description,
+                               **table_options(spec, dlt.create_streaming_table))
     internal = {"except_column_list": [TYPE_ERRORS_COLUMN]} if spec.quarantines_type_errors else {}
     api.auto_cdc_function(dlt)(target=table, source=changes_view, keys=list(spec.keys),
                                sequence_by=spec.dedupe_sequence_by, stored_as_scd_type=1, **internal)
@@ -180,7 +182,8 @@ def declare_typed(dlt: Any, spec: TableSpec, table: str, query: QueryBuilder,
 
     from_typed_view.__name__ = spec.name
     attach(from_typed_view, source_view=typed_view)  # the local runtime runs the view's query instead
-    api.dataset(dlt, spec)(name=table, comment=spec.description, **table_options(spec))(from_typed_view)
+    dataset = api.dataset(dlt, spec)
+    dataset(name=table, comment=spec.description, **table_options(spec, dataset))(from_typed_view)
     return typed_view
 
 

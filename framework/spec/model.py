@@ -17,6 +17,8 @@ Kind = Literal["streaming_table", "materialized_view", "view"]
 Action = Literal["warn", "drop", "fail", "quarantine"]
 TypeErrorAction = Literal["fail", "quarantine"]
 """What a value that cannot be cast to its declared column type does (`on_type_error`)."""
+CLUSTER_BY_AUTO = "auto"
+"""`cluster_by: auto` — automatic liquid clustering instead of a list of clustering columns."""
 
 
 @dataclass(frozen=True)
@@ -94,6 +96,9 @@ class TableSpec:
     expectations: tuple[Expectation, ...] = ()
     zorder_by: tuple[str, ...] = ()
     cluster_by: tuple[str, ...] = ()
+    """Liquid clustering columns (`cluster_by: [cols]`); empty for `cluster_by: auto`."""
+    cluster_by_auto: bool = False
+    """`cluster_by: auto`: automatic liquid clustering, Databricks picks the keys (CLUSTER BY AUTO)."""
     partition_by: tuple[str, ...] = ()
     table_properties: dict[str, str] = field(default_factory=dict)
     grants: tuple[dict[str, Any], ...] = ()
@@ -189,7 +194,8 @@ def build_table(data: dict[str, Any], document: Document | None = None) -> Table
         expectations=tuple(Expectation(e["name"], e["rule"].strip(), e["action"], e.get("description", "").strip())
                            for e in data.get("expectations", ())),
         zorder_by=tuple(data.get("zorder_by", ())),
-        cluster_by=tuple(data.get("cluster_by", ())),
+        cluster_by=() if data.get("cluster_by") == CLUSTER_BY_AUTO else tuple(data.get("cluster_by", ())),
+        cluster_by_auto=data.get("cluster_by") == CLUSTER_BY_AUTO,
         partition_by=tuple(data.get("partition_by", ())),
         table_properties={k: _stringify(v) for k, v in data.get("table_properties", {}).items()},
         grants=tuple(data.get("grants", ())),

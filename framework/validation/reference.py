@@ -95,7 +95,8 @@ SEMANTIC_CHECKS = """\
 - columns named in `keys`, `expectations`, `zorder_by`, `cluster_by`, `partition_by` and
   `dedupe.sequence_by` are declared in `columns` (tables read from files also have `_source_file`,
   `_ingested_at` and `_rescued_data`); column types are Spark SQL types;
-- `zorder_by` and `cluster_by` are not both set (nor `partition_by` and `cluster_by`);
+- `zorder_by` and `cluster_by` are not both set (nor `partition_by` and `cluster_by`), `cluster_by: auto`
+  included (automatic liquid clustering names no columns, so none are checked);
 - expectation rules parse as one SQL boolean expression (Spark dialect): no subqueries, DDL, DML or
   several statements; expectation names are unique in a table;
 - transforms and SQL sources parse as a single SELECT (a trailing comma is an error, as in Spark); a
@@ -178,6 +179,12 @@ class Renderer:
         node = self.resolve(node)
         if "enum" in node:
             return "one of " + ", ".join(f"`{json.dumps(v) if not isinstance(v, str) else v}`" for v in node["enum"])
+        if "const" in node:
+            value = node["const"]
+            return f"`{json.dumps(value) if not isinstance(value, str) else value}`"
+        choices = node.get("oneOf") or node.get("anyOf")
+        if choices and "type" not in node and "properties" not in node:  # e.g. cluster_by: a list, or `auto`
+            return " or ".join(self.type_text(choice, path) for choice in choices)
         kind = node.get("type")
         if kind == "array":
             items = self.resolve(node.get("items", {}))
@@ -206,6 +213,9 @@ class Renderer:
                 parts.append(f"{label} `{value}`" if key != "default" else f"default `{json.dumps(value)}`")
         if node.get("uniqueItems"):
             parts.append("unique items")
+        for choice in node.get("oneOf", []) + node.get("anyOf", []):
+            if extra := self.constraints(choice):
+                parts.append(extra)
         return "; ".join(parts)
 
     def walk(self, node: dict[str, Any], path: str, title: str | None = None) -> None:

@@ -135,6 +135,8 @@ def _to_findings(doc: Document, kind: str, error: Any) -> list[Finding]:
         what = f"has {' and '.join(f'`{p}`' for p in present)}" if present else "has none of them"
         return [doc.finding(path, f"needs exactly one of {', '.join(f'`{c}`' for c in choices)}; it {what}",
                             code="schema", hint=owner.get("description", ""))]
+    if keyword == "oneOf" and any("const" in b for b in owner.get("oneOf", [])):
+        return _choice_findings(doc, kind, error, owner)
     if isinstance(error_kind, jsonschema_rs.ValidationErrorKind.Pattern):
         return [doc.finding(path, f"{json.dumps(error.instance)} does not match the expected form "
                                   f"(pattern {error_kind.pattern})", code="schema", hint=owner.get("description", ""))]
@@ -142,6 +144,35 @@ def _to_findings(doc: Document, kind: str, error: Any) -> list[Finding]:
     if problems is None:
         return [doc.finding(path, _clean(error.message), code="schema", hint=owner.get("description", ""))]
     return [doc.finding(p.path, p.message, key=p.key, code="schema", hint=p.hint) for p in problems]
+
+
+def _choice_findings(doc: Document, kind: str, error: Any, owner: dict[str, Any]) -> list[Finding]:
+    """A value that fits none of a `oneOf` of a typed form and fixed words (`cluster_by`: a list of
+    columns, or `auto`): the errors of the form of the value's own type (a list's duplicate or unknown
+    items), else which words are allowed — not jsonschema's "valid under none of the schemas"."""
+    path, value = tuple(error.instance_path), error.instance
+    branches = owner["oneOf"]
+    words = [b["const"] for b in branches if "const" in b]
+    hint = owner.get("description", "")
+    for branch, errors in zip(branches, getattr(error.kind, "context", [])):
+        if "const" not in branch and _json_type(value) in _as_list(_resolve(kind, branch).get("type")):
+            return [f for sub in errors for f in _to_findings(doc, kind, sub)]
+    forms = [types_text(_resolve(kind, b).get("type")) for b in branches if "const" not in b]
+    allowed = " or ".join(forms + [f"`{w}`" for w in words])
+    if isinstance(value, str):
+        close = did_you_mean(value, [w for w in words if isinstance(w, str)])
+        return [doc.finding(path, f"{json.dumps(value)} is not {allowed}", code="schema", hint=close or hint)]
+    return [doc.finding(path, f"expected {allowed}, got {type_name(value)}", code="schema", hint=hint)]
+
+
+def _json_type(value: Any) -> str:
+    if isinstance(value, bool):
+        return "boolean"
+    return {dict: "object", list: "array", str: "string", int: "integer", float: "number"}.get(type(value), "null")
+
+
+def _as_list(types: Any) -> list[str]:
+    return types if isinstance(types, list) else [types] if types else []
 
 
 def types_text(types: Any) -> str:

@@ -202,10 +202,11 @@ def check_columns(spec: TableSpec, project: Project) -> Iterator[Finding]:
         name = spec.dedupe_sequence_by
         yield doc.finding(("dedupe", "sequence_by"), f"`sequence_by` names column `{name}`, which is not declared",
                           hint=did_you_mean(name, declared))
-    if spec.zorder_by and spec.cluster_by:
+    clustered = bool(spec.cluster_by) or spec.cluster_by_auto
+    if spec.zorder_by and clustered:
         yield doc.finding(("cluster_by",), "`zorder_by` and `cluster_by` cannot both be set", key=True,
                           hint="liquid clustering replaces Z-ordering; keep one of them")
-    if spec.partition_by and spec.cluster_by:
+    if spec.partition_by and clustered:
         yield doc.finding(("cluster_by",), "`partition_by` and `cluster_by` cannot both be set", key=True)
 
 

@@ -137,6 +137,10 @@ class Recorder:
 
             return apply
 
+        # capability checks (`inspect.signature`, e.g. for `cluster_by_auto`) see the published
+        # signature; with two (open source and the stub), the stub's, which every call must fit too
+        record.__signature__ = self.api[name][-1].signature  # type: ignore[attr-defined]
+        record.__name__ = name
         return record
 
     def violations(self) -> list[str]:

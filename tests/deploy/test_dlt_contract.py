@@ -87,7 +87,7 @@ def test_every_call_is_checked_against_both_published_signatures():
 def test_a_keyword_the_stub_lacks_is_reported(monkeypatch: pytest.MonkeyPatch):
     original = declare.table_options
     monkeypatch.setattr(declare, "table_options",
-                        lambda spec: {**original(spec), "zorder_cols": list(spec.zorder_by)})
+                        lambda spec, *rest: {**original(spec, *rest), "zorder_cols": list(spec.zorder_by)})
     recorder = legacy_recorder()
     problems = register(recorder, "prod") + recorder.violations()
     wrong = [p for p in problems if "unexpected keyword argument 'zorder_cols'" in p]
@@ -129,3 +129,74 @@ def test_a_query_function_with_parameters_is_reported():
     recorder.table(name="t")(lambda spark: None)
     assert recorder.violations() == ["@table(<lambda>): the query function must take no arguments "
                                      "(missing a required argument: 'spark')"]
+
+
+# Automatic liquid clustering (`cluster_by: auto`) -------------------------------------------------------
+
+AUTO_CLUSTERED = {"bronze/bars_raw.yaml": "zorder_by: [symbol]",               # streaming table: `table`
+                  "silver/bars.yaml": "zorder_by: [symbol, trade_date]",       # create_streaming_table
+                  "gold/daily_bars.yaml": "zorder_by: [symbol, trade_date]"}   # materialized view
+"""Three specs switched from Z-order to `cluster_by: auto`, one per registration path."""
+
+
+def _auto_clustered(project_copy: Any) -> Any:
+    from .conftest import edit
+
+    for relative, zorder in AUTO_CLUSTERED.items():
+        edit(project_copy / "tables" / relative, zorder, "cluster_by: auto")
+    return project_copy
+
+
+def _documented_table(query_function: Any = None, *, name: str | None = None, comment: str | None = None,
+                      spark_conf: dict[str, str] | None = None, table_properties: dict[str, str] | None = None,
+                      path: str | None = None, partition_cols: list[str] | None = None,
+                      cluster_by_auto: bool = False, cluster_by: list[str] | None = None, schema: Any = None,
+                      row_filter: str | None = None, private: bool = False) -> Any:
+    """`@dp.table` / `@dp.materialized_view` as the Lakeflow pipelines Python reference documents them
+    (pages `table`, `materialized_view`: `cluster_by_auto: bool`)."""
+
+
+def _documented_create_streaming_table(name: str, *, comment: str | None = None,
+                                       spark_conf: dict[str, str] | None = None,
+                                       table_properties: dict[str, str] | None = None, path: str | None = None,
+                                       partition_cols: list[str] | None = None, cluster_by_auto: bool = False,
+                                       cluster_by: list[str] | None = None, schema: Any = None,
+                                       expect_all: dict[str, str] | None = None,
+                                       expect_all_or_drop: dict[str, str] | None = None,
+                                       expect_all_or_fail: dict[str, str] | None = None,
+                                       row_filter: str | None = None) -> None:
+    """`dp.create_streaming_table` as the reference documents it (page `create_streaming_table`)."""
+
+
+def _auto_calls(recorder: Recorder) -> dict[str, dict[str, Any]]:
+    tables = {"medallion_prod.bronze.bars_raw", "medallion_prod.silver.bars", "medallion_prod.gold.daily_bars"}
+    return {c.kwargs["name"]: c.kwargs for c in recorder.calls if not c.applied and c.kwargs.get("name") in tables}
+
+
+@pytest.mark.parametrize("make_recorder", [legacy_recorder, dp_recorder], ids=["dlt", "dp"])
+def test_cluster_by_auto_is_left_out_where_the_published_signature_lacks_it(
+        project_copy: Any, make_recorder: Any, capsys: pytest.CaptureFixture[str]):
+    recorder = make_recorder()
+    register_pipeline(recorder, None, _auto_clustered(project_copy), "prod")
+    assert recorder.violations() == []
+    calls = _auto_calls(recorder)
+    assert len(calls) == 3 and not [n for n, kw in calls.items() if {"cluster_by", "cluster_by_auto"} & set(kw)]
+    notices = [line for line in capsys.readouterr().err.splitlines() if "`cluster_by: auto` is not applied" in line]
+    assert len(notices) == 3 and all("no `cluster_by_auto` parameter" in n for n in notices), notices
+
+
+def test_cluster_by_auto_is_passed_where_the_module_declares_it(project_copy: Any):
+    api_ = dp_api(DATABRICKS_DP_API)
+    from .pipelines_contract import Published
+
+    documented = "Lakeflow pipelines Python reference (documented)"
+    for name in ("table", "materialized_view"):
+        api_[name] = [Published(f"{documented} dp.{name}", _documented_table)]
+    api_["create_streaming_table"] = [Published(f"{documented} dp.create_streaming_table",
+                                                _documented_create_streaming_table)]
+    recorder = Recorder(api_, "Databricks' `pyspark.pipelines` as documented")
+    register_pipeline(recorder, None, _auto_clustered(project_copy), "prod")
+    assert recorder.violations() == []
+    calls = _auto_calls(recorder)
+    assert {n: kw.get("cluster_by_auto") for n, kw in calls.items()} == dict.fromkeys(calls, True)
+    assert len(calls) == 3 and not [n for n, kw in calls.items() if "cluster_by" in kw]

@@ -189,6 +189,33 @@ def test_zorder_and_cluster_by_are_exclusive(pipeline: SpecProject) -> None:
     assert finding.hint == "liquid clustering replaces Z-ordering; keep one of them"
 
 
+def test_cluster_by_auto_validates_and_names_no_columns(pipeline: SpecProject) -> None:
+    pipeline.table("silver", "events", EVENTS.replace("zorder_by: [user_id]", "cluster_by: auto"))
+    assert pipeline.errors() == []
+    spec = pipeline.load().tables["events"]
+    assert (spec.cluster_by, spec.cluster_by_auto) == ((), True)
+
+
+def test_zorder_and_cluster_by_auto_are_exclusive(pipeline: SpecProject) -> None:
+    text = pipeline.table("silver", "events", EVENTS + "cluster_by: auto\n")
+    finding = pipeline.one()
+    assert (finding.line, finding.column) == at(text, "cluster_by")
+    assert finding.message == "`zorder_by` and `cluster_by` cannot both be set"
+
+
+@pytest.mark.parametrize("value, message, hint", [
+    ("automatic", '"automatic" is not a list or `auto`', "did you mean `auto`?"),
+    ("3", "expected a list or `auto`, got an integer", "Liquid clustering: a list of columns, or `auto`."),
+    ("[user_id, user_id]", '["user_id","user_id"] has non-unique elements', "Liquid clustering columns."),
+])
+def test_cluster_by_is_a_column_list_or_auto(pipeline: SpecProject, value: str, message: str, hint: str) -> None:
+    """A value fitting neither form names what is wrong with it (not "valid under none of the schemas")."""
+    text = pipeline.table("silver", "events", EVENTS.replace("zorder_by: [user_id]", f"cluster_by: {value}"))
+    finding = pipeline.one()
+    assert (finding.doc_path, finding.message) == ("cluster_by", message)
+    assert finding.hint.startswith(hint) and (finding.line, finding.column) == at(text, value)
+
+
 def test_duplicate_column_and_bad_type(pipeline: SpecProject) -> None:
     text = pipeline.table("silver", "events", EVENTS.replace(
         "  - {name: ts, type: TIMESTAMP}", "  - {name: ts, type: TIMESTAMPZ}\n  - {name: amount, type: DOUBLE}"))
