@@ -17,11 +17,12 @@ import threading
 import time
 from collections import deque
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from enum import StrEnum
 from pathlib import Path
 from typing import IO, Callable
 
-from framework.jobs.dag import job_tasks
+from framework.jobs.dag import JOB_START_TIME, job_tasks
 from framework.jobs.history import RunHistory
 from framework.jobs.notify import Alert, Delivery, send_alert
 from framework.spec.environment import Environment
@@ -81,7 +82,14 @@ def local_tasks(env: Environment, extra_args: dict[str, tuple[str, ...]] | None 
     environment's retries; `extra_args` adds arguments per task key (`medallion job --collect-args`)."""
     python = (sys.executable, "-m", "framework")
     interval = env.job.min_retry_interval_millis / 1000
-    return [ProcessTask(task.key, (*python, *task.command, *(extra_args or {}).get(task.key, ())), task.depends_on,
+    started = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+    def resolved(command: tuple[str, ...]) -> tuple[str, ...]:
+        """Dynamic value references resolved as Databricks resolves them for a run (the job's start)."""
+        return tuple(started if arg == JOB_START_TIME else arg for arg in command)
+
+    return [ProcessTask(task.key, (*python, *resolved(task.command), *(extra_args or {}).get(task.key, ())),
+                        task.depends_on,
                         task.timeout_seconds, max_retries=env.job.max_retries,
                         retry_interval_seconds=min(interval, 30.0) if env.runtime == "local" else interval)
             for task in job_tasks(env)]

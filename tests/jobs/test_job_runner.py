@@ -153,3 +153,22 @@ def test_unreachable_smtp_is_reported_not_raised(tmp_path):
     [delivery] = send_alert({"email": {"recipients": ["a@b.c"], "smtp_host": "127.0.0.1", "smtp_port": 1}},
                             Alert("s", "b"))
     assert not delivery.ok and "SMTP delivery" in delivery.detail
+
+
+def test_local_tasks_resolve_the_job_start_time_as_databricks_does():
+    """The rendered job passes `{{job.start_time.iso_datetime}}` (a dynamic value reference Databricks
+    resolves per run); the local job must hand its tasks the run's start time, not the template."""
+    from datetime import datetime, timezone
+
+    from framework.jobs.dag import JOB_START_TIME
+    from framework.jobs.runner import local_tasks
+    from framework.project import load_project
+    from tests.medallion_testing import REPO
+
+    env = load_project(REPO, env="local").environment("local")
+    before = datetime.now(timezone.utc).replace(microsecond=0)
+    tasks = {task.name: task for task in local_tasks(env)}
+    argv = tasks["quality_checks"].argv
+    assert JOB_START_TIME not in argv and "--since" in argv
+    since = datetime.fromisoformat(argv[argv.index("--since") + 1].replace("Z", "+00:00"))
+    assert before <= since <= datetime.now(timezone.utc)
