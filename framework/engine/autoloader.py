@@ -69,6 +69,7 @@ from urllib.parse import unquote, urlparse
 from framework.engine.storage import Storage
 from framework.errors import PipelineDefinitionError, SchemaEvolutionError
 from framework.naming import INGESTED_AT_COLUMN, INTERNAL_PREFIX, RESCUED_COLUMN, SOURCE_FILE_COLUMN
+from framework.pipeline.query import landing_files
 from framework.spec.environment import Environment
 from framework.spec.model import FilesSource, TableSpec
 
@@ -170,18 +171,6 @@ _STATES: dict[Path, FileSourceState] = {}
 
 def state_for(checkpoint: Path) -> FileSourceState | None:
     return _STATES.get(checkpoint)
-
-
-def landing_files(path: str) -> list[Path]:
-    """Files Spark would read: not hidden (`.`/`_` prefixes are in-flight or metadata files)."""
-    root = Path(path)
-    if not root.is_dir():
-        return []
-    found = []
-    for dirpath, dirnames, filenames in os.walk(root):
-        dirnames[:] = [d for d in dirnames if not d.startswith((".", "_"))]
-        found += [Path(dirpath) / f for f in filenames if not f.startswith((".", "_"))]
-    return sorted(found)
 
 
 def first_record_keys(file: Path) -> set[str]:

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 from urllib.parse import unquote, urlparse
 
 from framework.delta_log import data_version, is_delta_table
-from framework.engine.autoloader import landing_files
+from framework.pipeline.query import landing_files
 from framework.engine.materialize import Materializer
 from framework.engine.results import PendingInput
 from framework.engine.storage import Storage, newest_batch

@@ -120,10 +120,9 @@ def replace_table(spark: "SparkSession", storage: Storage, dataset: Dataset) -> 
     if not is_delta_table(path):
         return False
     location = f"delta.`{path}`"
-    current = spark.read.format("delta").load(str(path))
     if str(_table_property(spark, location, APPEND_ONLY_PROPERTY)).lower() == "true":
         spark.sql(f"ALTER TABLE {location} SET TBLPROPERTIES ('{APPEND_ONLY_PROPERTY}' = 'false')")
-    columns = dataset.schema or struct_ddl(current.schema)
+    columns = dataset.schema or struct_ddl(spark.read.format("delta").load(str(path)).schema)
     register_table(spark, dataset.name, path)
     spark.sql(f"CREATE OR REPLACE TABLE {quote_name(dataset.name)} {table_definition(dataset, path, columns)}")
     _save_definition(storage, dataset)

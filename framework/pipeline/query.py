@@ -12,7 +12,7 @@ from __future__ import annotations
 import importlib
 import os
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING, Callable, Iterator
 
 from framework.errors import PipelineDefinitionError
 from framework.naming import INGESTED_AT_COLUMN, INTERNAL_PREFIX, RESCUED_COLUMN, SOURCE_FILE_COLUMN
@@ -177,14 +177,25 @@ def auto_loader(spark: "SparkSession", spec: TableSpec, env: Environment, path: 
             .withColumn(INGESTED_AT_COLUMN, F.current_timestamp()))
 
 
+def iter_landing_files(path: str | Path) -> Iterator[Path]:
+    """Files Spark would read: not hidden (`.`/`_` prefixes are in-flight or metadata files)."""
+    root = Path(path)
+    if not root.is_dir():
+        return
+    for dirpath, dirnames, filenames in os.walk(root):
+        dirnames[:] = [d for d in dirnames if not d.startswith((".", "_"))]
+        yield from (Path(dirpath) / f for f in filenames if not f.startswith((".", "_")))
+
+
+def landing_files(path: str | Path) -> list[Path]:
+    """Every file of a landing folder Spark would read, sorted."""
+    return sorted(iter_landing_files(path))
+
+
 def landing_is_empty(path: str) -> bool:
     """True when the landing folder (a Unity Catalog volume path, which Databricks mounts as files)
     exists here and holds no data file. A folder that cannot be listed from here is not called empty."""
     root = Path(path)
     if not root.is_dir():
         return root.parent.is_dir()  # the volume is there, the folder not yet: nothing landed
-    for _, dirnames, filenames in os.walk(root):
-        dirnames[:] = [d for d in dirnames if not d.startswith((".", "_"))]
-        if any(not f.startswith((".", "_")) for f in filenames):
-            return False
-    return True
+    return next(iter_landing_files(root), None) is None
