@@ -106,7 +106,7 @@ def make_project(root: Path) -> None:
 
 def sessions_before(day: date, years: int) -> tuple[date, date]:
     """(first, last) NYSE session of the `years` before `day` (last = the session before `day`)."""
-    from framework.collect import calendar
+    from market.collect import calendar
 
     last = calendar.sessions_between(date(day.year - 1, day.month, day.day), day)[-2].date
     first = calendar.sessions_between(date(last.year - years, last.month, last.day), last)[0].date
@@ -114,7 +114,7 @@ def sessions_before(day: date, years: int) -> tuple[date, date]:
 
 
 def next_sessions(after: date, count: int) -> list[date]:
-    from framework.collect import calendar
+    from market.collect import calendar
 
     found = [s.date for s in calendar.sessions_between(after, date(after.year + 1, after.month, 28)) if s.date > after]
     return found[:count]

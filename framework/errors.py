@@ -19,7 +19,7 @@ problem it is, and carries structured detail where a caller needs more than the 
     │   ├── CastError                   a value cannot be cast to its declared column type (never retried)
     │   └── FilesNotSettled             landing files still being written: not a failure, a replay
     ├── DeltaLogError                   a Delta transaction log cannot be read without Spark
-    ├── CollectError (exit code 2) / FetchError   data collection (framework/collect)
+    ├── CollectError (exit code 2) / FetchError   data collection (market/collect)
     ├── WorkspaceError, RenderError, GrantError (exit code 2)   Databricks bundle and workspace
     └── DocsError                       the documentation site
 

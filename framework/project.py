@@ -16,21 +16,24 @@ from framework.spec.documents import Document, read_document
 from framework.spec.environment import DEFAULTS, Environment, deep_merge
 from framework.spec.model import SqlSource, TablesSource, TableSpec, build_table
 from framework.spec.project import Project
+from framework.spec.project_file import PROJECT_FILE, build_project_settings
+from framework.validation.project_file import check_project_settings
 from framework.validation.schema import validate_document
 from framework.validation.semantic import check_project
 from framework.validation.sql import check_select
 
-__all__ = ["ENVIRONMENTS_DIR", "TABLES_DIR", "Project", "find_project_root", "load_project", "spec_files", "upstream_names"]
+__all__ = ["ENVIRONMENTS_DIR", "PROJECT_FILE", "TABLES_DIR", "Project", "find_project_root", "load_project", "spec_files", "upstream_names"]
 
 TABLES_DIR = "tables"
 ENVIRONMENTS_DIR = "environments"
 
 
 def find_project_root(start: Path | None = None) -> Path:
-    """The nearest folder (upwards) that has a tables/ folder, else the current folder."""
+    """The nearest folder (upwards) that has medallion.yaml or a tables/ folder, else the current folder."""
     here = (start or Path.cwd()).resolve()
     for candidate in (here, *here.parents):
-        if (candidate / TABLES_DIR).is_dir() or (candidate / ENVIRONMENTS_DIR).is_dir():
+        if ((candidate / TABLES_DIR).is_dir() or (candidate / ENVIRONMENTS_DIR).is_dir()
+                or (candidate / PROJECT_FILE).is_file()):
             return candidate
     return here
 
@@ -53,6 +56,20 @@ def _read(path: Path, project: Project, findings: list[Finding]) -> Document | N
     except DocumentError as exc:
         findings.append(exc.finding)
         return None
+
+
+def load_project_file(project: Project) -> None:
+    """Read medallion.yaml, if the project has one; an invalid file leaves the defaults (and its findings)."""
+    path = project.root / PROJECT_FILE
+    if not path.is_file():
+        return
+    doc = _read(path, project, project.findings)
+    if doc is None:
+        return
+    schema_findings = validate_document(doc, "project")
+    project.findings.extend(schema_findings)
+    if not schema_findings:
+        project.settings = build_project_settings(doc.data, doc, project.root)
 
 
 def load_environments(project: Project) -> None:
@@ -133,8 +150,10 @@ def load_project(root: Path | None = None, paths: Iterable[Path] | None = None,
                  env: str | None = None) -> Project:
     """Load and validate everything. `env` limits variable checks to one environment."""
     project = Project(root=(root or find_project_root()).resolve())
+    load_project_file(project)
     load_environments(project)
     load_tables(project, [Path(p).resolve() for p in paths] if paths else None)
     project.findings.extend(check_project(project, env))
+    project.findings.extend(check_project_settings(project))
     project.findings = sort_findings(project.findings)
     return project

@@ -134,8 +134,9 @@ class LocalProject:
 
 def make_local_project(root: Path, env_settings: str = "") -> LocalProject:
     root.mkdir(parents=True, exist_ok=True)
-    for folder in ("tables", "environments", "transforms"):
-        shutil.copytree(REPO / folder, root / folder)
+    for folder in ("tables", "environments", "transforms", "market"):
+        shutil.copytree(REPO / folder, root / folder, ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copy2(REPO / "medallion.yaml", root / "medallion.yaml")
     (root / "environments" / "test.yaml").write_text(
         "name: test\nextends: local\n"
         f"landing_path: {root / 'landing'}\nstorage_root: {root / 'storage'}\n"

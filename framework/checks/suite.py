@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any, Callable, Iterable
 from framework.checks.reconcile import (KeyReconciliation, discrepancies, holds, published_names,
                                        reconciliation_sql)
 from framework.checks.results import CheckReport, CheckResult
-from framework.collect import calendar
+from market.collect import calendar
 from framework.eventlog import EventHistory, latest_update, parse_since, read_with_spark, window_metrics
 from framework.naming import TableRef, quote_name, sql_string
 from framework.spec.environment import Environment

@@ -35,8 +35,8 @@ COMMANDS: dict[str, str] = {
     "history": "framework.cli.delta_ops:history",
     "restore": "framework.cli.delta_ops:restore",
     "sql": "framework.cli.delta_ops:sql",
-    # market data job
-    "collect": "framework.cli.collect:collect",
+    # the job
+    "task": "framework.cli.task:task",
     "check": "framework.cli.check:check",
     "job": "framework.cli.job:job",
     "runs": "framework.cli.job:runs",

@@ -113,10 +113,10 @@ def status(env_name: str, timeout: float, project_dir: Path | None) -> None:
     from framework.deploy.workspace import one_line_errors, workspace_client
     from framework.errors import WorkspaceError
 
-    _, env = databricks_environment(project_dir, env_name)
+    project, env = databricks_environment(project_dir, env_name)
     w, host = workspace_client(env, timeout)
     with one_line_errors(host, timeout):
-        st = pipeline_status(w, env)
+        st = pipeline_status(w, env, project.name)
     mode = "continuous" if st.continuous else "triggered"
     console.print(f"pipeline [bold]{escape(st.name)}[/] ({st.pipeline_id}, {mode}): "
                   f"state {st.state}, health {st.health}")
@@ -147,7 +147,7 @@ def status(env_name: str, timeout: float, project_dir: Path | None) -> None:
 @click.command()
 @env_option(default="dev")
 @click.option("--full-refresh", is_flag=True, help="Reset the tables and reprocess everything.")
-@click.option("--job", "run_the_job", is_flag=True, help="Run the whole job (collect -> pipeline -> checks) now.")
+@click.option("--job", "run_the_job", is_flag=True, help="Run the whole job (medallion.yaml's tasks, pipeline, checks) now.")
 @click.option("--wait", is_flag=True, help="Wait for the update (or run) to finish; a continuous pipeline until "
               "it runs. Exit code 1 if it fails.")
 @click.option("--wait-for-catchup", "catchup", is_flag=True,
@@ -180,9 +180,9 @@ def trigger(env_name: str, full_refresh: bool, run_the_job: bool, wait: bool, ca
     started = time.monotonic()
     with one_line_errors(host, timeout):
         if run_the_job:
-            result = run_job(w, env, full_refresh, wait, wait_timeout, poll_interval)
+            result = run_job(w, env, full_refresh, wait, wait_timeout, poll_interval, project.name)
         else:
-            result = trigger_pipeline(w, env, full_refresh, wait or catchup, wait_timeout, poll_interval)
+            result = trigger_pipeline(w, env, full_refresh, wait or catchup, wait_timeout, poll_interval, project.name)
     what = "run" if result.kind == "job" else "update"
     verb = "started" if result.started else result.note or "found"
     console.print(f"{verb} {what} {result.run_id} of {result.kind} [bold]{escape(result.name)}[/] "
@@ -245,12 +245,12 @@ def _catchup_sql(env: Environment, w: "WorkspaceClient") -> Callable[[str], Sequ
 
 def _check_prerequisites(project: Project, env: Environment, values: dict[str, str], timeout: float) -> None:
     """Stop with one line per missing prerequisite (and its fix) before anything is deployed."""
-    from framework.deploy.prerequisites import check_prerequisites, granted_principals
+    from framework.deploy.prerequisites import check_prerequisites, granted_principals, secret_uses
     from framework.deploy.workspace import one_line_errors, workspace_client
 
     w, host = workspace_client(env, timeout)
     with one_line_errors(host, timeout):
-        report = check_prerequisites(w, env, values, granted_principals(project, env))
+        report = check_prerequisites(w, env, values, granted_principals(project, env), secret_uses(project, env))
     for line in report.unverified:
         console.print(f"[yellow]unverified:[/] {escape(line)}")
     for missing in report.missing:

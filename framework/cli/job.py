@@ -1,4 +1,4 @@
-"""`medallion job` (collect -> pipeline -> checks, locally) and `medallion runs` (its history)."""
+"""`medallion job` (the project's job, locally) and `medallion runs` (its history)."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ from pathlib import Path
 import click
 from rich.table import Table
 
-from framework.cli.common import console, env_option, format_option, load_valid_project, project_option
-from framework.jobs.dag import COLLECT, PIPELINE, TASK_KEYS
+from framework.cli.common import EXIT_USAGE, console, env_option, fail, format_option, load_valid_project, project_option
+from framework.jobs.dag import PIPELINE, task_keys
 from framework.jobs.runner import TaskOutcome, TaskStatus, history_for, local_tasks, run_job
 from framework.naming import TableRef
 
@@ -22,21 +22,33 @@ STATUS_STYLE = {TaskStatus.SUCCESS: "green", TaskStatus.FAILED: "red", TaskStatu
 @click.command()
 @env_option()
 @project_option()
-@click.option("--skip", "skip", multiple=True, type=click.Choice(list(TASK_KEYS)),
+@click.option("--skip", "skip", multiple=True, metavar="TASK",
               help="Leave a task out (repeatable); downstream tasks still run.")
-@click.option("--collect-args", default="", metavar="ARGS", help="Extra arguments for `medallion collect`.")
-@click.option("--run-args", default="", metavar="ARGS", help="Extra arguments for `medallion run`.")
-def job(env_name: str, project_dir: Path | None, skip: tuple[str, ...], collect_args: str, run_args: str) -> None:
+@click.option("--task-args", "task_args", multiple=True, metavar="TASK=ARGS",
+              help="Extra arguments for one task, e.g. `export=--limit 5` (repeatable).")
+@click.option("--run-args", default="", metavar="ARGS", help="Extra arguments for `medallion run` (the pipeline task).")
+def job(env_name: str, project_dir: Path | None, skip: tuple[str, ...], task_args: tuple[str, ...],
+        run_args: str) -> None:
     """Run the whole job locally, in the order the Databricks job runs it.
 
-    collect (data collection) -> pipeline (medallion run) -> quality_checks (medallion check). Every
-    job and task run is recorded (see `medallion runs`); a failed task skips its downstream tasks and
-    sends the environment's notifications. Exit code 1 when any task failed.
+    The project's tasks (medallion.yaml `job.tasks`, each `medallion task KEY`), pipeline (medallion run)
+    and quality_checks (medallion check), in dependency order. Every job and task run is recorded (see
+    `medallion runs`); a failed task skips its downstream tasks and sends the environment's
+    notifications. Exit code 1 when any task failed.
     """
     project = load_valid_project(project_dir, env_name)
     env = project.environment(env_name)
-    extra = {COLLECT: tuple(collect_args.split()), PIPELINE: tuple(run_args.split())}
-    tasks = [t for t in local_tasks(env, extra) if t.name not in skip]
+    known = task_keys(project.settings)
+    extra: dict[str, tuple[str, ...]] = {PIPELINE: tuple(run_args.split())}
+    for item in task_args:
+        key, sep, args = item.partition("=")
+        if not sep or key not in known:
+            fail(f"--task-args `{item}`: expected TASK=ARGS with TASK one of {', '.join(known)}", EXIT_USAGE)
+        extra[key] = (*extra.get(key, ()), *args.split())
+    unknown = [s for s in skip if s not in known]
+    if unknown:
+        fail(f"--skip `{unknown[0]}`: not a task of this job (tasks: {', '.join(known)})", EXIT_USAGE)
+    tasks = [t for t in local_tasks(project.settings, env, extra) if t.name not in skip]
     tasks = [replace(t, depends_on=tuple(d for d in t.depends_on if d not in skip)) for t in tasks]
 
     def announce(outcome: TaskOutcome) -> None:
@@ -58,9 +70,12 @@ def job(env_name: str, project_dir: Path | None, skip: tuple[str, ...], collect_
 
 def _print_where(project, env) -> None:
     console.print(f"Tables are Delta tables under [bold]{project.relative(env.storage_root / 'tables')}[/]:")
-    for name in project.graph().order():
+    order = project.graph().order()
+    for name in order:
         console.print(f"  {TableRef.of(project.tables[name], env).published}")
-    console.print('Query them:  [bold]medallion sql "SELECT * FROM gold.daily_indicators ORDER BY trade_date DESC LIMIT 5"[/]')
+    if order:
+        example = TableRef.of(project.tables[order[-1]], env).published
+        console.print(f'Query them:  [bold]medallion sql "SELECT * FROM {example} LIMIT 5"[/]')
     console.print(f"History:     [bold]medallion runs --env {env.name}[/]   ·   docs: [bold]medallion docs[/]")
 
 

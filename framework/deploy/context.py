@@ -215,7 +215,7 @@ def restart_window(env: Environment) -> dict[str, Any] | None:
     return {"start_hour": (start + busy) % 24, "time_zone_id": schedule.get("timezone_id", "UTC")}
 
 
-def _pipeline(env: Environment, requirements: list[str]) -> dict[str, Any]:
+def _pipeline(project: Project, env: Environment, requirements: list[str]) -> dict[str, Any]:
     s = env.settings
     email = (s.get("notifications") or {}).get("email") or {}
     spark_conf, dropped = spark_configuration(env)
@@ -225,7 +225,7 @@ def _pipeline(env: Environment, requirements: list[str]) -> dict[str, Any]:
     if env.databricks.per_user_schemas:
         configuration["medallion.developer"] = DEVELOPER
     return {
-        "name": names.pipeline_name(env.name),
+        "name": names.pipeline_name(env.name, project.name),
         "catalog": env.catalog,
         "continuous": bool(s["continuous"]),
         "development": bool(s["development"]),
@@ -245,15 +245,14 @@ def _pipeline(env: Environment, requirements: list[str]) -> dict[str, Any]:
     }
 
 
-def _job(env: Environment) -> dict[str, Any]:
+def _job(project: Project, env: Environment) -> dict[str, Any]:
     s = env.settings
     job = s.get("job") or {}
     email = (s.get("notifications") or {}).get("email") or {}
     default_cluster = next(iter(s.get("clusters") or []), {})
     return {
-        "name": names.job_name(env.name),
-        "description": f"Market data: collect bars, update the {names.pipeline_name(env.name)} pipeline, "
-                       f"run the quality checks ({env.name}).",
+        "name": names.job_name(env.name, project.name),
+        "description": project.settings.describe(env.name, names.pipeline_name(env.name, project.name)),
         "max_concurrent_runs": env.job.max_concurrent_runs,
         "timeout_seconds": env.timeouts.job_seconds,
         "schedule": s.get("schedule"),
@@ -266,15 +265,15 @@ def _job(env: Environment) -> dict[str, Any]:
         "serverless": env.serverless,
         "environment_version": SERVERLESS_ENVIRONMENT_VERSION,
         "wheel": WHEEL_GLOB,
-        "package_name": names.BUNDLE_NAME,
+        "package_name": names.PACKAGE_NAME,
         "entry_point": names.ENTRY_POINT,
     }
 
 
 def _tasks(project: Project, env: Environment) -> list[JobTask]:
-    """The job's tasks (framework/jobs/dag.py); table_grants when specs declare grants."""
+    """The job's tasks (framework/jobs/dag.py, from medallion.yaml); table_grants when specs declare grants."""
     principals = sorted({g["principal"] for g in table_grants(project, env)})
-    return job_tasks(env, grant_principals=tuple(f"{variable_name(p) or p}={p}" for p in principals))
+    return job_tasks(project.settings, env, grant_principals=tuple(f"{variable_name(p) or p}={p}" for p in principals))
 
 
 def task_retries(env: Environment, tasks: list[JobTask]) -> dict[str, int | None]:
@@ -320,8 +319,8 @@ def build_targets(project: Project) -> list[Target]:
             tags=_strings(env.get("tags") or {}),
             schemas=_schemas(project, env),
             volume=_volume(env),
-            pipeline=_pipeline(env, requirements),
-            job=_job(env),
+            pipeline=_pipeline(project, env, requirements),
+            job=_job(project, env),
             tasks=tasks,
             unused_variables=[v for v in all_variables if v not in used],
             task_retries=task_retries(env, tasks),

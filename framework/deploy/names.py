@@ -9,6 +9,10 @@ from __future__ import annotations
 import re
 
 BUNDLE_NAME = "medallion"
+"""The name of a project without medallion.yaml `name` in the workspace commands' defaults; the bundle
+itself is named after the project (`Project.name`)."""
+PACKAGE_NAME = "medallion"
+"""The wheel's distribution name (pyproject `[project].name`), which the python_wheel_tasks import."""
 PIPELINE_KEY = "medallion"
 """Key under resources.pipelines; the job's pipeline task references `${resources.pipelines.medallion.id}`."""
 JOB_KEY = "medallion"
@@ -25,12 +29,13 @@ DEV_PREFIX = re.compile(r"^\[dev [^\]]+\] ")
 """`mode: development` renames resources to `[dev <user>] <name>`."""
 
 
-def pipeline_name(env_name: str) -> str:
-    return f"{BUNDLE_NAME}_{env_name}"
+def pipeline_name(env_name: str, project: str = BUNDLE_NAME) -> str:
+    """`<project>_<env>`: the pipeline's name (the project's name from medallion.yaml)."""
+    return f"{project}_{env_name}"
 
 
-def job_name(env_name: str) -> str:
-    return f"{BUNDLE_NAME}_{env_name}_job"
+def job_name(env_name: str, project: str = BUNDLE_NAME) -> str:
+    return f"{project}_{env_name}_job"
 
 
 def resource_file(env_name: str) -> str:

@@ -70,17 +70,19 @@ def enum_value(enum_or_str: Any) -> str:
     return getattr(enum_or_str, "value", enum_or_str) or ""
 
 
-def find_pipeline(w: WorkspaceClient, env_name: str, developer: str | None = None) -> tuple[str, str]:
+def find_pipeline(w: WorkspaceClient, env_name: str, developer: str | None = None,
+                  project: str = names.BUNDLE_NAME) -> tuple[str, str]:
     """(pipeline_id, name) of the environment's pipeline; a WorkspaceError if none or several match."""
-    rendered = names.pipeline_name(env_name)
+    rendered = names.pipeline_name(env_name, project)
     found = [(p.pipeline_id, p.name) for p in w.pipelines.list_pipelines(filter=f"name LIKE '%{rendered}'")
              if p.name and names.matches_name(p.name, rendered)]
     return _one(found, "pipeline", rendered, env_name, developer)
 
 
-def find_job(w: WorkspaceClient, env_name: str, developer: str | None = None) -> tuple[int, str]:
+def find_job(w: WorkspaceClient, env_name: str, developer: str | None = None,
+             project: str = names.BUNDLE_NAME) -> tuple[int, str]:
     """(job_id, name) of the environment's job; the exact name first, then development-mode copies."""
-    rendered = names.job_name(env_name)
+    rendered = names.job_name(env_name, project)
     found = [(j.job_id, j.settings.name) for j in w.jobs.list(name=rendered)
              if j.settings and j.settings.name == rendered]
     if not found:
@@ -111,8 +113,9 @@ def latest_update(w: WorkspaceClient, pipeline_id: str, updates: list[Any] | Non
                   info.creation_time, bool(info.full_refresh))
 
 
-def pipeline_status(w: WorkspaceClient, env: Environment) -> PipelineStatus:
-    pipeline_id, name = find_pipeline(w, env.name, env.developer)
+def pipeline_status(w: WorkspaceClient, env: Environment, project: str = names.BUNDLE_NAME) -> PipelineStatus:
+    """`project`: the project's name (medallion.yaml), which the bundle's resource names start with."""
+    pipeline_id, name = find_pipeline(w, env.name, env.developer, project)
     info = w.pipelines.get(pipeline_id)
     return PipelineStatus(pipeline_id, info.name or name, enum_value(info.state) or "UNKNOWN",
                           enum_value(info.health) or "-", bool(info.spec and info.spec.continuous),
@@ -164,14 +167,14 @@ def run_statement(w: WorkspaceClient, warehouse: str, sql: str) -> list[list[Any
 
 
 def trigger_pipeline(w: WorkspaceClient, env: Environment, full_refresh: bool = False, wait: bool = False,
-                     timeout_s: float = 3600, poll_s: float = 10) -> TriggerResult:
+                     timeout_s: float = 3600, poll_s: float = 10, project: str = names.BUNDLE_NAME) -> TriggerResult:
     """Start an update (or, for a continuous pipeline that is running, report the active one).
 
     With `wait`, a triggered pipeline is followed to the end of its update; a continuous one until it
     is RUNNING (it never ends). The job's `pipeline` step then waits for the data to catch up
     (framework.deploy.catchup).
     """
-    pipeline_id, name = find_pipeline(w, env.name, env.developer)
+    pipeline_id, name = find_pipeline(w, env.name, env.developer, project)
     info = w.pipelines.get(pipeline_id)
     continuous = bool(info.spec and info.spec.continuous)
     active = [u for u in info.latest_updates or [] if enum_value(u.state) not in TERMINAL_UPDATE_STATES]
@@ -192,11 +195,11 @@ def trigger_pipeline(w: WorkspaceClient, env: Environment, full_refresh: bool = 
 
 
 def run_job(w: WorkspaceClient, env: Environment, full_refresh: bool = False, wait: bool = False,
-            timeout_s: float = 4 * 3600, poll_s: float = 15) -> TriggerResult:
+            timeout_s: float = 4 * 3600, poll_s: float = 15, project: str = names.BUNDLE_NAME) -> TriggerResult:
     """Run the environment's job now (its pipeline task with a full refresh if asked); with `wait`, to the end."""
     from databricks.sdk.service.jobs import PipelineParams
 
-    job_id, name = find_job(w, env.name, env.developer)
+    job_id, name = find_job(w, env.name, env.developer, project)
     params = PipelineParams(full_refresh=True) if full_refresh else None
     run_id = w.jobs.run_now(job_id, pipeline_params=params).response.run_id
     run = w.jobs.get_run(run_id)

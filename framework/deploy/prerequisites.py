@@ -14,8 +14,9 @@ often with its own storage), and a bundle that owned the catalog would drop it, 
    (framework.deploy.privileges), but only the catalog's owner can grant this;
 6. so does every other principal the bundle or the table_grants task grants to (environments/ `grants:`,
    table specs' `grants:`): USE SCHEMA and SELECT are useless without USE CATALOG on the catalog;
-7. the secret scope `collect` reads (`databricks.secret_scope`) exists, holds the keys the provider
-   needs, and whoever runs the job (the run-as principal, else you) may READ it. The scope is checked,
+7. the secret scope the project's tasks read (`databricks.secret_scope`) exists, holds the keys their
+   configuration names (medallion.yaml `secrets`), and whoever runs the job (the run-as principal, else
+   you) may READ it. The scope is checked,
    not managed by the bundle: a bundle-owned scope would be created empty on the first deploy, fail
    on a scope that already holds the keys, and be deleted with its secrets by `bundle destroy`.
 
@@ -83,11 +84,13 @@ class Unverifiable(Exception):
 
 
 def check_prerequisites(w: WorkspaceClient, env: Environment, variables: dict[str, str] | None = None,
-                        granted: list[dict[str, Any]] | None = None) -> Report:
+                        granted: list[dict[str, Any]] | None = None,
+                        secrets: list[SecretUse] | None = None) -> Report:
     """Every deploy prerequisite of `env`'s target that does not hold (read-only API calls).
 
     `granted`: the grants the deploy makes besides the run-as principal's ({principal, privileges,
-    on}), e.g. from `granted_principals(project, env)`.
+    on}), e.g. from `granted_principals(project, env)`; `secrets`: the secret keys the job's tasks read,
+    from `secret_uses(project, env)`.
     """
     from databricks.sdk.errors import NotFound
 
@@ -95,7 +98,7 @@ def check_prerequisites(w: WorkspaceClient, env: Environment, variables: dict[st
     me = w.current_user.me()
     deployer = Identity(me.user_name or "", frozenset(g.display for g in me.groups or [] if g.display))
     run_as = _run_as_principal(w, env, variables or {}, report)
-    _check_secret_scope(w, env, run_as or deployer, report)
+    _check_secret_scope(w, env, secrets or [], run_as or deployer, report)
     catalog = env.catalog
     try:
         info = w.catalogs.get(catalog)
@@ -169,23 +172,39 @@ ALL_WORKSPACE_USERS = "users"
 """The secret ACL principal every workspace user (service principals included) belongs to."""
 WORKSPACE_ADMINS = "admins"
 """Workspace admins hold MANAGE on every secret scope."""
-SECRET_PROVIDERS = frozenset({"alpaca"})
-"""Collection providers that read an API key pair (`collect.key_env`, `collect.secret_env`)."""
 
 
-def _check_secret_scope(w: WorkspaceClient, env: Environment, reader: Identity, report: Report) -> None:
-    """The scope `collect` reads exists, holds the provider's keys, and `reader` may READ it."""
+@dataclass(frozen=True)
+class SecretUse:
+    """A secret a project task reads: the task, the setting of its configuration naming it, the key."""
+
+    task: str
+    setting: str
+    key: str
+
+
+def secret_uses(project: Any, env: Environment) -> list[SecretUse]:
+    """The secret keys the project's tasks read in `env`: medallion.yaml `secrets` settings, as set in the
+    environment's `tasks.<key>` section (a setting left unset names nothing to check)."""
+    return [SecretUse(task.key, setting, str(value))
+            for task in project.settings.project_tasks for setting in task.secrets
+            if (value := env.task_config(task.key).get(setting))]
+
+
+def _check_secret_scope(w: WorkspaceClient, env: Environment, uses: list[SecretUse], reader: Identity,
+                        report: Report) -> None:
+    """The scope the tasks read exists, holds the keys they name, and `reader` may READ it."""
     from databricks.sdk.errors import NotFound, PermissionDenied
 
     scope = env.databricks.secret_scope
-    collect = env.get("collect") or {}
-    if not scope or collect.get("provider") not in SECRET_PROVIDERS:
+    if not scope or not uses:
         return
-    keys = [k for k in (collect.get("key_env"), collect.get("secret_env")) if k]
+    keys = list(dict.fromkeys(u.key for u in uses))
+    readers = ", ".join(f"`{t}`" for t in dict.fromkeys(u.task for u in uses))
     put = "; ".join(f"databricks secrets put-secret {scope} {k}" for k in keys)
     if scope not in {s.name for s in w.secrets.list_scopes()}:
         report.missing.append(Missing(
-            f"secret scope `{scope}` (databricks.secret_scope, read by `collect`) does not exist",
+            f"secret scope `{scope}` (databricks.secret_scope, read by {readers}) does not exist",
             f"databricks secrets create-scope {scope}; {put}; "
             f"databricks secrets put-acl {scope} {reader.name} READ"))
         return
@@ -197,21 +216,17 @@ def _check_secret_scope(w: WorkspaceClient, env: Environment, reader: Identity, 
         principals = {reader.name, *reader.groups, ALL_WORKSPACE_USERS}
         if WORKSPACE_ADMINS not in reader.groups and not any(acls.get(p) in SECRET_READERS for p in principals):
             report.missing.append(Missing(
-                f"`{reader.name}` (runs `collect`) cannot READ secret scope `{scope}`",
+                f"`{reader.name}` (runs {readers}) cannot READ secret scope `{scope}`",
                 f"a MANAGE holder of the scope runs: databricks secrets put-acl {scope} {reader.name} READ"))
     try:
         present = {s.key for s in w.secrets.list_secrets(scope)}
     except (PermissionDenied, NotFound) as exc:
         report.unverified.append(f"cannot list the keys of secret scope `{scope}` ({_first_line(exc)})")
         return
-    for key in keys:
-        if key not in present:
-            report.missing.append(Missing(f"secret scope `{scope}` has no key `{key}` (collect.{_key_setting(collect, key)})",
-                                          f"databricks secrets put-secret {scope} {key}"))
-
-
-def _key_setting(collect: dict[str, Any], key: str) -> str:
-    return "key_env" if collect.get("key_env") == key else "secret_env"
+    for use in uses:
+        if use.key not in present:
+            report.missing.append(Missing(f"secret scope `{scope}` has no key `{use.key}` (tasks.{use.task}.{use.setting})",
+                                          f"databricks secrets put-secret {scope} {use.key}"))
 
 
 def _run_as_principal(w: WorkspaceClient, env: Environment, variables: dict[str, str],

@@ -82,15 +82,16 @@ def render_bundle(project: Project) -> dict[str, str]:
 
     jinja = _jinja(project.root)
     targets = context.build_targets(project)
-    all_sources = sorted({s for t in targets for s in t.sources}) + ["templates/bundle/databricks.yml.j2"]
+    declared = [project.settings.document.file] if project.settings.document else []
+    all_sources = sorted({s for t in targets for s in t.sources}) + [*declared, "templates/bundle/databricks.yml.j2"]
     files: dict[str, str] = {}
     try:
         files[names.ROOT_FILE] = jinja.get_template("databricks.yml.j2").render(
-            header=_header(all_sources), bundle_name=names.BUNDLE_NAME, targets=targets,
+            header=_header(all_sources), bundle_name=project.name, targets=targets,
             variables=context.variables(project), resources_glob=f"{names.RESOURCES_DIR}/*.yml",
             artifact={"key": names.ARTIFACT_KEY, "build": context.WHEEL_BUILD})
         for target in targets:
-            sources = [*target.sources, "tables/", names.NOTEBOOK, "pyproject.toml", "templates/bundle/target.yml.j2"]
+            sources = [*target.sources, *declared, "tables/", names.NOTEBOOK, "pyproject.toml", "templates/bundle/target.yml.j2"]
             files[names.resource_file(target.name)] = jinja.get_template("target.yml.j2").render(
                 header=_header(sources), t=target, keys={"pipeline": names.PIPELINE_KEY, "job": names.JOB_KEY},
                 parameters=lambda task, env=target.env: context.task_parameters(task, env))

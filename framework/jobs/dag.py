@@ -1,11 +1,17 @@
-"""The daily job, defined once: collect -> pipeline -> quality_checks (-> table_grants).
+"""The daily job, defined once from the project's declaration: its tasks, their order and dependencies.
+
+The framework provides `pipeline` (the pipeline update), `quality_checks` (`medallion check`, after the
+pipeline) and, on Databricks when specs declare grants, `table_grants`; the project file (medallion.yaml
+`job.tasks`) adds the project's own tasks and says what depends on what. Without a declaration the
+job is pipeline -> quality_checks.
 
 `medallion job` runs these tasks locally as processes (framework/jobs/runner.py); `medallion bundle
 render` renders the same list as the Databricks job's tasks (framework/deploy/context.py). Each task is
-a `medallion` command, except the pipeline step of a triggered Databricks pipeline, which is a
-`pipeline_task` (Databricks runs the update itself). A continuous pipeline cannot be a job's
-pipeline_task, so there the step is a command that follows the running pipeline until it has processed
-what this run's collect landed (`medallion trigger --wait-for-catchup`, framework/deploy/catchup.py).
+a `medallion` command (a project task is `medallion task <key>`, framework/jobs/tasks.py), except the
+pipeline step of a triggered Databricks pipeline, which is a `pipeline_task` (Databricks runs the update
+itself). A continuous pipeline cannot be a job's pipeline_task, so there the step is a command that
+follows the running pipeline until it has processed what landed before this run
+(`medallion trigger --wait-for-catchup`, framework/deploy/catchup.py).
 """
 
 from __future__ import annotations
@@ -13,12 +19,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from framework.spec.project_file import BUILT_IN_DEPENDS_ON, PIPELINE, QUALITY_CHECKS, TABLE_GRANTS, ProjectSettings
+
 if TYPE_CHECKING:
     from framework.spec.environment import Environment
 
-COLLECT, PIPELINE, QUALITY_CHECKS, TABLE_GRANTS = "collect", "pipeline", "quality_checks", "table_grants"
-TASK_KEYS = (COLLECT, PIPELINE, QUALITY_CHECKS)
-"""The tasks every environment's job has (table_grants only on Databricks, when specs declare grants)."""
+__all__ = ["JOB_START_TIME", "JobTask", "PIPELINE", "QUALITY_CHECKS", "TABLE_GRANTS", "job_tasks", "task_keys"]
+
 JOB_START_TIME = "{{job.start_time.iso_datetime}}"
 """A Databricks dynamic value reference: the job run's start time, ISO 8601 (the catch-up's `--since`)."""
 CATCHUP_MARGIN_SECONDS = 60
@@ -30,35 +37,82 @@ what the run shows rather than Databricks' kill."""
 class JobTask:
     key: str
     command: tuple[str, ...]
-    """`medallion` arguments, e.g. ("collect", "--env", "prod"); empty for a pipeline_task."""
+    """`medallion` arguments, e.g. ("task", "export", "--env", "prod"); empty for a pipeline_task."""
     depends_on: tuple[str, ...] = ()
     timeout_seconds: int | None = None
     pipeline_task: bool = False
     """On Databricks: a pipeline_task on the bundle's pipeline instead of a command."""
 
 
-def job_tasks(env: "Environment", *, grant_principals: tuple[str, ...] = ()) -> list[JobTask]:
-    """The job's tasks for `env`, in the order they run, with the environment's timeouts.
+def task_keys(settings: ProjectSettings) -> tuple[str, ...]:
+    """The keys of the tasks every environment's job has (table_grants only on Databricks with grants)."""
+    return tuple(dict.fromkeys([*(t.key for t in settings.tasks if t.key != TABLE_GRANTS), PIPELINE, QUALITY_CHECKS]))
 
-    `grant_principals`: `name=value` pairs for the table_grants task (Databricks only; none locally).
+
+def job_tasks(settings: ProjectSettings, env: "Environment", *,
+              grant_principals: tuple[str, ...] = ()) -> list[JobTask]:
+    """The job's tasks for `env`, in an order they can run in, with the environment's timeouts.
+
+    `settings` is the project's declaration (validated: known keys, no cycle). `grant_principals`:
+    `name=value` pairs for the table_grants task (Databricks only; none locally).
     """
     timeouts = env.timeouts
     env_args = ("--env", env.name)
-    if env.runtime == "local":
-        pipeline = JobTask(PIPELINE, ("run", *env_args), (COLLECT,), timeouts.pipeline_seconds)
-    elif env.continuous:
-        pipeline = JobTask(PIPELINE, ("trigger", *env_args, "--wait-for-catchup", "--since", JOB_START_TIME,
-                                      *_catchup_timeout(timeouts.pipeline_seconds)), (COLLECT,), timeouts.pipeline_seconds)
-    else:
-        pipeline = JobTask(PIPELINE, (), (COLLECT,), timeouts.pipeline_seconds, pipeline_task=True)
-    tasks = [JobTask(COLLECT, ("collect", *env_args), (), timeouts.collect_seconds),
-             pipeline,
-             JobTask(QUALITY_CHECKS, ("check", *env_args, "--since", JOB_START_TIME), (PIPELINE,), timeouts.checks_seconds)]
+    keys = list(task_keys(settings))
     if grant_principals and env.runtime != "local":
-        tasks.append(JobTask(TABLE_GRANTS, ("bundle", "grants", *env_args, "--apply",
-                                            *[arg for value in grant_principals for arg in ("--principal", value)]),
-                             (PIPELINE,), timeouts.checks_seconds))
-    return tasks
+        keys.append(TABLE_GRANTS)
+    present = set(keys)
+
+    def depends_on(key: str) -> tuple[str, ...]:
+        declared = settings.task(key)
+        upstream = declared.depends_on if declared is not None and declared.depends_on is not None \
+            else BUILT_IN_DEPENDS_ON.get(key, ())
+        return tuple(d for d in upstream if d in present and d != key)
+
+    tasks: dict[str, JobTask] = {}
+    for key in keys:
+        if key == PIPELINE:
+            tasks[key] = _pipeline(env, depends_on(key))
+        elif key == QUALITY_CHECKS:
+            tasks[key] = JobTask(QUALITY_CHECKS, ("check", *env_args, "--since", JOB_START_TIME), depends_on(key),
+                                 timeouts.checks_seconds)
+        elif key == TABLE_GRANTS:
+            tasks[key] = JobTask(TABLE_GRANTS, ("bundle", "grants", *env_args, "--apply",
+                                                *[arg for value in grant_principals for arg in ("--principal", value)]),
+                                 depends_on(key), timeouts.checks_seconds)
+        else:
+            declared = settings.task(key)
+            assert declared is not None
+            args = tuple(a.replace("{env}", env.name) for a in declared.args)
+            timeout = env.task_timeout(key)
+            tasks[key] = JobTask(key, ("task", key, *env_args, *args), depends_on(key),
+                                 timeout if timeout is not None else declared.timeout_seconds)
+    return _in_order(tasks)
+
+
+def _pipeline(env: "Environment", depends_on: tuple[str, ...]) -> JobTask:
+    timeouts = env.timeouts
+    env_args = ("--env", env.name)
+    if env.runtime == "local":
+        return JobTask(PIPELINE, ("run", *env_args), depends_on, timeouts.pipeline_seconds)
+    if env.continuous:
+        return JobTask(PIPELINE, ("trigger", *env_args, "--wait-for-catchup", "--since", JOB_START_TIME,
+                                  *_catchup_timeout(timeouts.pipeline_seconds)), depends_on, timeouts.pipeline_seconds)
+    return JobTask(PIPELINE, (), depends_on, timeouts.pipeline_seconds, pipeline_task=True)
+
+
+def _in_order(tasks: dict[str, JobTask]) -> list[JobTask]:
+    """Every task after the tasks it depends on, otherwise in declaration order (a stable topological sort;
+    validation has rejected cycles, and a task left in one would be appended rather than lost)."""
+    done: list[JobTask] = []
+    placed: set[str] = set()
+    pending = list(tasks.values())
+    while pending:
+        ready = next((t for t in pending if all(d in placed for d in t.depends_on)), pending[0])
+        pending.remove(ready)
+        done.append(ready)
+        placed.add(ready.key)
+    return done
 
 
 def _catchup_timeout(task_seconds: int | None) -> tuple[str, ...]:

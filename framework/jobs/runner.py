@@ -1,4 +1,4 @@
-"""Run the job DAG locally: collect -> pipeline -> quality_checks, like the Databricks job.
+"""Run the job DAG locally (the project's tasks, the pipeline, the quality checks), like the Databricks job.
 
 Each task runs as its own `python -m framework ...` process, as a Databricks job task runs in its own
 context: a task's timeout can really stop it (the whole process group is killed), a crash in one task
@@ -26,6 +26,7 @@ from framework.jobs.dag import JOB_START_TIME, job_tasks
 from framework.jobs.history import RunHistory
 from framework.jobs.notify import Alert, Delivery, send_alert
 from framework.spec.environment import Environment
+from framework.spec.project_file import ProjectSettings
 
 SECRET_NAME = re.compile(r"(KEY|SECRET|TOKEN|PASSWORD|PASSWD|WEBHOOK)", re.IGNORECASE)
 
@@ -77,9 +78,11 @@ def history_for(env: Environment) -> RunHistory:
     return RunHistory(env.storage_root / "ops" / "job_runs.sqlite")
 
 
-def local_tasks(env: Environment, extra_args: dict[str, tuple[str, ...]] | None = None) -> list[ProcessTask]:
-    """The job's tasks (framework/jobs/dag.py) as `python -m framework <command>` processes, with the
-    environment's retries; `extra_args` adds arguments per task key (`medallion job --collect-args`)."""
+def local_tasks(settings: ProjectSettings, env: Environment,
+                extra_args: dict[str, tuple[str, ...]] | None = None) -> list[ProcessTask]:
+    """The job's tasks (framework/jobs/dag.py, from the project's declaration) as `python -m framework
+    <command>` processes, with the environment's retries; `extra_args` adds arguments per task key
+    (`medallion job --task-args KEY=ARGS`)."""
     python = (sys.executable, "-m", "framework")
     interval = env.job.min_retry_interval_millis / 1000
     started = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
@@ -92,7 +95,7 @@ def local_tasks(env: Environment, extra_args: dict[str, tuple[str, ...]] | None 
                         task.depends_on,
                         task.timeout_seconds, max_retries=env.job.max_retries,
                         retry_interval_seconds=min(interval, 30.0) if env.runtime == "local" else interval)
-            for task in job_tasks(env)]
+            for task in job_tasks(settings, env)]
 
 
 def redact(text: str, environ: dict[str, str] | None = None) -> str:

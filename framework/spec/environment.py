@@ -165,6 +165,16 @@ class Environment:
     def timeouts(self) -> Timeouts:
         return section(Timeouts, self.settings.get("timeouts"))
 
+    def task_timeout(self, key: str) -> int | None:
+        """`timeouts.<key>_seconds`: the environment's timeout of the project task `key`, if it sets one."""
+        value = (self.settings.get("timeouts") or {}).get(f"{key}_seconds")
+        return int(value) if value is not None else None
+
+    def task_config(self, key: str) -> dict[str, Any]:
+        """The configuration of the project task `key` (`tasks.<key>`), opaque here: the task validates it
+        with its own schema (medallion.yaml `config_schema`)."""
+        return dict((self.settings.get("tasks") or {}).get(key) or {})
+
     @cached_property
     def job(self) -> JobSettings:
         return section(JobSettings, self.settings.get("job"))

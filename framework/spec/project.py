@@ -13,6 +13,7 @@ from framework.findings import Finding
 from framework.graph import TableGraph
 from framework.spec.environment import Environment
 from framework.spec.model import TableSpec
+from framework.spec.project_file import ProjectSettings, default_settings
 
 
 @dataclass
@@ -21,6 +22,16 @@ class Project:
     tables: dict[str, TableSpec] = field(default_factory=dict)
     environments: dict[str, Environment] = field(default_factory=dict)
     findings: list[Finding] = field(default_factory=list)
+    settings: ProjectSettings = None  # type: ignore[assignment]
+    """medallion.yaml (name, job, check kinds); defaults when the project has none."""
+
+    def __post_init__(self) -> None:
+        if self.settings is None:
+            self.settings = default_settings(self.root)
+
+    @property
+    def name(self) -> str:
+        return self.settings.name
 
     @property
     def errors(self) -> list[Finding]:

@@ -43,10 +43,10 @@ class Retries:
 
 @dataclass(frozen=True)
 class Timeouts:
-    """Job and task timeouts in seconds (`timeouts:`); None means no limit."""
+    """Job and task timeouts in seconds (`timeouts:`); None means no limit. A project task's timeout is
+    `<key>_seconds` (read with `Environment.task_timeout`)."""
 
     job_seconds: int | None = None
-    collect_seconds: int | None = None
     pipeline_seconds: int | None = None
     checks_seconds: int | None = None
 

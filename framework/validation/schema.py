@@ -21,13 +21,32 @@ from framework.spec.documents import Document
 
 MAX_FINDINGS = 50
 """Per file: past this, more messages about one broken file help nobody."""
-SCHEMA_FILES = {"table": "table.schema.json", "environment": "environment.schema.json"}
+SCHEMA_FILES = {"table": "table.schema.json", "environment": "environment.schema.json",
+                "project": "project.schema.json"}
+_REGISTERED: dict[str, dict[str, Any]] = {}
+"""Schemas a project brings (a task's `config_schema`), by the kind name they were registered under."""
 
 
 @lru_cache(maxsize=None)
 def load_schema(kind: str) -> dict[str, Any]:
+    if kind in _REGISTERED:
+        return _REGISTERED[kind]
     text = resources.files("framework.spec.schemas").joinpath(SCHEMA_FILES[kind]).read_text("utf-8")
     return json.loads(text)
+
+
+def register_schema(kind: str, schema: dict[str, Any]) -> str | None:
+    """Make a project's schema usable as `kind` by `validate_document`; what is wrong with it, else None.
+
+    `kind` must name its content (e.g. include the file's modification time): a registered kind is cached.
+    """
+    if kind not in _REGISTERED:
+        try:
+            jsonschema_rs.Draft202012Validator(schema)
+        except Exception as exc:  # noqa: BLE001 - jsonschema-rs raises ValidationError/ValueError for bad schemas
+            return f"not a valid JSON Schema: {_clean(str(exc)).splitlines()[0] if str(exc) else type(exc).__name__}"
+        _REGISTERED[kind] = schema
+    return None
 
 
 @lru_cache(maxsize=None)

@@ -9,7 +9,7 @@ from typing import Any, Callable, Iterator
 
 import pytest
 
-from framework.collect.http import RetryPolicy
+from market.collect.http import RetryPolicy
 from framework.spec.environment import DEFAULTS, Environment, deep_merge
 from tests.collect.market_server import MarketServer
 
@@ -20,11 +20,11 @@ AFTER_THANKSGIVING_2025 = datetime(2025, 12, 2, 23, 0, tzinfo=timezone.utc)
 
 @pytest.fixture
 def make_env(tmp_path: Path) -> Callable[..., Environment]:
-    """An Environment whose landing folder is tmp_path/landing, with the given `collect:` settings."""
+    """An Environment whose landing folder is tmp_path/landing, with the given `tasks.collect` settings."""
 
     def build(**collect: Any) -> Environment:
         settings = deep_merge(DEFAULTS, {"name": "test", "landing_path": str(tmp_path / "landing"),
-                                         "variables": {"bars_folder": "bars"}, "collect": collect})
+                                         "variables": {"bars_folder": "bars"}, "tasks": {"collect": collect}})
         return Environment("test", settings, tmp_path)
 
     return build

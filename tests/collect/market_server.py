@@ -19,9 +19,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Callable
 from urllib.parse import parse_qs, urlparse
 
-from framework.collect import calendar
-from framework.collect.calendar import rfc3339
-from framework.collect.providers.synthetic import session_bars
+from market.collect import calendar
+from market.collect.calendar import rfc3339
+from market.collect.providers.synthetic import session_bars
 
 ALPACA_PATH = "/v2/stocks/bars"
 YAHOO_PREFIX = "/v8/finance/chart/"

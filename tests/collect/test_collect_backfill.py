@@ -13,10 +13,10 @@ from bokeh_sampledata import package_path
 from tests.collect.collect_testing import AFTER_THANKSGIVING_2025, FAST_RETRY, read_records
 from tests.collect.market_server import ALPACA_PATH, YAHOO_PREFIX, MarketServer
 
-from framework.collect import calendar
-from framework.collect.landing import bar_record
-from framework.collect.providers.synthetic import session_bars
-from framework.collect.runner import collect
+from market.collect import calendar
+from market.collect.landing import bar_record
+from market.collect.providers.synthetic import session_bars
+from market.collect.runner import collect
 
 SYMBOLS = ["AAPL", "MSFT", "AMZN", "GOOGL", "META", "NVDA", "TSLA", "JPM", "V", "JNJ", "XOM", "PG"]
 KEY, SECRET = "AKTEST0123456789", "sk-test-abcdefghijklmnop"

@@ -6,9 +6,9 @@ from datetime import date, datetime, time, timezone
 
 import pytest
 
-from framework.collect import calendar
-from framework.collect.calendar import NEW_YORK
-from framework.collect.dates import select_sessions
+from market.collect import calendar
+from market.collect.calendar import NEW_YORK
+from market.collect.dates import select_sessions
 from framework.errors import CollectError
 
 

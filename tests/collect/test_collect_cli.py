@@ -1,4 +1,4 @@
-"""`medallion collect` end to end: exit codes, summary, JSON output, usage errors, and no secret in any output."""
+"""`medallion task collect` (the market project's task) end to end: exit codes, summary, JSON output, usage errors, and no secret in any output."""
 
 from __future__ import annotations
 
@@ -17,18 +17,30 @@ ENVIRONMENT = """\
 name: ci
 runtime: local
 landing_path: {landing}
-collect:
-  provider: synthetic
-  symbols: [AAPL, MSFT, XOM]
-  sessions: 2
-  timeframe: 1Min
-  seed: 7
-  defect_rate: 0.01
-  key_env: CI_ALPACA_KEY
-  secret_env: CI_ALPACA_SECRET
-  requests_per_minute: 6000
+tasks:
+  collect:
+    provider: synthetic
+    symbols: [AAPL, MSFT, XOM]
+    sessions: 2
+    timeframe: 1Min
+    seed: 7
+    defect_rate: 0.01
+    key_env: CI_ALPACA_KEY
+    secret_env: CI_ALPACA_SECRET
+    requests_per_minute: 6000
 variables:
   bars_folder: bars
+"""
+
+
+PROJECT_FILE = """\
+name: market
+job:
+  tasks:
+    - key: collect
+      run: market.collect.cli:main
+    - key: pipeline
+      depends_on: [collect]
 """
 
 
@@ -36,11 +48,12 @@ variables:
 def project(tmp_path: Path) -> Path:
     (tmp_path / "environments").mkdir()
     (tmp_path / "environments" / "ci.yaml").write_text(ENVIRONMENT.format(landing=tmp_path / "landing"))
+    (tmp_path / "medallion.yaml").write_text(PROJECT_FILE)
     return tmp_path
 
 
 def run(project: Path, *args: str, env: dict[str, str] | None = None):
-    return CliRunner().invoke(cli, ["collect", "--project", str(project), "--env", "ci", *args], env=env)
+    return CliRunner().invoke(cli, ["task", "collect", "--project", str(project), "--env", "ci", *args], env=env)
 
 
 def test_synthetic_run_prints_a_summary_and_exits_0(project: Path) -> None:

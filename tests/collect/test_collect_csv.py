@@ -12,9 +12,9 @@ import pytest
 from bokeh_sampledata import package_path
 from tests.collect.collect_testing import AFTER_THANKSGIVING_2025, read_records
 
-from framework.collect import calendar
+from market.collect import calendar
 from framework.errors import CollectError
-from framework.collect.runner import collect
+from market.collect.runner import collect
 
 STOCKS = package_path("stocks.csv.gz")  # Ticker,Date,Open,High,Low,Close,Volume,Adj Close (Quandl WIKI, 2000-2013)
 

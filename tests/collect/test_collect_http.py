@@ -12,10 +12,10 @@ import pytest
 from tests.collect.collect_testing import AFTER_THANKSGIVING_2025, FAST_RETRY, read_records
 from tests.collect.market_server import ALPACA_PATH, YAHOO_PREFIX, MarketServer
 
-from framework.collect import calendar
-from framework.collect.http import RateLimiter, RetryPolicy, retry_after_seconds
+from market.collect import calendar
+from market.collect.http import RateLimiter, RetryPolicy, retry_after_seconds
 from framework.errors import CollectError
-from framework.collect.runner import collect
+from market.collect.runner import collect
 
 WEDNESDAY, HALF_DAY = date(2025, 11, 26), date(2025, 11, 28)
 KEY, SECRET = "AKTEST0123456789", "sk-test-abcdefghijklmnop"
@@ -275,7 +275,7 @@ def test_retry_after_forms() -> None:
 
 
 def test_secret_values_do_not_print_themselves(monkeypatch) -> None:
-    from framework.collect import secrets
+    from market.collect import secrets
 
     monkeypatch.setenv("SOME_KEY", "value-that-must-not-leak")
     secret = secrets.resolve("SOME_KEY")

@@ -12,10 +12,10 @@ from pathlib import Path
 import pytest
 from tests.collect.collect_testing import AFTER_THANKSGIVING_2025, read_lines, read_records
 
-from framework.collect import calendar
-from framework.collect.defects import DEFECT_KINDS, NULLABLE_FIELDS
-from framework.collect.landing import atomic_write
-from framework.collect.runner import collect
+from market.collect import calendar
+from market.collect.defects import DEFECT_KINDS, NULLABLE_FIELDS
+from market.collect.landing import atomic_write
+from market.collect.runner import collect
 
 SYMBOLS = ["AAPL", "MSFT", "AMZN", "GOOGL", "META", "NVDA", "TSLA", "JPM", "V", "JNJ", "XOM", "PG"]
 WEEK = [date(2025, 11, 24), date(2025, 11, 25), date(2025, 11, 26), date(2025, 11, 27), date(2025, 11, 28)]

@@ -15,8 +15,8 @@ import pytest
 from tests.collect.collect_testing import AFTER_THANKSGIVING_2025, FAST_RETRY
 from tests.collect.market_server import MarketServer
 
-from framework.collect import calendar
-from framework.collect.runner import collect
+from market.collect import calendar
+from market.collect.runner import collect
 
 pytestmark = pytest.mark.spark
 

@@ -6,9 +6,9 @@ from datetime import date
 
 import pytest
 
-from framework.collect.layout import bars_file_name, group_by_period, parse_bars_name
+from market.collect.layout import bars_file_name, group_by_period, parse_bars_name
 from framework.errors import CollectError
-from framework.collect.planning import LandedFile, plan_group
+from market.collect.planning import LandedFile, plan_group
 
 SYMBOLS = ("AAPL", "MSFT", "XOM")
 DAYS = tuple(date(2025, 3, d) for d in (3, 4, 5, 6, 7, 10, 11))

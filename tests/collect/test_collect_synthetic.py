@@ -9,9 +9,9 @@ from datetime import date, time, timedelta
 import numpy as np
 import pytest
 
-from framework.collect import calendar
-from framework.collect.calendar import NEW_YORK
-from framework.collect.providers.synthetic import SyntheticProvider, session_bars
+from market.collect import calendar
+from market.collect.calendar import NEW_YORK
+from market.collect.providers.synthetic import SyntheticProvider, session_bars
 
 SYMBOLS = ("AAPL", "MSFT", "XOM", "JPM")
 

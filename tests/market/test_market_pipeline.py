@@ -18,7 +18,7 @@ import pytest
 
 from tests.medallion_testing import make_local_project
 from framework.checks.suite import CheckContext, run_checks
-from framework.collect import calendar, collect
+from market.collect import calendar, collect
 from tests.market import reference
 
 pytestmark = pytest.mark.spark

@@ -12,8 +12,8 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Iterable
 
-from framework.collect import calendar
-from framework.collect.calendar import Session
+from market.collect import calendar
+from market.collect.calendar import Session
 from framework.errors import CollectError
 
 

@@ -17,17 +17,17 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any, Iterable, Protocol, Sequence
 
-from framework.collect import defects as defect_injection
-from framework.collect.calendar import Session, new_york_date, now_utc
-from framework.collect.config import CollectConfig, load_config
-from framework.collect.dates import Skipped, select_sessions
-from framework.collect.defects import Draft, Entry
-from framework.collect.landing import Landing, bar_record, manifest, sync_folder
-from framework.collect.layout import DAILY, group_by_period
-from framework.collect.model import Provider, ProviderResult
+from market.collect import defects as defect_injection
+from market.collect.calendar import Session, new_york_date, now_utc
+from market.collect.config import CollectConfig, load_config
+from market.collect.dates import Skipped, select_sessions
+from market.collect.defects import Draft, Entry
+from market.collect.landing import Landing, bar_record, manifest, sync_folder
+from market.collect.layout import DAILY, group_by_period
+from market.collect.model import Provider, ProviderResult
 from framework.errors import FetchError
-from framework.collect.planning import FilePlan, GroupPlan, plan_group
-from framework.collect.providers import make_provider
+from market.collect.planning import FilePlan, GroupPlan, plan_group
+from market.collect.providers import make_provider
 from framework.spec.environment import Environment
 
 log = logging.getLogger("medallion.collect")
@@ -147,7 +147,7 @@ def collect(env: Environment, provider: str | None = None, dates: Iterable[date]
     """Collect bars into `env`'s landing folder and return what happened.
 
     `dates`, `start`/`end` and `sessions` choose the sessions (default: the environment's
-    `collect.sessions` last completed ones; for csv, every date in the input). `overrides` are the
+    `tasks.collect.sessions` last completed ones; for csv, every date in the input). `overrides` are the
     `load_config` settings (symbols, timeframe, seed, defect_rate, csv_path, csv_symbol, base_url,
     feed, requests_per_minute, batch_size, timeout, retry, landing_path). `at` fixes "now" for tests.
     Raises CollectError for bad settings; per-symbol failures are in the result, never raised.

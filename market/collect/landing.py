@@ -30,12 +30,12 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any, Iterable, Sequence
 
-from framework.collect import calendar
-from framework.collect.calendar import Session, new_york_date, rfc3339
-from framework.collect.layout import (BarsName, calendar_file_name, consecutive_runs, group_by_year,
+from market.collect import calendar
+from market.collect.calendar import Session, new_york_date, rfc3339
+from market.collect.layout import (BarsName, calendar_file_name, consecutive_runs, group_by_year,
                                       parse_bars_name, parse_calendar_name)
-from framework.collect.model import Bar
-from framework.collect.planning import LandedFile
+from market.collect.model import Bar
+from market.collect.planning import LandedFile
 
 CALENDAR_FOLDER = "calendar"
 MANIFEST_FOLDER = "_manifests"

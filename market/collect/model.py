@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol, Sequence
 
-from framework.collect.calendar import Session
+from market.collect.calendar import Session
 
 PROVIDERS = ("synthetic", "csv", "yfinance", "alpaca")
 

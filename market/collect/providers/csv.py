@@ -23,8 +23,8 @@ from typing import Iterable, Sequence
 
 import pandas as pd
 
-from framework.collect.calendar import NEW_YORK, Session, new_york_date
-from framework.collect.model import Bar, ProviderResult
+from market.collect.calendar import NEW_YORK, Session, new_york_date
+from market.collect.model import Bar, ProviderResult
 from framework.errors import CollectError, first_line
 
 SYMBOL_PATTERN = re.compile(r"^[A-Z][A-Z0-9.\-]{0,9}$")
@@ -72,7 +72,7 @@ def _files(path: Path) -> list[Path]:
         if found:
             return found
         raise CollectError(f"{path}: no .csv or .csv.gz files in this folder")
-    raise CollectError(f"{path}: no such file or folder (set collect.csv_path or pass --path)")
+    raise CollectError(f"{path}: no such file or folder (set tasks.collect.csv_path or pass --path)")
 
 
 def _normal(name: str) -> str:

@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Callable, Sequence
 
-from framework.collect.layout import bars_file_name, consecutive_runs
+from market.collect.layout import bars_file_name, consecutive_runs
 from framework.errors import CollectError
 
 

@@ -10,28 +10,28 @@ Imports are lazy so the synthetic path never loads httpx and the web providers n
 
 from __future__ import annotations
 
-from framework.collect.config import CollectConfig
-from framework.collect.model import Provider
+from market.collect.config import CollectConfig
+from market.collect.model import Provider
 
 
 def make_provider(config: CollectConfig) -> Provider:
     if config.provider == "synthetic":
-        from framework.collect.providers.synthetic import SyntheticProvider
+        from market.collect.providers.synthetic import SyntheticProvider
 
         return SyntheticProvider(seed=config.seed, timeframe=config.timeframe or "1Min")
     if config.provider == "csv":
-        from framework.collect.providers.csv import CsvProvider
+        from market.collect.providers.csv import CsvProvider
 
         assert config.csv_path is not None  # load_config guarantees it
         return CsvProvider(config.csv_path, symbol=config.csv_symbol, symbols=config.symbols or None,
                            timeframe=config.timeframe)
     if config.provider == "yfinance":
-        from framework.collect.providers.yahoo import YahooProvider
+        from market.collect.providers.yahoo import YahooProvider
 
         return YahooProvider(timeframe=config.timeframe or "1Min", base_url=config.base_url, timeout=config.timeout,
                              retry=config.retry, requests_per_minute=config.requests_per_minute)
-    from framework.collect import secrets
-    from framework.collect.providers.alpaca import AlpacaProvider
+    from market.collect import secrets
+    from market.collect.providers.alpaca import AlpacaProvider
 
     key = secrets.resolve(config.key_env, config.secret_scope, what="Alpaca API key id")
     secret = secrets.resolve(config.secret_env, config.secret_scope, what="Alpaca API secret key")

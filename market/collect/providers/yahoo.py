@@ -18,11 +18,11 @@ from datetime import date, datetime, timedelta, timezone
 from typing import Any, Sequence
 from urllib.parse import quote
 
-from framework.collect.calendar import Session, new_york_date
-from framework.collect.http import JsonClient, RateLimiter, RetryPolicy
-from framework.collect.model import Bar, ProviderResult
+from market.collect.calendar import Session, new_york_date
+from market.collect.http import JsonClient, RateLimiter, RetryPolicy
+from market.collect.model import Bar, ProviderResult
 from framework.errors import FetchError
-from framework.collect.providers.parsing import number
+from market.collect.providers.parsing import number
 
 DEFAULT_BASE_URL = "https://query1.finance.yahoo.com"
 INTERVALS = {"1Min": "1m", "5Min": "5m", "15Min": "15m", "1Hour": "60m", "1Day": "1d"}

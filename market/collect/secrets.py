@@ -1,6 +1,6 @@
 """Provider credentials: from environment variables, or a Databricks secret scope when running there.
 
-The environment file names the variables (`collect.key_env`, `collect.secret_env`), never the values.
+The environment file names the variables (`tasks.collect.key_env`, `tasks.collect.secret_env`), never the values.
 Values are wrapped in `Secret`, whose repr/str hide them, so a stray log line or traceback cannot leak
 them; only the HTTP header builder calls `.reveal()`.
 """
@@ -46,7 +46,7 @@ def resolve(variable: str, scope: str | None = None, what: str = "credential") -
             return Secret(found)
     where = f" or the key `{variable}` in secret scope `{scope}`" if scope and on_databricks() else ""
     raise CollectError(f"the {what} is not set: export {variable}{where} "
-                       f"(the variable's name comes from the environment's `collect:` section)")
+                       f"(the variable's name comes from the environment's `tasks.collect` section)")
 
 
 def _from_scope(scope: str, key: str) -> str | None:

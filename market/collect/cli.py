@@ -1,4 +1,6 @@
-"""`medallion collect`: fill the landing folder with bars from the configured provider.
+"""The market project's job task `collect` (medallion.yaml): fill the landing folder with bars from the
+configured provider. It runs as `medallion task collect --env <env> [options]`; `main` is the callable
+medallion.yaml names, `collect` the command that parses the options.
 
 Exit codes: 0 when every symbol of every session landed, 1 when some symbol failed (the others
 landed; re-run to fill the gap), 2 for a usage or configuration error (nothing collected).
@@ -17,11 +19,10 @@ import click
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from framework.cli.common import (EXIT_INVALID, EXIT_OK, EXIT_USAGE, console, env_option, err_console, fail,
-                                  project_option)
-from framework.collect.model import PROVIDERS, TIMEFRAMES
+from framework.cli.common import EXIT_INVALID, EXIT_OK, EXIT_USAGE, console, err_console, fail
 from framework.errors import CollectError
-from framework.project import find_project_root, load_project
+from framework.jobs.tasks import TaskContext
+from market.collect.model import PROVIDERS, TIMEFRAMES
 
 DATE = click.DateTime(formats=["%Y-%m-%d"])
 SESSION_ROWS = 15
@@ -52,25 +53,39 @@ class _ConsoleHandler(logging.Handler):
         err_console.print(self.format(record), markup=False, highlight=False, soft_wrap=True)
 
 
+def main(context: TaskContext, args: list[str]) -> int:
+    """The task's callable (medallion.yaml `run: market.collect.cli:main`): parse `args`, collect, exit code."""
+    try:
+        collect.main(args=args, prog_name=f"medallion task {context.key}", standalone_mode=False, obj=context)
+    except click.ClickException as exc:
+        exc.show()
+        return exc.exit_code
+    except click.exceptions.Abort:
+        click.echo("Aborted!", err=True)
+        return 1
+    except SystemExit as exc:
+        return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+    return EXIT_OK
+
+
 @click.command()
-@env_option()
-@project_option()
-@click.option("--provider", type=click.Choice(PROVIDERS), help="Override collect.provider.")
-@click.option("--symbols", metavar="A,B,..", help="Comma-separated tickers (override collect.symbols).")
+@click.pass_obj
+@click.option("--provider", type=click.Choice(PROVIDERS), help="Override tasks.collect.provider.")
+@click.option("--symbols", metavar="A,B,..", help="Comma-separated tickers (override tasks.collect.symbols).")
 @click.option("--date", "dates", type=DATE, multiple=True, metavar="YYYY-MM-DD",
               help="Collect this session (repeatable). Default: the last completed session(s).")
 @click.option("--start", type=DATE, metavar="YYYY-MM-DD",
               help="Backfill from this date (with --end; default end: today).")
 @click.option("--end", type=DATE, metavar="YYYY-MM-DD", help="Backfill up to this date, inclusive.")
 @click.option("--sessions", type=click.IntRange(min=1), metavar="N", help="The last N completed sessions.")
-@click.option("--timeframe", type=click.Choice(TIMEFRAMES), help="Bar length (override collect.timeframe).")
-@click.option("--seed", type=int, help="synthetic: random seed (override collect.seed).")
+@click.option("--timeframe", type=click.Choice(TIMEFRAMES), help="Bar length (override tasks.collect.timeframe).")
+@click.option("--seed", type=int, help="synthetic: random seed (override tasks.collect.seed).")
 @click.option("--defect-rate", type=click.FloatRange(0, 1), help="synthetic: share of bars made defective.")
 @click.option("--path", "csv_path", type=click.Path(exists=True, path_type=Path),
               help="csv: a CSV file (.csv or .csv.gz) or a folder of them.")
 @click.option("--symbol", "csv_symbol", metavar="SYM", help="csv: the symbol of files without a Symbol/Ticker column.")
-@click.option("--base-url", metavar="URL", help="yfinance/alpaca: API base URL (override collect.base_url).")
-@click.option("--feed", type=click.Choice(["iex", "sip"]), help="alpaca: data feed (override collect.feed).")
+@click.option("--base-url", metavar="URL", help="yfinance/alpaca: API base URL (override tasks.collect.base_url).")
+@click.option("--feed", type=click.Choice(["iex", "sip"]), help="alpaca: data feed (override tasks.collect.feed).")
 @click.option("--requests-per-minute", type=click.FloatRange(min=0, min_open=True), metavar="N",
               help="yfinance/alpaca: client-side rate limit.")
 @click.option("--timeout", type=click.FloatRange(min=0, min_open=True), metavar="SECONDS",
@@ -85,7 +100,7 @@ class _ConsoleHandler(logging.Handler):
 @click.option("--missing-only", is_flag=True, help="Only fetch what is not landed yet (skip complete batches).")
 @click.option("--format", "output_format", type=click.Choice(["text", "json"]), default="text", show_default=True)
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar and no retry messages.")
-def collect(env_name: str, project_dir: Path | None, provider: str | None, symbols: str | None,
+def collect(context: TaskContext, provider: str | None, symbols: str | None,
             dates: tuple[datetime, ...], start: datetime | None, end: datetime | None, sessions: int | None,
             max_attempts: int | None, backoff: float | None, missing_only: bool, output_format: str, quiet: bool,
             **settings: Any) -> None:
@@ -95,11 +110,11 @@ def collect(env_name: str, project_dir: Path | None, provider: str | None, symbo
     Re-running replaces files (deterministic names) and lands only what is missing under new names.
     Exit code 0 when everything landed, 1 when some symbol failed, 2 on a usage error.
     """
-    from framework.collect.config import DEFAULT_RETRY
-    from framework.collect.http import RetryPolicy
-    from framework.collect.runner import collect as run_collect
+    from market.collect.config import DEFAULT_RETRY
+    from market.collect.http import RetryPolicy
+    from market.collect.runner import collect as run_collect
 
-    env = _environment(project_dir, env_name)
+    env = context.env
     if max_attempts is not None or backoff is not None:
         settings["retry"] = RetryPolicy(max_attempts or DEFAULT_RETRY.max_attempts,
                                         DEFAULT_RETRY.initial_backoff if backoff is None else backoff,
@@ -122,18 +137,6 @@ def collect(env_name: str, project_dir: Path | None, provider: str | None, symbo
     else:
         _summary(result, env.root)
     sys.exit(EXIT_OK if result.ok else EXIT_INVALID)
-
-
-def _environment(project_dir: Path | None, env_name: str):  # noqa: ANN202 - framework.spec.environment.Environment
-    """The environment only: collection does not need the table specs to be valid."""
-    project = load_project(project_dir or find_project_root(), env=env_name)
-    if env_name not in project.environments:
-        for finding in project.errors:
-            if finding.file.startswith("environments"):
-                err_console.print(finding.render(), markup=False, soft_wrap=True)
-        known = ", ".join(sorted(project.environments)) or "none"
-        fail(f"environment `{env_name}` is missing or invalid (valid: {known})", EXIT_USAGE)
-    return project.environment(env_name)
 
 
 def _day(value: datetime | None) -> date | None:
@@ -178,7 +181,7 @@ def _summary(result: Any, root: Path) -> None:
 
 
 def _session_table(result: Any) -> Table:
-    from framework.collect import calendar
+    from market.collect import calendar
 
     table = Table(box=None, pad_edge=False, header_style="bold")
     for column in ("session", "close (NY)", "lines", "files", "failed"):

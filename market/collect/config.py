@@ -1,4 +1,4 @@
-"""Collection settings: the environment's `collect:` section, overridden by CLI options or API arguments.
+"""Collection settings: the environment's `tasks.collect` section, overridden by CLI options or API arguments.
 
 One resolved, validated `CollectConfig` is all the runner and the providers see, so precedence
 (argument > environment > default) and validation live in exactly one place.
@@ -11,11 +11,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable
 
-from framework.collect.http import RetryPolicy
-from framework.collect.model import PROVIDERS, TIMEFRAMES
+from market.collect.http import RetryPolicy
+from market.collect.model import PROVIDERS, TIMEFRAMES
 from framework.errors import CollectError
 from framework.spec.environment import Environment
 
+TASK_KEY = "collect"
+"""The task's key in medallion.yaml, and its section in environments (`tasks.collect`)."""
+SCHEMA_FILE = "market/collect/config.schema.json"
+"""The section's JSON Schema (medallion.yaml `config_schema`: `medallion validate` checks it)."""
 SYMBOL = re.compile(r"^[A-Z][A-Z0-9.\-]{0,9}$")
 DEFAULT_BATCH_SIZE = 10
 DEFAULT_REQUESTS_PER_MINUTE = {"alpaca": 180, "yfinance": 60}
@@ -53,8 +57,8 @@ def load_config(env: Environment, *, provider: str | None = None, symbols: Itera
                 base_url: str | None = None, feed: str | None = None, requests_per_minute: float | None = None,
                 batch_size: int | None = None, timeout: float | None = None, retry: RetryPolicy | None = None,
                 landing_path: Path | str | None = None) -> CollectConfig:
-    """Merge arguments over `env`'s `collect:` section; raises CollectError naming the bad setting."""
-    section: dict[str, Any] = dict(env.get("collect") or {})
+    """Merge arguments over `env`'s `tasks.collect` section; raises CollectError naming the bad setting."""
+    section: dict[str, Any] = env.task_config(TASK_KEY)
     chosen = provider or section.get("provider", "synthetic")
     if chosen not in PROVIDERS:
         raise CollectError(f"unknown provider `{chosen}` (known: {', '.join(PROVIDERS)})")
@@ -114,9 +118,9 @@ def _check(config: CollectConfig) -> None:
     if config.timeframe not in TIMEFRAMES and not (config.provider == "csv" and config.timeframe is None):
         raise CollectError(f"unknown timeframe `{config.timeframe}` (known: {', '.join(TIMEFRAMES)})")
     if config.provider != "csv" and not config.symbols:
-        raise CollectError("no symbols to collect: set collect.symbols in the environment or pass --symbols")
+        raise CollectError("no symbols to collect: set tasks.collect.symbols in the environment or pass --symbols")
     if config.provider == "csv" and config.csv_path is None:
-        raise CollectError("the csv provider needs a file or folder: set collect.csv_path or pass --path")
+        raise CollectError("the csv provider needs a file or folder: set tasks.collect.csv_path or pass --path")
     if not 0.0 <= config.defect_rate <= 1.0:
         raise CollectError(f"defect rate must be between 0 and 1, not {config.defect_rate}")
     if config.sessions < 1 or config.batch_size < 1:

@@ -15,7 +15,7 @@ Read in this order:
     runner.py      collect(): the loop that ties it together; CollectResult
     secrets.py     credentials from env vars or a Databricks secret scope, never printed
 
-The command is framework/cli/collect.py; docs/collect.md describes the landing contract.
+The command is market/collect/cli.py (the market project's job task `collect`, declared in medallion.yaml); docs/collect.md describes the landing contract.
 """
 
 from __future__ import annotations
@@ -23,21 +23,21 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from framework.collect.runner import CollectResult
+    from market.collect.runner import CollectResult
 
 __all__ = ["collect", "CollectResult"]
 
 
 def collect(*args: Any, **kwargs: Any) -> "CollectResult":
-    """See framework.collect.runner.collect (imported on first use, to keep `import framework.collect` light)."""
-    from framework.collect.runner import collect as run
+    """See market.collect.runner.collect (imported on first use, to keep `import market.collect` light)."""
+    from market.collect.runner import collect as run
 
     return run(*args, **kwargs)
 
 
 def __getattr__(name: str) -> Any:
     if name == "CollectResult":
-        from framework.collect.runner import CollectResult
+        from market.collect.runner import CollectResult
 
         return CollectResult
     raise AttributeError(name)

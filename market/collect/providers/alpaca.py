@@ -17,13 +17,13 @@ import logging
 from datetime import timedelta
 from typing import Any, Sequence
 
-from framework.collect.calendar import Session, new_york_date, rfc3339
-from framework.collect.http import JsonClient, RateLimiter, RetryPolicy
+from market.collect.calendar import Session, new_york_date, rfc3339
+from market.collect.http import JsonClient, RateLimiter, RetryPolicy
 from framework.errors import AuthError
-from framework.collect.model import Bar, ProviderResult
+from market.collect.model import Bar, ProviderResult
 from framework.errors import FetchError
-from framework.collect.providers.parsing import number, parse_instant
-from framework.collect.secrets import Secret
+from market.collect.providers.parsing import number, parse_instant
+from market.collect.secrets import Secret
 
 log = logging.getLogger("medallion.collect")
 

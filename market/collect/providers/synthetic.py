@@ -27,8 +27,8 @@ from typing import Sequence
 
 import numpy as np
 
-from framework.collect.calendar import Session
-from framework.collect.model import TIMEFRAME_MINUTES, Bar, ProviderResult
+from market.collect.calendar import Session
+from market.collect.model import TIMEFRAME_MINUTES, Bar, ProviderResult
 from framework.errors import CollectError
 
 ANCHOR = date(2020, 1, 1)

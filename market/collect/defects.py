@@ -36,9 +36,9 @@ from typing import Any
 
 import numpy as np
 
-from framework.collect.calendar import Session, rfc3339
-from framework.collect.model import TIMEFRAME_MINUTES
-from framework.collect.providers.synthetic import stable_int
+from market.collect.calendar import Session, rfc3339
+from market.collect.model import TIMEFRAME_MINUTES
+from market.collect.providers.synthetic import stable_int
 
 DEFECT_KINDS = ("duplicate", "null_field", "high_below_low", "negative_volume", "out_of_session", "malformed")
 NULLABLE_FIELDS = ("open", "high", "low", "close", "volume")
