@@ -81,11 +81,11 @@ def job_tasks(settings: ProjectSettings, env: "Environment", *,
                                                 *[arg for value in grant_principals for arg in ("--principal", value)]),
                                  depends_on(key), timeouts.checks_seconds)
         else:
+            # the declared `args` are added by `medallion task` itself, so a manual run is the job's run
             declared = settings.task(key)
             assert declared is not None
-            args = tuple(a.replace("{env}", env.name) for a in declared.args)
             timeout = env.task_timeout(key)
-            tasks[key] = JobTask(key, ("task", key, *env_args, *args), depends_on(key),
+            tasks[key] = JobTask(key, ("task", key, *env_args), depends_on(key),
                                  timeout if timeout is not None else declared.timeout_seconds)
     return _in_order(tasks)
 

@@ -112,7 +112,7 @@ def test_job_tasks_schedule_and_limits(project_copy: Path):
         developer = ["--developer", "${workspace.current_user.short_name}"] if env_name == "dev" else []
         assert tasks["collect"]["python_wheel_task"] == {
             "package_name": "medallion", "entry_point": "medallion",
-            "parameters": [*developer, "collect", "--env", env_name, "--project", "${workspace.file_path}"]}
+            "parameters": [*developer, "task", "collect", "--env", env_name, "--project", "${workspace.file_path}"]}
         assert tasks["quality_checks"]["python_wheel_task"]["parameters"][len(developer)] == "check"
     assert dev_job["tasks"][0]["libraries"] == [{"whl": "../dist/*.whl"}]
     assert dev_job["job_clusters"][0]["new_cluster"]["data_security_mode"] == "USER_ISOLATION"

@@ -44,7 +44,8 @@ def wheel_tasks(root: Path) -> list[tuple[str, dict]]:
 def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The wheel the bundle's artifact builds, built offline (the venv's setuptools) from a copy of the sources."""
     source = tmp_path_factory.mktemp("wheel-source")
-    shutil.copytree(REPO / "framework", source / "framework", ignore=shutil.ignore_patterns("__pycache__"))
+    for package in ("framework", "market", "transforms"):  # pyproject's packages: the framework and the market project
+        shutil.copytree(REPO / package, source / package, ignore=shutil.ignore_patterns("__pycache__"))
     for name in ("pyproject.toml", "README.md"):
         shutil.copy2(REPO / name, source / name)
     out = tmp_path_factory.mktemp("dist")
@@ -54,13 +55,16 @@ def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return built
 
 
-def test_the_wheel_holds_framework_and_the_medallion_entry_point(wheel: Path):
+def test_the_wheel_holds_framework_the_market_project_and_the_medallion_entry_point(wheel: Path):
     with zipfile.ZipFile(wheel) as archive:
         files = archive.namelist()
         info = next(f for f in files if f.endswith(".dist-info/entry_points.txt"))
         entry_points = archive.read(info).decode()
         metadata = email.message_from_bytes(archive.read(next(f for f in files if f.endswith(".dist-info/METADATA"))))
     assert "framework/cli/__init__.py" in files and "framework/deploy/schemas/bundle.schema.json" in files
+    assert "framework/spec/schemas/project.schema.json" in files
+    assert "market/collect/cli.py" in files and "market/collect/config.schema.json" in files, "the market project's task"
+    assert not any(f.startswith("framework/collect/") for f in files), "collection is the market project's, not the framework's"
     assert not any(f.startswith(("tables/", "tests/", "notebooks/")) for f in files), "the project files are synced"
     assert "medallion = framework.cli:main" in entry_points
     requires = metadata.get_all("Requires-Dist") or []
@@ -160,7 +164,7 @@ def test_medallion_help_from_the_installed_wheel(installed: Installed):
     script = subprocess.run([str(installed.script), "--help"], capture_output=True, text=True, env=env,
                             cwd=installed.home)
     assert script.returncode == 0, script.stderr
-    assert "collect" in script.stdout and "trigger" in script.stdout
+    assert "task" in script.stdout and "trigger" in script.stdout
     called = installed.call(["--help"], env, installed.home)
     assert called.returncode == 0, called.stderr
     assert called.stdout.splitlines()[-1] == "entry point returned 0"
@@ -173,6 +177,9 @@ def test_every_wheel_task_parses_from_the_installed_wheel(installed: Installed, 
     project = synced_project(tmp_path)
     tasks = wheel_tasks(REPO)
     assert {t["task_key"] for _, t in tasks} >= {"collect", "pipeline", "quality_checks"}
+    collect = [t["python_wheel_task"]["parameters"] for _, t in tasks if t["task_key"] == "collect"]
+    assert collect and all(p[p.index("task"):p.index("task") + 2] == ["task", "collect"] for p in collect), \
+        "a project task runs as `medallion task <key>`"
     env = _clean_environ(installed.home)
     for env_name, task in tasks:
         wheel_task = task["python_wheel_task"]
@@ -195,7 +202,7 @@ def test_collect_task_reads_its_keys_from_the_secret_scope_and_lands_files(insta
         # The copy lands on local disk (a volume is a FUSE path on Databricks) and asks the loopback market.
         edit(project / "environments/prod.yaml", "landing_path: /Volumes/medallion_prod/bronze/landing",
              f"landing_path: {landing}")
-        edit(project / "environments/dev.yaml", "  provider: alpaca", f"  provider: alpaca\n  base_url: {market.url}")
+        edit(project / "environments/dev.yaml", "    provider: alpaca", f"    provider: alpaca\n    base_url: {market.url}")
         workspace.add_secret_scope("medallion-prod", {"ALPACA_API_KEY_ID": market.key,
                                                       "ALPACA_API_SECRET_KEY": market.secret})
         env = _clean_environ(installed.home, DATABRICKS_RUNTIME_VERSION="16.4", DATABRICKS_HOST=workspace.url,

@@ -167,7 +167,8 @@ def test_local_tasks_resolve_the_job_start_time_as_databricks_does():
 
     env = load_project(REPO, env="local").environment("local")
     before = datetime.now(timezone.utc).replace(microsecond=0)
-    tasks = {task.name: task for task in local_tasks(env)}
+    project = load_project(REPO, env="local")
+    tasks = {task.name: task for task in local_tasks(project.settings, env)}
     argv = tasks["quality_checks"].argv
     assert JOB_START_TIME not in argv and "--since" in argv
     since = datetime.fromisoformat(argv[argv.index("--since") + 1].replace("Z", "+00:00"))

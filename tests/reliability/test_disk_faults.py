@@ -51,7 +51,7 @@ def medallion(*args: str, cwd: Path) -> subprocess.CompletedProcess:
 def test_collect_into_a_read_only_landing_folder_fails_clearly(tmp_path, mounts):
     project = make_local_project(tmp_path / "project")
     mount_or_skip(mounts, project.landing, "ro,size=1m")
-    result = medallion("collect", "--env", "test", "--project", str(project.root), "--sessions", "1",
+    result = medallion("task", "collect", "--env", "test", "--project", str(project.root), "--sessions", "1",
                        "--symbols", "AAPL", cwd=project.root)
     output = result.stdout + result.stderr
     assert result.returncode != 0
@@ -62,7 +62,7 @@ def test_collect_into_a_read_only_landing_folder_fails_clearly(tmp_path, mounts)
 def test_collect_into_a_full_landing_folder_fails_clearly_and_leaves_no_partial_file(tmp_path, mounts):
     project = make_local_project(tmp_path / "project")
     mount_or_skip(mounts, project.landing, "size=64k")
-    result = medallion("collect", "--env", "test", "--project", str(project.root), "--sessions", "3",
+    result = medallion("task", "collect", "--env", "test", "--project", str(project.root), "--sessions", "3",
                        "--symbols", "AAPL,MSFT,JPM", cwd=project.root)
     output = result.stdout + result.stderr
     assert result.returncode != 0

@@ -56,8 +56,8 @@ def leaks_in_tables(spark, storage: Path) -> list[str]:
 
 def test_a_full_job_with_fake_credentials_leaks_them_nowhere(spark, tmp_path):
     project = make_local_project(tmp_path / "project", (
-        "collect:\n  provider: alpaca\n  symbols: [AAPL, MSFT, BAD]\n  key_env: TEST_ALPACA_KEY\n"
-        "  secret_env: TEST_ALPACA_SECRET\n  requests_per_minute: 60000\n"))
+        "tasks:\n  collect:\n    provider: alpaca\n    symbols: [AAPL, MSFT, BAD]\n    key_env: TEST_ALPACA_KEY\n"
+        "    secret_env: TEST_ALPACA_SECRET\n    requests_per_minute: 60000\n"))
     secrets_env = {"TEST_ALPACA_KEY": KEY, "TEST_ALPACA_SECRET": SECRET, "DATABRICKS_TOKEN": TOKEN,
                    "DATABRICKS_HOST": "https://127.0.0.1:9"}
     echo = {"message": f"bad request from key {KEY} with secret {SECRET}"}
@@ -65,7 +65,7 @@ def test_a_full_job_with_fake_credentials_leaks_them_nowhere(spark, tmp_path):
         server.fault("status", lambda r: r.path == ALPACA_PATH, times=1, status=500, body=echo)  # retried
         server.fault("status", lambda r: "BAD" in r.query.get("symbols", ""), times=None, status=500, body=echo)
         collect_args = f"--date 2025-11-26 --base-url {server.url} --max-attempts 2"
-        job = medallion("job", "--env", "test", "--project", str(project.root), "--collect-args", collect_args,
+        job = medallion("job", "--env", "test", "--project", str(project.root), "--task-args", f"collect={collect_args}",
                         cwd=project.root, env=secrets_env)
         served = server.served(ALPACA_PATH)
     # a symbol failed, so the job stops after collect (as it should); run the rest of it on what landed
