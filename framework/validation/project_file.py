@@ -24,6 +24,9 @@ from framework.validation.schema import register_schema, validate_document
 if TYPE_CHECKING:
     from framework.spec.project import Project
 
+FIXED_TIMEOUTS = ("job_seconds", "pipeline_seconds", "checks_seconds")
+"""`timeouts` keys of the job and the built-in tasks; any other `<key>_seconds` is a project task's."""
+
 
 def check_project_settings(project: Project) -> list[Finding]:
     """Findings about medallion.yaml and the environments' task sections."""
@@ -172,6 +175,12 @@ def _check_environment_sections(project: Project, settings: ProjectSettings) -> 
                                   hint=did_you_mean(key, project_tasks) or
                                   (f"the project's tasks: {', '.join(project_tasks)}" if project_tasks
                                    else "medallion.yaml declares no task (job.tasks)"))
+        for setting in (doc.data.get("timeouts") or {}):
+            key = str(setting).removesuffix("_seconds")
+            if setting not in FIXED_TIMEOUTS and key not in project_tasks:
+                yield doc.finding(("timeouts", setting), f"`{setting}` is the timeout of unknown task `{key}`", key=True,
+                                  hint=did_you_mean(str(setting), [*FIXED_TIMEOUTS, *(f"{k}_seconds" for k in project_tasks)])
+                                  or f"timeouts: {', '.join(FIXED_TIMEOUTS)} or <project task>_seconds")
         for key, task in project_tasks.items():
             if not task.config_schema or key not in (doc.data.get("tasks") or {}):
                 continue

@@ -82,6 +82,45 @@ comment, map the schemas in `.vscode/settings.json` instead:
 ```
 """
 
+PROJECT_INTRO = """\
+## The project file and its job
+
+`medallion.yaml` at the project root (optional, like dbt's `dbt_project.yml`) names the project and
+declares its job and its own check kinds
+([`project.schema.json`](../framework/spec/schemas/project.schema.json); editors:
+`# yaml-language-server: $schema=framework/spec/schemas/project.schema.json`). Without it the project's
+name is its folder's name and the job is `pipeline` -> `quality_checks`.
+
+```yaml
+name: orders                      # bundle name; pipeline `orders_<env>`, job `orders_<env>_job`
+job:
+  description: "Orders: update {pipeline}, check, export ({env})."
+  tasks:
+    - key: export                 # a project task
+      run: jobs.export:main       # jobs/export.py, under the project root
+      args: ["--format", "parquet"]
+      depends_on: [quality_checks]
+      config_schema: jobs/export.schema.json   # checks environments' `tasks.export`
+      secrets: [token_env]        # tasks.export.token_env names a secret (databricks.secret_scope)
+    - key: pipeline               # a built-in task, listed only to say what it waits for
+      depends_on: []
+check_kinds:
+  business_days: jobs.checks:business_days
+```
+
+The built-in tasks are `pipeline` (the pipeline update), `quality_checks` (`medallion check`, after
+`pipeline`) and, on Databricks when specs declare grants, `table_grants`. `medallion job` runs the tasks
+locally, in dependency order, and `medallion bundle render` renders the same list as the Databricks
+job's tasks. A project task runs as `medallion task <key> --env <env> [args]` in both places (on
+Databricks a `python_wheel_task` of the `medallion` entry point, with `--project ${workspace.file_path}`):
+the command imports `run` from the project root and calls `function(context, args)`, where `context` is a
+`framework.jobs.tasks.TaskContext` (`key`, `env`, `config`: the environment's `tasks.<key>` section,
+`root`) and `args` the declared `args` (`{env}` replaced) followed by the command's own; the function's
+return value is the exit code. Its timeout is the environment's `timeouts.<key>_seconds`, else
+`timeout_seconds`. This repository's `medallion.yaml` declares the market project's `collect` task
+(`market/collect`, [collect.md](collect.md)).
+"""
+
 SEMANTIC_CHECKS = """\
 ## Checks beyond the schema
 
@@ -126,7 +165,13 @@ SEMANTIC_CHECKS = """\
 - every `${variable}` is defined in each environment (or the one given with `--env`);
 - a `transform.python` reference `module:function` names a top-level function of a module found in the
   project or on the Python path (found by reading the source, without importing it);
-- environments: `extends` names an existing environment and forms no cycle.
+- environments: `extends` names an existing environment and forms no cycle;
+- medallion.yaml: task keys are unique; a project task has `run` and does not take a built-in task's
+  key; `depends_on` names known tasks and the tasks form no cycle (named: `a -> b -> a`); `run` and
+  every `check_kinds` reference name a top-level function of a module under the project root (read,
+  not imported); a `config_schema` is a readable JSON Schema;
+- an environment's `tasks.<key>` section belongs to a declared project task and matches its
+  `config_schema`, each error at its line and column.
 
 ## Limits
 
@@ -294,11 +339,14 @@ def render_schema(kind: str, heading: str, taken: dict[str, int]) -> str:
 def render() -> str:
     """The whole reference document."""
     taken: dict[str, int] = {}
-    for title in ("Spec reference", "Validating and scaffolding", "Editor support (VS Code)"):
+    for title in ("Spec reference", "Validating and scaffolding", "Editor support (VS Code)",
+                  "The project file and its job"):
         anchor(title, taken)
     parts = [INTRO,
              render_schema("table", f"Table spec (`{SCHEMA_FILES['table']}`)", taken),
              render_schema("environment", f"Environment (`{SCHEMA_FILES['environment']}`)", taken),
+             PROJECT_INTRO,
+             render_schema("project", f"Project file (`{SCHEMA_FILES['project']}`)", taken),
              SEMANTIC_CHECKS]
     return "\n".join(p.rstrip("\n") + "\n" for p in parts)
 

@@ -80,7 +80,8 @@ def orders(tmp_path: Path) -> SpecProject:
         copy = shutil.copytree if (REPO / part).is_dir() else shutil.copy2
         copy(REPO / part, project.root / part, **({"ignore": shutil.ignore_patterns("__pycache__")}
                                                   if (REPO / part).is_dir() else {}))
-    project.write("environments/dev.yaml", DEV.replace("tasks:\n  export:\n    target: s3\n", ""))
+    project.write("environments/dev.yaml", DEV.replace("tasks:\n  export:\n    target: s3\n", "")
+                  .replace("  export_seconds: 900\n", ""))
     return project
 
 

@@ -209,3 +209,25 @@ def test_the_repository_declares_the_market_job():
     (collect,) = loaded.settings.project_tasks
     assert (collect.key, collect.run) == ("collect", "market.collect.cli:main")
     assert loaded.settings.task("pipeline").depends_on == ("collect",)
+
+
+def test_a_task_timeout_names_a_declared_task(project: SpecProject):
+    write_project_file(project, """\
+        job:
+          tasks:
+            - {key: export, run: "jobs.export:main"}
+        """)
+    env = project.write("environments/local.yaml", textwrap.dedent("""\
+        name: local
+        runtime: local
+        catalog: test
+        variables:
+          events_folder: events
+        timeouts:
+          export_seconds: 60
+          pipline_seconds: 60
+        """)).read_text()
+    [finding] = [f for f in project.errors() if f.file == "environments/local.yaml"]
+    assert (finding.line, finding.column, finding.message) == (
+        *at(env, "pipline_seconds"), "`pipline_seconds` is the timeout of unknown task `pipline`")
+    assert "pipeline_seconds" in finding.hint
