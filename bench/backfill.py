@@ -1,4 +1,4 @@
-"""Benchmark: a daily-bar backfill through `medallion collect` then `medallion run`, on a throwaway project.
+"""Benchmark: a daily-bar backfill through `medallion task collect` then `medallion run`, on a throwaway project.
 
     .venv/bin/python bench/backfill.py                          # 50 symbols x 2 years of 1Day bars
     .venv/bin/python bench/backfill.py --write                  # record the run in bench/results/backfill.json
@@ -7,7 +7,7 @@
 
 What it measures, for the landing layout of the code it runs against:
 
-* the landing files the backfill writes (bars and calendar) and how long `medallion collect` takes;
+* the landing files the backfill writes (bars and calendar) and how long `medallion task collect` takes;
 * the pipeline update `medallion run` runs on them: its wall time and, per flow, the time and rows the
   run's own summary table reports — bronze (`bronze.bars_raw`, the file stream over the bars folder)
   is the figure the landing layout drives.
@@ -69,13 +69,14 @@ def make_project(work: Path, n_symbols: int) -> Path:
         shutil.rmtree(work)
     root = work / "project"
     root.mkdir(parents=True)
-    for folder in ("tables", "environments"):
-        shutil.copytree(REPO / folder, root / folder)
+    for folder in ("tables", "environments", "market"):
+        shutil.copytree(REPO / folder, root / folder, ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copy2(REPO / "medallion.yaml", root / "medallion.yaml")
     (root / "environments" / "bench.yaml").write_text(
         "name: bench\nextends: local\n"
         f"landing_path: {work / 'landing'}\nstorage_root: {work / 'storage'}\n"
-        "collect:\n  provider: synthetic\n  timeframe: 1Day\n  seed: 7\n  defect_rate: 0\n"
-        f"  symbols: [{', '.join(symbols(n_symbols))}]\n")
+        "tasks:\n  collect:\n    provider: synthetic\n    timeframe: 1Day\n    seed: 7\n    defect_rate: 0\n"
+        f"    symbols: [{', '.join(symbols(n_symbols))}]\n")
     return root
 
 
@@ -111,9 +112,9 @@ def landing_files(landing: Path) -> dict[str, int]:
 
 
 def collect(src: Path, root: Path, n_symbols: int, years: int, start: date | None = None) -> dict:
-    """`medallion collect` of the last `years` up to END (or from `start`)."""
+    """`medallion task collect` of the last `years` up to END (or from `start`)."""
     start = start or END.replace(year=END.year - years) + timedelta(days=1)
-    done, seconds, before, after = medallion(src, root, "collect", "--start", start.isoformat(),
+    done, seconds, before, after = medallion(src, root, "task", "collect", "--start", start.isoformat(),
                                              "--end", END.isoformat(), "--format", "json", "--quiet")
     report = json.loads(done.stdout)
     files = landing_files(root.parent / "landing")

@@ -6,7 +6,7 @@
 
 For each history length (`--years`, e.g. 1, 5, 20), on a fresh throwaway project under bench/.work/scale/:
 
-1. **backfill** — `medallion collect` of synthetic daily bars (`1Day`) for every symbol over the years up
+1. **backfill** — `medallion task collect` of synthetic daily bars (`1Day`) for every symbol over the years up
    to the last session before `--end`, then `medallion run` (bronze -> silver -> gold), then
    `medallion check`: wall time of each, landing files written, rows and seconds per flow (rows/s per
    layer), and the peak resident memory of the command and everything it started (the JVM included);
@@ -96,8 +96,9 @@ def make_project(root: Path) -> None:
     if root.exists():
         shutil.rmtree(root)
     root.mkdir(parents=True)
-    for folder in ("tables", "environments", "transforms"):
+    for folder in ("tables", "environments", "transforms", "market"):
         shutil.copytree(REPO / folder, root / folder, ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copy2(REPO / "medallion.yaml", root / "medallion.yaml")
     (root / "environments" / "bench.yaml").write_text(
         "name: bench\nextends: local\n"
         f"landing_path: {root / 'landing'}\nstorage_root: {root / 'storage'}\n"
@@ -161,7 +162,7 @@ def measure(years: int, n_symbols: int, work: Path) -> dict:
     result: dict = {"years": years, "symbols": n_symbols, "first_session": str(first), "last_session": str(last)}
     env = ["--env", "bench"]
 
-    collect = command(["collect", *env, "--provider", "synthetic", "--timeframe", "1Day", "--symbols", tickers,
+    collect = command(["task", "collect", *env, "--provider", "synthetic", "--timeframe", "1Day", "--symbols", tickers,
                        "--start", str(first), "--end", str(last)], root)
     run = command(["run", *env], root)
     check = command(["check", *env, "--format", "json"], root)
@@ -173,7 +174,7 @@ def measure(years: int, n_symbols: int, work: Path) -> dict:
     day_1, day_2 = next_sessions(last, 2)
     for label, timeframe, day in (("1Day", "1Day", day_1), ("1Min", "1Min", day_2)):
         files_before = landing_files(root)
-        collect = command(["collect", *env, "--provider", "synthetic", "--timeframe", timeframe, "--symbols", tickers,
+        collect = command(["task", "collect", *env, "--provider", "synthetic", "--timeframe", timeframe, "--symbols", tickers,
                            "--start", str(day), "--end", str(day)], root)
         run = command(["run", *env], root)
         flows = flow_table(run["output"])

@@ -4,7 +4,7 @@ The data path reads straight through the package (docs/architecture.md says what
 
     errors.py     every exception, under MedallionError
     findings.py   located, actionable messages about specs
-    spec/         YAML files -> located documents -> typed model (TableSpec, Environment, Project)
+    spec/         YAML files -> located documents -> typed model (TableSpec, Environment, ProjectSettings, Project)
     naming.py     TableRef: a table's published name, storage folder, checkpoint, quarantine, event log
     graph.py      dependency graph of tables: order, cycles, lineage, the ready queue of an update
     sql.py        SQL text helpers shared by validation and the pipeline
@@ -14,9 +14,8 @@ The data path reads straight through the package (docs/architecture.md says what
     eventlog/     the pipeline event log: shape, local writer, readers (Spark, Databricks SQL, Arrow)
     engine/       the local runtime that provides the DLT API on PySpark + delta-spark
     delta_log.py  Delta transaction logs read in plain Python (no JVM): table existence, versions, stats
-    collect/      market-data providers that fill the landing folder
     checks/       the quality-checks job
-    jobs/         the job DAG (collect -> pipeline -> checks), its local runner, run history and alerts
+    jobs/         the job DAG (medallion.yaml's tasks, pipeline, checks), project tasks, the local runner, history, alerts
     deploy/       Databricks asset bundle rendering and workspace operations
     docs/         the generated documentation site
     cli/          the `medallion` command (and the Databricks job tasks' entry point)

@@ -19,9 +19,11 @@ problem it is, and carries structured detail where a caller needs more than the 
     │   ├── CastError                   a value cannot be cast to its declared column type (never retried)
     │   └── FilesNotSettled             landing files still being written: not a failure, a replay
     ├── DeltaLogError                   a Delta transaction log cannot be read without Spark
-    ├── CollectError (exit code 2) / FetchError   data collection (market/collect)
     ├── WorkspaceError, RenderError, GrantError (exit code 2)   Databricks bundle and workspace
     └── DocsError                       the documentation site
+
+A project's own code subclasses MedallionError too (e.g. market/collect/errors.py), so the CLI reports
+its errors the same way.
 
 Messages are for people: one line (or one paragraph) saying what is wrong and how to fix it.
 """
@@ -126,38 +128,6 @@ class FilesNotSettled(FlowError):
 
 class DeltaLogError(MedallionError):
     """A Delta log cannot be read into a snapshot (gaps without a checkpoint, unreadable files)."""
-
-
-class CollectError(MedallionError):
-    """A collection problem the user must fix (bad option, missing credentials, unreadable CSV)."""
-
-    exit_code = 2
-
-
-class FetchError(MedallionError):
-    """Getting one symbol (or batch) failed for good; the message says why, without secrets."""
-
-
-class RetryableError(FetchError):
-    """A failure worth another try (429, 5xx, timeout, connection, invalid JSON)."""
-
-    retryable = True
-
-    def __init__(self, message: str, retry_after: float | None = None) -> None:
-        super().__init__(message)
-        self.retry_after = retry_after
-
-
-class HttpStatusError(FetchError):
-    """The server refused the request itself (4xx other than 408/429): retrying will not help."""
-
-    def __init__(self, message: str, status: int) -> None:
-        super().__init__(message)
-        self.status = status
-
-
-class AuthError(HttpStatusError):
-    """401/403: the credentials are missing or wrong; no symbol can succeed."""
 
 
 class WorkspaceError(MedallionError):

@@ -154,3 +154,23 @@ def test_the_layer_table_knows_the_data_path(source, target):
     """The test itself: the data path runs upwards through the layers (a guard against a broken LAYERS table)."""
     assert layer_of(source) > layer_of(target)
     assert any(t == target for t, _, _ in imports()[source])
+
+
+PROJECT_PACKAGES = ("market", "transforms")
+"""The market project's own Python (beside tables/): the framework runs it (medallion.yaml tasks, transform
+references) but never imports it."""
+PROJECT_IMPORT_PENDING = {"framework.checks.suite"}
+"""Still imports the NYSE calendar until the market check kinds move to market/ (issue 22, helper `checks`)."""
+
+
+def test_the_framework_imports_no_project_code():
+    found = []
+    for module, path in modules().items():
+        if module in PROJECT_IMPORT_PENDING:
+            continue
+        for node in ast.walk(ast.parse(path.read_text("utf-8"), str(path))):
+            names = [a.name for a in node.names] if isinstance(node, ast.Import) else \
+                [node.module or ""] if isinstance(node, ast.ImportFrom) and node.level == 0 else []
+            found += [f"{module}:{node.lineno} imports {name}" for name in names
+                      if name.split(".")[0] in PROJECT_PACKAGES]
+    assert found == [], "\n".join(found)

@@ -15,7 +15,7 @@ workspace operations through databricks-sdk.
     workspace.py   a WorkspaceClient from the SDK's usual credentials, and one-line errors
     prerequisites.py  what must hold before a deploy (catalog, USE CATALOG for every grantee, the secret scope), via the SDK
     operations.py  find the bundle's pipeline and job by name; status, trigger, expectation metrics
-    catchup.py     wait until a continuous pipeline has processed what a job run's collect landed
+    catchup.py     wait until a continuous pipeline has processed what landed before a job run's pipeline step
     cli_runner.py  the thin `databricks bundle deploy` wrapper
 
 Nothing here starts a JVM: checks and rendering are pure Python, operations are plain REST (the

@@ -20,7 +20,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from framework.cli.common import EXIT_INVALID, EXIT_OK, EXIT_USAGE, console, err_console, fail
-from framework.errors import CollectError
+from market.collect.errors import CollectError
 from framework.jobs.tasks import TaskContext
 from market.collect.model import PROVIDERS, TIMEFRAMES
 

@@ -13,7 +13,7 @@ from typing import Any, Iterable
 
 from market.collect.http import RetryPolicy
 from market.collect.model import PROVIDERS, TIMEFRAMES
-from framework.errors import CollectError
+from market.collect.errors import CollectError
 from framework.spec.environment import Environment
 
 TASK_KEY = "collect"

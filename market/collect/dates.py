@@ -14,7 +14,7 @@ from typing import Iterable
 
 from market.collect import calendar
 from market.collect.calendar import Session
-from framework.errors import CollectError
+from market.collect.errors import CollectError
 
 
 @dataclass(frozen=True)

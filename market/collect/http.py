@@ -26,7 +26,7 @@ import httpx
 import tenacity
 
 from framework import __version__
-from framework.errors import AuthError, FetchError, HttpStatusError, RetryableError
+from market.collect.errors import AuthError, FetchError, HttpStatusError, RetryableError
 
 log = logging.getLogger("medallion.collect")
 

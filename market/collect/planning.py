@@ -32,7 +32,7 @@ from datetime import date
 from typing import Callable, Sequence
 
 from market.collect.layout import bars_file_name, consecutive_runs
-from framework.errors import CollectError
+from market.collect.errors import CollectError
 
 
 @dataclass(frozen=True)

@@ -25,7 +25,7 @@ from market.collect.defects import Draft, Entry
 from market.collect.landing import Landing, bar_record, manifest, sync_folder
 from market.collect.layout import DAILY, group_by_period
 from market.collect.model import Provider, ProviderResult
-from framework.errors import FetchError
+from market.collect.errors import FetchError
 from market.collect.planning import FilePlan, GroupPlan, plan_group
 from market.collect.providers import make_provider
 from framework.spec.environment import Environment

@@ -10,7 +10,7 @@ from __future__ import annotations
 import base64
 import os
 
-from framework.errors import CollectError
+from market.collect.errors import CollectError
 
 
 class Secret:

@@ -9,7 +9,7 @@ import pytest
 from market.collect import calendar
 from market.collect.calendar import NEW_YORK
 from market.collect.dates import select_sessions
-from framework.errors import CollectError
+from market.collect.errors import CollectError
 
 
 def ny(year: int, month: int, day: int, hour: int, minute: int = 0) -> datetime:

@@ -13,7 +13,7 @@ from bokeh_sampledata import package_path
 from tests.collect.collect_testing import AFTER_THANKSGIVING_2025, read_records
 
 from market.collect import calendar
-from framework.errors import CollectError
+from market.collect.errors import CollectError
 from market.collect.runner import collect
 
 STOCKS = package_path("stocks.csv.gz")  # Ticker,Date,Open,High,Low,Close,Volume,Adj Close (Quandl WIKI, 2000-2013)

@@ -14,7 +14,7 @@ from tests.collect.market_server import ALPACA_PATH, YAHOO_PREFIX, MarketServer
 
 from market.collect import calendar
 from market.collect.http import RateLimiter, RetryPolicy, retry_after_seconds
-from framework.errors import CollectError
+from market.collect.errors import CollectError
 from market.collect.runner import collect
 
 WEDNESDAY, HALF_DAY = date(2025, 11, 26), date(2025, 11, 28)

@@ -220,7 +220,7 @@ def test_progress_reports_every_symbol_of_every_session(make_env) -> None:
     ({"symbols": []}, "no symbols to collect"),
 ])
 def test_bad_settings_are_clear_errors(make_env, settings: dict, message: str) -> None:
-    from framework.errors import CollectError
+    from market.collect.errors import CollectError
 
     env = make_env(**{"provider": "synthetic", "symbols": ["AAPL"], **settings})
     with pytest.raises(CollectError, match=message):

@@ -7,7 +7,7 @@ from datetime import date
 import pytest
 
 from market.collect.layout import bars_file_name, group_by_period, parse_bars_name
-from framework.errors import CollectError
+from market.collect.errors import CollectError
 from market.collect.planning import LandedFile, plan_group
 
 SYMBOLS = ("AAPL", "MSFT", "XOM")

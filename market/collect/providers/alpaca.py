@@ -19,9 +19,9 @@ from typing import Any, Sequence
 
 from market.collect.calendar import Session, new_york_date, rfc3339
 from market.collect.http import JsonClient, RateLimiter, RetryPolicy
-from framework.errors import AuthError
+from market.collect.errors import AuthError
 from market.collect.model import Bar, ProviderResult
-from framework.errors import FetchError
+from market.collect.errors import FetchError
 from market.collect.providers.parsing import number, parse_instant
 from market.collect.secrets import Secret
 

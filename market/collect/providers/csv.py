@@ -25,7 +25,8 @@ import pandas as pd
 
 from market.collect.calendar import NEW_YORK, Session, new_york_date
 from market.collect.model import Bar, ProviderResult
-from framework.errors import CollectError, first_line
+from framework.errors import first_line
+from market.collect.errors import CollectError
 
 SYMBOL_PATTERN = re.compile(r"^[A-Z][A-Z0-9.\-]{0,9}$")
 TIME_COLUMNS = ("datetime", "timestamp", "date_time", "date", "time")

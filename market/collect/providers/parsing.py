@@ -6,7 +6,7 @@ import math
 from datetime import datetime, timezone
 from typing import Any
 
-from framework.errors import FetchError
+from market.collect.errors import FetchError
 
 
 def parse_instant(value: Any, where: str) -> datetime:

@@ -29,7 +29,7 @@ import numpy as np
 
 from market.collect.calendar import Session
 from market.collect.model import TIMEFRAME_MINUTES, Bar, ProviderResult
-from framework.errors import CollectError
+from market.collect.errors import CollectError
 
 ANCHOR = date(2020, 1, 1)
 HORIZON_DAYS = 60_000

@@ -21,7 +21,7 @@ from urllib.parse import quote
 from market.collect.calendar import Session, new_york_date
 from market.collect.http import JsonClient, RateLimiter, RetryPolicy
 from market.collect.model import Bar, ProviderResult
-from framework.errors import FetchError
+from market.collect.errors import FetchError
 from market.collect.providers.parsing import number
 
 DEFAULT_BASE_URL = "https://query1.finance.yahoo.com"
