@@ -22,8 +22,8 @@ problem it is, and carries structured detail where a caller needs more than the 
     ├── WorkspaceError, RenderError, GrantError (exit code 2)   Databricks bundle and workspace
     └── DocsError                       the documentation site
 
-A project's own code subclasses MedallionError too (e.g. market/collect/errors.py), so the CLI reports
-its errors the same way.
+A project's own code (its job tasks) subclasses MedallionError too, so the CLI reports its errors the
+same way.
 
 Messages are for people: one line (or one paragraph) saying what is wrong and how to fix it.
 """

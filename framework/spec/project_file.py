@@ -1,7 +1,7 @@
 """The project file `medallion.yaml`: the project's name, its job's tasks and its own check kinds.
 
 Like dbt's dbt_project.yml it is what makes a folder of specs one project: the job a team runs is its
-own (an orders project has no data collection; a market-data project adds its `collect` task), and the
+own (an orders project has no data collection; a project that fetches its input adds a `collect` task), and the
 framework builds the job from this declaration (framework/jobs/dag.py) instead of from fixed text.
 The file is optional: without it the name is the folder's and the job is pipeline -> quality_checks.
 Built from a document that passed `project.schema.json`; its references are checked by

@@ -6,7 +6,7 @@ what it runs and does not take a built-in task's key, `depends_on` names known t
 and every `module:function` (`run`, `check_kinds`) names a top-level function of a module under the
 project root (found without importing it, as transform references are). A task's `config_schema` is a
 readable JSON Schema, and each environment's section for that task is checked against it at its own
-line and column, so a market project's collection settings are validated as strictly as the framework's.
+line and column, so a project task's settings are validated as strictly as the framework's.
 """
 
 from __future__ import annotations

@@ -117,8 +117,7 @@ the command imports `run` from the project root and calls `function(context, arg
 `framework.jobs.tasks.TaskContext` (`key`, `env`, `config`: the environment's `tasks.<key>` section,
 `root`) and `args` the declared `args` (`{env}` replaced) followed by the command's own; the function's
 return value is the exit code. Its timeout is the environment's `timeouts.<key>_seconds`, else
-`timeout_seconds`. This repository's `medallion.yaml` declares the market project's `collect` task
-(`market/collect`, [collect.md](collect.md)).
+`timeout_seconds`. This repository's `medallion.yaml` declares its `collect` task ([collect.md](collect.md)).
 """
 
 SEMANTIC_CHECKS = """\

@@ -319,7 +319,7 @@ def test_the_secret_scope_must_exist_hold_the_keys_and_be_readable(workspace: Wo
     assert missing_lines(result) == [
         f"missing: `{SP}` (runs `collect`) cannot READ secret scope `medallion-prod`; fix: a MANAGE holder of the "
         f"scope runs: databricks secrets put-acl medallion-prod {SP} READ",
-        "missing: secret scope `medallion-prod` has no key `ALPACA_API_SECRET_KEY` (collect.secret_env); fix: "
+        "missing: secret scope `medallion-prod` has no key `ALPACA_API_SECRET_KEY` (tasks.collect.secret_env); fix: "
         "databricks secrets put-secret medallion-prod ALPACA_API_SECRET_KEY"]
     assert KEYS["ALPACA_API_KEY_ID"] not in result.output, "values are never read"
     assert not any("/api/2.0/secrets/get" in p for p in workspace.paths())
