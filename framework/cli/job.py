@@ -58,7 +58,7 @@ def job(env_name: str, project_dir: Path | None, skip: tuple[str, ...], task_arg
                       f"({outcome.seconds:.1f}s, {outcome.attempts} attempt(s)){extra}")
 
     console.rule(f"[bold]medallion job[/] · env {env.name} · tasks {' -> '.join(t.name for t in tasks)}")
-    result = run_job(env, tasks, on_task=announce)
+    result = run_job(env, tasks, job_name=project.name, on_task=announce)
     for delivery in result.deliveries:
         console.print(f"notification via {delivery.channel}: {'sent' if delivery.ok else 'FAILED'} ({delivery.detail})")
     style = STATUS_STYLE[result.status]

@@ -181,6 +181,9 @@ def test_the_local_job_runs_a_project_task_as_a_process(orders: SpecProject):
         "key": "export", "env": "local", "config": {"target": "disk"},
         "args": ["--target-env", "local", "--limit", "2"]}
     assert "task export" in result.stdout and "SUCCESS" in result.stdout
+    from framework.jobs.runner import history_for
+    [run] = history_for(orders.load().environment("local")).jobs(1)
+    assert (run.job, run.status) == ("orders", "SUCCESS"), "the run history names the project's job"
     bad = CliRunner().invoke(cli, ["job", "--env", "local", "--project", str(orders.root), "--skip", "collect"])
     assert bad.exit_code == 2 and "not a task of this job" in bad.stderr
 
