@@ -19,7 +19,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from framework.spec.project_file import BUILT_IN_DEPENDS_ON, PIPELINE, QUALITY_CHECKS, TABLE_GRANTS, ProjectSettings
+from framework.spec.project_file import PIPELINE, QUALITY_CHECKS, TABLE_GRANTS, ProjectSettings
 
 if TYPE_CHECKING:
     from framework.spec.environment import Environment
@@ -64,10 +64,8 @@ def job_tasks(settings: ProjectSettings, env: "Environment", *,
     present = set(keys)
 
     def depends_on(key: str) -> tuple[str, ...]:
-        declared = settings.task(key)
-        upstream = declared.depends_on if declared is not None and declared.depends_on is not None \
-            else BUILT_IN_DEPENDS_ON.get(key, ())
-        return tuple(d for d in upstream if d in present and d != key)
+        """Upstream tasks this environment's job has (table_grants exists only on Databricks with grants)."""
+        return tuple(d for d in settings.depends_on(key) if d in present and d != key)
 
     tasks: dict[str, JobTask] = {}
     for key in keys:

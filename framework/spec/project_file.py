@@ -63,6 +63,14 @@ class ProjectSettings:
     def task(self, key: str) -> TaskDeclaration | None:
         return next((t for t in self.tasks if t.key == key), None)
 
+    def depends_on(self, key: str) -> tuple[str, ...]:
+        """What task `key` waits for: its declared `depends_on`, else the built-in default (nothing for a
+        project task)."""
+        declared = self.task(key)
+        if declared is not None and declared.depends_on is not None:
+            return declared.depends_on
+        return BUILT_IN_DEPENDS_ON.get(key, ())
+
     @property
     def project_tasks(self) -> tuple[TaskDeclaration, ...]:
         """The declared tasks that are the project's own (not built-in)."""

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Iterator
 
 from framework.findings import Finding, did_you_mean
 from framework.spec.documents import Document
-from framework.spec.project_file import BUILT_IN_DEPENDS_ON, BUILT_IN_TASKS, ProjectSettings, TaskDeclaration
+from framework.spec.project_file import BUILT_IN_TASKS, ProjectSettings, TaskDeclaration
 from framework.validation.python_ref import resolve_python_ref
 from framework.validation.schema import register_schema, validate_document
 
@@ -83,20 +83,12 @@ def _check_tasks(settings: ProjectSettings, doc: Document, root: Path) -> Iterat
                                   f"known tasks: {', '.join(sorted(known))}")
             elif upstream == task.key:
                 yield doc.finding((*task.path, "depends_on", index), f"task `{task.key}` depends on itself")
-    cycle = find_cycle({key: task_depends_on(settings, key) for key in known})
+    cycle = find_cycle({key: settings.depends_on(key) for key in known})
     if cycle:
         first = seen.get(cycle[0])
         yield doc.finding((*first.path, "depends_on") if first else ("job", "tasks"),
                           "the job's tasks depend on each other in a cycle: " + " -> ".join(cycle),
                           hint="a job is a DAG: remove one of these `depends_on`")
-
-
-def task_depends_on(settings: ProjectSettings, key: str) -> tuple[str, ...]:
-    """What task `key` waits for: its declared `depends_on`, else the built-in default (nothing for a project task)."""
-    declared = settings.task(key)
-    if declared is not None and declared.depends_on is not None:
-        return declared.depends_on
-    return BUILT_IN_DEPENDS_ON.get(key, ())
 
 
 def find_cycle(edges: dict[str, tuple[str, ...]]) -> list[str] | None:
