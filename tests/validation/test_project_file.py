@@ -231,3 +231,24 @@ def test_a_task_timeout_names_a_declared_task(project: SpecProject):
     assert (finding.line, finding.column, finding.message) == (
         *at(env, "pipline_seconds"), "`pipline_seconds` is the timeout of unknown task `pipline`")
     assert "pipeline_seconds" in finding.hint
+
+
+def test_the_market_collect_settings_are_checked_by_their_own_schema(tmp_path: Path):
+    """The environments' `tasks.collect` is market configuration: the framework knows nothing of providers,
+    yet a misspelt one is still reported at its line and column (market/collect/config.schema.json)."""
+    import shutil
+
+    from framework.project import load_project
+    from tests.medallion_testing import REPO
+
+    for folder in ("tables", "environments", "transforms", "market"):
+        shutil.copytree(REPO / folder, tmp_path / folder, ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copy2(REPO / "medallion.yaml", tmp_path / "medallion.yaml")
+    env = tmp_path / "environments" / "local.yaml"
+    text = env.read_text().replace("    provider: synthetic", "    provider: synthetc").replace("    seed: 42", "    seed: many")
+    env.write_text(text)
+    found = [(f.line, f.column, f.message, f.hint) for f in load_project(tmp_path).errors]
+    assert found == [
+        (*at(text, "synthetc"), '"synthetc" is not one of synthetic, csv, yfinance, alpaca', "did you mean `synthetic`?"),
+        (*at(text, "many"), "expected an integer, got a string", ""),
+    ]
