@@ -45,8 +45,8 @@ def declared_task(project: Project, key: str) -> TaskDeclaration:
     return declared
 
 
-def load_callable(ref: str, root: Path) -> TaskCallable:
-    """Import `module:function` with the project root first on the import path."""
+def load_callable(ref: str, root: Path) -> Callable[..., Any]:
+    """Import `module:function` with the project root first on the import path (a task's `run`, a check kind)."""
     module_name, _, function = ref.partition(":")
     where = str(root)
     if where not in sys.path:
@@ -54,7 +54,7 @@ def load_callable(ref: str, root: Path) -> TaskCallable:
     try:
         module = importlib.import_module(module_name)
     except ImportError as exc:
-        raise UsageError(f"cannot import `{module_name}` for task `{ref}`: {exc}") from None
+        raise UsageError(f"cannot import `{module_name}` (for `{ref}`): {exc}") from None
     target = getattr(module, function, None)
     if not callable(target):
         raise UsageError(f"`{ref}`: module `{module_name}` has no callable `{function}`")
@@ -65,7 +65,7 @@ def run_task(project: Project, env: Environment, key: str, args: list[str]) -> i
     """Run project task `key` in `env` with the declared arguments, then `args`; its exit code."""
     declared = declared_task(project, key)
     assert declared.run is not None
-    target = load_callable(declared.run, project.root)
+    target: TaskCallable = load_callable(declared.run, project.root)
     context = TaskContext(key, env, env.task_config(key), project.root)
     code = target(context, [*(a.replace("{env}", env.name) for a in declared.args), *args])
     return int(code or 0)

@@ -76,7 +76,7 @@ def orders(tmp_path: Path) -> SpecProject:
     """An orders-like project: its own tables, a local and a Databricks environment, no collection task."""
     project = SpecProject(tmp_path / "orders")
     project.pipeline()
-    for part in BUNDLE_SOURCES:
+    for part in (p for p in BUNDLE_SOURCES if (REPO / p).exists()):  # templates/ may ship in the package instead
         copy = shutil.copytree if (REPO / part).is_dir() else shutil.copy2
         copy(REPO / part, project.root / part, **({"ignore": shutil.ignore_patterns("__pycache__")}
                                                   if (REPO / part).is_dir() else {}))
