@@ -196,3 +196,14 @@ def test_the_market_project_keeps_collect_before_the_pipeline():
                                                  ("quality_checks", ("pipeline",))], env
         assert tasks[0].command == ("task", "collect", "--env", env)
     assert job_tasks(project.settings, project.environment("dev"))[0].timeout_seconds == 1800
+
+
+def test_a_task_module_that_cannot_import_is_one_line_not_a_traceback(orders: SpecProject):
+    orders.write("medallion.yaml", DECLARED)
+    orders.write("jobs/__init__.py", "")
+    orders.write("jobs/export.py", "import no_such_dependency_xyz\n\n\ndef main(context, args):\n    return 0\n")
+    result = CliRunner().invoke(cli, ["task", "export", "--env", "local", "--project", str(orders.root)])
+    assert result.exit_code == 2, result.output
+    assert "cannot import `jobs.export` (for `jobs.export:main`): No module named 'no_such_dependency_xyz'" in \
+        " ".join(result.stderr.split())
+    assert "Traceback" not in result.output
