@@ -24,6 +24,7 @@ __all__ = ["ENVIRONMENTS_DIR", "TABLES_DIR", "Project", "find_project_root", "lo
 
 TABLES_DIR = "tables"
 ENVIRONMENTS_DIR = "environments"
+PROJECT_FILE = "medallion.yaml"
 
 
 def find_project_root(start: Path | None = None) -> Path:
@@ -129,10 +130,36 @@ def load_tables(project: Project, paths: Iterable[Path] | None = None) -> None:
         project.tables[spec.name] = spec
 
 
+def load_check_kinds(project: Project) -> None:
+    """`check_kinds:` of medallion.yaml (name -> `module:function`) into `project.check_kinds`.
+
+    INTERIM (issue 22): the project file's loader (helper jobdecl) replaces this function; only the
+    `check_kinds` mapping is read here, and a malformed one is a located finding.
+    """
+    path = project.root / PROJECT_FILE
+    if not path.is_file():
+        return
+    doc = _read(path, project, project.findings)
+    if doc is None or not isinstance(doc.data, dict):
+        return
+    kinds = doc.data.get("check_kinds") or {}
+    if not isinstance(kinds, dict):
+        project.findings.append(doc.finding(("check_kinds",), "`check_kinds` must map kind names to `module:function`",
+                                            hint="e.g. check_kinds: {row_ratio: checks_lib.ratios:row_ratio}"))
+        return
+    for name, ref in kinds.items():
+        if not isinstance(ref, str) or ref.count(":") != 1:
+            project.findings.append(doc.finding(("check_kinds", name), f"check kind `{name}` must name a "
+                                                "function as `module:function`", hint="e.g. my_checks:row_ratio"))
+            continue
+        project.check_kinds[str(name)] = ref
+
+
 def load_project(root: Path | None = None, paths: Iterable[Path] | None = None,
                  env: str | None = None) -> Project:
     """Load and validate everything. `env` limits variable checks to one environment."""
     project = Project(root=(root or find_project_root()).resolve())
+    load_check_kinds(project)
     load_environments(project)
     load_tables(project, [Path(p).resolve() for p in paths] if paths else None)
     project.findings.extend(check_project(project, env))

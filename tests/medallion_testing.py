@@ -4,7 +4,7 @@
 runtime's settings, an in-memory catalog. A test that runs the pipeline points it at its own project
 with `attach_storage` (done by `LocalProject.run`), so tests never touch `.medallion/`.
 
-`local_project(...)` copies the repository's tables/, environments/ and transforms/ into tmp_path and
+`local_project(...)` copies the repository's tables/, environments/, transforms/, market/ and medallion.yaml into tmp_path and
 adds an environment `test` (extends `local`) whose landing folder and storage live in tmp_path;
 `write_bars` and `write_calendar` land JSON-lines files the way the collection job does (temp file,
 then rename).
@@ -134,8 +134,9 @@ class LocalProject:
 
 def make_local_project(root: Path, env_settings: str = "") -> LocalProject:
     root.mkdir(parents=True, exist_ok=True)
-    for folder in ("tables", "environments", "transforms"):
+    for folder in ("tables", "environments", "transforms", "market"):
         shutil.copytree(REPO / folder, root / folder)
+    shutil.copy(REPO / "medallion.yaml", root / "medallion.yaml")  # the project's check kinds
     (root / "environments" / "test.yaml").write_text(
         "name: test\nextends: local\n"
         f"landing_path: {root / 'landing'}\nstorage_root: {root / 'storage'}\n"

@@ -21,6 +21,8 @@ class Project:
     tables: dict[str, TableSpec] = field(default_factory=dict)
     environments: dict[str, Environment] = field(default_factory=dict)
     findings: list[Finding] = field(default_factory=list)
+    check_kinds: dict[str, str] = field(default_factory=dict)
+    """Project check kinds, name -> `module:function` (`check_kinds:` in medallion.yaml)."""
 
     @property
     def errors(self) -> list[Finding]:
