@@ -151,8 +151,7 @@ def load_check_kinds(project: Project) -> None:
         if not isinstance(ref, str) or ref.count(":") != 1:
             project.findings.append(doc.finding(("check_kinds", name), f"check kind `{name}` must name a "
                                                 "function as `module:function`", hint="e.g. my_checks:row_ratio"))
-            continue
-        project.check_kinds[str(name)] = ref
+        project.check_kinds[str(name)] = str(ref)  # declared even when malformed: its users are not errors too
 
 
 def load_project(root: Path | None = None, paths: Iterable[Path] | None = None,
