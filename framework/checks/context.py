@@ -117,7 +117,7 @@ class CheckContext:
     def log_name(self, ref: TableRef) -> str:
         """How the event log names the table's flow: the published name, else the one flow ending in its name.
 
-        The local log writes `silver.bars`; a Databricks log writes the flow of a Unity Catalog table
+        The local log writes `silver.orders`; a Databricks log writes the flow of a Unity Catalog table
         fully qualified (backticks are removed when read), older ones the bare name.
         """
         flows = self._log_flows

@@ -32,7 +32,7 @@ class CheckResult:
     detail: str = ""
     """For people: what was observed, naming the first few missing items."""
     missing: Any = None
-    """For tools: every missing item (e.g. sessions per symbol, minute ranges per session), JSON-ready."""
+    """For tools: every missing item (e.g. the dates missing per key, the time ranges missing per day), JSON-ready."""
 
     @property
     def status(self) -> str:

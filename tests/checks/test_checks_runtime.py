@@ -275,3 +275,23 @@ def test_keys_missing_from_the_table_fail_the_reconciliation():
 def test_check_since_must_be_a_time():
     result = CliRunner().invoke(cli, ["check", "--env", "prod", "--since", "yesterday", "--project", str(REPO)])
     assert result.exit_code == 2 and "--since: `yesterday` is not an ISO 8601 time" in result.stderr
+
+
+def test_an_environment_turns_a_project_kind_off_and_gives_its_defaults():
+    project, env = project_and_env("prod")
+    env.settings["checks"] = {**env.settings["checks"], "nyse_completeness": {"enabled": False},
+                              "nyse_freshness": {"severity": "warning", "max_age_sessions": 0}}
+    cluster = healthy_cluster("medallion_prod")
+    cluster.tables["medallion_prod.gold.daily_bars"].max_trade_date = date(2026, 11, 25)  # two sessions behind
+    report = run_checks(CheckContext(cluster, project, env, now=NOW), ["nyse_freshness", "nyse_completeness"])
+    assert [(r.check, r.target, r.status, r.threshold) for r in report.results] == [
+        ("nyse_freshness", "daily_bars", "WARN", "<= 0 session(s) behind 2026-11-27")]
+
+
+def test_a_project_kind_that_does_not_import_fails_critically_with_the_reason():
+    project, env = project_and_env("prod")
+    project.check_kinds["nyse_freshness"] = "market.checks:no_such_function"
+    report = run_checks(CheckContext(healthy_cluster("medallion_prod"), project, env, now=NOW), ["nyse_freshness"])
+    assert [(r.check, r.target, r.status, r.severity) for r in report.results] == [
+        ("nyse_freshness", "daily_bars", "FAIL", "critical")]
+    assert report.results[0].detail.startswith("cannot import market.checks:no_such_function: AttributeError")
