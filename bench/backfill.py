@@ -69,8 +69,9 @@ def make_project(work: Path, n_symbols: int) -> Path:
         shutil.rmtree(work)
     root = work / "project"
     root.mkdir(parents=True)
-    for folder in ("tables", "environments"):
+    for folder in ("tables", "environments", "market"):
         shutil.copytree(REPO / folder, root / folder)
+    shutil.copy(REPO / "medallion.yaml", root / "medallion.yaml")  # the project's check kinds
     (root / "environments" / "bench.yaml").write_text(
         "name: bench\nextends: local\n"
         f"landing_path: {work / 'landing'}\nstorage_root: {work / 'storage'}\n"

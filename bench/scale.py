@@ -96,8 +96,9 @@ def make_project(root: Path) -> None:
     if root.exists():
         shutil.rmtree(root)
     root.mkdir(parents=True)
-    for folder in ("tables", "environments", "transforms"):
+    for folder in ("tables", "environments", "transforms", "market"):
         shutil.copytree(REPO / folder, root / folder, ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copy(REPO / "medallion.yaml", root / "medallion.yaml")  # the project's check kinds
     (root / "environments" / "bench.yaml").write_text(
         "name: bench\nextends: local\n"
         f"landing_path: {root / 'landing'}\nstorage_root: {root / 'storage'}\n"

@@ -19,6 +19,7 @@ def market_project(tmp_path: Path) -> Path:
     """tables/ and environments/ of the repository, copied: the shipped specs, free to edit."""
     root = tmp_path / "project"
     root.mkdir()
-    for folder in ("tables", "environments", "transforms"):
+    for folder in ("tables", "environments", "transforms", "market"):
         shutil.copytree(REPO / folder, root / folder)
+    shutil.copy(REPO / "medallion.yaml", root / "medallion.yaml")  # the project's check kinds
     return root

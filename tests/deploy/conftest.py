@@ -10,8 +10,8 @@ import pytest
 from framework.deploy.schema import official_schema_path
 
 REPO = Path(__file__).resolve().parents[2]
-PROJECT_PARTS = ("framework", "tables", "environments", "transforms", "templates", "notebooks", "resources",
-                 "databricks.yml", "pyproject.toml")
+PROJECT_PARTS = ("framework", "tables", "environments", "transforms", "market", "templates", "notebooks", "resources",
+                 "databricks.yml", "pyproject.toml", "medallion.yaml")
 """framework/ too: the notebook runs it from the synced files, and its imports are the pipeline's dependencies."""
 
 

@@ -20,8 +20,9 @@ CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic"
 
 def copy_project(target: Path) -> Path:
     """The repository's real specs and environments, in a folder a test may change."""
-    for folder in ("tables", "environments", "transforms"):
+    for folder in ("tables", "environments", "transforms", "market"):
         shutil.copytree(REPO / folder, target / folder)
+    shutil.copy(REPO / "medallion.yaml", target / "medallion.yaml")  # the project's check kinds
     return target
 
 

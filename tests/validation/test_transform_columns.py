@@ -28,8 +28,9 @@ SUMMARY = "tables/gold/symbol_summary.yaml"
 @pytest.fixture
 def market(tmp_path: Path) -> Path:
     """tables/ and environments/ of the repository, copied: the shipped specs, free to break."""
-    for folder in ("tables", "environments"):
+    for folder in ("tables", "environments", "market"):
         shutil.copytree(REPO / folder, tmp_path / folder)
+    shutil.copy(REPO / "medallion.yaml", tmp_path / "medallion.yaml")  # the project's check kinds
     return tmp_path
 
 
