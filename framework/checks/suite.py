@@ -37,6 +37,7 @@ from framework.naming import quote_name
 from framework.spec.checks import (EXPECTATIONS, FRESHNESS, RECONCILIATION, UNIQUE, VOLUME,
                                    ReconciliationCheck, UniqueCheck)
 from framework.spec.model import TablesSource, TableSpec
+from framework.validation.checks import column_types
 
 _ON = ReconciliationCheck()
 _IMPLICIT_UNIQUE = UniqueCheck()
@@ -60,7 +61,7 @@ def check_freshness(ctx: CheckContext) -> Iterable[CheckResult]:
             yield absent
             continue
         column = quote_name(declared.column)
-        is_date = _column_type(spec, declared.column) == "DATE"
+        is_date = column_types(spec).get(declared.column) == "DATE"
         # epoch numbers: Python would turn a TIMESTAMP into the *process's* local time
         newest = ctx.scalar(f"SELECT unix_date(max({column})) FROM {ctx.name(spec)}" if is_date
                             else f"SELECT unix_micros(max({column})) FROM {ctx.name(spec)}")
@@ -77,11 +78,6 @@ def check_freshness(ctx: CheckContext) -> Iterable[CheckResult]:
         yield CheckResult(FRESHNESS, spec.name, age <= declared.age, severity, shown, threshold,
                           f"newest {declared.column} {shown} is {_age_text(age)} old at "
                           f"{ctx.now.astimezone(timezone.utc).strftime('%Y-%m-%dT%H:%M:%SZ')}")
-
-
-def _column_type(spec: TableSpec, name: str) -> str:
-    declared = {c.name: c.type.strip().upper() for c in spec.columns}
-    return declared.get(name, "TIMESTAMP")  # the file metadata column `_ingested_at` is a TIMESTAMP
 
 
 def _age_text(age: timedelta) -> str:
