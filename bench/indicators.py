@@ -170,8 +170,9 @@ def compare(old, new) -> int:
 def make_project(work: Path) -> Path:
     """tables/, environments/ and transforms/ with a `bench` environment whose storage is under `work`."""
     root = work / "project"
-    for folder in ("tables", "environments", "transforms"):
+    for folder in ("tables", "environments", "transforms", "market"):
         shutil.copytree(REPO / folder, root / folder, ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copy(REPO / "medallion.yaml", root / "medallion.yaml")  # the project's check kinds
     (root / "environments" / "bench.yaml").write_text(
         f"name: bench\nextends: local\nlanding_path: {work / 'landing'}\nstorage_root: {work / 'storage'}\n")
     return root

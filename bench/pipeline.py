@@ -111,8 +111,9 @@ def make_project(work: Path) -> Path:
     if root.exists():
         shutil.rmtree(root)
     root.mkdir(parents=True)
-    for folder in ("tables", "environments", "transforms"):
+    for folder in ("tables", "environments", "transforms", "market"):
         shutil.copytree(REPO / folder, root / folder)
+    shutil.copy(REPO / "medallion.yaml", root / "medallion.yaml")  # the project's check kinds
     write_environment(root, work)
     return root
 

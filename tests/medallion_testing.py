@@ -4,7 +4,7 @@
 runtime's settings, an in-memory catalog. A test that runs the pipeline points it at its own project
 with `attach_storage` (done by `LocalProject.run`), so tests never touch `.medallion/`.
 
-`local_project(...)` copies the repository's tables/, environments/ and transforms/ into tmp_path and
+`local_project(...)` copies the repository's tables/, environments/, transforms/, market/ and medallion.yaml into tmp_path and
 adds an environment `test` (extends `local`) whose landing folder and storage live in tmp_path;
 `write_bars` and `write_calendar` land JSON-lines files the way the collection job does (temp file,
 then rename).

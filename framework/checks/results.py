@@ -7,6 +7,18 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 SEVERITIES = ("critical", "warning", "info")
+MAX_LISTED = 5
+"""Missing items a check names in its text detail; `--format json` has all of them."""
+
+
+def first_few(items: list[str], noun: str = "") -> str:
+    """`: a, b, c` naming the first MAX_LISTED items, then how many more (all are in --format json)."""
+    if not items:
+        return ""
+    text = ("; " if noun else ": ") + ("; " if noun else ", ").join(items[:MAX_LISTED])
+    if len(items) > MAX_LISTED:
+        text += f"{'; ' if noun else ', '}and {len(items) - MAX_LISTED} more {noun}".rstrip() + " (all in --format json)"
+    return text
 
 
 @dataclass(frozen=True)
@@ -20,7 +32,7 @@ class CheckResult:
     detail: str = ""
     """For people: what was observed, naming the first few missing items."""
     missing: Any = None
-    """For tools: every missing item (e.g. sessions per symbol, minute ranges per session), JSON-ready."""
+    """For tools: every missing item (e.g. the dates missing per key, the time ranges missing per day), JSON-ready."""
 
     @property
     def status(self) -> str:

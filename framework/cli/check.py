@@ -17,21 +17,24 @@ STATUS_STYLE = {"PASS": "green", "WARN": "yellow", "FAIL": "bold red"}
 @env_option()
 @project_option()
 @click.option("--format", "output_format", type=click.Choice(["text", "json"]), default="text", show_default=True)
-@click.option("--only", multiple=True, type=click.Choice(["freshness", "completeness", "duplicates",
-                                                          "reconciliation", "expectations"]),
-              help="Run only these checks (repeatable).")
+@click.option("--only", multiple=True, metavar="KIND",
+              help="Run only checks of this kind (repeatable): freshness, volume, unique, reconciliation, "
+                   "expectations, or a project check kind (check_kinds: in medallion.yaml).")
 @click.option("--since", metavar="TIME",
               help="Judge expectation pass rates (and de-duplication counts) on the event log from this ISO 8601 "
                    "time on, e.g. the job run's start (default: the newest update's events).")
 @click.option("-v", "--verbose", is_flag=True, help="List every passing expectation too (default: a count).")
 def check(env_name: str, project_dir: Path | None, output_format: str, only: tuple[str, ...], since: str | None,
           verbose: bool) -> None:
-    """Check the tables and the event log: freshness, completeness against the NYSE calendar,
-    duplicates on keys, cross-layer reconciliation and expectation pass rates.
+    """Check the tables and the event log against the checks the specs declare.
 
-    Thresholds and severities come from the environment's `checks:` section and each spec's
-    `quality:` block. A table or event log that does not exist is a critical failure. Exit code 1
-    when any critical check fails (the job's quality_checks task fails).
+    Each spec's `checks:` declares freshness (max age of the newest value of a column), volume
+    (minimum rows, largest drop since the previous update) and project check kinds (`custom`, from
+    `check_kinds:` in medallion.yaml); unique keys, reconciliation of streamed tables and expectation
+    pass rates are checked without a declaration. The environment's `checks:` gives defaults
+    (severities, thresholds), a spec's `quality:` the pass rates. A table or event log that does not
+    exist is a critical failure. Exit code 1 when any critical check fails (the job's quality_checks
+    task fails).
 
     Reconciliation is by key, from the tables: the distinct keys of the upstream rows that pass the
     rules must be the table's keys, and the rows failing a quarantine rule must be in its quarantine
@@ -52,6 +55,14 @@ def check(env_name: str, project_dir: Path | None, output_format: str, only: tup
         fail(f"--since: {exc}", EXIT_USAGE)
     project = load_valid_project(project_dir, env_name)
     env = project.environment(env_name)
+    from framework.findings import did_you_mean
+    from framework.spec.checks import BUILTIN_KINDS
+
+    known = [*BUILTIN_KINDS, *sorted(project.check_kinds)]
+    for name in only:
+        if name not in known:
+            fail(f"--only: unknown check kind `{name}` "
+                 f"({did_you_mean(name, known) or 'known: ' + ', '.join(known)})", EXIT_USAGE)
     from framework.checks.session import checks_session
     from framework.checks.suite import CheckContext, run_checks
 

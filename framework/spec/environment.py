@@ -14,6 +14,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
+from framework.spec.checks import check_defaults
 from framework.spec.documents import Document
 from framework.spec.model import LAYERS
 from framework.spec.runtimes import DEFAULT_RUNTIME, Runtime, runtime
@@ -189,6 +190,10 @@ class Environment:
         if not self.databricks.per_user_schemas:
             return None
         return os.environ.get(DEVELOPER_VARIABLE) or None
+
+    def check_settings(self, kind: str) -> dict[str, Any]:
+        """Defaults of a check kind here (`checks.<kind>` over the built-in ones; framework/spec/checks.py)."""
+        return check_defaults(kind, self.settings.get("checks"))
 
     def declared_schema(self, layer: str) -> str:
         """The layer's schema as environments/ writes it (what the bundle renders, per developer or not)."""

@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from framework.spec.checks import TableChecks, build_checks
 from framework.spec.documents import Document
 
 Layer = Literal["bronze", "silver", "gold"]
@@ -103,6 +104,8 @@ class TableSpec:
     table_properties: dict[str, str] = field(default_factory=dict)
     grants: tuple[dict[str, Any], ...] = ()
     quality: dict[str, Any] = field(default_factory=dict)
+    checks: TableChecks = field(default_factory=TableChecks)
+    """The quality checks declared in `checks:` (framework/spec/checks.py)."""
     on_type_error: TypeErrorAction = "fail"
     upstreams: tuple[str, ...] = ()
     """Names of the tables this one reads (from `source.tables` or the tables named in `source.sql`)."""
@@ -200,6 +203,7 @@ def build_table(data: dict[str, Any], document: Document | None = None) -> Table
         table_properties={k: _stringify(v) for k, v in data.get("table_properties", {}).items()},
         grants=tuple(data.get("grants", ())),
         quality=dict(data.get("quality", {})),
+        checks=build_checks(data.get("checks")),
         on_type_error=data.get("on_type_error", "fail"),
         document=document,
     )

@@ -34,6 +34,11 @@ class Project:
         return self.settings.name
 
     @property
+    def check_kinds(self) -> dict[str, str]:
+        """Project check kinds, name -> `module:function` (`check_kinds:` in medallion.yaml)."""
+        return self.settings.check_kinds
+
+    @property
     def errors(self) -> list[Finding]:
         return [f for f in self.findings if f.severity == "error"]
 

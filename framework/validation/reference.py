@@ -161,6 +161,12 @@ SEMANTIC_CHECKS = """\
   and no `spark_conf` turns `spark.sql.ansi.enabled` off;
 - warning: a streaming silver or gold table with `keys` but no `dedupe` stores a key that arrives twice
   twice (the hint shows the `dedupe` block to add);
+- declared quality checks (`checks:`): freshness reads a TIMESTAMP or DATE column the table has (default
+  `_ingested_at`) and `max_age` is a duration (`26 hours`, `2 days`); `volume.max_drop` only on a
+  streaming table (Databricks has no time travel on materialized views); `unique` names columns the
+  table has (or the table has `keys`); `reconciliation` only on a table streamed from one upstream; no
+  checks on a view; every `custom` kind, and every kind an environment's `checks:` names, is built in
+  or declared in the project's `check_kinds:` (with "did you mean");
 - every `${variable}` is defined in each environment (or the one given with `--env`);
 - a `transform.python` reference `module:function` names a top-level function of a module found in the
   project or on the Python path (found by reading the source, without importing it);

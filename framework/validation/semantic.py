@@ -15,6 +15,7 @@ from sqlglot.errors import ParseError
 from framework.findings import Finding, did_you_mean
 from framework.spec.environment import DEFAULT_LAYER_RULES, Environment, substitute, unknown_variables
 from framework.spec.model import LAYERS, FilesSource, SqlSource, TablesSource, TableSpec
+from framework.validation.checks import check_environment_checks, check_table_checks
 from framework.validation.python_ref import resolve_python_ref
 from framework.validation.reader_options import check_reader_options
 from framework.validation.sql import DIALECT, check_boolean_expression, check_select
@@ -45,7 +46,7 @@ def check_project(project: Project, env: str | None) -> list[Finding]:
     targets = function_targets(environments)
     for spec in project.tables.values():
         for check in (check_location, check_source, check_columns, check_expectations, check_transform,
-                      check_dedupe, check_refresh, check_reader_options):
+                      check_dedupe, check_refresh, check_reader_options, check_table_checks):
             findings.extend(check(spec, project))
         findings.extend(check_transform_columns(spec, project, targets))
         findings.extend(check_variables(spec, variables))
@@ -55,6 +56,7 @@ def check_project(project: Project, env: str | None) -> list[Finding]:
     for environment in environments:
         findings.extend(check_environment_paths(environment))
         findings.extend(check_environment_runtime(environment))
+        findings.extend(check_environment_checks(environment, project))
     return findings
 
 

@@ -91,7 +91,7 @@ def test_databricks_checks_ask_for_unity_catalog_names_and_the_bundles_event_log
     report = run_checks(CheckContext(cluster, project, env, now=NOW))
 
     assert report.exit_code == 0, [r for r in report.results if not r.passed]
-    assert {r.check for r in report.results} == {"freshness", "completeness", "duplicates", "reconciliation",
+    assert {r.check for r in report.results} == {"nyse_freshness", "nyse_completeness", "unique", "reconciliation",
                                                  "expectations"}
     q = lambda name: ".".join(f"`{part}`" for part in name.split("."))  # noqa: E731
     assert set(cluster.exists_asked) == {q(f"{catalog}.{name}") for name in (
@@ -131,13 +131,13 @@ def test_a_missing_table_or_event_log_fails_with_one_line_never_a_skip():
     report = run_checks(CheckContext(cluster, project, env, now=NOW))
 
     missing = {(r.check, r.target): r for r in report.results if r.observed == MISSING}
-    assert set(missing) == {("freshness", "daily_bars"), ("completeness", "daily_bars"), ("duplicates", "daily_bars"),
-                            ("expectations", "medallion_prod.ops.pipeline_event_log")}, \
+    assert set(missing) == {("nyse_freshness", "daily_bars"), ("nyse_completeness", "daily_bars"),
+                            ("unique", "daily_bars"), ("expectations", "medallion_prod.ops.pipeline_event_log")}, \
         "reconciliation reads the tables only: a missing event log does not stop it"
     for result in missing.values():
         assert (result.status, result.severity, result.threshold) == ("FAIL", "critical", "exists")
         assert "\n" not in result.detail
-    assert missing[("freshness", "daily_bars")].detail == (
+    assert missing[("nyse_freshness", "daily_bars")].detail == (
         "table medallion_prod.gold.daily_bars does not exist or this identity cannot see it (USE CATALOG, "
         "USE SCHEMA, SELECT): the pipeline creates it on its first update")
     assert "event log medallion_prod.ops.pipeline_event_log does not exist" in \
@@ -210,7 +210,7 @@ def test_local_checks_before_any_run_fail_on_every_missing_table(spark, local_pr
     attach_storage(spark, env)
     report = run_checks(CheckContext(spark, project.load(), env, now=NOW))
     assert report.exit_code == 1
-    assert {r.check for r in report.results} == {"freshness", "completeness", "duplicates", "reconciliation",
+    assert {r.check for r in report.results} == {"nyse_freshness", "nyse_completeness", "unique", "reconciliation",
                                                  "expectations"}
     assert all(r.observed == MISSING and r.status == "FAIL" for r in report.results), report.results
     event_log = next(r for r in report.results if r.check == "expectations")
@@ -275,3 +275,23 @@ def test_keys_missing_from_the_table_fail_the_reconciliation():
 def test_check_since_must_be_a_time():
     result = CliRunner().invoke(cli, ["check", "--env", "prod", "--since", "yesterday", "--project", str(REPO)])
     assert result.exit_code == 2 and "--since: `yesterday` is not an ISO 8601 time" in result.stderr
+
+
+def test_an_environment_turns_a_project_kind_off_and_gives_its_defaults():
+    project, env = project_and_env("prod")
+    env.settings["checks"] = {**env.settings["checks"], "nyse_completeness": {"enabled": False},
+                              "nyse_freshness": {"severity": "warning", "max_age_sessions": 0}}
+    cluster = healthy_cluster("medallion_prod")
+    cluster.tables["medallion_prod.gold.daily_bars"].max_trade_date = date(2026, 11, 25)  # two sessions behind
+    report = run_checks(CheckContext(cluster, project, env, now=NOW), ["nyse_freshness", "nyse_completeness"])
+    assert [(r.check, r.target, r.status, r.threshold) for r in report.results] == [
+        ("nyse_freshness", "daily_bars", "WARN", "<= 0 session(s) behind 2026-11-27")]
+
+
+def test_a_project_kind_that_does_not_import_fails_critically_with_the_reason():
+    project, env = project_and_env("prod")
+    project.check_kinds["nyse_freshness"] = "market.checks:no_such_function"
+    report = run_checks(CheckContext(healthy_cluster("medallion_prod"), project, env, now=NOW), ["nyse_freshness"])
+    assert [(r.check, r.target, r.status, r.severity) for r in report.results] == [
+        ("nyse_freshness", "daily_bars", "FAIL", "critical")]
+    assert report.results[0].detail.startswith("cannot import market.checks:no_such_function: AttributeError")

@@ -1,4 +1,4 @@
-"""`check_completeness` names what is missing (issue 12, case 5): the sessions per symbol for daily
+"""The market project's `nyse_completeness` check kind (market/checks.py) names what is missing (issue 12, case 5): the sessions per symbol for daily
 bars and the minutes per session for 1-minute bars — all of them in JSON, the first few in text.
 
 Real pipeline on real Spark + Delta: one-minute bars over real NYSE sessions, with a session and a
@@ -38,7 +38,7 @@ def checked(spark, tmp_path_factory):
     result = project.run(spark)
     assert result.ok, [(f.table, f.error) for f in result.failed]
     ctx = CheckContext(spark, project.load(), project.env(), now=datetime(2026, 11, 26, 12, tzinfo=timezone.utc))
-    return project, run_checks(ctx, ["completeness"])
+    return project, run_checks(ctx, ["nyse_completeness"])
 
 
 def _result(report, target):
@@ -71,7 +71,7 @@ def test_check_json_lists_everything_missing(checked):
     from framework.cli import cli
 
     project, _ = checked
-    out = CliRunner().invoke(cli, ["check", "--only", "completeness", "--format", "json", "--env", "test",
+    out = CliRunner().invoke(cli, ["check", "--only", "nyse_completeness", "--format", "json", "--env", "test",
                                    "--project", str(project.root)], catch_exceptions=False)
     results = {r["target"]: r for r in json.loads(out.output)["results"]}
     assert results["daily_bars[AAPL]"]["missing"] == ["2026-11-24"]
@@ -79,9 +79,9 @@ def test_check_json_lists_everything_missing(checked):
 
 
 def test_text_names_the_first_few_and_points_to_json_for_the_rest():
-    from framework.checks.suite import MAX_LISTED, _first_few
+    from framework.checks.results import MAX_LISTED, first_few
 
     sessions = [f"2026-11-{day:02d}" for day in range(1, 12)]
-    text = _first_few(sessions)
+    text = first_few(sessions)
     assert text.startswith(": 2026-11-01, ") and sessions[MAX_LISTED - 1] in text and sessions[MAX_LISTED] not in text
     assert text.endswith(f"and {len(sessions) - MAX_LISTED} more (all in --format json)")

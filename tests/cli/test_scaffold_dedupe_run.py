@@ -12,7 +12,7 @@ from datetime import date
 import pytest
 from click.testing import CliRunner
 
-from framework.checks.suite import CheckContext, check_duplicates
+from framework.checks.suite import CheckContext, check_unique
 from framework.cli import cli
 from tests.medallion_testing import bar_rows
 
@@ -34,6 +34,6 @@ def test_scaffolded_silver_table_keeps_one_row_per_key(spark, local_project) -> 
     assert silver.count() == len(bars)
     assert silver.select("symbol", "ts", "timeframe").distinct().count() == len(bars)
     env = project.env()
-    checks = [r for r in check_duplicates(CheckContext(spark, project.load(), env))
+    checks = [r for r in check_unique(CheckContext(spark, project.load(), env))
               if r.target == "x"]
     assert [(r.passed, r.observed) for r in checks] == [(True, 0)]

@@ -165,14 +165,14 @@ def test_checks_pass_on_clean_data_and_fail_on_a_broken_dataset(spark, minute_ba
     ctx = CheckContext(spark, loaded, env, now=as_of)
     clean = run_checks(ctx)
     assert clean.exit_code == 0, [r for r in clean.results if not r.passed]
-    assert {r.check for r in clean.results} == {"freshness", "completeness", "duplicates", "reconciliation",
+    assert {r.check for r in clean.results} == {"nyse_freshness", "nyse_completeness", "unique", "reconciliation",
                                                  "expectations"}
 
     spark.sql("INSERT INTO silver.bars SELECT * FROM silver.bars WHERE symbol = 'JPM' LIMIT 3")
     spark.sql("DELETE FROM gold.daily_bars WHERE trade_date >= DATE'2025-11-28'")
     broken = run_checks(ctx)
     failed = {(r.check, r.target) for r in broken.critical_failures}
-    assert ("duplicates", "bars") in failed
+    assert ("unique", "bars") in failed
     assert ("reconciliation", "bars") in failed
-    assert ("freshness", "daily_bars") in failed
+    assert ("nyse_freshness", "daily_bars") in failed
     assert broken.exit_code == 1

@@ -1,0 +1,54 @@
+"""Project check kinds: `{name: "module:function"}` (`check_kinds:` in medallion.yaml) -> callables.
+
+A check kind is `function(ctx, spec, params) -> Iterable[CheckResult]`: `ctx` is the `CheckContext`
+(framework/checks/context.py), `spec` the `TableSpec` declaring `- kind: <name>` under `checks.custom`,
+`params` the entry's parameters over the environment's `checks.<name>` defaults. It uses only the public
+API of framework/checks (the context and `framework.checks.results`). The table exists when it is
+called (a missing one is reported before, as a critical FAIL).
+
+Modules are imported from the project root, as Python transforms are. A reference that does not import
+is not a crash of the whole gate: every check of that kind becomes a critical FAIL saying why.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping
+
+if TYPE_CHECKING:
+    from framework.checks.results import CheckResult
+    from framework.spec.model import TableSpec
+
+CheckFunction = Callable[[Any, "TableSpec", dict[str, Any]], Iterable["CheckResult"]]
+"""(ctx: CheckContext, spec, params) -> results (the context is typed `Any` here: it imports this module)."""
+
+
+@dataclass(frozen=True)
+class CheckKind:
+    name: str
+    reference: str
+    """`module:function`, as declared."""
+    function: CheckFunction | None
+    error: str = ""
+    """Why `function` is None: the import or lookup failed (one line)."""
+
+
+def resolve_kinds(declared: Mapping[str, str], root: Path) -> dict[str, CheckKind]:
+    """Import each declared kind's function from the project root (the root goes first on sys.path)."""
+    if declared and str(root) not in sys.path:
+        sys.path.insert(0, str(root))
+    return {name: _resolve(name, reference) for name, reference in declared.items()}
+
+
+def _resolve(name: str, reference: str) -> CheckKind:
+    module_name, _, attribute = reference.partition(":")
+    try:
+        function = getattr(importlib.import_module(module_name), attribute)
+    except Exception as exc:  # the project's code: any failure to import it is reported, not raised
+        return CheckKind(name, reference, None, f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}")
+    if not callable(function):
+        return CheckKind(name, reference, None, f"`{attribute}` in {module_name} is not a function")
+    return CheckKind(name, reference, function)
