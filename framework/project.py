@@ -7,6 +7,7 @@ cycles, layers, SQL, variables). Loading never raises on bad specs; it returns f
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from typing import Iterable
 
@@ -70,6 +71,9 @@ def load_project_file(project: Project) -> None:
     project.findings.extend(schema_findings)
     if not schema_findings:
         project.settings = build_project_settings(doc.data, doc, project.root)
+    elif isinstance(doc.data, dict) and isinstance(doc.data.get("check_kinds"), dict):
+        # The file's own finding is the one error: the specs using a declared (if malformed) kind are not.
+        project.settings = replace(project.settings, check_kinds={str(k): str(v) for k, v in doc.data["check_kinds"].items()})
 
 
 def load_environments(project: Project) -> None:

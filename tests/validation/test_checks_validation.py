@@ -116,8 +116,7 @@ def test_a_malformed_check_kinds_entry_is_located(tmp_path):
     (tmp_path / "medallion.yaml").write_text("check_kinds:\n  revenue_at_least: orders_checks.revenue_at_least\n"
                                              "  broken_kind: orders_checks:broken_kind\n")
     errors = [f for f in findings_of(tmp_path) if f.severity == "error"]
-    assert [(f.file, f.line, f.message) for f in errors] == [
-        ("medallion.yaml", 2, "check kind `revenue_at_least` must name a function as `module:function`")], \
+    assert [(f.file, f.line) for f in errors] == [("medallion.yaml", 2)], \
         "the one real error, not also every use of the kind"
 
 
