@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from framework.deploy import names
-from framework.deploy.dependencies import pipeline_dependencies
+from framework.deploy.dependencies import installed_requirement, pipeline_dependencies, ships_framework
 from framework.deploy.privileges import LAYER_SCHEMAS, VOLUME_PRIVILEGES, schema_privileges
 from framework.jobs.dag import JobTask, job_tasks
 from framework.naming import OPS_LAYER, TableRef
@@ -245,6 +245,19 @@ def _pipeline(env: Environment, requirements: list[str]) -> dict[str, Any]:
     }
 
 
+def job_library(project: Project) -> dict[str, str]:
+    """The job tasks' one library: the project's own wheel (built by the bundle's artifact) when the project
+    carries framework/, else the `medallion` package from the index at the rendering version."""
+    if ships_framework(project.root):
+        return {"whl": WHEEL_GLOB}
+    return {"pypi": installed_requirement()}
+
+
+def artifact(project: Project) -> dict[str, str] | None:
+    """The bundle's `artifacts` entry: the project's wheel, or None when the project has no package to build."""
+    return {"key": names.ARTIFACT_KEY, "build": WHEEL_BUILD} if ships_framework(project.root) else None
+
+
 def _job(env: Environment) -> dict[str, Any]:
     s = env.settings
     job = s.get("job") or {}
@@ -265,7 +278,6 @@ def _job(env: Environment) -> dict[str, Any]:
         "data_security_mode": CLASSIC_TASK_ACCESS_MODE,
         "serverless": env.serverless,
         "environment_version": SERVERLESS_ENVIRONMENT_VERSION,
-        "wheel": WHEEL_GLOB,
         "package_name": names.BUNDLE_NAME,
         "entry_point": names.ENTRY_POINT,
     }
@@ -321,7 +333,7 @@ def build_targets(project: Project) -> list[Target]:
             schemas=_schemas(project, env),
             volume=_volume(env),
             pipeline=_pipeline(env, requirements),
-            job=_job(env),
+            job={**_job(env), "library": job_library(project)},
             tasks=tasks,
             unused_variables=[v for v in all_variables if v not in used],
             task_retries=task_retries(env, tasks),
