@@ -10,7 +10,8 @@ from pathlib import Path
 import click
 from rich.table import Table
 
-from framework.cli.common import console, env_option, format_option, load_valid_project, project_option
+from framework.cli.common import (console, env_option, format_option, load_valid_project, project_option,
+                                  requires_local_engine)
 from framework.jobs.dag import COLLECT, PIPELINE, TASK_KEYS
 from framework.jobs.runner import TaskOutcome, TaskStatus, history_for, local_tasks, run_job
 from framework.naming import TableRef
@@ -26,6 +27,7 @@ STATUS_STYLE = {TaskStatus.SUCCESS: "green", TaskStatus.FAILED: "red", TaskStatu
               help="Leave a task out (repeatable); downstream tasks still run.")
 @click.option("--collect-args", default="", metavar="ARGS", help="Extra arguments for `medallion collect`.")
 @click.option("--run-args", default="", metavar="ARGS", help="Extra arguments for `medallion run`.")
+@requires_local_engine
 def job(env_name: str, project_dir: Path | None, skip: tuple[str, ...], collect_args: str, run_args: str) -> None:
     """Run the whole job locally, in the order the Databricks job runs it.
 

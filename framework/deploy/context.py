@@ -245,12 +245,12 @@ def _pipeline(env: Environment, requirements: list[str]) -> dict[str, Any]:
     }
 
 
-def job_library(project: Project) -> dict[str, str]:
-    """The job tasks' one library: the project's own wheel (built by the bundle's artifact) when the project
-    carries framework/, else the `medallion` package from the index at the rendering version."""
+def job_library(project: Project) -> dict[str, str | None]:
+    """The job tasks' one library: the project's own wheel (`whl`, built by the bundle's artifact) when the
+    project carries framework/, else the `medallion` package from the index at the rendering version (`pypi`)."""
     if ships_framework(project.root):
-        return {"whl": WHEEL_GLOB}
-    return {"pypi": installed_requirement()}
+        return {"whl": WHEEL_GLOB, "pypi": None}
+    return {"whl": None, "pypi": installed_requirement()}
 
 
 def artifact(project: Project) -> dict[str, str] | None:
