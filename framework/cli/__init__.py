@@ -29,6 +29,7 @@ from framework.spec.environment import DEVELOPER_VARIABLE
 
 COMMANDS: dict[str, str] = {
     # spec and project
+    "init": "framework.cli.init:init",
     "validate": "framework.cli.validate:validate",
     "list": "framework.cli.listing:list_tables",
     "new": "framework.cli.scaffold:new",
