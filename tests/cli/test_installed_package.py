@@ -7,30 +7,20 @@ tests/deploy/test_job_tasks.py). Nothing here may reach the repository: every pr
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import pytest
 
+from tests.deploy.conftest import copy_project
 from tests.installed_wheel import REPO, Installed, installed, wheel  # noqa: F401 (fixtures)
 
-PROJECT_PARTS = ("framework", "tables", "environments", "transforms", "notebooks", "resources", "databricks.yml",
-                 "pyproject.toml")
-"""This repository's project as `databricks bundle deploy` syncs it (framework/ too: its pipeline runs it)."""
 EXTRA_LINE = 'pip install "medallion[local]"'
 
 
 @pytest.fixture
 def market_copy(tmp_path: Path) -> Path:
-    root = tmp_path / "market"
-    root.mkdir()
-    for part in PROJECT_PARTS:
-        source = REPO / part
-        if source.is_dir():
-            shutil.copytree(source, root / part, ignore=shutil.ignore_patterns("__pycache__", ".medallion"))
-        else:
-            shutil.copy2(source, root / part)
-    return root
+    """This repository's project as `databricks bundle deploy` syncs it (framework/ too: its pipeline runs it)."""
+    return copy_project(tmp_path / "market")
 
 
 def test_the_install_has_no_engine_and_runs_from_outside_the_repository(installed: Installed):

@@ -27,7 +27,11 @@ def official_schema() -> Path:
 @pytest.fixture
 def project_copy(tmp_path: Path) -> Path:
     """tmp/project: the bundle sources and rendered files, alone in an empty folder (no sibling folders)."""
-    root = tmp_path / "project"
+    return copy_project(tmp_path / "project")
+
+
+def copy_project(root: Path) -> Path:
+    """This repository's project (PROJECT_PARTS) copied into `root`, a new folder."""
     root.mkdir()
     for part in PROJECT_PARTS:
         source = REPO / part

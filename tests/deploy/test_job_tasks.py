@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import email
 import re
-import shutil
 import subprocess
 import zipfile
 from pathlib import Path
@@ -21,7 +20,7 @@ from framework.project import load_project
 from tests.collect.market_server import ALPACA_PATH, MarketServer
 from tests.installed_wheel import Installed, clean_environ, installed, wheel  # noqa: F401 (fixtures)
 
-from .conftest import PROJECT_PARTS, REPO, edit
+from .conftest import REPO, copy_project, edit
 from .workspace_server import WorkspaceServer
 
 TOKEN = "dapi-test-token"
@@ -69,15 +68,7 @@ SINCE = "2026-11-27T22:00:00.000Z"
 
 def synced_project(tmp: Path) -> Path:
     """What `databricks bundle deploy` syncs to ${workspace.file_path}: the project without tests/."""
-    root = tmp / "files"
-    for part in PROJECT_PARTS:
-        source = REPO / part
-        if source.is_dir():
-            shutil.copytree(source, root / part, ignore=shutil.ignore_patterns("__pycache__"))
-        elif source.is_file():
-            root.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(source, root / part)
-    return root
+    return copy_project(tmp / "files")
 
 
 def task_command(task: dict, project: Path) -> list[str]:
