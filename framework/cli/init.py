@@ -59,8 +59,13 @@ def scaffold_files(root: Path, name: str) -> dict[Path, str]:
     return files
 
 
-def _visible_entries(folder: Path) -> list[str]:
-    return sorted(p.name for p in folder.iterdir()) if folder.is_dir() else []
+IGNORED_ENTRIES = frozenset({".git"})
+"""What an empty folder may already hold: `git init shop && medallion init shop` is a normal start."""
+
+
+def _entries(folder: Path) -> list[str]:
+    """What the folder holds that `init` could overwrite or mix with."""
+    return sorted(p.name for p in folder.iterdir() if p.name not in IGNORED_ENTRIES) if folder.is_dir() else []
 
 
 @click.command("init")
@@ -81,7 +86,7 @@ def init(directory: Path, name: str | None, force: bool) -> None:
     if root.exists() and not root.is_dir():
         click.echo(f"error: {directory} is a file", err=True)
         sys.exit(EXIT_USAGE)
-    existing = _visible_entries(root)
+    existing = _entries(root)
     if existing and not force:
         shown = ", ".join(existing[:5]) + (", ..." if len(existing) > 5 else "")
         click.echo(f"error: {directory} is not empty ({shown}); pick a new folder or pass --force", err=True)

@@ -87,6 +87,13 @@ def test_init_refuses_a_folder_that_is_not_empty_unless_forced(tmp_path: Path):
     assert (target / "notes.txt").read_text() == "mine" and (target / "tables").is_dir()
 
 
+def test_a_fresh_git_repository_counts_as_empty(tmp_path: Path):
+    target = tmp_path / "repo"
+    (target / ".git").mkdir(parents=True)
+    code, out = init(target)
+    assert code == 0, out
+
+
 def test_init_refuses_a_bad_project_name(tmp_path: Path):
     code, out = init(tmp_path / "p", "--name", "Bad-Name")
     assert code == 2 and "invalid project name `Bad-Name`" in out
