@@ -134,12 +134,20 @@ def measure_medallion(project: Path, site: Path, repeat: int, medallion: list[st
     return result
 
 
+def package_paths(revision: str) -> list[str]:
+    """What the package is at `revision`: framework/, plus the top-level templates/ of revisions before the
+    templates moved into framework/templates/ (issue 22)."""
+    listed = subprocess.run(["git", "ls-tree", "--name-only", revision, "framework", "templates"], cwd=REPO,
+                            capture_output=True, text=True, check=True).stdout.split()
+    return listed or ["framework"]
+
+
 def baseline_medallion(rev: str) -> tuple[list[str], dict]:
     """An earlier revision's framework/ and templates/, runnable with this checkout's virtualenv."""
     folder = WORK / "baseline"
     shutil.rmtree(folder, ignore_errors=True)
     folder.mkdir(parents=True)
-    archive = subprocess.run(["git", "archive", rev, "framework", "templates"], cwd=REPO, capture_output=True,
+    archive = subprocess.run(["git", "archive", rev, *package_paths(rev)], cwd=REPO, capture_output=True,
                              check=True).stdout
     with tarfile.open(fileobj=BytesIO(archive)) as tar:
         tar.extractall(folder, filter="data")

@@ -466,6 +466,14 @@ main()
 """
 
 
+def package_paths(revision: str) -> list[str]:
+    """What the package is at `revision`: framework/, plus the top-level templates/ of revisions before the
+    templates moved into framework/templates/ (issue 22)."""
+    listed = subprocess.run(["git", "ls-tree", "--name-only", revision, "framework", "templates"], cwd=REPO,
+                            capture_output=True, text=True, check=True).stdout.split()
+    return listed or ["framework"]
+
+
 def checkout(revision: str) -> Path:
     """The package of another git revision, extracted under bench/.work/rev-<sha> (for --compare)."""
     sha = subprocess.run(["git", "rev-parse", "--short", revision], cwd=REPO, capture_output=True, text=True,
@@ -473,7 +481,7 @@ def checkout(revision: str) -> Path:
     folder = WORK / f"rev-{sha}"
     if not (folder / "framework").is_dir():
         folder.mkdir(parents=True, exist_ok=True)
-        archive = subprocess.run(["git", "archive", sha, "framework", "templates"], cwd=REPO, capture_output=True,
+        archive = subprocess.run(["git", "archive", sha, *package_paths(sha)], cwd=REPO, capture_output=True,
                                  check=True).stdout
         subprocess.run(["tar", "-x", "-C", str(folder)], input=archive, check=True)
     return folder

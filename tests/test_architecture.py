@@ -16,7 +16,7 @@ import pytest
 PACKAGE = Path(__file__).resolve().parents[1] / "framework"
 
 LAYERS: tuple[tuple[str, ...], ...] = (
-    ("framework", "framework.errors", "framework.findings", "framework.delta_log"),
+    ("framework", "framework.errors", "framework.findings", "framework.delta_log", "framework.templates"),
     ("framework.spec", "framework.naming", "framework.graph", "framework.sql"),
     ("framework.validation",),
     ("framework.project",),
@@ -30,6 +30,15 @@ LAYERS: tuple[tuple[str, ...], ...] = (
 """Lowest first. A module may import its own layer or any layer below it, never one above."""
 
 
+TEMPLATE_DATA = PACKAGE / "templates"
+"""Data, not modules: the Python files under framework/templates/<folder>/ are copied into projects
+(`medallion init`'s notebook), never imported from the package."""
+
+
+def package_sources() -> list[Path]:
+    return [p for p in sorted(PACKAGE.rglob("*.py")) if not (TEMPLATE_DATA in p.parents and p.parent != TEMPLATE_DATA)]
+
+
 def module_name(path: Path) -> str:
     parts = path.relative_to(PACKAGE.parent).with_suffix("").parts
     return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
@@ -37,7 +46,7 @@ def module_name(path: Path) -> str:
 
 @lru_cache(maxsize=None)
 def modules() -> dict[str, Path]:
-    return {module_name(p): p for p in sorted(PACKAGE.rglob("*.py"))}
+    return {module_name(p): p for p in package_sources()}
 
 
 def layer_of(module: str) -> int:
@@ -94,7 +103,7 @@ def imports() -> dict[str, list[tuple[str, int, list[str]]]]:
 
 def test_every_folder_of_the_package_and_the_tests_is_a_package():
     tests = PACKAGE.parent / "tests"
-    folders = {p.parent for p in (*PACKAGE.rglob("*.py"), *tests.rglob("*.py"))}
+    folders = {p.parent for p in (*package_sources(), *tests.rglob("*.py"))}
     missing = sorted(str(f.relative_to(PACKAGE.parent)) for f in folders if not (f / "__init__.py").is_file())
     assert missing == []
 

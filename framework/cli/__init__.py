@@ -4,6 +4,8 @@ Each subcommand lives in its own module and is imported only when it runs (click
 pattern), so `medallion validate` never pays for pyspark, databricks-sdk or pandas imports.
 Every deliberate error is a `framework.errors.MedallionError`: the group catches it once, prints its
 message as one `error:` line and exits with its `exit_code` — commands do not catch them one by one.
+The same place turns a missing local engine (an engine command in a plain `pip install medallion`,
+without the `local` extra) into one line naming `pip install "medallion[local]"`, exit code 2.
 
 `main` is also the entry point of the Databricks job's python_wheel_tasks, which call it in the
 cluster's (or serverless environment's) Python process from the installed wheel, not as a console
@@ -27,6 +29,7 @@ from framework.spec.environment import DEVELOPER_VARIABLE
 
 COMMANDS: dict[str, str] = {
     # spec and project
+    "init": "framework.cli.init:init",
     "validate": "framework.cli.validate:validate",
     "list": "framework.cli.listing:list_tables",
     "new": "framework.cli.scaffold:new",
@@ -84,6 +87,14 @@ class LazyGroup(click.Group):
             from framework.cli.common import fail
 
             fail(str(exc), exc.exit_code)
+        except ImportError as exc:
+            # The engine commands without the `local` extra: one line naming it (exit 2), never a traceback.
+            from framework.cli.common import EXIT_USAGE, fail, missing_local_engine
+
+            message = missing_local_engine(exc)
+            if message is None:
+                raise
+            fail(message, EXIT_USAGE)
 
 
 def _available(name: str) -> bool:

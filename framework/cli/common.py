@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import functools
+import importlib.util
 import sys
 from pathlib import Path
-from typing import Callable, NoReturn
+from typing import Any, Callable, NoReturn, TypeVar
 
 import click
 from rich.console import Console
@@ -56,6 +58,45 @@ def fail(message: str, code: int = EXIT_INVALID) -> NoReturn:
     """One `error:` line on stderr, then exit (the message is shown as written, never as markup)."""
     err_console.print(f"[bold red]error:[/] {escape(message)}", soft_wrap=True)
     sys.exit(code)
+
+
+LOCAL_ENGINE_MODULES = frozenset({"pyspark", "delta", "py4j", "pandas", "pyarrow"})
+"""What the `local` extra installs (pyproject.toml): a plain `pip install medallion` has none of them."""
+LOCAL_EXTRA = 'pip install "medallion[local]"'
+
+
+def missing_local_engine(exc: ImportError) -> str | None:
+    """The one-line message for a command that needs the `local` extra, when `exc` is the import of one of its
+    modules failing (None for any other import error, which is a real defect and keeps its traceback)."""
+    name = getattr(exc, "name", None) or ""
+    if not isinstance(exc, ModuleNotFoundError) or name.split(".")[0] not in LOCAL_ENGINE_MODULES:
+        return None
+    return engine_missing(name)
+
+
+def engine_missing(module: str) -> str:
+    return (f"this command needs the local engine (pyspark, delta-spark, pandas, pyarrow; `{module}` is not "
+            f"installed): {LOCAL_EXTRA}")
+
+
+REQUIRED_ENGINE = ("pyspark", "delta")
+"""The modules every local-engine command starts with (pyspark and delta-spark)."""
+_Command = TypeVar("_Command", bound=Callable[..., Any])
+
+
+def requires_local_engine(command: _Command) -> _Command:
+    """Stop an engine command (`run`, `sql`, `history`, ...) before it starts when the `local` extra is missing:
+    one line naming `pip install "medallion[local]"`, exit code 2. (`--help` still works: only running checks.)
+    A module imported later that is still missing is caught once, by the group (`missing_local_engine`)."""
+
+    @functools.wraps(command)
+    def checked(*args: Any, **kwargs: Any) -> Any:
+        missing = [m for m in REQUIRED_ENGINE if importlib.util.find_spec(m) is None]
+        if missing:
+            fail(engine_missing(missing[0]), EXIT_USAGE)
+        return command(*args, **kwargs)
+
+    return checked  # type: ignore[return-value]
 
 
 def load_valid_project(project_dir: Path | None, env_name: str | None) -> Project:

@@ -15,7 +15,7 @@ from rich.table import Table
 from rich.text import Text
 
 from framework.cli.common import EXIT_USAGE, console, env_option, fail, format_option, load_valid_project, \
-    project_option
+    project_option, requires_local_engine
 from framework.errors import MedallionError, first_line
 from framework.findings import did_you_mean
 from framework.naming import LOCAL_EVENT_LOG, TableRef
@@ -75,6 +75,7 @@ def resolve_table(project: Project, env: Environment, name: str) -> TableRef:
 @format_option()
 @env_option()
 @project_option()
+@requires_local_engine
 def history(table: str, limit: int, output_format: str, env_name: str, project_dir: Path | None) -> None:
     """Show the Delta versions of TABLE (spec name or schema.name): what wrote each and how many rows."""
     project, env = _local_project(project_dir, env_name)
@@ -113,6 +114,7 @@ def _version(row: Any) -> dict[str, Any]:
               help='Restore to the version current at this time (e.g. "2026-11-27 17:30:00", UTC).')
 @env_option()
 @project_option()
+@requires_local_engine
 def restore(table: str, version: int | None, timestamp: str | None, env_name: str, project_dir: Path | None) -> None:
     """Roll TABLE back to an earlier Delta version (the restore itself is a new version, so it can be undone)."""
     from framework.engine.storage import Storage, storage_lock
@@ -150,6 +152,7 @@ def restore(table: str, version: int | None, timestamp: str | None, env_name: st
 @format_option(aliases={"table": "text"})
 @env_option()
 @project_option()
+@requires_local_engine
 def sql(query: str, write: bool, limit: int, output_format: str, env_name: str, project_dir: Path | None) -> None:
     """Run a Spark SQL QUERY against the environment's tables (bronze.bars_raw, silver.bars, ops.event_log...).
 

@@ -35,11 +35,13 @@ def docs(env_name: str, out_dir: Path | None, serve: bool, port: int, live_stats
     except DocsError as exc:
         fail(str(exc))
     files = report.files
-    stats = ("no local run" if report.stats is None
+    stats = ("live statistics skipped" if report.stats_note else "no local run" if report.stats is None
              else f"live statistics from {report.stats.storage}")
     console.print(f"[green]docs:[/] {report.tables} tables -> {out} ({len(files.written)} written, "
                   f"{len(files.unchanged)} unchanged, {len(files.removed)} removed; {stats}; "
                   f"{report.seconds:.2f}s)", soft_wrap=True)
+    if report.stats_note:
+        console.print(f"note: live statistics skipped: {report.stats_note}", soft_wrap=True, markup=False)
     console.print(f"open {report.index.as_uri()}", soft_wrap=True)
     if serve:
         _serve(out, port)

@@ -10,7 +10,8 @@ from pathlib import Path
 import click
 from rich.table import Table
 
-from framework.cli.common import EXIT_USAGE, console, env_option, fail, format_option, load_valid_project, project_option
+from framework.cli.common import (EXIT_USAGE, console, env_option, fail, format_option, load_valid_project, project_option,
+                                  requires_local_engine)
 from framework.jobs.dag import PIPELINE, task_keys
 from framework.jobs.runner import TaskOutcome, TaskStatus, history_for, local_tasks, run_job
 from framework.naming import TableRef
@@ -27,6 +28,7 @@ STATUS_STYLE = {TaskStatus.SUCCESS: "green", TaskStatus.FAILED: "red", TaskStatu
 @click.option("--task-args", "task_args", multiple=True, metavar="TASK=ARGS",
               help="Extra arguments for one task, e.g. `export=--limit 5` (repeatable).")
 @click.option("--run-args", default="", metavar="ARGS", help="Extra arguments for `medallion run` (the pipeline task).")
+@requires_local_engine
 def job(env_name: str, project_dir: Path | None, skip: tuple[str, ...], task_args: tuple[str, ...],
         run_args: str) -> None:
     """Run the whole job locally, in the order the Databricks job runs it.

@@ -17,7 +17,7 @@ from rich.text import Text
 
 from framework.engine.results import FlowStatus, RunListener, RunResult
 from framework.cli.common import EXIT_INVALID, EXIT_USAGE, console, env_option, err_console, fail, format_option, \
-    load_valid_project, project_option
+    load_valid_project, project_option, requires_local_engine
 
 STATUS_STYLE = {FlowStatus.COMPLETED: "green", FlowStatus.UP_TO_DATE: "dim green", FlowStatus.RUNNING: "cyan",
                 FlowStatus.QUEUED: "dim", FlowStatus.FAILED: "bold red", FlowStatus.SKIPPED: "yellow",
@@ -43,6 +43,7 @@ def _names(value: str | None) -> list[str] | None:
               help="Keep running: new landing files reach gold within the trigger interval; Ctrl-C stops.")
 @format_option()
 @project_option()
+@requires_local_engine
 def run(env_name: str, tables: str | None, full_refresh: str | None, continuous: bool | None,
         output_format: str, project_dir: Path | None) -> None:
     """Run the pipeline on the embedded PySpark + Delta runtime.

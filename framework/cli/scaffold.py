@@ -1,7 +1,7 @@
 """`medallion new table NAME --layer LAYER [--from UPSTREAM]`: scaffold a valid spec from a template.
 
-The spec is rendered from `templates/table.yaml.j2` (the project's own, else the one shipped beside the
-framework). With `--from`, the new table reads UPSTREAM and starts from its columns and keys, so the
+The spec is rendered from `table.yaml.j2` (the project's own `templates/table.yaml.j2`, else the one
+shipped in the package: `framework.templates`). With `--from`, the new table reads UPSTREAM and starts from its columns and keys, so the
 file is valid the moment it is written; the command validates it to prove it. A streaming silver table
 with keys also gets `dedupe` (the latest ingestion per key wins), so duplicates from its source never
 reach it.
@@ -20,6 +20,7 @@ from typing import Any
 
 import click
 
+from framework import templates
 from framework.cli.common import EXIT_INVALID, EXIT_OK, EXIT_USAGE, project_option
 from framework.findings import did_you_mean
 from framework.project import TABLES_DIR, Project, find_project_root, load_project
@@ -52,11 +53,8 @@ def yaml_scalar(value: Any) -> str:
 
 
 def template_dir(root: Path) -> Path:
-    """The project's templates/ when it has the table template, else the one beside the framework."""
-    own = root / "templates"
-    if (own / TEMPLATE).is_file():
-        return own
-    return Path(__file__).resolve().parents[2] / "templates"
+    """The folder holding the table template: the project's templates/ when it overrides it, else the package's."""
+    return templates.path(root, TEMPLATE).parent
 
 
 def schema_reference(target_dir: Path) -> str:
@@ -196,7 +194,7 @@ def plan_table(project: Project, name: str, layer: str, upstream_name: str | Non
 
 @click.group()
 def new() -> None:
-    """Scaffold new specs from templates/."""
+    """Scaffold new specs from the table template (a project's templates/table.yaml.j2 overrides it)."""
 
 
 @new.command("table")

@@ -11,11 +11,14 @@ from typing import Iterator
 
 import click
 
-from framework.findings import Finding, format_github, format_json, format_text, sort_findings
+from framework import __version__
+from framework.findings import (Finding, fails, format_github, format_json, format_junit, format_sarif, format_text,
+                                sort_findings)
 from framework.project import TABLES_DIR, Project, find_project_root, load_project, spec_files
 from framework.validation.prefetch import prefetch
 
-FORMATTERS = {"text": format_text, "json": format_json, "github": format_github}
+FORMATTERS = {"text": format_text, "json": format_json, "github": format_github, "sarif": format_sarif,
+              "junit": format_junit}
 EXIT_OK, EXIT_INVALID, EXIT_USAGE = 0, 1, 2
 """As in framework.cli.common, which this module does not import: it would pull in rich (30 ms of a
 one-second budget) for one coloured line."""
@@ -31,17 +34,19 @@ def usage_error(message: str) -> None:
               help="Check `${variables}` and the Spark functions of its target runtime against this environment "
                    "only (default: all environments).")
 @click.option("--format", "output_format", type=click.Choice(list(FORMATTERS)), default="text", show_default=True,
-              help="text for people, json for tools, github for ::error annotations in GitHub Actions.")
+              help="text for people, json for tools, github for ::error annotations in GitHub Actions, sarif "
+                   "(2.1.0) for code scanning, junit (XML) for CI test reports (docs/ci.md).")
+@click.option("--strict", is_flag=True, help="Fail (exit 1) on warnings too, as CI should.")
 @click.option("--jobs", type=click.IntRange(1, 2), default=None, metavar="N",
               help="Processes for parsing large projects (1 or 2; default: 2 when a core is idle).")
 @click.option("--project", "project_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Project root (default: the nearest folder with tables/).")
 @click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
-def validate(env_name: str | None, output_format: str, jobs: int | None, project_dir: Path | None,
+def validate(env_name: str | None, output_format: str, strict: bool, jobs: int | None, project_dir: Path | None,
              paths: tuple[Path, ...]) -> None:
     """Validate table specs (all of tables/, or PATHS) and environments.
 
-    Exit code 0 when valid, 1 when any spec is invalid, 2 on a usage error.
+    Exit code 0 when valid, 1 when any spec is invalid (or, with --strict, has a warning), 2 on a usage error.
     """
     root = (project_dir or find_project_root()).resolve()
     missing = [str(p) for p in paths if not p.exists()]
@@ -67,16 +72,31 @@ def validate(env_name: str | None, output_format: str, jobs: int | None, project
 
         findings = sort_findings([*project.findings, *check_bundle(project)])
     errors = sum(f.severity == "error" for f in findings)
+    warnings = len(findings) - errors
+    failed = fails(findings, strict)
     if output_format == "text":
         if findings:
             click.echo(format_text(findings))
         checked = len(_selected_files(project, paths)) if paths else len(project.tables)
-        summary = (f"{checked} table(s), {len(project.environments)} environment(s): "
-                   + (f"{errors} error(s)" if errors else "valid"))
-        click.secho(summary, fg="red" if errors else "green")
+        verdict = f"{errors} error(s)" if errors else "valid"
+        if warnings:
+            verdict += f", {warnings} warning(s)" + (" (--strict: they fail)" if strict else "")
+        summary = f"{checked} table(s), {len(project.environments)} environment(s): {verdict}"
+        click.secho(summary, fg="red" if failed else "yellow" if warnings else "green")
+    elif output_format == "sarif":
+        click.echo(format_sarif(findings, version=__version__, strict=strict))
+    elif output_format == "junit":
+        click.echo(format_junit(findings, checked=_checked_files(project, paths), strict=strict))
     else:
         click.echo(FORMATTERS[output_format](findings))
-    sys.exit(EXIT_INVALID if errors else EXIT_OK)
+    sys.exit(EXIT_INVALID if failed else EXIT_OK)
+
+
+def _checked_files(project: Project, paths: tuple[Path, ...]) -> list[str]:
+    """The files a report lists as checked: the selected specs (all of tables/ by default) and the environments."""
+    specs = _selected_files(project, paths) if paths else {project.relative(f) for f in spec_files(project.root)}
+    environments = {doc.file for env in project.environments.values() for doc in env.documents}
+    return sorted(specs | environments)
 
 
 def _default_jobs() -> int:

@@ -14,6 +14,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from framework import templates
 from framework.deploy import names
 from framework.deploy.bundle import load_bundle
 from framework.deploy.render import RenderError, render_bundle, stale_files
@@ -52,7 +53,7 @@ def check_drift(project: Project) -> list[Finding]:
     try:
         rendered = render_bundle(project)
     except RenderError as exc:
-        return [Finding("templates/bundle", 1, 1, str(exc), code="bundle-render")]
+        return [Finding(templates.display(project.root, "bundle"), 1, 1, str(exc), code="bundle-render")]
     findings = []
     for relative, expected in rendered.items():
         path = project.root / relative

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from framework.deploy import names
-from framework.deploy.dependencies import pipeline_dependencies
+from framework.deploy.dependencies import installed_requirement, pipeline_dependencies, ships_framework
 from framework.deploy.privileges import LAYER_SCHEMAS, VOLUME_PRIVILEGES, schema_privileges
 from framework.jobs.dag import JobTask, job_tasks
 from framework.naming import OPS_LAYER, TableRef
@@ -245,6 +245,19 @@ def _pipeline(project: Project, env: Environment, requirements: list[str]) -> di
     }
 
 
+def job_library(project: Project) -> dict[str, str | None]:
+    """The job tasks' one library: the project's own wheel (`whl`, built by the bundle's artifact) when the
+    project carries framework/, else the `medallion` package from the index at the rendering version (`pypi`)."""
+    if ships_framework(project.root):
+        return {"whl": WHEEL_GLOB, "pypi": None}
+    return {"whl": None, "pypi": installed_requirement()}
+
+
+def artifact(project: Project) -> dict[str, str] | None:
+    """The bundle's `artifacts` entry: the project's wheel, or None when the project has no package to build."""
+    return {"key": names.ARTIFACT_KEY, "build": WHEEL_BUILD} if ships_framework(project.root) else None
+
+
 def _job(project: Project, env: Environment) -> dict[str, Any]:
     s = env.settings
     job = s.get("job") or {}
@@ -264,7 +277,6 @@ def _job(project: Project, env: Environment) -> dict[str, Any]:
         "data_security_mode": CLASSIC_TASK_ACCESS_MODE,
         "serverless": env.serverless,
         "environment_version": SERVERLESS_ENVIRONMENT_VERSION,
-        "wheel": WHEEL_GLOB,
         "package_name": names.PACKAGE_NAME,
         "entry_point": names.ENTRY_POINT,
     }
@@ -320,7 +332,7 @@ def build_targets(project: Project) -> list[Target]:
             schemas=_schemas(project, env),
             volume=_volume(env),
             pipeline=_pipeline(project, env, requirements),
-            job=_job(project, env),
+            job={**_job(project, env), "library": job_library(project)},
             tasks=tasks,
             unused_variables=[v for v in all_variables if v not in used],
             task_retries=task_retries(env, tasks),

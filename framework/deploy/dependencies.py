@@ -39,8 +39,28 @@ class Import:
     line: int
 
 
+def ships_framework(root: Path) -> bool:
+    """True when the project carries framework/ itself (this repository: its wheel is the job's library and the
+    pipeline runs framework/ from the synced files); False for a project that uses the installed `medallion`."""
+    return module_file(root, PACKAGE) is not None and (root / "pyproject.toml").is_file()
+
+
+def installed_requirement() -> str:
+    """The framework as a requirement, pinned to the version that renders the bundle (`medallion==X.Y.Z`)."""
+    from framework import __version__
+
+    return f"{names.ENTRY_POINT}=={__version__}"
+
+
 def pipeline_dependencies(root: Path) -> list[str]:
-    """The pinned requirements of everything the notebook imports, in pyproject.toml's order."""
+    """The pinned requirements of everything the notebook imports, in pyproject.toml's order.
+
+    A project without its own framework/ (one made by `medallion init`) gets the framework from the
+    package index instead: its one requirement is `medallion` at the rendering version, whose own
+    dependencies come with it.
+    """
+    if not ships_framework(root):
+        return [installed_requirement()]
     imports = notebook_imports(root)
     pins = pinned_dependencies(root)
     chosen: set[str] = set()

@@ -1,4 +1,5 @@
-"""Catalog -> the site's files as text: Jinja2 templates from templates/docs/, Pygments for code.
+"""Catalog -> the site's files as text: Jinja2 templates `docs/` (framework.templates: the package's, or a
+project's own templates/docs/ file by file), Pygments for code.
 
 Templates get plain data (catalog.py, stats.py) and a few filters; all layout lives in the templates
 and all decisions in the data. HTML templates autoescape; Markdown templates (`*.md`) do not, and use
@@ -18,8 +19,7 @@ from pygments import highlight as pygments_highlight
 from pygments.formatters import HtmlFormatter
 from pygments.lexers import PythonLexer, SqlLexer
 
-import framework
-from framework import __version__
+from framework import __version__, templates
 from framework.docs import lineage
 from framework.docs.catalog import Catalog, TableDoc
 from framework.docs.chart import pass_rate_chart, percent
@@ -28,7 +28,8 @@ from framework.errors import DocsError
 from framework.docs.site_data import site_data_js
 from framework.docs.stats import RunStats, TableStats
 
-TEMPLATES = Path(framework.__file__).resolve().parent.parent / "templates" / "docs"
+TEMPLATES_DIR = "docs"
+"""The docs site's folder among the templates (framework.templates)."""
 STATIC_ASSETS = ("style.css", "search.js", "nav.js", "graph.js", "lineage.js")
 _FORMATTER = HtmlFormatter(cssclass="highlight", wrapcode=True)
 _LEXERS = {"sql": SqlLexer(), "python": PythonLexer()}
@@ -72,10 +73,13 @@ def thousands(value: int | None) -> str:
     return "unknown" if value is None else f"{value:,}"
 
 
-def environment(templates: Path = TEMPLATES) -> jinja2.Environment:
-    if not (templates / "base.html").is_file():
-        raise DocsError(f"documentation templates not found in {templates} (is the repository checkout complete?)")
-    env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(templates)),
+def environment(root: Path | None = None) -> jinja2.Environment:
+    """The site's Jinja environment: the project's templates/docs/ overrides first, then the package's."""
+    base = templates.path(root, f"{TEMPLATES_DIR}/base.html")
+    if not base.is_file():
+        raise DocsError(f"documentation templates not found in {base.parent} (is the medallion installation "
+                        "complete?)")
+    env = jinja2.Environment(loader=jinja2.FileSystemLoader(templates.search_path(root, TEMPLATES_DIR)),
                              autoescape=jinja2.select_autoescape(["html"], default_for_string=False),
                              undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True,
                              keep_trailing_newline=True)
@@ -85,13 +89,13 @@ def environment(templates: Path = TEMPLATES) -> jinja2.Environment:
     return env
 
 
-def render_site(catalog: Catalog, stats: RunStats | None, templates: Path = TEMPLATES) -> dict[str, str]:
+def render_site(catalog: Catalog, stats: RunStats | None, root: Path | None = None) -> dict[str, str]:
     """Every file of the site, by path relative to the site root.
 
     Pages hold their own content only; what every page shares (the table list, search, lineage) is the
     one data file `assets/catalog.js`, so the site grows linearly with the number of tables.
     """
-    jinja = environment(templates)
+    jinja = environment(root)
     common = {"catalog": catalog, "run": stats}
     files = {
         "index.html": jinja.get_template("index.html").render(
@@ -108,7 +112,7 @@ def render_site(catalog: Catalog, stats: RunStats | None, templates: Path = TEMP
         "assets/catalog.js": site_data_js(catalog),
     }
     for name in STATIC_ASSETS:
-        files[f"assets/{name}"] = (templates / "assets" / name).read_text(encoding="utf-8")
+        files[f"assets/{name}"] = templates.path(root, f"{TEMPLATES_DIR}/assets/{name}").read_text(encoding="utf-8")
     table_html = jinja.get_template("table.html")
     table_md = jinja.get_template("table.md")
     for doc in catalog.tables:

@@ -7,6 +7,7 @@ log with its Arrow reader (framework/eventlog), so they need no JVM. Every value
 
 from __future__ import annotations
 
+import importlib.util
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -57,10 +58,32 @@ def has_local_run(env: Environment) -> bool:
     return env.runtime == "local" and tables_root(env).is_dir()
 
 
+ARROW_MISSING = ('pyarrow is not installed, so the local run\'s event log and Delta checkpoints cannot be read; '
+                 'pip install "medallion[local]" to add them')
+"""Why the live statistics are left out of a plain install (`pip install medallion` has no pyarrow)."""
+
+
+def stats_unavailable(catalog: Catalog, mode: LiveStats) -> str | None:
+    """Why live statistics are skipped although a local run exists (None when they can be read or are off).
+
+    They need pyarrow (the event log's reader, Delta checkpoints), which is part of the `local` extra, not of
+    the base install: a Databricks Runtime ships its own pyarrow, and the docs of a spec-only checkout need
+    none. A project that has a local run has the extra, so this only bites docs built in another environment.
+    """
+    if mode == "off" or not has_local_run(catalog.env) or importlib.util.find_spec("pyarrow") is not None:
+        return None
+    return ARROW_MISSING
+
+
 def collect_stats(catalog: Catalog, mode: LiveStats) -> RunStats | None:
-    """None when statistics are off or (in auto mode) there is no local run to read."""
+    """None when statistics are off, (in auto mode) there is no local run to read, or pyarrow is missing."""
     env = catalog.env
     if mode == "off":
+        return None
+    missing = stats_unavailable(catalog, mode)
+    if missing is not None:
+        if mode == "on":
+            raise DocsError(f"--live-stats on: {missing}")
         return None
     if not has_local_run(env):
         if mode == "auto":

@@ -38,7 +38,8 @@ checks files against them, then runs the checks a schema cannot express (listed 
 $ medallion validate                      # every spec in tables/ and every environment
 $ medallion validate tables/gold          # report on some files (checked against the whole project)
 $ medallion validate --env prod           # check ${variables} against one environment only
-$ medallion validate --format github      # ::error file=...,line=...:: annotations for GitHub Actions
+$ medallion validate --strict --format github   # CI: annotations on the PR's lines, fail on warnings too
+$ medallion validate --format sarif > medallion.sarif   # SARIF 2.1.0 for code scanning (junit: CI test reports)
 $ medallion validate --format json        # {"valid": false, "findings": [{file, line, column, ...}]}
 $ medallion new table trades --layer silver --from trades_raw   # a valid spec to edit
 ```
@@ -47,10 +48,12 @@ Every finding names the file, line and column, the path inside the document (`ex
 what is wrong and, when it can guess, a hint (``did you mean `expectations`?``). All findings of all files
 come in one run, sorted by file and line. Exit codes: `0` valid, `1` invalid specs, `2` usage error
 (unknown `--env`, missing path, bad option). Validation never starts a JVM and never imports the
-Python modules a spec names.
+Python modules a spec names. In CI, `--strict` also fails on warnings; the workflow `medallion init`
+writes, code scanning with SARIF and JUnit reports for GitLab or Jenkins are in [ci.md](ci.md).
 
-`medallion new table NAME --layer LAYER [--from UPSTREAM] [--force]` renders `templates/table.yaml.j2`
-into `tables/LAYER/NAME.yaml`: with `--from`, the table reads UPSTREAM and starts from its columns and
+`medallion new table NAME --layer LAYER [--from UPSTREAM] [--force]` renders the table template
+(`table.yaml.j2`, shipped in the package; a project's own `templates/table.yaml.j2` overrides it) into
+`tables/LAYER/NAME.yaml`: with `--from`, the table reads UPSTREAM and starts from its columns and
 keys (a streaming silver table also gets `dedupe: {sequence_by: _ingested_at}`, so a key that arrives
 twice is stored once); the command validates the result and refuses to overwrite an existing file
 without `--force`.

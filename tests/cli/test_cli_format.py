@@ -39,7 +39,7 @@ def test_top_level_help_shows_whole_descriptions() -> None:
 @pytest.mark.parametrize("command", ["list", "run", "runs", "history", "check", "sql", "validate"])
 def test_every_command_that_prints_results_takes_format_text_or_json(command: str) -> None:
     out = " ".join(invoke(command, "--help").output.split())
-    assert re.search(r"--format \[text\|json(\|github)?\]", out), out
+    assert re.search(r"--format \[text\|json(\|github)?(\|sarif\|junit)?\]", out), out
 
 
 def test_list_format_json_and_its_deprecated_alias(market_project: Path) -> None:

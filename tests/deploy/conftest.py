@@ -7,10 +7,11 @@ from pathlib import Path
 
 import pytest
 
+from framework import templates
 from framework.deploy.schema import official_schema_path
 
 REPO = Path(__file__).resolve().parents[2]
-PROJECT_PARTS = ("framework", "market", "tables", "environments", "transforms", "templates", "notebooks", "resources",
+PROJECT_PARTS = ("framework", "market", "tables", "environments", "transforms", "notebooks", "resources",
                  "databricks.yml", "pyproject.toml", "medallion.yaml")
 """framework/ too: the notebook runs it from the synced files, and its imports are the pipeline's dependencies."""
 
@@ -26,7 +27,11 @@ def official_schema() -> Path:
 @pytest.fixture
 def project_copy(tmp_path: Path) -> Path:
     """tmp/project: the bundle sources and rendered files, alone in an empty folder (no sibling folders)."""
-    root = tmp_path / "project"
+    return copy_project(tmp_path / "project")
+
+
+def copy_project(root: Path) -> Path:
+    """This repository's project (PROJECT_PARTS) copied into `root`, a new folder."""
     root.mkdir()
     for part in PROJECT_PARTS:
         source = REPO / part
@@ -42,3 +47,11 @@ def edit(path: Path, old: str, new: str) -> None:
     text = path.read_text("utf-8")
     assert old in text, f"{old!r} not in {path}"
     path.write_text(text.replace(old, new, 1), "utf-8")
+
+
+def override_template(root: Path, relative: str) -> Path:
+    """The project's own copy of a default template (templates/<relative>), to edit: it then overrides the package's."""
+    target = root / templates.PROJECT_DIR / relative
+    target.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copy2(templates.path(None, relative), target)
+    return target

@@ -17,7 +17,7 @@ from framework.deploy.render import write_bundle
 from framework.findings import Finding
 from framework.project import load_project
 
-from .conftest import REPO, edit
+from .conftest import REPO, edit, override_template
 
 
 def errors(root: Path) -> list[Finding]:
@@ -226,7 +226,7 @@ def test_schema_violation_in_a_rendered_file_is_also_drift(project_copy: Path):
 
 
 def test_pipeline_must_run_the_generic_notebook(project_copy: Path):
-    edit(project_copy / "templates/bundle/target.yml.j2", "path: {{ p.notebook | y }}", "path: ../notebooks/other.py")
+    edit(override_template(project_copy, "bundle/target.yml.j2"), "path: {{ p.notebook | y }}", "path: ../notebooks/other.py")
     render(project_copy)
     found = errors(project_copy)
     messages = [f.message for f in found]
@@ -245,7 +245,7 @@ def test_configuration_must_point_at_the_synced_files_and_own_environment(projec
 
 
 def test_sync_exclude_must_not_drop_specs(project_copy: Path):
-    edit(project_copy / "templates/bundle/databricks.yml.j2", "    - bench/**", "    - bench/**\n    - tables/gold/*")
+    edit(override_template(project_copy, "bundle/databricks.yml.j2"), "    - bench/**", "    - bench/**\n    - tables/gold/*")
     render(project_copy)
     finding = only(errors(project_copy))
     assert finding.file == "databricks.yml" and "tables/gold/daily_bars.yaml" in finding.message

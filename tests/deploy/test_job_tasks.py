@@ -3,13 +3,9 @@
 from __future__ import annotations
 
 import email
-import os
 import re
-import shutil
 import subprocess
-import sys
 import zipfile
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -22,8 +18,9 @@ from framework.errors import GrantError
 from framework.project import load_project
 
 from tests.collect.market_server import ALPACA_PATH, MarketServer
+from tests.installed_wheel import Installed, clean_environ, installed, wheel  # noqa: F401 (fixtures)
 
-from .conftest import PROJECT_PARTS, REPO, edit
+from .conftest import REPO, copy_project, edit
 from .workspace_server import WorkspaceServer
 
 TOKEN = "dapi-test-token"
@@ -38,21 +35,6 @@ def wheel_tasks(root: Path) -> list[tuple[str, dict]]:
         resources = yaml.safe_load((root / f"resources/{env_name}.yml").read_text())["targets"][env_name]["resources"]
         out += [(env_name, task) for task in resources["jobs"]["medallion"]["tasks"] if "python_wheel_task" in task]
     return out
-
-
-@pytest.fixture(scope="module")
-def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The wheel the bundle's artifact builds, built offline (the venv's setuptools) from a copy of the sources."""
-    source = tmp_path_factory.mktemp("wheel-source")
-    for package in ("framework", "market", "transforms"):  # pyproject's packages: the framework and the market project
-        shutil.copytree(REPO / package, source / package, ignore=shutil.ignore_patterns("__pycache__"))
-    for name in ("pyproject.toml", "README.md"):
-        shutil.copy2(REPO / name, source / name)
-    out = tmp_path_factory.mktemp("dist")
-    subprocess.run([sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "--no-build-isolation",
-                    "--wheel-dir", str(out), str(source)], check=True, capture_output=True, text=True)
-    (built,) = out.glob("medallion-*.whl")
-    return built
 
 
 def test_the_wheel_holds_framework_the_market_project_and_the_medallion_entry_point(wheel: Path):
@@ -79,67 +61,17 @@ def test_the_wheel_holds_framework_the_market_project_and_the_medallion_entry_po
 # --- the wheel as a python_wheel_task runs it ---------------------------------------------------------------
 #
 # Databricks installs the wheel (no extras: the runtime brings Spark) and calls the `medallion` entry point it
-# finds in the wheel's metadata, in-process, with the task's parameters as sys.argv[1:]. DATABRICKS_CALL does the
-# same in a virtualenv outside the repository, so nothing of the source tree or an editable install helps.
+# finds in the wheel's metadata, in-process, with the task's parameters as sys.argv[1:]. `Installed.call` does the
+# same in a virtualenv outside the repository, so nothing of the source tree or an editable install helps
+# (tests/installed_wheel.py, shared with the tests of a plain `pip install medallion`).
 
-DATABRICKS_CALL = (
-    "import sys\n"
-    "from importlib.metadata import entry_points\n"
-    "(entry,) = entry_points(group='console_scripts', name='medallion')\n"
-    "sys.argv = ['medallion', *sys.argv[1:]]\n"
-    "code = entry.load()()\n"
-    "print(f'entry point returned {code!r}')\n"
-)
-"""A successful task must return from the entry point (no SystemExit): the last line says what it returned."""
 SINCE = "2026-11-27T22:00:00.000Z"
 """What Databricks substitutes for {{job.start_time.iso_datetime}}."""
 
 
-@dataclass
-class Installed:
-    python: Path
-    script: Path
-    home: Path
-
-    def call(self, args: list[str], env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess:
-        return subprocess.run([str(self.python), "-c", DATABRICKS_CALL, *args], capture_output=True, text=True,
-                              env=env, cwd=cwd, timeout=300)
-
-
-@pytest.fixture(scope="module")
-def installed(wheel: Path, tmp_path_factory: pytest.TempPathFactory) -> Installed:
-    """The wheel installed WITHOUT extras into a fresh virtualenv (no system site-packages) outside the repo."""
-    home = tmp_path_factory.mktemp("installed")
-    venv = home / "venv"
-    # No pip inside and no bytecode compiling: this venv's pip installs into it (`--python`), from its cache.
-    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True, capture_output=True,
-                   text=True)
-    python = venv / "bin" / "python"
-    done = subprocess.run([sys.executable, "-m", "pip", "--python", str(python), "install", "--quiet", "--no-compile",
-                           str(wheel)], capture_output=True, text=True, env=_clean_environ(home), cwd=home)
-    assert done.returncode == 0, done.stderr[-2000:]
-    return Installed(python, venv / "bin" / "medallion", home)
-
-
-def _clean_environ(home: Path, **extra: str) -> dict[str, str]:
-    """This process's environment without anything that points at the repository, its venv or Databricks."""
-    env = {k: v for k, v in os.environ.items()
-           if not k.startswith(("DATABRICKS_", "BUNDLE_VAR_", "ALPACA_", "PYTHON", "VIRTUAL_ENV"))}
-    env.update(HOME=str(home), DATABRICKS_CONFIG_FILE=str(home / "no-databrickscfg"), **extra)
-    return env
-
-
 def synced_project(tmp: Path) -> Path:
     """What `databricks bundle deploy` syncs to ${workspace.file_path}: the project without tests/."""
-    root = tmp / "files"
-    for part in PROJECT_PARTS:
-        source = REPO / part
-        if source.is_dir():
-            shutil.copytree(source, root / part, ignore=shutil.ignore_patterns("__pycache__"))
-        elif source.is_file():
-            root.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(source, root / part)
-    return root
+    return copy_project(tmp / "files")
 
 
 def task_command(task: dict, project: Path) -> list[str]:
@@ -152,7 +84,7 @@ def task_command(task: dict, project: Path) -> list[str]:
 def test_the_installed_wheel_has_no_local_engine(installed: Installed):
     probe = subprocess.run([str(installed.python), "-c", "import importlib.util as u; print(u.find_spec('pyspark'), "
                             "u.find_spec('delta'), u.find_spec('framework').origin)"],
-                           capture_output=True, text=True, cwd=installed.home, env=_clean_environ(installed.home))
+                           capture_output=True, text=True, cwd=installed.home, env=clean_environ(installed.home))
     assert probe.returncode == 0, probe.stderr
     pyspark, delta, origin = probe.stdout.split()
     assert (pyspark, delta) == ("None", "None"), "installed without extras: the runtime brings Spark"
@@ -160,7 +92,7 @@ def test_the_installed_wheel_has_no_local_engine(installed: Installed):
 
 
 def test_medallion_help_from_the_installed_wheel(installed: Installed):
-    env = _clean_environ(installed.home)
+    env = clean_environ(installed.home)
     script = subprocess.run([str(installed.script), "--help"], capture_output=True, text=True, env=env,
                             cwd=installed.home)
     assert script.returncode == 0, script.stderr
@@ -180,7 +112,7 @@ def test_every_wheel_task_parses_from_the_installed_wheel(installed: Installed, 
     collect = [t["python_wheel_task"]["parameters"] for _, t in tasks if t["task_key"] == "collect"]
     assert collect and all(p[p.index("task"):p.index("task") + 2] == ["task", "collect"] for p in collect), \
         "a project task runs as `medallion task <key>`"
-    env = _clean_environ(installed.home)
+    env = clean_environ(installed.home)
     for env_name, task in tasks:
         wheel_task = task["python_wheel_task"]
         assert (wheel_task["package_name"], wheel_task["entry_point"]) == ("medallion", "medallion")
@@ -205,7 +137,7 @@ def test_collect_task_reads_its_keys_from_the_secret_scope_and_lands_files(insta
         edit(project / "environments/dev.yaml", "    provider: alpaca", f"    provider: alpaca\n    base_url: {market.url}")
         workspace.add_secret_scope("medallion-prod", {"ALPACA_API_KEY_ID": market.key,
                                                       "ALPACA_API_SECRET_KEY": market.secret})
-        env = _clean_environ(installed.home, DATABRICKS_RUNTIME_VERSION="16.4", DATABRICKS_HOST=workspace.url,
+        env = clean_environ(installed.home, DATABRICKS_RUNTIME_VERSION="16.4", DATABRICKS_HOST=workspace.url,
                              DATABRICKS_TOKEN=TOKEN, DATABRICKS_AUTH_TYPE="pat")
         result = installed.call(task_command(prod_task("collect"), project), env, tmp_path)
     assert result.returncode == 0, result.stderr[-3000:]
@@ -221,7 +153,7 @@ def test_trigger_task_follows_the_continuous_pipeline(installed: Installed, tmp_
     with WorkspaceServer(TOKEN) as workspace:
         pipeline = workspace.add_pipeline("medallion_prod", continuous=True, state="RUNNING")
         update = workspace.add_update(pipeline, "RUNNING")
-        env = _clean_environ(installed.home, DATABRICKS_HOST_PROD=workspace.url, DATABRICKS_TOKEN=TOKEN,
+        env = clean_environ(installed.home, DATABRICKS_HOST_PROD=workspace.url, DATABRICKS_TOKEN=TOKEN,
                              DATABRICKS_AUTH_TYPE="pat", DATABRICKS_WAREHOUSE_ID="wh-1")
         result = installed.call(task_command(prod_task("pipeline"), project), env, tmp_path)
     assert result.returncode == 0, result.stderr[-3000:]
@@ -234,7 +166,7 @@ def test_check_task_starts_and_says_where_it_runs(installed: Installed, tmp_path
     # The checks read Unity Catalog through the cluster's Spark session, which only Databricks has: off a
     # cluster the installed command loads the project and stops with its one documented line (exit 2).
     project = synced_project(tmp_path)
-    result = installed.call(task_command(prod_task("quality_checks"), project), _clean_environ(installed.home),
+    result = installed.call(task_command(prod_task("quality_checks"), project), clean_environ(installed.home),
                             tmp_path)
     assert result.returncode == 2, result.stderr[-3000:]
     assert result.stderr.strip().splitlines() == [
