@@ -1,18 +1,16 @@
-"""`medallion job` (collect -> pipeline -> checks, locally) and `medallion runs` (its history)."""
+"""`medallion job`: collect -> pipeline -> checks, locally (its history: `medallion runs`)."""
 
 from __future__ import annotations
 
-import json
 import sys
-from dataclasses import asdict, replace
+from dataclasses import replace
 from pathlib import Path
 
 import click
-from rich.table import Table
 
-from framework.cli.common import console, env_option, format_option, load_valid_project, project_option
+from framework.cli.common import console, env_option, load_valid_project, project_option
 from framework.jobs.dag import COLLECT, PIPELINE, TASK_KEYS
-from framework.jobs.runner import TaskOutcome, TaskStatus, history_for, local_tasks, run_job
+from framework.jobs.runner import TaskOutcome, TaskStatus, local_tasks, run_job
 from framework.naming import TableRef
 
 STATUS_STYLE = {TaskStatus.SUCCESS: "green", TaskStatus.FAILED: "red", TaskStatus.TIMEDOUT: "red",
@@ -62,27 +60,3 @@ def _print_where(project, env) -> None:
         console.print(f"  {TableRef.of(project.tables[name], env).published}")
     console.print('Query them:  [bold]medallion sql "SELECT * FROM gold.daily_indicators ORDER BY trade_date DESC LIMIT 5"[/]')
     console.print(f"History:     [bold]medallion runs --env {env.name}[/]   ·   docs: [bold]medallion docs[/]")
-
-
-@click.command()
-@env_option()
-@project_option()
-@click.option("--limit", default=10, show_default=True, help="How many job runs to show.")
-@format_option()
-def runs(env_name: str, project_dir: Path | None, limit: int, output_format: str) -> None:
-    """List recent local job runs and their tasks (newest first)."""
-    project = load_valid_project(project_dir, env_name)
-    history = history_for(project.environment(env_name))
-    if output_format == "json":
-        click.echo(json.dumps([{**asdict(run), "tasks": [asdict(t) for t in history.tasks(run.run_id)]}
-                               for run in history.jobs(limit)], indent=2, default=str))
-        return
-    table = Table(title=f"Job runs · env {env_name}", title_justify="left")
-    for header in ("run id", "job", "started (UTC)", "ended", "status", "tasks", "error"):
-        table.add_column(header, overflow="fold")
-    for run in history.jobs(limit):
-        tasks = " ".join(f"{t.task}#{t.attempt}:{t.status}" for t in history.tasks(run.run_id))
-        style = STATUS_STYLE.get(run.status, "white")
-        table.add_row(run.run_id, run.job, run.started_at, run.ended_at or "", f"[{style}]{run.status}[/]",
-                      tasks, run.error or "")
-    console.print(table)
