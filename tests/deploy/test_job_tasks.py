@@ -22,6 +22,7 @@ from framework.errors import GrantError
 from framework.project import load_project
 
 from tests.collect.market_server import ALPACA_PATH, MarketServer
+from tests.medallion_testing import copy_market_project
 
 from .conftest import PROJECT_PARTS, REPO, edit
 from .workspace_server import WorkspaceServer
@@ -127,15 +128,7 @@ def _clean_environ(home: Path, **extra: str) -> dict[str, str]:
 
 def synced_project(tmp: Path) -> Path:
     """What `databricks bundle deploy` syncs to ${workspace.file_path}: the project without tests/."""
-    root = tmp / "files"
-    for part in PROJECT_PARTS:
-        source = REPO / part
-        if source.is_dir():
-            shutil.copytree(source, root / part, ignore=shutil.ignore_patterns("__pycache__"))
-        elif source.is_file():
-            root.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(source, root / part)
-    return root
+    return copy_market_project(tmp / "files", PROJECT_PARTS)
 
 
 def task_command(task: dict, project: Path) -> list[str]:
