@@ -112,8 +112,9 @@ def land(folder: Path, name: str, lines: Iterable[str | dict]) -> Path:
     return folder / name
 
 
-BUNDLE_PARTS: tuple[str, ...] = ("resources", "databricks.yml", "notebooks", "templates", "pyproject.toml")
-"""What the Databricks bundle of the market project is rendered from and checked against, beside PROJECT_PARTS."""
+BUNDLE_PARTS: tuple[str, ...] = ("framework", "resources", "databricks.yml", "notebooks", "templates", "pyproject.toml")
+"""What the Databricks bundle of the market project is rendered from and checked against, beside PROJECT_PARTS
+(framework/ too: the pipeline notebook runs it from the synced files, and validate checks it is there)."""
 
 
 @functools.lru_cache(maxsize=None)

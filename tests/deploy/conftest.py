@@ -10,7 +10,7 @@ from framework.deploy.schema import official_schema_path
 from tests import medallion_testing
 
 REPO = Path(__file__).resolve().parents[2]
-PROJECT_PARTS = ("framework", *medallion_testing.PROJECT_PARTS, *medallion_testing.BUNDLE_PARTS)
+PROJECT_PARTS = (*medallion_testing.PROJECT_PARTS, *medallion_testing.BUNDLE_PARTS)
 """framework/ too: the notebook runs it from the synced files, and its imports are the pipeline's dependencies.
 The specs are the market project's, by name (medallion_testing.MARKET_SPECS), never all of tables/."""
 
