@@ -4,7 +4,8 @@
 runtime's settings, an in-memory catalog. A test that runs the pipeline points it at its own project
 with `attach_storage` (done by `LocalProject.run`), so tests never touch `.medallion/`.
 
-`local_project(...)` copies the repository's tables/, environments/, transforms/, market/ and medallion.yaml into tmp_path and
+`local_project(...)` copies the market project's specs (`MARKET_SPECS`, by name: a spec a user adds to
+tables/ never reaches a framework test), environments/ and its Python (`PROJECT_PARTS`) into tmp_path and
 adds an environment `test` (extends `local`) whose landing folder and storage live in tmp_path;
 `write_bars` and `write_calendar` land JSON-lines files the way the collection job does (temp file,
 then rename).
@@ -12,9 +13,12 @@ then rename).
 
 from __future__ import annotations
 
+import atexit
+import functools
 import json
 import os
 import shutil
+import tempfile
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
@@ -31,6 +35,35 @@ if TYPE_CHECKING:
     from framework.project import Project
 
 REPO = Path(__file__).resolve().parents[1]
+
+MARKET_SPECS: tuple[str, ...] = (
+    "bronze/bars_raw.yaml", "bronze/nyse_sessions_raw.yaml",
+    "silver/bars.yaml", "silver/trading_sessions.yaml",
+    "gold/daily_bars.yaml", "gold/daily_indicators.yaml", "gold/symbol_summary.yaml",
+)
+"""The market project's specs under tables/, named one by one. Tests copy these, never the whole folder:
+a dataset a user adds to tables/ (say a bronze table over a landing folder with no file yet) must not
+change what the framework's tests run (issue 22). Renaming a market spec fails every copy loudly."""
+PROJECT_PARTS: tuple[str, ...] = ("environments", "transforms", "market", "medallion.yaml")
+"""The rest of the market project a copy needs beside its specs (those present in this checkout)."""
+
+
+def copy_market_project(root: Path, parts: Iterable[str] = PROJECT_PARTS, *,
+                        specs: Iterable[str] = MARKET_SPECS) -> Path:
+    """The market project's named specs and `parts` (folders or files of the repository root that exist
+    here), copied to `root`: a project a test may change, whatever else tables/ holds."""
+    root.mkdir(parents=True, exist_ok=True)
+    for relative in specs:
+        target = root / "tables" / relative
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(REPO / "tables" / relative, target)
+    for part in parts:
+        source = REPO / part
+        if source.is_dir():
+            shutil.copytree(source, root / part, ignore=shutil.ignore_patterns("__pycache__"))
+        elif source.is_file():
+            shutil.copy2(source, root / part)
+    return root
 
 SESSIONS: dict[date, tuple[datetime, datetime]] = {
     d: (datetime(d.year, d.month, d.day, 14, 30, tzinfo=timezone.utc),
@@ -77,6 +110,21 @@ def land(folder: Path, name: str, lines: Iterable[str | dict]) -> Path:
     tmp.write_text(text)
     os.replace(tmp, folder / name)
     return folder / name
+
+
+BUNDLE_PARTS: tuple[str, ...] = ("framework", "resources", "databricks.yml", "notebooks", "templates", "pyproject.toml")
+"""What the Databricks bundle of the market project is rendered from and checked against, beside PROJECT_PARTS
+(framework/ too: the pipeline notebook runs it from the synced files, and validate checks it is there)."""
+
+
+@functools.lru_cache(maxsize=None)
+def market_root() -> Path:
+    """A read-only copy of the market project (its named specs, environments, Python and bundle files), made
+    once per test process: for tests that load "the project" without changing it, where `REPO` would also
+    load whatever else a user added to tables/."""
+    root = Path(tempfile.mkdtemp(prefix="medallion-market-")) / "project"
+    atexit.register(shutil.rmtree, root.parent, True)
+    return copy_market_project(root, (*PROJECT_PARTS, *BUNDLE_PARTS))
 
 
 @dataclass
@@ -133,10 +181,7 @@ class LocalProject:
 
 
 def make_local_project(root: Path, env_settings: str = "") -> LocalProject:
-    root.mkdir(parents=True, exist_ok=True)
-    for folder in ("tables", "environments", "transforms", "market"):
-        shutil.copytree(REPO / folder, root / folder, ignore=shutil.ignore_patterns("__pycache__"))
-    shutil.copy2(REPO / "medallion.yaml", root / "medallion.yaml")
+    copy_market_project(root)
     (root / "environments" / "test.yaml").write_text(
         "name: test\nextends: local\n"
         f"landing_path: {root / 'landing'}\nstorage_root: {root / 'storage'}\n"

@@ -37,12 +37,13 @@ COMMANDS: dict[str, str] = {
     "run": "framework.cli.run:run",
     "history": "framework.cli.delta_ops:history",
     "restore": "framework.cli.delta_ops:restore",
+    "prune": "framework.cli.prune:prune",
     "sql": "framework.cli.delta_ops:sql",
     # the job
     "task": "framework.cli.task:task",
     "check": "framework.cli.check:check",
     "job": "framework.cli.job:job",
-    "runs": "framework.cli.job:runs",
+    "runs": "framework.cli.runs:runs",
     # Databricks
     "bundle": "framework.cli.bundle:bundle",
     "deploy": "framework.cli.databricks:deploy",

@@ -2,18 +2,16 @@
 
 from __future__ import annotations
 
-import json
 import sys
-from dataclasses import asdict, replace
+from dataclasses import replace
 from pathlib import Path
 
 import click
-from rich.table import Table
 
-from framework.cli.common import (EXIT_USAGE, console, env_option, fail, format_option, load_valid_project, project_option,
+from framework.cli.common import (EXIT_USAGE, console, env_option, fail, load_valid_project, project_option,
                                   requires_local_engine)
 from framework.jobs.dag import PIPELINE, task_keys
-from framework.jobs.runner import TaskOutcome, TaskStatus, history_for, local_tasks, run_job
+from framework.jobs.runner import TaskOutcome, TaskStatus, local_tasks, run_job
 from framework.naming import TableRef
 
 STATUS_STYLE = {TaskStatus.SUCCESS: "green", TaskStatus.FAILED: "red", TaskStatus.TIMEDOUT: "red",
@@ -79,27 +77,3 @@ def _print_where(project, env) -> None:
         example = TableRef.of(project.tables[order[-1]], env).published
         console.print(f'Query them:  [bold]medallion sql "SELECT * FROM {example} LIMIT 5"[/]')
     console.print(f"History:     [bold]medallion runs --env {env.name}[/]   ·   docs: [bold]medallion docs[/]")
-
-
-@click.command()
-@env_option()
-@project_option()
-@click.option("--limit", default=10, show_default=True, help="How many job runs to show.")
-@format_option()
-def runs(env_name: str, project_dir: Path | None, limit: int, output_format: str) -> None:
-    """List recent local job runs and their tasks (newest first)."""
-    project = load_valid_project(project_dir, env_name)
-    history = history_for(project.environment(env_name))
-    if output_format == "json":
-        click.echo(json.dumps([{**asdict(run), "tasks": [asdict(t) for t in history.tasks(run.run_id)]}
-                               for run in history.jobs(limit)], indent=2, default=str))
-        return
-    table = Table(title=f"Job runs · env {env_name}", title_justify="left")
-    for header in ("run id", "job", "started (UTC)", "ended", "status", "tasks", "error"):
-        table.add_column(header, overflow="fold")
-    for run in history.jobs(limit):
-        tasks = " ".join(f"{t.task}#{t.attempt}:{t.status}" for t in history.tasks(run.run_id))
-        style = STATUS_STYLE.get(run.status, "white")
-        table.add_row(run.run_id, run.job, run.started_at, run.ended_at or "", f"[{style}]{run.status}[/]",
-                      tasks, run.error or "")
-    console.print(table)

@@ -61,6 +61,7 @@ def run(env_name: str, tables: str | None, full_refresh: str | None, continuous:
     if env.runtime != "local":
         fail(f"environment `{env_name}` has runtime: {env.runtime}; `medallion run` runs local environments "
              "(use `medallion deploy` / `medallion trigger` for Databricks)", EXIT_USAGE)
+    _warn_orphans(project, env)
     continuous = bool(env.get("continuous")) if continuous is None else continuous
     refresh: bool | list[str] | None = True if full_refresh == "*" else _names(full_refresh)
     as_json = output_format == "json"
@@ -76,6 +77,16 @@ def run(env_name: str, tables: str | None, full_refresh: str | None, continuous:
         sys.exit(0 if result.ok else EXIT_INVALID)
     print_summary(result)
     sys.exit(0 if result.ok else EXIT_INVALID)
+
+
+def _warn_orphans(project, env) -> None:  # type: ignore[no-untyped-def]
+    """Tables on disk whose spec is gone: the run leaves them alone, and says so (on stderr)."""
+    from framework.engine.orphans import find_orphans, prune_command
+
+    for orphan in find_orphans(project, env):
+        err_console.print(Text(f"warning: {orphan.describe()} has no spec in tables/ any more (deleted or renamed); "
+                               f"this run leaves it alone. Drop it: {prune_command(env)}", style="yellow"),
+                          soft_wrap=True)
 
 
 def print_summary(result: RunResult) -> None:

@@ -70,7 +70,7 @@ def validate(env_name: str | None, output_format: str, strict: bool, jobs: int |
         # production rules. (Lazy import: the 900 KB bundle schema is compiled only here.)
         from framework.deploy.check import check_bundle
 
-        findings = sort_findings([*project.findings, *check_bundle(project)])
+        findings = sort_findings([*project.findings, *check_bundle(project), *_orphans(project, env_name)])
     errors = sum(f.severity == "error" for f in findings)
     warnings = len(findings) - errors
     failed = fails(findings, strict)
@@ -97,6 +97,18 @@ def _checked_files(project: Project, paths: tuple[Path, ...]) -> list[str]:
     specs = _selected_files(project, paths) if paths else {project.relative(f) for f in spec_files(project.root)}
     environments = {doc.file for env in project.environments.values() for doc in env.documents}
     return sorted(specs | environments)
+
+
+def _orphans(project: Project, env_name: str | None) -> list[Finding]:
+    """Warnings about tables on disk whose spec is gone, in the local environments (all, or `--env`) whose
+    storage folder exists: read from the folders and Delta logs, no JVM. Only for a valid project: the
+    specs of an invalid one are not all known."""
+    if project.errors:
+        return []
+    from framework.engine.orphans import orphan_findings
+
+    names = [env_name] if env_name else sorted(project.environments)
+    return [f for name in names for f in orphan_findings(project, project.environments[name])]
 
 
 def _default_jobs() -> int:

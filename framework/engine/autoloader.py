@@ -355,6 +355,15 @@ def read_files_stream(spark: "SparkSession", spec: TableSpec, env: Environment, 
                             csv_header=_truthy(_option(source.options, "header")),
                             dialect=CsvDialect.of(source.options) if source.format == "csv" else None)
     state.load()
+    # A landing folder nothing has been written to yet is empty, not an error: Auto Loader lists a
+    # prefix that holds no object as empty, and the Databricks declaration reads a folder not created
+    # yet with the declared schema (pipeline/query.py `landing_is_empty`). Spark's file source refuses
+    # a path that does not exist (PATH_NOT_FOUND), so a new dataset's bronze table would fail its first
+    # update: create the (local) folder, and the table starts empty like any other.
+    try:
+        Path(path).mkdir(parents=True, exist_ok=True)
+    except OSError:
+        pass  # a folder we may not create: Spark's own error names the path
     if state.file_format in ("json", "csv", "parquet"):
         check_new_files(state)
     _STATES[state.schema_file.parent] = state

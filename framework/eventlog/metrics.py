@@ -254,3 +254,40 @@ def quality_history(history: EventHistory, runs: int = 12) -> dict[str, QualityH
         names = tuple(sorted({name for run in recent for name, _, _ in run.counts}))
         out[table] = QualityHistory(table, recent, names)
     return out
+
+
+FINISHED_STATES = frozenset({"COMPLETED", "FAILED", "CANCELED"})
+"""`update_progress` states after which an update does nothing more ("Pipeline event log schema")."""
+
+
+@dataclass(frozen=True)
+class UpdateSummary:
+    """One pipeline update as a run history shows it: when, how it ended, what it processed."""
+
+    update_id: str
+    started: str
+    state: str | None
+    """The latest `update_progress` state; None when the log has none."""
+    ended: str | None
+    """When it reached a finished state (COMPLETED, FAILED, CANCELED); None while running (or crashed)."""
+    full_refresh: bool
+    tables: tuple[str, ...]
+    """The tables whose flows reported in this update (quarantine flows folded into their table)."""
+    failed: tuple[str, ...]
+    rows_written: int
+    """Rows appended or written (`num_output_rows`) plus keys upserted (`num_upserted_rows`)."""
+
+
+def update_summaries(history: EventHistory) -> list[UpdateSummary]:
+    """Every update of the log, oldest first, with what each one processed."""
+    out = []
+    for update in history.updates:
+        metrics = table_metrics(history, [update.update_id])
+        ended = update.state_at if update.state in FINISHED_STATES else None
+        out.append(UpdateSummary(
+            update.update_id, update.timestamp, update.state, ended,
+            update.full_refresh or bool(update.full_refresh_selection),
+            tuple(sorted(m.name for m in metrics.values())),
+            tuple(sorted(m.name for m in metrics.values() if m.status == "FAILED")),
+            sum(m.output_rows + m.upserted_rows for m in metrics.values())))
+    return out

@@ -9,7 +9,8 @@ Three places read the log and each has a different engine at hand:
 * the documentation generator, which must not start a JVM: the Delta table's parquet files through
   its transaction log and pyarrow (`read_with_arrow`).
 
-All three select the same columns of the same events (`EVENTS_SQL` for the first two) and hand the rows
+All three select the same columns of the same events (`create_update`, `update_progress`, `flow_progress`;
+`EVENTS_SQL` for the first two) and hand the rows
 to one parser, so every consumer gets the same `EventHistory` and the aggregations in
 `framework.eventlog.metrics` work whatever the source. The SQL uses only forms that run on open-source
 Spark and on Databricks (`details` is a JSON string in both).
@@ -18,7 +19,7 @@ Spark and on Databricks (`details` is a JSON string in both).
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Sequence
@@ -35,7 +36,7 @@ EVENTS_SQL = """
 SELECT origin.update_id AS update_id, timestamp, event_type, origin.flow_name AS flow_name,
        origin.dataset_name AS dataset_name, details
 FROM {table}
-WHERE event_type IN ('create_update', 'flow_progress'){since}
+WHERE event_type IN ('create_update', 'update_progress', 'flow_progress'){since}
 ORDER BY timestamp
 """
 LATEST_UPDATE_SQL = """
@@ -63,12 +64,18 @@ class ExpectationCount:
 
 @dataclass(frozen=True)
 class UpdateStart:
-    """A `create_update` event: an update began (and what it refreshed in full)."""
+    """A `create_update` event: an update began (and what it refreshed in full); with its latest
+    `update_progress` event, how far it got (`details.update_progress.state`, "Pipeline event log schema")."""
 
     update_id: str
     timestamp: str
     full_refresh: bool = False
     full_refresh_selection: tuple[str, ...] = ()
+    state: str | None = None
+    """The state of the update's latest `update_progress` event (RUNNING, COMPLETED, FAILED, CANCELED...),
+    None when the log has none (an update that crashed before its first)."""
+    state_at: str | None = None
+    """When that state was logged: for a finished update (COMPLETED, FAILED, CANCELED), when it ended."""
 
 
 @dataclass(frozen=True)
@@ -217,7 +224,8 @@ def read_with_arrow(table_path: Path) -> EventHistory:
             table = pq.read_table(path, columns=["timestamp", "event_type", "origin", "details"])
         except (OSError, pa.ArrowException) as exc:
             raise DeltaLogError(f"cannot read event log file {path}: {exc}") from None
-        wanted = pc.is_in(table["event_type"], pa.array([EventType.CREATE_UPDATE, EventType.FLOW_PROGRESS]))
+        wanted = pc.is_in(table["event_type"], pa.array([EventType.CREATE_UPDATE, EventType.UPDATE_PROGRESS,
+                                                          EventType.FLOW_PROGRESS]))
         for row in table.filter(wanted).to_pylist():
             origin = row.get("origin") or {}
             rows.append((origin.get("update_id"), row.get("timestamp"), row.get("event_type"),
@@ -233,6 +241,7 @@ def read_with_arrow(table_path: Path) -> EventHistory:
 def parse_events(rows: Iterable[Sequence[Any]]) -> EventHistory:
     """Rows of (update_id, timestamp, event_type, flow_name, dataset_name, details) -> EventHistory."""
     updates: dict[str, UpdateStart] = {}
+    states: dict[str, tuple[str, str]] = {}
     progress: list[FlowProgress] = []
     for update_id, timestamp, event_type, flow_name, dataset_name, details in rows:
         data = _as_dict(details)
@@ -241,12 +250,18 @@ def parse_events(rows: Iterable[Sequence[Any]]) -> EventHistory:
             create = data.get("create_update") or {}
             updates[update_id] = UpdateStart(update_id, when, _truthy(create.get("full_refresh")),
                                              tuple(str(s) for s in _as_list(create.get("full_refresh_selection"))))
+        elif event_type == EventType.UPDATE_PROGRESS and update_id:
+            state = (data.get("update_progress") or {}).get("state")
+            if state and (update_id not in states or when >= states[update_id][1]):
+                states[update_id] = (str(state), when)
         elif event_type == EventType.FLOW_PROGRESS:
             flow = _plain_name(flow_name or dataset_name)
             if flow:
                 progress.append(_flow_progress(str(update_id or when), when, flow, data.get("flow_progress") or {},
                                                _as_dict(data.get(LOCAL_DETAILS))))
-    ordered = sorted(updates.values(), key=lambda u: (u.timestamp, u.update_id))
+    ordered = sorted((replace(u, state=states[u.update_id][0], state_at=states[u.update_id][1])
+                      if u.update_id in states else u for u in updates.values()),
+                     key=lambda u: (u.timestamp, u.update_id))
     return EventHistory(tuple(ordered), tuple(progress))
 
 

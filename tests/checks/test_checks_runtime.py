@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import re
 from datetime import date, datetime, timezone
-from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
@@ -22,8 +21,10 @@ from framework.cli import cli
 from framework.eventlog import events_sql
 from framework.project import load_project
 from tests.checks.recording_cluster import CannedTable, RecordingCluster, create_update, flow_event
+from tests.medallion_testing import market_root
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = market_root()
+"""The market project (its specs by name), not whatever else tables/ holds."""
 NOW = datetime(2026, 11, 30, 12, 0, tzinfo=timezone.utc)
 """Monday morning: the latest completed NYSE session is Friday 2026-11-27 (a 13:00 early close)."""
 LAST_SESSION = date(2026, 11, 27)

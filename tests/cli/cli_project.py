@@ -6,20 +6,17 @@ conftest.py of ours would shadow theirs.
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import pytest
+
+from tests.medallion_testing import copy_market_project
 
 REPO = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture
 def market_project(tmp_path: Path) -> Path:
-    """tables/ and environments/ of the repository, copied: the shipped specs, free to edit."""
-    root = tmp_path / "project"
-    root.mkdir()
-    for folder in ("tables", "environments", "transforms", "market"):
-        shutil.copytree(REPO / folder, root / folder, ignore=shutil.ignore_patterns("__pycache__"))
-    shutil.copy2(REPO / "medallion.yaml", root / "medallion.yaml")
-    return root
+    """The market project's specs (named, tests.medallion_testing.MARKET_SPECS) and environments, copied:
+    the shipped specs, free to edit."""
+    return copy_market_project(tmp_path / "project")

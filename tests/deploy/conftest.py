@@ -9,11 +9,12 @@ import pytest
 
 from framework import templates
 from framework.deploy.schema import official_schema_path
+from tests import medallion_testing
 
 REPO = Path(__file__).resolve().parents[2]
-PROJECT_PARTS = ("framework", "market", "tables", "environments", "transforms", "notebooks", "resources",
-                 "databricks.yml", "pyproject.toml", "medallion.yaml")
-"""framework/ too: the notebook runs it from the synced files, and its imports are the pipeline's dependencies."""
+PROJECT_PARTS = (*medallion_testing.PROJECT_PARTS, *medallion_testing.BUNDLE_PARTS)
+"""framework/ too: the notebook runs it from the synced files, and its imports are the pipeline's dependencies.
+The specs are the market project's, by name (medallion_testing.MARKET_SPECS), never all of tables/."""
 
 
 @pytest.fixture(scope="session")
@@ -27,19 +28,7 @@ def official_schema() -> Path:
 @pytest.fixture
 def project_copy(tmp_path: Path) -> Path:
     """tmp/project: the bundle sources and rendered files, alone in an empty folder (no sibling folders)."""
-    return copy_project(tmp_path / "project")
-
-
-def copy_project(root: Path) -> Path:
-    """This repository's project (PROJECT_PARTS) copied into `root`, a new folder."""
-    root.mkdir()
-    for part in PROJECT_PARTS:
-        source = REPO / part
-        if source.is_dir():
-            shutil.copytree(source, root / part, ignore=shutil.ignore_patterns("__pycache__"))
-        elif source.is_file():
-            shutil.copy2(source, root / part)
-    return root
+    return medallion_testing.copy_market_project(tmp_path / "project", PROJECT_PARTS)
 
 
 def edit(path: Path, old: str, new: str) -> None:

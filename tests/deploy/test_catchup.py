@@ -19,7 +19,7 @@ from framework.errors import WorkspaceError
 from framework.project import load_project
 
 from .catchup_scenario import CATALOG, T0, FakeClock, Timeline, at
-from .conftest import REPO
+from tests.medallion_testing import market_root
 from .test_workspace_commands import medallion, one_error_line, server  # noqa: F401  (fixture)
 from .workspace_server import WorkspaceServer
 
@@ -31,7 +31,7 @@ B0, B1, CAL = "alpaca_2026-11-27_b000.jsonl", "alpaca_2026-11-27_b001.jsonl", "x
 @pytest.fixture
 def prod(server: WorkspaceServer):  # noqa: F811
     """The prod project, its continuous pipeline RUNNING in the loopback workspace, this run's landing files."""
-    project = load_project(REPO, env="prod")
+    project = load_project(market_root(), env="prod")
     env = project.environment("prod")
     pipeline = server.add_pipeline("medallion_prod", continuous=True, state="RUNNING")
     server.add_update(pipeline, "RUNNING")
@@ -282,7 +282,7 @@ def test_the_timeout_names_what_is_pending(prod):
 
 
 def test_nothing_landed_means_nothing_to_wait_for(server: WorkspaceServer):  # noqa: F811
-    project = load_project(REPO, env="prod")
+    project = load_project(market_root(), env="prod")
     env = project.environment("prod")
     pipeline = server.add_pipeline("medallion_prod", continuous=True, state="RUNNING")
     w, _ = workspace_client(env, 5)

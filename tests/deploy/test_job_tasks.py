@@ -19,8 +19,9 @@ from framework.project import load_project
 
 from tests.collect.market_server import ALPACA_PATH, MarketServer
 from tests.installed_wheel import Installed, clean_environ, installed, wheel  # noqa: F401 (fixtures)
+from tests.medallion_testing import copy_market_project
 
-from .conftest import REPO, copy_project, edit
+from .conftest import PROJECT_PARTS, REPO, edit
 from .workspace_server import WorkspaceServer
 
 TOKEN = "dapi-test-token"
@@ -71,7 +72,7 @@ SINCE = "2026-11-27T22:00:00.000Z"
 
 def synced_project(tmp: Path) -> Path:
     """What `databricks bundle deploy` syncs to ${workspace.file_path}: the project without tests/."""
-    return copy_project(tmp / "files")
+    return copy_market_project(tmp / "files", PROJECT_PARTS)
 
 
 def task_command(task: dict, project: Path) -> list[str]:

@@ -58,6 +58,16 @@ class Catalog:
 
     owners: dict[tuple[str, str], str] = field(default_factory=dict)
     grants: dict[tuple[str, str], dict[str, set[str]]] = field(default_factory=dict)
+    tables: dict[tuple[str, str], list[dict[str, Any]]] = field(default_factory=dict)
+    """(catalog, schema) -> its tables as `GET /api/2.1/unity-catalog/tables` lists them (TableInfo)."""
+    listed: list[tuple[str, str]] = field(default_factory=list)
+    """The (catalog, schema) of every tables listing asked for, page by page."""
+
+    def add_table(self, full_name: str, table_type: str) -> None:
+        catalog, schema, name = full_name.split(".")
+        self.tables.setdefault((catalog, schema), []).append(
+            {"name": name, "catalog_name": catalog, "schema_name": schema, "full_name": full_name,
+             "table_type": table_type})
 
     def add(self, securable: str, full_name: str, owner: str) -> None:
         self.owners[(securable, full_name)] = owner
@@ -362,6 +372,14 @@ class WorkspaceServer:
         return 404, {"error_code": "ENDPOINT_NOT_FOUND", "message": "No API found"}
 
     def _unity_catalog(self, rest: list[str], query: dict[str, str]) -> tuple[int, dict]:
+        if rest == ["tables"]:  # one page of `page_size` tables, then next_page_token (the documented paging)
+            key = (query.get("catalog_name", ""), query.get("schema_name", ""))
+            self.unity.listed.append(key)
+            found = self.unity.tables.get(key, [])
+            start = int(query.get("page_token") or 0)
+            page = found[start:start + self.page_size]
+            more = start + self.page_size < len(found)
+            return 200, {"tables": page, **({"next_page_token": str(start + self.page_size)} if more else {})}
         if len(rest) == 2 and rest[0] in ("catalogs", "schemas"):
             securable = rest[0][:-1]
             owner = self.unity.owners.get((securable, rest[1]))

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import importlib.util
-import shutil
 import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
 from framework.project import Project, load_project
+from tests.medallion_testing import copy_market_project
 
 REPO = Path(__file__).resolve().parents[2]
 ARTIFACTS = REPO / "tests" / "artifacts"
@@ -19,11 +19,9 @@ CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic"
 
 
 def copy_project(target: Path) -> Path:
-    """The repository's real specs and environments, in a folder a test may change."""
-    for folder in ("tables", "environments", "transforms", "market"):
-        shutil.copytree(REPO / folder, target / folder, ignore=shutil.ignore_patterns("__pycache__"))
-    shutil.copy2(REPO / "medallion.yaml", target / "medallion.yaml")
-    return target
+    """The market project's real specs (named: tests.medallion_testing.MARKET_SPECS) and environments, in a
+    folder a test may change."""
+    return copy_market_project(target)
 
 
 def write_bench_project(root: Path, tables: int = 1000) -> Path:

@@ -11,7 +11,7 @@ import yaml
 
 from framework.docs.site import build_site
 
-from tests.docs.docs_fixtures import REPO, load_valid
+from tests.docs.docs_fixtures import load_valid
 
 pytestmark = pytest.mark.usefixtures("graphviz_dot")
 
@@ -69,7 +69,7 @@ expectations:
 def test_every_table_in_tables_is_documented(project_dir, tmp_path):
     site = tmp_path / "site"
     generate(project_dir, site)
-    specs = spec_documents(REPO)
+    specs = spec_documents(project_dir)
     assert len(specs) >= 7
     index = (site / "index.html").read_text()
     lineage = (site / "lineage.svg").read_text()

@@ -104,6 +104,33 @@ def test_run_history_and_runs_print_json(project):
     assert [(t["task"], t["status"]) for t in listed[0]["tasks"]] == [("collect", "SUCCESS")]
 
 
+def test_runs_lists_pipeline_updates_beside_job_runs_newest_first(project):
+    """`medallion runs` reads the event log too: every `medallion run` update, and the job run whose task
+    started one (issue 22: it listed job runs only)."""
+    from framework.jobs.runner import history_for
+
+    history = history_for(project.env())
+    job = history.start_job("job", "test")
+    history.start_task(job, "pipeline", 1)
+    assert invoke(project, "run", "--tables", "bars").exit_code == 0
+    history.end_task(job, "pipeline", 1, "SUCCESS")
+    history.end_job(job, "SUCCESS")
+
+    listed = json.loads(invoke(project, "runs", "--format", "json", "--limit", "50").stdout)
+    starts = [entry["started_at"] for entry in listed]
+    assert starts == sorted(starts, reverse=True)
+    update, job_entry = listed[0], listed[1]
+    assert (update["kind"], update["status"], update["job_run_id"], update["tables"]) == ("run", "COMPLETED", job, ["bars"])
+    assert update["seconds"] > 0 and update["rows_written"] == 0  # nothing new to read
+    assert (job_entry["kind"], job_entry["id"], job_entry["status"]) == ("job", job, "SUCCESS")
+    first = [entry for entry in listed if entry["kind"] == "run"][-1]  # the fixture's `run --tables bars_raw,bars`
+    rows = len(bar_rows("AAPL", DAY))
+    assert first["tables"] == ["bars", "bars_raw"] and first["job_run_id"] is None
+    assert first["rows_written"] == (rows + 1) + rows  # bronze keeps the broken line; silver quarantines it
+    text = invoke(project, "runs").output
+    assert "run " in text and "job " in text and "2 table(s)" in text and f"(job {job})" in text
+
+
 def test_sql_text_format_and_its_old_spelling(project):
     text = invoke(project, "sql", "SELECT count(*) AS n FROM silver.bars_quarantine", "--format", "text")
     table = invoke(project, "sql", "SELECT count(*) AS n FROM silver.bars_quarantine", "--format", "table")

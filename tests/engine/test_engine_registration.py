@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.medallion_testing import REPO
+from tests.medallion_testing import market_root
 from framework.engine.dlt_api import LocalDLT
 from framework.pipeline import QUARANTINE_OF_PROPERTY, register_tables
 from framework.project import load_project
@@ -12,7 +12,7 @@ from framework.project import load_project
 
 @pytest.fixture(scope="module")
 def declared():
-    project = load_project(REPO, env="local")
+    project = load_project(market_root(), env="local")
     dlt = LocalDLT()
     registrations = register_tables(dlt, None, project, project.environment("local"))
     return project, dlt, {r.spec.name: r for r in registrations}

@@ -15,7 +15,7 @@ from datetime import date
 import pytest
 from click.testing import CliRunner
 
-from tests.medallion_testing import REPO, bar_rows, make_local_project
+from tests.medallion_testing import bar_rows, make_local_project, market_root
 from framework.cli import cli
 
 DAY, NEXT_DAY = date(2026, 11, 23), date(2026, 11, 24)
@@ -27,7 +27,7 @@ def _planned():
     from framework.pipeline import register_tables
     from framework.project import load_project
 
-    project = load_project(REPO, env="local")
+    project = load_project(market_root(), env="local")
     dlt = LocalDLT()
     return plan(dlt, register_tables(dlt, None, project, project.environment("local")))
 

@@ -8,7 +8,6 @@ raw_events -> events -> daily_spend project of spec_project.py.
 
 from __future__ import annotations
 
-import shutil
 import textwrap
 from pathlib import Path
 
@@ -16,10 +15,10 @@ import pytest
 
 from framework.findings import Finding
 from framework.project import load_project
+from tests.medallion_testing import copy_market_project
 from tests.validation.spec_project import DAILY_SPEND, EVENTS, RAW_EVENTS, SpecProject, at
 from tests.validation.spec_project import pipeline, project  # noqa: F401 - fixtures, used by name
 
-REPO = Path(__file__).resolve().parents[2]
 BARS = "tables/silver/bars.yaml"
 DAILY_BARS = "tables/gold/daily_bars.yaml"
 SUMMARY = "tables/gold/symbol_summary.yaml"
@@ -27,11 +26,9 @@ SUMMARY = "tables/gold/symbol_summary.yaml"
 
 @pytest.fixture
 def market(tmp_path: Path) -> Path:
-    """tables/ and environments/ of the repository, copied: the shipped specs, free to break."""
-    for folder in ("tables", "environments", "market"):
-        shutil.copytree(REPO / folder, tmp_path / folder, ignore=shutil.ignore_patterns("__pycache__"))
-    shutil.copy2(REPO / "medallion.yaml", tmp_path / "medallion.yaml")
-    return tmp_path
+    """The market project's specs (named: tests.medallion_testing.MARKET_SPECS) and environments, copied:
+    the shipped specs, free to break."""
+    return copy_market_project(tmp_path)
 
 
 def _break(root: Path, relative: str, old: str, new: str) -> str:

@@ -1,0 +1,131 @@
+"""What ran in a local environment, newest first: job runs and pipeline updates (`medallion runs`).
+
+Two records exist and neither is complete alone: the job history (SQLite, framework/jobs/history.py)
+knows `medallion job` runs and their tasks, the event log (ops.event_log) knows every pipeline update,
+the ones `medallion run` started by hand included. Both are read without a JVM, the event log through
+its Delta log and parquet files (`framework.eventlog.read_with_arrow`), so listing costs no Spark start.
+An update started by a job's task is tied to that job run (`job_run_id`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any
+
+from framework.delta_log import is_delta_table
+from framework.errors import DeltaLogError
+from framework.eventlog import UpdateSummary, read_with_arrow, update_summaries
+from framework.jobs.history import JobRun, RunHistory, TaskRun
+from framework.naming import TableRef
+from framework.spec.environment import Environment
+
+JOB = "job"
+RUN = "run"
+"""The two kinds of entry: a `medallion job` run, a pipeline update (`medallion run`, or a job's pipeline task)."""
+
+
+@dataclass(frozen=True)
+class RunEntry:
+    """One job run or one pipeline update."""
+
+    kind: str
+    id: str
+    started: datetime
+    ended: datetime | None
+    status: str
+    processed: str
+    """One line: a job's tasks and their statuses, an update's tables and rows written."""
+    error: str | None = None
+    job_run_id: str | None = None
+    """The job run whose task started this update (pipeline updates only)."""
+    details: dict[str, Any] = field(default_factory=dict)
+    """`tasks` of a job run; `tables`, `failed`, `rows_written`, `full_refresh` of an update."""
+
+    @property
+    def seconds(self) -> float | None:
+        return (self.ended - self.started).total_seconds() if self.ended else None
+
+    def to_dict(self) -> dict[str, Any]:
+        data: dict[str, Any] = {"kind": self.kind, "id": self.id, "started_at": _iso(self.started),
+                                "ended_at": _iso(self.ended) if self.ended else None, "seconds": self.seconds,
+                                "status": self.status, "processed": self.processed, "error": self.error}
+        if self.kind == JOB:
+            data["run_id"] = self.id
+        else:
+            data["update_id"] = self.id
+            data["job_run_id"] = self.job_run_id
+        return {**data, **self.details}
+
+
+@dataclass(frozen=True)
+class Activity:
+    entries: list[RunEntry]
+    notes: list[str]
+    """Why a record could not be read (the other one is still listed)."""
+
+
+def recent_runs(env: Environment, history: RunHistory, limit: int = 10) -> Activity:
+    """The newest `limit` entries of both kinds, newest first."""
+    notes: list[str] = []
+    jobs = [(run, history.tasks(run.run_id)) for run in history.jobs(limit)]
+    entries = [_job_entry(run, tasks) for run, tasks in jobs]
+    log = TableRef.event_log(env).path
+    if is_delta_table(log):
+        try:
+            updates = update_summaries(read_with_arrow(log))
+        except ImportError as exc:
+            notes.append(f"pipeline updates not listed: reading the event log needs {exc.name or 'pyarrow'} "
+                         '(pip install "medallion[local]")')
+        except DeltaLogError as exc:
+            notes.append(f"pipeline updates not listed: {exc}")
+        else:
+            entries += [_update_entry(u, jobs) for u in updates[-limit:]]
+    entries.sort(key=lambda e: (e.started, e.kind == JOB), reverse=True)
+    return Activity(entries[:limit], notes)
+
+
+def _job_entry(run: JobRun, tasks: list[TaskRun]) -> RunEntry:
+    processed = ", ".join(f"{t.task}{f'#{t.attempt}' if t.attempt > 1 else ''} {t.status}" for t in tasks)
+    return RunEntry(JOB, run.run_id, _parse(run.started_at), _parse(run.ended_at) if run.ended_at else None,
+                    run.status, processed or "no task ran", run.error,
+                    details={"job": run.job, "tasks": [_task(t) for t in tasks]})
+
+
+def _update_entry(update: UpdateSummary, jobs: list[tuple[JobRun, list[TaskRun]]]) -> RunEntry:
+    started = _parse(update.started)
+    processed = f"{len(update.tables)} table(s), {update.rows_written:,} row(s) written"
+    if update.failed:
+        processed += f"; failed: {', '.join(update.failed)}"
+    if update.full_refresh:
+        processed += "; full refresh"
+    return RunEntry(RUN, update.update_id, started, _parse(update.ended) if update.ended else None,
+                    update.state or "UNKNOWN", processed, job_run_id=_job_of(started, jobs),
+                    details={"tables": list(update.tables), "failed": list(update.failed),
+                             "rows_written": update.rows_written, "full_refresh": update.full_refresh})
+
+
+def _job_of(started: datetime, jobs: list[tuple[JobRun, list[TaskRun]]]) -> str | None:
+    """The job run one of whose tasks was running when the update started (task times are to the second)."""
+    moment = started.replace(microsecond=0)
+    for run, tasks in jobs:
+        for task in tasks:
+            begin = _parse(task.started_at)
+            end = _parse(task.ended_at) if task.ended_at else datetime.now(timezone.utc)
+            if begin <= moment <= end:
+                return run.run_id
+    return None
+
+
+def _task(task: TaskRun) -> dict[str, Any]:
+    return {"task": task.task, "attempt": task.attempt, "started_at": task.started_at, "ended_at": task.ended_at,
+            "status": task.status, "error": task.error}
+
+
+def _parse(text: str) -> datetime:
+    moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+
+
+def _iso(moment: datetime) -> str:
+    return moment.astimezone(timezone.utc).isoformat(timespec="seconds")
