@@ -9,7 +9,7 @@ from pathlib import Path
 import click
 from rich.markup import escape
 
-from framework.cli.common import EXIT_INVALID, console, load_valid_project, project_option
+from framework.cli.common import EXIT_INVALID, console, err_console, project_option
 from framework.lineage.changes import Impact, TableImpact
 from framework.lineage.gitref import default_ref, project_at, repo_prefix
 
@@ -35,8 +35,14 @@ def diff(ref: str | None, output_format: str, allow_breaking: bool, project_dir:
     --allow-breaking), 0 otherwise.
     """
     from framework.lineage.changes import compare
+    from framework.project import find_project_root, load_project
 
-    project = load_valid_project(project_dir, None)
+    # Not load_valid_project: a removed column makes its readers invalid, and that is what diff reports.
+    project = load_project(project_dir or find_project_root())
+    if project.errors:
+        err_console.print(f"note: {len(project.errors)} error(s) in the specs (`medallion validate` shows them); "
+                          "specs that do not parse or fail the schema are left out of the comparison",
+                          highlight=False, markup=False, soft_wrap=True)
     ref = ref or default_ref(project.root)
     impact = compare(project_at(project.root, ref), project)
     if output_format == "json":

@@ -177,9 +177,10 @@ def compare(old: Project, new: Project) -> Impact:
         changed[name] = impact
     if not impacts:
         return Impact([])
-    _locate_breaks(old, new, changed)
+    traced = _with_old_columns(old, new, changed)
+    _locate_breaks(traced, new, changed)
     graph = TableGraph(new.tables)
-    lineage = ColumnLineage(new)
+    lineage = ColumnLineage(traced)
     for impact in impacts:
         if impact.status == "removed":
             continue
@@ -355,11 +356,8 @@ def _source_word(source) -> str:
 
 # ------------------------------------------------------------------------------------------ breaks
 
-def _locate_breaks(old: Project, new: Project, impacts: dict[str, TableImpact]) -> None:
-    """Readers (in the new specs) of removed, narrowed or incompatibly retyped columns, at their lines.
-
-    The readers are resolved against the changed tables' columns *before* the change plus after it, so a
-    reference to a removed column still resolves and can be located."""
+def _gone(impacts: dict[str, TableImpact]) -> dict[ColumnRef, str]:
+    """Columns removed ("removed") or narrowed / incompatibly retyped (the change, as `A -> B`)."""
     gone: dict[ColumnRef, str] = {}
     for impact in impacts.values():
         if impact.status == "removed":
@@ -369,17 +367,32 @@ def _locate_breaks(old: Project, new: Project, impacts: dict[str, TableImpact]) 
                 gone[ColumnRef(impact.table, change.column)] = "removed"
             elif change.kind in ("column_narrowed", "column_retyped"):
                 gone[ColumnRef(impact.table, change.column)] = change.detail.split("`", 2)[-1].strip()
+    return gone
+
+
+def _with_old_columns(old: Project, new: Project, impacts: dict[str, TableImpact]) -> Project:
+    """The new project, with each changed table also keeping the columns it lost: a reader's use of a
+    removed column then still resolves, so it can be located and followed downstream."""
+    tables = dict(new.tables)
+    for name, impact in impacts.items():
+        if impact.status != "changed":
+            continue
+        before, after = old.tables[name], new.tables[name]
+        names = {c.name.lower() for c in after.columns}
+        lost = tuple(c for c in before.columns if c.name.lower() not in names)
+        if lost:
+            tables[name] = replace(after, columns=tuple(after.columns) + lost)
+    return replace(new, tables=tables)
+
+
+def _locate_breaks(traced: Project, new: Project, impacts: dict[str, TableImpact]) -> None:
+    """Readers (in the new specs) of removed, narrowed or incompatibly retyped columns, at their lines."""
+    gone = _gone(impacts)
     if not gone:
         return
-    tables = dict(new.tables)
-    for table in {ref.table for ref in gone}:
-        before, after = old.tables[table], new.tables[table]
-        names = {c.name.lower() for c in after.columns}
-        kept = tuple(after.columns) + tuple(c for c in before.columns if c.name.lower() not in names)
-        tables[table] = replace(after, columns=kept)
-    lineage = ColumnLineage(replace(new, tables=tables))
+    lineage = ColumnLineage(traced)
     by_key = {(ref.table, ref.column.lower()): (ref, why) for ref, why in gone.items()}
-    for table in {ref.table for ref in gone}:
+    for table in sorted({ref.table for ref in gone}):
         for reader in lineage.readers(table):
             if reader not in new.tables:
                 continue
@@ -390,7 +403,7 @@ def _locate_breaks(old: Project, new: Project, impacts: dict[str, TableImpact]) 
                 ref, why = hit
                 what = "was removed" if why == "removed" else f"was {why}"
                 impacts[ref.table].breaks.append(Break(ref, reference, f"`{reader}` reads `{ref}`, which {what}"))
-        opaque = [r for r in lineage.readers(table) if r in new.tables and lineage.table(r).opaque]
-        for reader in opaque:
-            impacts[table].notes.append(f"`{reader}` is not traced ({lineage.table(reader).opaque}): check by hand "
-                                        "whether it uses the changed columns")
+        for reader in lineage.readers(table):
+            if reader in new.tables and lineage.table(reader).opaque:
+                impacts[table].notes.append(f"`{reader}` is not traced ({lineage.table(reader).opaque}): check by "
+                                            "hand whether it uses the changed columns")

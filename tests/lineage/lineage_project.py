@@ -19,7 +19,7 @@ name: orders
 layer: bronze
 description: Raw orders.
 source:
-  files: {path: landing/orders, format: json}
+  files: {path: "${landing_path}/orders", format: json}
 columns:
   - {name: order_id, type: BIGINT}
   - {name: customer_id, type: INT}
@@ -32,7 +32,7 @@ name: customers
 layer: bronze
 description: Raw customers.
 source:
-  files: {path: landing/customers, format: json}
+  files: {path: "${landing_path}/customers", format: json}
 columns:
   - {name: customer_id, type: INT}
   - {name: region, type: STRING}

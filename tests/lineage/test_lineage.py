@@ -87,7 +87,7 @@ def test_lineage_command_json_lists_table_column_and_via(lineage_project: Path) 
                      ("customer_totals", "orders", "python scoring:score")}
     assert {"table": "orders", "column": "amount", "via": "source.amount AS amount", "depth": 3,
             "of": "orders_clean.amount"} in data["upstream"]
-    assert "landing files `landing/orders`" in data["notes"]["orders"]
+    assert "landing files `${landing_path}/orders`" in data["notes"]["orders"]
 
 
 def test_lineage_command_text_and_unknown_columns(lineage_project: Path) -> None:
