@@ -184,3 +184,21 @@ def test_run_with_state_modified_and_nothing_modified_says_so(lineage_project: P
                                       str(lineage_project)])
     assert result.exit_code == 2, result.output
     assert "no table spec differs from main: `state:modified` selects nothing" in result.stderr
+
+
+def test_changing_what_a_streaming_table_reads_needs_a_full_refresh(lineage_project: Path) -> None:
+    edit(lineage_project, "bronze/orders.yaml", "${landing_path}/orders", "${landing_path}/orders_v2")
+    _, report = diff(lineage_project, "--against", "main")
+    change = table(report, "orders")["changes"][0]
+    assert (change["kind"], change["consequence"]) == ("source", "full_refresh")
+    assert "Full refresh for streaming tables" in change["reason"]
+    edit(lineage_project, "bronze/orders.yaml", "${landing_path}/orders_v2", "${landing_path}/orders")
+    edit(lineage_project, "bronze/orders.yaml", "format: json}", "format: json, options: {multiLine: true}}")
+    _, report = diff(lineage_project, "--against", "main")
+    assert [(c["kind"], c["consequence"]) for c in table(report, "orders")["changes"]] == [("source", "safe")]
+
+
+def test_partitioning_a_streaming_table_needs_a_full_refresh(lineage_project: Path) -> None:
+    edit(lineage_project, "bronze/orders.yaml", "columns:", "partition_by: [status]\ncolumns:")
+    _, report = diff(lineage_project, "--against", "main")
+    assert [(c["kind"], c["consequence"]) for c in table(report, "orders")["changes"]] == [("layout", "full_refresh")]
