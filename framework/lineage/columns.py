@@ -30,9 +30,7 @@ from typing import TYPE_CHECKING, Iterable, Iterator
 import sqlglot
 from sqlglot import exp
 from sqlglot.errors import SqlglotError
-from sqlglot.lineage import Node, lineage
-from sqlglot.optimizer.qualify import qualify
-from sqlglot.optimizer.scope import build_scope, traverse_scope
+from sqlglot.optimizer.scope import Scope, build_scope
 
 from framework.naming import FAILED_RULES_COLUMN, FILE_COLUMNS, QUARANTINE_SUFFIX
 from framework.spec.model import FilesSource, SqlSource, TablesSource, TableSpec
@@ -102,6 +100,9 @@ class ColumnLineage:
     """The column lineage of a project, computed per table on first use (a query touches few tables)."""
 
     project: "Project"
+    via: bool = True
+    """Whether edges carry their expression (`via`) and tables their located references: printing SQL is
+    half the cost, and the docs site needs neither (False)."""
     _tables: dict[str, TableLineage] = field(default_factory=dict)
     _readers: dict[str, tuple[str, ...]] | None = None
 
@@ -110,7 +111,7 @@ class ColumnLineage:
     def table(self, name: str) -> TableLineage:
         known = self._tables.get(name)
         if known is None:
-            known = self._tables[name] = _compute(name, self.project)
+            known = self._tables[name] = _compute(name, self.project, self.via)
         return known
 
     def has_table(self, name: str) -> bool:
@@ -196,13 +197,13 @@ def _rows(spec: TableSpec) -> dict[str, str]:
     return columns
 
 
-def _compute(name: str, project: "Project") -> TableLineage:
+def _compute(name: str, project: "Project", via: bool = True) -> TableLineage:
     spec = project.tables.get(name)
     if spec is None:
         base = name[: -len(QUARANTINE_SUFFIX)] if name.endswith(QUARANTINE_SUFFIX) else ""
         owner = project.tables.get(base)
         if owner is not None and owner.quarantine_table == name:
-            return _quarantine(owner, _compute(base, project))
+            return _quarantine(owner, _compute(base, project, via))
         return TableLineage(name, opaque=f"`{name}` is not a table of this project")
     source = spec.source
     transform = spec.transform
@@ -210,12 +211,12 @@ def _compute(name: str, project: "Project") -> TableLineage:
         return _python(spec, project)
     if isinstance(source, SqlSource):
         schema = {u: _rows(project.tables[u]) for u in spec.upstreams if u in project.tables}
-        return _sql(spec, ("source", "sql"), source.sql, schema, lambda table, column: [table], project)
+        return _sql(spec, ("source", "sql"), source.sql, schema, lambda table, column: [table], project, via)
     if isinstance(source, FilesSource):
         origin = f"landing files `{source.path}` ({source.format})"
         if transform is not None and transform.sql:
             lin = _sql(spec, ("transform", "sql"), transform.sql, {SOURCE_VIEW: _rows(spec)},
-                       lambda table, column: [], project)
+                       lambda table, column: [], project, via)
             return TableLineage(name, lin.edges, lin.references, lin.opaque, origin)
         return TableLineage(name, origin=origin)
     assert isinstance(source, TablesSource)
@@ -229,7 +230,7 @@ def _compute(name: str, project: "Project") -> TableLineage:
         return [u.name for u in upstreams if column.lower() in {c.lower() for c in _rows(u)}]
 
     if transform is not None and transform.sql:
-        return _sql(spec, ("transform", "sql"), transform.sql, {SOURCE_VIEW: union}, owners, project)
+        return _sql(spec, ("transform", "sql"), transform.sql, {SOURCE_VIEW: union}, owners, project, via)
     edges, refs = [], []
     for index, column in enumerate(spec.columns):
         line, col = spec.document.where(("columns", index, "name")) if spec.document else (0, 0)
@@ -294,83 +295,212 @@ def _quarantine(spec: TableSpec, table: TableLineage) -> TableLineage:
 
 
 def _sql(spec: TableSpec, where: tuple, sql: str, schema: dict[str, dict[str, str]], owners,
-         project: "Project") -> TableLineage:
+         project: "Project", via: bool = True) -> TableLineage:
     """Lineage and references of one SQL text. `owners(table, column)`: the project tables a leaf
     `table.column` stands for (the `source` view stands for the upstreams that have the column)."""
     try:
         tree = sqlglot.parse_one(sql, dialect=DIALECT)
-        qualified = qualify(tree, schema=schema, dialect=DIALECT, validate_qualify_columns=False, identify=False,
-                            quote_identifiers=False)
-        references = list(_references(spec, where, sql, qualified, owners, project))
-        scope = build_scope(qualified)
-        if scope is None:
+        root = build_scope(tree)
+        if root is None:
             raise SqlglotError("not a query")
-        nodes = lineage(None, qualified, schema, dialect=DIALECT, scope=scope, copy=False)
-    except (SqlglotError, ValueError, KeyError) as exc:
+        tracer = _Tracer({name.lower(): {c.lower(): c for c in columns} for name, columns in schema.items()}, via)
+        outputs = tracer.outputs(root)
+        references = list(_references(spec, where, sql, root, tracer, owners, project)) if via else []
+    except (SqlglotError, ValueError, KeyError, RecursionError) as exc:
         return TableLineage(spec.name, opaque=f"its SQL could not be traced ({str(exc).splitlines()[0][:120]})")
     declared = {c.lower(): c for c in spec.column_names}
     edges: list[Edge] = []
-    for output, node in nodes.items():
-        target = ColumnRef(spec.name, declared.get(output.lower(), output))
-        for leaf, path in _leaves(node):
-            table = leaf.expression.name if isinstance(leaf.expression, exp.Table) else ""
-            column = leaf.name.rsplit(".", 1)[-1]
-            via = _via(path)
-            for owner in owners(table.lower(), column):
+    for output, (_, leaves) in outputs.items():
+        target = ColumnRef(spec.name, declared.get(output, output))
+        for table, column, via, _ in leaves:
+            for owner in owners(table, column):
                 if owner in project.tables:
                     edges.append(Edge(ColumnRef(owner, _actual_name(project.tables[owner], column)), target, via))
     return TableLineage(spec.name, tuple(dict.fromkeys(edges)), tuple(dict.fromkeys(references)))
 
 
-def _leaves(root: Node) -> Iterator[tuple[Node, tuple[Node, ...]]]:
-    """(leaf, the nodes from the output down to the one reading it) for every table column the output
-    comes from."""
-    stack: list[tuple[Node, tuple[Node, ...]]] = [(root, ())]
-    while stack:
-        node, path = stack.pop()
-        if not node.downstream:
-            if isinstance(node.expression, exp.Table):
-                yield node, path or (node,)
-            continue
-        if len(path) > 64:
-            continue
-        stack.extend((child, path + (node,)) for child in node.downstream)
+Leaf = tuple[str, str, str, bool]
+"""(table, column, via, pass-through): a column of a table the SQL reads, the expressions computing an
+output from it, and whether they only pass it through."""
 
 
-def _via(path: tuple[Node, ...]) -> str:
-    """The expressions from the output column down to the one reading the source column, outermost first
-    (a plain pass-through of a CTE's column is left out)."""
-    texts: list[str] = []
-    for index, node in enumerate(path):
-        expression = node.expression
-        inner = expression.this if isinstance(expression, exp.Alias) else expression
-        if index < len(path) - 1 and isinstance(inner, exp.Column):
-            continue
-        text = expression.sql(dialect=DIALECT)
-        if text not in texts:
-            texts.append(text)
-    return " <- ".join(texts)[:400]
+class _Tracer:
+    """Column lineage over sqlglot's scopes (`sqlglot.optimizer.scope`), without qualifying the tree.
 
+    sqlglot's `lineage()` qualifies and copies the statement first; for a thousand specs that is seconds.
+    This walk binds each column reference to the source of its scope (by qualifier, else the one source
+    that has the column: a table by its declared columns, a CTE or subquery by its outputs), follows
+    CTEs, subqueries and set operations, expands `*` (and `* EXCEPT`), and keeps every column inside an
+    output expression: arguments of aggregates, `PARTITION BY` / `ORDER BY` of window functions, CASE
+    branches. Columns used only to filter, join or group rows are references, not lineage.
+    """
 
-def _references(spec: TableSpec, where: tuple, sql: str, qualified: exp.Expression, owners,
-                project: "Project") -> Iterator[Reference]:
-    """Every column of a base table the SQL reads, located in the YAML (line, column)."""
-    document = spec.document
-    for scope in traverse_scope(qualified):
-        for column in scope.columns:
-            source = scope.sources.get(column.table)
-            if not isinstance(source, exp.Table):
+    def __init__(self, schema: dict[str, dict[str, str]], via: bool = True):
+        self.schema = schema
+        self.via = via
+        self._outputs: dict[int, dict[str, tuple[exp.Expression | None, list[Leaf]]]] = {}
+        self._texts: dict[int, str] = {}
+
+    def text(self, node: exp.Expression) -> str:
+        if not self.via:
+            return ""
+        known = self._texts.get(id(node))
+        if known is None:
+            known = self._texts[id(node)] = node.sql(dialect=DIALECT, comments=False)
+        return known
+
+    # ---------------------------------------------------------------- what a source offers
+    def names(self, source: object) -> dict[str, str]:
+        """Lower-case column name -> name, of a table or a scope."""
+        if isinstance(source, exp.Table):
+            return self.schema.get(source.name.lower(), {})
+        if isinstance(source, Scope):
+            return {name: name for name in self.outputs(source)}
+        return {}
+
+    def outputs(self, scope: Scope) -> dict[str, tuple[exp.Expression | None, list[Leaf]]]:
+        """Lower-case output name -> (its expression, its leaves), in order."""
+        known = self._outputs.get(id(scope))
+        if known is not None:
+            return known
+        self._outputs[id(scope)] = {}  # a scope reading itself (recursive CTE) sees nothing
+        result: dict[str, tuple[exp.Expression | None, list[Leaf]]] = {}
+        if scope.set_operation_scopes:
+            sides = [list(self.outputs(side).items()) for side in scope.set_operation_scopes]
+            for index, (name, (expression, leaves)) in enumerate(sides[0]):
+                merged = list(leaves)
+                for other in sides[1:]:
+                    if index < len(other):
+                        merged += other[index][1][1]
+                result[name] = (expression, list(dict.fromkeys(merged)))
+        elif isinstance(scope.expression, exp.Select):
+            for projection in scope.expression.selects:
+                if isinstance(projection, exp.Star) or (isinstance(projection, exp.Column)
+                                                        and isinstance(projection.this, exp.Star)):
+                    result.update(self.star(scope, projection))
+                    continue
+                name = projection.alias_or_name.lower()
+                if not name:
+                    continue
+                result[name] = (projection, self.leaves(scope, projection))
+        self._outputs[id(scope)] = result
+        return result
+
+    def star(self, scope: Scope, star: exp.Expression) -> dict[str, tuple[exp.Expression | None, list[Leaf]]]:
+        qualifier = star.table if isinstance(star, exp.Column) else ""
+        node = star.this if isinstance(star, exp.Column) else star
+        excepted = {e.name.lower() for e in (node.args.get("except") or [])}
+        result: dict[str, tuple[exp.Expression | None, list[Leaf]]] = {}
+        for alias, source in scope.selected_sources.items():
+            if qualifier and alias.lower() != qualifier.lower():
                 continue
-            meta = column.this.meta if isinstance(column.this, exp.Identifier) else {}
+            source = source[1]
+            for lower, name in self.names(source).items():
+                if lower not in excepted and lower not in result:
+                    result[lower] = (None, self.resolve(source, name))
+        return result
+
+    # ---------------------------------------------------------------- binding references
+    def source_of(self, scope: Scope, column: exp.Column) -> object | None:
+        if column.table:
+            found = scope.sources.get(column.table) or next(
+                (s for a, s in scope.sources.items() if a.lower() == column.table.lower()), None)
+            return found
+        lower = column.name.lower()
+        for alias, (_, source) in scope.selected_sources.items():
+            if lower in self.names(source):
+                return source
+        return None
+
+    def resolve(self, source: object, name: str) -> list[Leaf]:
+        """The leaves of column `name` of a source: itself for a table, its leaves for a scope."""
+        if isinstance(source, exp.Table):
+            actual = self.schema.get(source.name.lower(), {}).get(name.lower(), name)
+            return [(source.name.lower(), actual, actual, True)]
+        if isinstance(source, Scope):
+            return self.outputs(source).get(name.lower(), (None, []))[1]
+        return []
+
+    def leaves(self, scope: Scope, projection: exp.Expression) -> list[Leaf]:
+        """The leaves of one output expression: `via` chains the expressions from this one down to the
+        one reading the table's column, leaving out plain pass-throughs (`s.total AS total`)."""
+        found: list[Leaf] = []
+        text = self.text(projection)
+        inner = projection.this if isinstance(projection, exp.Alias) else projection
+        passes = isinstance(inner, exp.Column)
+        for column in _columns_in(projection):
+            source = self.source_of(scope, column)
+            for table, name, via, through in self.resolve(source, column.name) if source is not None else ():
+                if passes:
+                    found.append((table, name, via if not (through and isinstance(source, exp.Table)) else text,
+                                  through))
+                elif through:
+                    found.append((table, name, text, False))
+                else:
+                    found.append((table, name, f"{text} <- {via}" if self.via else "", False))
+        return list(dict.fromkeys(found))
+
+
+def _columns_in(expression: exp.Expression) -> Iterator[exp.Column]:
+    """The columns of an expression, not those inside a subquery (another scope)."""
+    stack = [expression]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, exp.Column):
+            if not isinstance(node.this, exp.Star):
+                yield node
+            continue
+        if isinstance(node, (exp.Subquery, exp.Select)) and node is not expression:
+            continue
+        stack.extend(child for child in node.iter_expressions())
+
+
+def _references(spec: TableSpec, where: tuple, sql: str, root: Scope, tracer: _Tracer, owners,
+                project: "Project") -> Iterator[Reference]:
+    """Every column of a table the SQL reads (anywhere: outputs, joins, filters, groupings), located in
+    the YAML (line, column), `*` included (at the star)."""
+    document = spec.document
+    for scope in root.traverse():
+        located: list[tuple[exp.Expression, str, exp.Table]] = []
+        for column in scope.columns:
+            source = tracer.source_of(scope, column)
+            if isinstance(source, exp.Table):
+                located.append((column, column.name, source))
+        if isinstance(scope.expression, exp.Select):
+            for projection in scope.expression.selects:
+                star = projection if isinstance(projection, exp.Star) else \
+                    projection.this if isinstance(projection, exp.Column) and isinstance(projection.this, exp.Star) else None
+                if star is None:
+                    continue
+                for _, (_, leaves) in tracer.star(scope, projection).items():
+                    for table, column_name, _, _ in leaves:
+                        for alias, (_, source) in scope.selected_sources.items():
+                            if isinstance(source, exp.Table) and source.name.lower() == table:
+                                located.append((star, column_name, source))
+                                break
+        for node, name, source in located:
             line, col = 0, 0
             if document is not None:
-                start = meta.get("start")
-                at = _position(sql, start) if isinstance(start, int) else (1, 1)
+                start = _start(node)
+                at = _position(sql, start) if start is not None else (1, 1)
                 line, col = document.within(where, *at)
-            for owner in owners(source.name.lower(), column.name):
+            for owner in owners(source.name.lower(), name):
                 if owner in project.tables:
-                    ref = ColumnRef(owner, _actual_name(project.tables[owner], column.name))
-                    yield Reference(ref, spec.name, spec.file, line, col, column.name)
+                    ref = ColumnRef(owner, _actual_name(project.tables[owner], name))
+                    yield Reference(ref, spec.name, spec.file, line, col, name)
+
+
+def _start(node: exp.Expression) -> int | None:
+    """0-based offset of a node in the SQL text (from the parser's token positions)."""
+    target = node.this if isinstance(node, exp.Column) and isinstance(node.this, exp.Identifier) else node
+    start = target.meta.get("start") if hasattr(target, "meta") else None
+    if isinstance(start, int):
+        return start
+    for child in node.walk():
+        start = child.meta.get("start") if isinstance(child, exp.Expression) else None
+        if isinstance(start, int):
+            return start
+    return None
 
 
 def _position(text: str, offset: int) -> tuple[int, int]:
