@@ -29,7 +29,7 @@ from framework.docs.site_data import site_data_js
 from framework.docs.stats import RunStats, TableStats
 
 TEMPLATES = Path(framework.__file__).resolve().parent.parent / "templates" / "docs"
-STATIC_ASSETS = ("style.css", "search.js", "nav.js", "graph.js", "lineage.js")
+STATIC_ASSETS = ("style.css", "search.js", "nav.js", "graph.js", "lineage.js", "columns.js")
 _FORMATTER = HtmlFormatter(cssclass="highlight", wrapcode=True)
 _LEXERS = {"sql": SqlLexer(), "python": PythonLexer()}
 _CODE_SPAN = re.compile(r"`([^`]+)`")

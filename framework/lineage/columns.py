@@ -452,7 +452,7 @@ def _columns_in(expression: exp.Expression) -> Iterator[exp.Column]:
             continue
         if isinstance(node, (exp.Subquery, exp.Select)) and node is not expression:
             continue
-        stack.extend(child for child in node.iter_expressions())
+        stack.extend(reversed(list(node.iter_expressions())))  # in the order they are written
 
 
 def _references(spec: TableSpec, where: tuple, sql: str, root: Scope, tracer: _Tracer, owners,
