@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import gc
 import json
+import os
 import sys
 from pathlib import Path
 
 import click
 from rich.markup import escape
 
-from framework.cli.common import EXIT_INVALID, console, err_console, project_option
+from framework.cli.common import EXIT_INVALID, EXIT_USAGE, console, err_console, fail, project_option
 from framework.lineage.changes import Impact, TableImpact
 from framework.lineage.gitref import default_ref, project_at, repo_prefix
 
@@ -35,16 +37,28 @@ def diff(ref: str | None, output_format: str, allow_breaking: bool, project_dir:
     --allow-breaking), 0 otherwise.
     """
     from framework.lineage.changes import compare
-    from framework.project import find_project_root, load_project
+    from framework.project import TABLES_DIR, Project, find_project_root, load_tables, spec_files
+    from framework.validation.prefetch import prefetch
 
-    # Not load_valid_project: a removed column makes its readers invalid, and that is what diff reports.
-    project = load_project(project_dir or find_project_root())
+    # The specs only: no semantic checks (a removed column makes its readers invalid, and that is what
+    # diff reports, at their lines); a spec that does not parse or fails the schema is left out.
+    root = (project_dir or find_project_root()).resolve()
+    if not (root / TABLES_DIR).is_dir():
+        fail(f"no {TABLES_DIR}/ folder in {root}; run inside a Medallion project or pass --project", EXIT_USAGE)
+    project = Project(root=root)
+    collecting = gc.isenabled()
+    gc.disable()  # loading builds many small objects that live to the end: nothing for the collector to find
+    try:
+        prefetch(spec_files(root, [root / TABLES_DIR]), root, _jobs())
+        load_tables(project)
+    finally:
+        if collecting:
+            gc.enable()
     if project.errors:
-        err_console.print(f"note: {len(project.errors)} error(s) in the specs (`medallion validate` shows them); "
-                          "specs that do not parse or fail the schema are left out of the comparison",
-                          highlight=False, markup=False, soft_wrap=True)
+        err_console.print(f"note: {len(project.errors)} spec(s) do not parse or fail the schema and are left out "
+                          "(`medallion validate` shows why)", highlight=False, markup=False, soft_wrap=True)
     ref = ref or default_ref(project.root)
-    impact = compare(project_at(project.root, ref), project)
+    impact = compare(project_at(project.root, ref, project), project)
     if output_format == "json":
         click.echo(json.dumps(to_dict(impact, ref), indent=2))
     elif output_format == "github":
@@ -54,6 +68,16 @@ def diff(ref: str | None, output_format: str, allow_breaking: bool, project_dir:
         print_text(impact, ref)
     if impact.consequence == "breaking" and not allow_breaking:
         sys.exit(EXIT_INVALID)
+
+
+def _jobs() -> int:
+    """Two parsing processes when a core is idle, as `validate` decides (on a busy core they only take turns)."""
+    cores = os.cpu_count() or 1
+    try:
+        busy = os.getloadavg()[0]
+    except OSError:
+        busy = 0.0
+    return 2 if cores >= 2 and busy < cores - 0.5 else 1
 
 
 def to_dict(impact: Impact, ref: str) -> dict:

@@ -31,7 +31,7 @@ def expand_state(names: list[str], project: Project, ref: str | None = None) -> 
             out.append(pattern)
             continue
         if modified is None:
-            modified = compare(project_at(project.root, ref), project).modified
+            modified = compare(project_at(project.root, ref, project), project).modified
         out += [("+" if upstream else "") + table + ("+" if downstream else "") for table in modified]
     if not out:
         raise RunError(f"no table spec differs from {ref}: `{STATE_MODIFIED}` selects nothing")
