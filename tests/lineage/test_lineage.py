@@ -99,3 +99,13 @@ def test_lineage_command_text_and_unknown_columns(lineage_project: Path) -> None
     assert missing.exit_code == 2 and "`customers` has no column `nope`" in missing.stderr
     bad = runner.invoke(cli, ["lineage", "customers", "--project", str(lineage_project)])
     assert bad.exit_code == 2 and "is not TABLE.COLUMN" in bad.stderr
+
+
+def test_validate_locates_a_wrong_python_lineage_mapping(lineage_project: Path) -> None:
+    edit(lineage_project, "gold/scores.yaml", "score: [total, customer_totals.orders]",
+         "scor: [totl, customers.region]")
+    findings = {(f.line, f.message) for f in load_project(lineage_project).errors}
+    line = line_of(lineage_project, "gold/scores.yaml", "scor:")
+    assert (line, "`scor` is not a declared column") in findings
+    assert (line, "no table this one reads declares column `totl`") in findings
+    assert (line, "`customers` is not a table this one reads") in findings
