@@ -34,6 +34,7 @@ from sqlglot.optimizer.scope import Scope, build_scope
 
 from framework.naming import FAILED_RULES_COLUMN, FILE_COLUMNS, QUARANTINE_SUFFIX
 from framework.spec.model import FilesSource, SqlSource, TablesSource, TableSpec
+from framework.validation.sql import parse_statements
 
 if TYPE_CHECKING:
     from framework.spec.project import Project
@@ -299,8 +300,10 @@ def _sql(spec: TableSpec, where: tuple, sql: str, schema: dict[str, dict[str, st
     """Lineage and references of one SQL text. `owners(table, column)`: the project tables a leaf
     `table.column` stands for (the `source` view stands for the upstreams that have the column)."""
     try:
-        tree = sqlglot.parse_one(sql, dialect=DIALECT)
-        root = build_scope(tree)
+        statements = parse_statements(sql)  # the one Spark SQL parser (reused tokenizer and parser)
+        if len(statements) != 1:
+            raise SqlglotError("not one statement")
+        root = build_scope(statements[0])
         if root is None:
             raise SqlglotError("not a query")
         tracer = _Tracer({name.lower(): {c.lower(): c for c in columns} for name, columns in schema.items()}, via)
