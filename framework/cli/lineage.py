@@ -23,7 +23,7 @@ def lineage(column: str, direction: str | None, depth: int | None, output_format
             project_dir: Path | None) -> None:
     """Column lineage across the whole pipeline: what TABLE.COLUMN is computed from and what reads it.
 
-    SQL transforms are traced with sqlglot's lineage through CTEs, joins, aggregates, window functions and
+    SQL is traced over sqlglot's scopes through CTEs, subqueries, joins, aggregates, window functions and
     `*`; a quarantine table's columns come from its table's sources; a Python transform is opaque unless
     its spec declares `transform.lineage`. Each step names the expression (`via`) that computes it.
     """
