@@ -20,7 +20,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("framework.spec", "framework.naming", "framework.graph", "framework.sql"),
     ("framework.validation",),
     ("framework.project",),
-    ("framework.pipeline", "framework.eventlog", "framework.jobs"),
+    ("framework.pipeline", "framework.eventlog", "framework.jobs", "framework.lineage"),
     ("framework.engine",),
     ("framework.checks",),
     ("framework.deploy",),

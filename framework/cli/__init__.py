@@ -32,6 +32,8 @@ COMMANDS: dict[str, str] = {
     "init": "framework.cli.init:init",
     "validate": "framework.cli.validate:validate",
     "list": "framework.cli.listing:list_tables",
+    "lineage": "framework.cli.lineage:lineage",
+    "diff": "framework.cli.diff:diff",
     "new": "framework.cli.scaffold:new",
     # local engine
     "run": "framework.cli.run:run",

@@ -36,7 +36,10 @@ def _names(value: str | None) -> list[str] | None:
 @env_option()
 @click.option("--tables", "tables", metavar="A,B", default=None,
               help="Run only these tables (comma-separated spec names), as dbt's --select: `name` only it, "
-                   "`+name` with every table it reads from, `name+` with every table that reads it, `+name+` both.")
+                   "`+name` with every table it reads from, `name+` with every table that reads it, `+name+` both; "
+                   "`state:modified` the tables whose specs differ from --state (`state:modified+` with their readers).")
+@click.option("--state", "state_ref", metavar="REF", default=None,
+              help="The git revision `state:modified` compares with (default: origin/main if it exists, else HEAD).")
 @click.option("--full-refresh", "full_refresh", metavar="[A,B]", is_flag=False, flag_value="*", default=None,
               help="Clear tables and checkpoints and rebuild from the sources: all tables, or the ones listed.")
 @click.option("--continuous", is_flag=True, default=None,
@@ -45,7 +48,7 @@ def _names(value: str | None) -> list[str] | None:
 @project_option()
 @requires_local_engine
 def run(env_name: str, tables: str | None, full_refresh: str | None, continuous: bool | None,
-        output_format: str, project_dir: Path | None) -> None:
+        output_format: str, project_dir: Path | None, state_ref: str | None = None) -> None:
     """Run the pipeline on the embedded PySpark + Delta runtime.
 
     Triggered (default): process everything new, then stop, and print what each table read, wrote
@@ -55,6 +58,7 @@ def run(env_name: str, tables: str | None, full_refresh: str | None, continuous:
     so and how to include it. Exit code 0 when every flow succeeded, 1 otherwise.
     """
     from framework.engine.runner import run_pipeline
+    from framework.lineage.selection import expand_state, uses_state
 
     project = load_valid_project(project_dir, env_name)
     env = project.environment(env_name)
@@ -63,6 +67,11 @@ def run(env_name: str, tables: str | None, full_refresh: str | None, continuous:
              "(use `medallion deploy` / `medallion trigger` for Databricks)", EXIT_USAGE)
     _warn_orphans(project, env)
     continuous = bool(env.get("continuous")) if continuous is None else continuous
+    selected = _names(tables)
+    if selected and uses_state(selected):
+        selected, compared = expand_state(selected, project, state_ref)
+        (err_console if output_format == "json" else console).print(
+            f"state:modified against {compared}: {', '.join(selected)}", highlight=False, markup=False)
     refresh: bool | list[str] | None = True if full_refresh == "*" else _names(full_refresh)
     as_json = output_format == "json"
     display = RunDisplay(continuous, console=err_console if as_json else console, live=not as_json)
@@ -70,7 +79,7 @@ def run(env_name: str, tables: str | None, full_refresh: str | None, continuous:
         console.print(f"[bold]medallion run[/] env [cyan]{env_name}[/] "
                       f"({'continuous' if continuous else 'triggered'}, storage {_short(env.storage_root)})")
     with display:
-        result = run_pipeline(project, env, tables=_names(tables), full_refresh=refresh,
+        result = run_pipeline(project, env, tables=selected, full_refresh=refresh,
                               continuous=continuous, listener=display)
     if as_json:
         click.echo(json.dumps(result.to_dict(), indent=2, default=str))

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path, PurePosixPath
 
 from framework.naming import TableRef
+from framework.lineage.columns import ColumnLineage
 from framework.project import Project
 from framework.spec.environment import Environment, substitute
 from framework.spec.model import LAYERS, FilesSource, TablesSource, TableSpec
@@ -59,6 +60,10 @@ class TableDoc:
     placements: tuple[Placement, ...]
     python_source: str | None = None
     """Source of the `transform.python` function when it can be found without importing it."""
+    column_sources: dict[str, tuple[tuple[str, str], ...]] = field(default_factory=dict)
+    """Column lineage, one step: column -> the (table, column) pairs it is computed from."""
+    lineage_note: str = ""
+    """Why the column sources are unknown (a Python transform without `transform.lineage`), if they are."""
 
     @property
     def name(self) -> str:
@@ -187,9 +192,14 @@ def build_catalog(project: Project, env_name: str) -> Catalog:
     landings = _landings(project.tables, env)
     landing_of = {name: landing for landing in landings.values() for name in landing.tables}
     docs = []
+    columns = ColumnLineage(project, via=False)  # one step per column; the browser follows the chain
     for name in graph.order():
         spec = project.tables[name]
         python_ref = spec.transform.python if spec.transform else None
+        traced = columns.table(name)
+        sources: dict[str, list[tuple[str, str]]] = {}
+        for edge in traced.edges:
+            sources.setdefault(edge.target.column, []).append((edge.source.table, edge.source.column))
         docs.append(TableDoc(
             spec=spec,
             upstreams=tuple(sorted(graph.upstreams(name))),
@@ -197,6 +207,8 @@ def build_catalog(project: Project, env_name: str) -> Catalog:
             landing=landing_of.get(name),
             placements=tuple(placement(e, spec) for e in environments),
             python_source=find_python_source(python_ref, project.root) if python_ref else None,
+            column_sources={column: tuple(pairs) for column, pairs in sources.items()},
+            lineage_note=traced.opaque,
         ))
     return Catalog(env=env, environments=environments, tables=tuple(docs),
                    landings=tuple(landings.values()))

@@ -30,7 +30,7 @@ from framework.docs.stats import RunStats, TableStats
 
 TEMPLATES_DIR = "docs"
 """The docs site's folder among the templates (framework.templates)."""
-STATIC_ASSETS = ("style.css", "search.js", "nav.js", "graph.js", "lineage.js")
+STATIC_ASSETS = ("style.css", "search.js", "nav.js", "graph.js", "lineage.js", "columns.js")
 _FORMATTER = HtmlFormatter(cssclass="highlight", wrapcode=True)
 _LEXERS = {"sql": SqlLexer(), "python": PythonLexer()}
 _CODE_SPAN = re.compile(r"`([^`]+)`")

@@ -13,7 +13,11 @@ lineage edges are indices into `tables`, which is in dependency order):
      "event_log": "medallion_local.ops.event_log",
      "landings": [{"id": "landing-1", "path": ..., "spec_path": ..., "domain": ...}],
      "tables": [{"name", "layer", "kind", "domain", "summary", "tags", "up": [i, ...],
-                 "landing": i | null, "columns": [[name, type, description], ...]}]}
+                 "landing": i | null, "columns": [[name, type, description, ["i.column", ...]?], ...],
+                 "opaque": why its column lineage is unknown?}]}
+
+Column lineage is one step per column (the columns it is computed from, "table index.column");
+`assets/columns.js` inverts it for the readers and follows it across pages.
 """
 
 from __future__ import annotations
@@ -30,7 +34,17 @@ def _table(doc: TableDoc, index: dict[str, int], landing_index: dict[str, int]) 
     return {"name": doc.name, "layer": doc.layer, "kind": doc.spec.kind, "domain": doc.domain,
             "summary": doc.summary, "tags": list(doc.spec.tags), "up": [index[u] for u in doc.upstreams],
             "landing": landing_index[doc.landing.id] if doc.landing else None,
-            "columns": [[c.name, c.type, " ".join(c.description.split())] for c in doc.spec.columns]}
+            "columns": [_column(c.name, c.type, c.description, doc, index) for c in doc.spec.columns],
+            **({"opaque": doc.lineage_note} if doc.lineage_note else {})}
+
+
+def _column(name: str, type_: str, description: str, doc: TableDoc, index: dict[str, int]) -> list[Any]:
+    """[name, type, description] and, when it has any, the columns it is computed from as "i.column"."""
+    entry: list[Any] = [name, type_, " ".join(description.split())]
+    sources = [f"{index[table]}.{column}" for table, column in doc.column_sources.get(name, ()) if table in index]
+    if sources:
+        entry.append(sources)
+    return entry
 
 
 def site_data(catalog: Catalog) -> dict[str, Any]:

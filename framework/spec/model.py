@@ -76,6 +76,9 @@ class Refresh:
 class Transform:
     sql: str | None = None
     python: str | None = None
+    lineage: dict[str, tuple[str, ...]] = field(default_factory=dict, hash=False)
+    """`transform.lineage` of a Python transform: output column -> the columns it is computed from
+    (`column` of the source or `table.column`); empty: the transform is opaque to column lineage."""
 
 
 @dataclass
@@ -176,10 +179,15 @@ def build_refresh(raw: dict[str, Any]) -> Refresh:
     return Refresh(tuple(raw["incremental_by"]), raw.get("extends_by"), int(raw.get("context_rows", 1)))
 
 
+def build_transform(raw: dict[str, Any]) -> Transform:
+    return Transform(raw.get("sql"), raw.get("python"),
+                     {column: tuple(inputs) for column, inputs in raw.get("lineage", {}).items()})
+
+
 def build_table(data: dict[str, Any], document: Document | None = None) -> TableSpec:
     """Build a TableSpec from a document that already passed the JSON Schema."""
     source = build_source(data["source"])
-    transform = Transform(**data["transform"]) if "transform" in data else None
+    transform = build_transform(data["transform"]) if "transform" in data else None
     return TableSpec(
         name=data["name"],
         layer=data["layer"],

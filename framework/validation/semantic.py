@@ -251,6 +251,7 @@ def check_transform(spec: TableSpec, project: Project) -> Iterator[Finding]:
         if problem := resolve_python_ref(transform.python, project.root):
             yield doc.finding(("transform", "python"), problem,
                               hint="write it as `package.module:function`, importable from the project root")
+        yield from _check_lineage_mapping(spec, project)
         return
     result = check_select(transform.sql)
     if result.error:
@@ -260,6 +261,32 @@ def check_transform(spec: TableSpec, project: Project) -> Iterator[Finding]:
         if name != SOURCE_VIEW:
             yield doc.finding(("transform", "sql"), f"transform reads `{name}`; a transform reads only `{SOURCE_VIEW}`",
                               hint="to combine tables, use `source: {sql: ...}` instead")
+
+
+def _check_lineage_mapping(spec: TableSpec, project: Project) -> Iterator[Finding]:
+    """`transform.lineage` names declared columns, mapped to columns its upstreams declare (`column` of
+    one of them, or `table.column` of an upstream): a typo would make lineage and `diff` silently wrong."""
+    assert spec.transform is not None
+    doc = spec.document
+    declared = set(spec.column_names)
+    upstreams = {name: project.tables[name] for name in spec.upstreams if name in project.tables}
+    for output, inputs in spec.transform.lineage.items():
+        if output not in declared:
+            yield doc.finding(("transform", "lineage", output), f"`{output}` is not a declared column",
+                              hint=did_you_mean(output, declared) or "map the columns listed under `columns`",
+                              key=True)
+        for index, text in enumerate(inputs):
+            table, dot, column = text.rpartition(".")
+            if dot and table not in upstreams:
+                yield doc.finding(("transform", "lineage", output, index), f"`{table}` is not a table this one reads",
+                                  hint=f"it reads: {', '.join(sorted(upstreams)) or 'no table'}")
+                continue
+            pool = [upstreams[table]] if dot else list(upstreams.values())
+            if upstreams and not any(column in u.column_names for u in pool):
+                known = sorted({c for u in pool for c in u.column_names})
+                yield doc.finding(("transform", "lineage", output, index),
+                                  f"no table this one reads declares column `{column}`",
+                                  hint=did_you_mean(column, known) or f"known: {', '.join(known)}")
 
 
 def check_variables(spec: TableSpec, environments: list[tuple[str, dict[str, str]]]) -> Iterator[Finding]:

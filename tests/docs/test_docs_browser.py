@@ -154,3 +154,34 @@ def test_table_page_neighbourhood_levels(project_root, site, page):
     page.click("#node-daily_indicators a")
     page.wait_for_url("**/tables/daily_indicators.html")
     assert page.problems.items == []
+
+
+def test_a_column_is_traced_across_pages_one_click_per_step(site, page):
+    """Each column's sources and readers are links to their rows on their own pages, from file:// too."""
+    page.goto((site / "tables" / "symbol_summary.html").as_uri())
+    page.wait_for_selector("#columns table[data-lineage=ready]")
+    row = page.locator("#col-latest_close")
+    assert row.locator("td.col-from a").all_text_contents() == ["daily_bars.close", "daily_bars.trade_date"]
+    assert row.locator("td.col-readers").text_content() == "—"
+    row.get_by_role("link", name="daily_bars.close").click()
+    page.wait_for_url("**/tables/daily_bars.html#col-close")
+    page.wait_for_selector("#columns table[data-lineage=ready]")
+    assert page.evaluate("document.querySelector('#columns tr:target').id") == "col-close"
+    close = page.locator("#col-close")
+    assert close.locator("td.col-from a").all_text_contents() == ["bars.close", "bars.ts"]
+    assert "symbol_summary.latest_close" in close.locator("td.col-readers a").all_text_contents()
+    close.get_by_role("link", name="bars.close").click()
+    page.wait_for_url("**/tables/bars.html#col-close")
+    page.wait_for_selector("#columns table[data-lineage=ready]")
+    assert page.locator("#col-close td.col-from a").all_text_contents() == ["bars_raw.close"]
+    assert {"daily_bars.close", "daily_bars.vwap"} <= set(page.locator("#col-close td.col-readers a").all_text_contents())
+    page.locator("#col-close td.col-from a").click()
+    page.wait_for_url("**/tables/bars_raw.html#col-close")
+    page.wait_for_selector("#columns table[data-lineage=ready]")
+    assert page.locator("#col-close td.col-from").text_content() == "landing files"
+    page.goto((site / "tables" / "daily_indicators.html").as_uri())  # a Python transform without a mapping
+    page.wait_for_selector("#columns table[data-lineage=ready]")
+    opaque = page.locator("#col-sma_5 td.col-from span")
+    assert opaque.text_content() == "not traced" and "transform.lineage" in opaque.get_attribute("title")
+    page.screenshot(path=str(ARTIFACTS / "column-trace.png"), full_page=False)
+    assert page.problems.items == []

@@ -34,7 +34,7 @@ def test_same_input_gives_byte_identical_files(project_dir, tmp_path):
     build_site(load_valid(project_dir), "local", tmp_path / "b", live_stats="off")
     a, b = tree(tmp_path / "a"), tree(tmp_path / "b")
     assert a == b
-    assert len(a) == len(first.files.written) == 2 * 7 + 13  # 7 tables x (html + md) + shared pages and assets
+    assert len(a) == len(first.files.written) == 2 * 7 + 14  # 7 tables x (html + md) + shared pages and assets (columns.js: column lineage)
     again = build_site(project, "local", tmp_path / "a", live_stats="off")
     assert again.files.written == () and again.files.removed == ()  # nothing rewritten, mtimes kept
     machine_specific = (str(project_dir), str(tmp_path), str(Path.home()))
@@ -85,7 +85,7 @@ def test_cli_generates_and_reports(project_dir, tmp_path):
     out = tmp_path / "site"
     result = CliRunner().invoke(cli, ["docs", "--project", str(project_dir), "--out", str(out)])
     assert result.exit_code == 0, result.output
-    assert "7 tables" in result.output and "27 written" in result.output and "no local run" in result.output
+    assert "7 tables" in result.output and "28 written" in result.output and "no local run" in result.output
     assert (out / "index.html").is_file()
     result = CliRunner().invoke(cli, ["docs", "--project", str(project_dir), "--out", str(out), "--env", "prod"])
     assert result.exit_code == 0 and "Documented environment: <strong>prod</strong>" in (out / "index.html").read_text()
