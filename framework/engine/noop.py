@@ -122,7 +122,7 @@ def _why_table(spec: TableSpec, project: "Project", env: "Environment", material
     ref = TableRef.of(spec, env)
     if spec.kind == "view":
         return "a view with expectations is evaluated at every update" if spec.expectations else None
-    for table in (ref, ref.quarantine) if spec.quarantine_table else (ref,):
+    for table in (ref, ref.quarantine()) if spec.quarantine_table else (ref,):
         if not is_delta_table(table.path):
             return f"table {table.published} does not exist yet"
     stream = ref.checkpoint / "stream"

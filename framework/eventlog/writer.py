@@ -18,6 +18,7 @@ import json
 import threading
 import uuid
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterator
 
@@ -131,6 +132,11 @@ def append_without_jvm(path: Path, rows: list[Row]) -> None:
     columns = list(zip(*rows))
     origin_names = [*ORIGIN_FIELDS, "batch_id"]
     columns[2] = tuple(dict(zip(origin_names, value)) for value in columns[2])
-    table = pa.Table.from_arrays([pa.array(list(values), type=field.type) for values, field in zip(columns, schema)],
-                                 schema=schema)
+    arrays = [pa.array(list(values), type=field.type) for index, (values, field) in enumerate(zip(columns, schema))
+              if index != 3]
+    # microseconds since the epoch, cast: converting datetime objects would make pyarrow import pandas (~1.5 s)
+    epoch = datetime(1970, 1, 1)
+    micros = [None if t is None else (t - epoch) // timedelta(microseconds=1) for t in columns[3]]
+    arrays.insert(3, pa.array(micros, type=pa.int64()).cast(schema.field("timestamp").type))
+    table = pa.Table.from_arrays(arrays, schema=schema)
     write_deltalake(str(path), table, mode="append")
