@@ -36,6 +36,7 @@ from framework.engine.materialize import Materializer, transform_code_digest
 from framework.engine.pending import new_landing_files, unconsumed_versions
 from framework.engine.results import FlowResult, FlowStatus, RunListener, RunResult, UpdateStatus
 from framework.engine.storage import Storage, newest_batch
+from framework.errors import MedallionError
 from framework.eventlog import EventLogWriter, EventType, flow_status_details
 from framework.naming import CHECKPOINTS_FOLDER, TableRef
 from framework.spec.environment import substitute
@@ -93,7 +94,7 @@ def why_run(project: "Project", env: "Environment", storage: Storage) -> str | N
     """None when a triggered update of every table has nothing to do; else the first reason it has."""
     try:
         return _why_run(project, env, storage)
-    except (OSError, ValueError) as exc:  # anything unreadable: let Spark look
+    except (OSError, ValueError, MedallionError) as exc:  # anything unreadable (a damaged log...): let Spark look
         return f"could not read the storage folder ({exc})"
 
 
