@@ -56,6 +56,10 @@ def run(env_name: str, tables: str | None, full_refresh: str | None, continuous:
     whose key already had one with a greater or equal sequence value). When `--tables` leaves out an upstream with unprocessed
     input (new landing files, data its reader has not consumed, a stale materialized view), a note says
     so and how to include it. Exit code 0 when every flow succeeded, 1 otherwise.
+
+    A triggered run of every table with nothing to do (no new landing file, every stream caught up
+    with its upstreams, every materialized view current, no spec, environment or python transform
+    changed since the last complete run) answers from the files alone, without starting Spark.
     """
     from framework.engine.runner import run_pipeline
     from framework.lineage.selection import expand_state, uses_state

@@ -110,9 +110,13 @@ class Materializer:
         return _digest({"inputs": inputs, "definition": self.definition(spec)})
 
     def definition(self, spec: "TableSpec") -> str:
-        """The view's definition: its spec and the variables it may use."""
+        """The view's definition: its spec, the variables it may use and, for a python transform, the
+        source of the package that holds it (an edited function recomputes the view, as its spec would)."""
         document = spec.document.data if spec.document else repr(spec)
-        return _digest({"spec": document, "variables": self.env.variables()})
+        payload: dict[str, Any] = {"spec": document, "variables": self.env.variables()}
+        if spec.transform is not None and spec.transform.python:
+            payload["code"] = transform_code_digest(self.project.root, spec)
+        return _digest(payload)
 
     # -- incremental refresh -------------------------------------------------------------------------
 
@@ -209,6 +213,26 @@ class Materializer:
         tmp = path.with_name(f".{path.name}.tmp")
         tmp.write_text(json.dumps({"inputs": fingerprint, "definition": definition, "upstream": upstream}))
         tmp.replace(path)
+
+
+def transform_code_digest(root: Path, spec: "TableSpec") -> str | None:
+    """A digest of the python files of the top-level package (or module) holding the spec's python
+    transform, found under the project root as `register_tables` imports it; None when not found there."""
+    python = spec.transform.python if spec.transform is not None else None
+    if not python:
+        return None
+    package = python.split(":", 1)[0].split(".", 1)[0]
+    folder, module = root / package, root / f"{package}.py"
+    if folder.is_dir():
+        files = sorted(p for p in folder.rglob("*.py") if "__pycache__" not in p.parts)
+    else:
+        files = [module] if module.is_file() else []
+    if not files:
+        return None
+    digest = hashlib.sha256()
+    for file in files:
+        digest.update(str(file.relative_to(root)).encode() + b"\0" + file.read_bytes() + b"\0")
+    return digest.hexdigest()
 
 
 def _read_state(path: Path) -> dict[str, Any]:

@@ -13,6 +13,10 @@
    flows through `Update`'s public methods;
 4. `RunResult` says what each flow read, wrote, dropped, quarantined and de-duplicated.
 
+A triggered update of every table first asks, from files alone, whether there is anything to do
+(framework/engine/noop.py); when there is not, it answers without starting Spark. Every update that
+runs on Spark forgets the recorded definition first and records it again when it completed in full.
+
 As in DLT, a failing flow stops only itself and the flows that depend on it. Retries follow
 `framework.engine.retry`. SIGINT/SIGTERM stop the run between (or, if need be, inside) micro-batches;
 Delta's atomic commits plus idempotent writes mean nothing is left half-written.
@@ -22,11 +26,13 @@ from __future__ import annotations
 
 import signal
 import threading
+import time
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Iterable, Iterator
 
+from framework.engine import noop
 from framework.engine.continuous import ContinuousLoop
-from framework.engine.results import RunListener, RunResult
+from framework.engine.results import FlowStatus, RunListener, RunResult, UpdateStatus
 from framework.engine.storage import Storage, storage_lock
 from framework.engine.triggered import run_triggered
 from framework.engine.update import Update
@@ -57,7 +63,12 @@ def run_pipeline(project: "Project", env: Environment | str, *, tables: Iterable
         raise RunError(f"environment `{env.name}` runs on {env.runtime}; the local runtime runs `runtime: local` "
                        "environments (deploy the others with `medallion deploy`)")
     storage = Storage.of(env)
+    started = time.monotonic()
     with storage_lock(storage):
+        whole = tables is None and not continuous
+        if whole and not full_refresh and noop.why_run(project, env, storage) is None:
+            return noop.noop_update(project, env, listener or RunListener(), started)
+        noop.forget(storage)  # until this update completes, no later one is taken for a no-op
         if spark is None:
             spark = build_session(env)
         else:  # a caller's (or the tests' shared) session: point it at this environment
@@ -73,6 +84,9 @@ def run_pipeline(project: "Project", env: Environment | str, *, tables: Iterable
                     run_triggered(update, planned, result)
             finally:
                 update.finish(result)
+            if whole and result.status == UpdateStatus.COMPLETED and \
+                    all(f.status in (FlowStatus.COMPLETED, FlowStatus.UP_TO_DATE) for f in result.flows):
+                noop.mark_complete(project, env, storage)
             return result
 
 

@@ -6,7 +6,9 @@ event is never counted twice nor lost: staged files left by a crashed run are wr
 run flushes (after its replays have rewritten theirs), minus any already in the log.
 
 The table itself is created by the engine (framework/engine/tables.py `ensure_event_log`); this
-module only appends to its folder.
+module only appends to its folder. A writer without a SparkSession (an update that had nothing to do
+answers without a JVM: framework/engine/noop.py) appends its events through the `deltalake` package
+(delta-rs), which writes the same Delta protocol (the event log is reader 1 / writer 2, append-only).
 """
 
 from __future__ import annotations
@@ -16,11 +18,12 @@ import json
 import threading
 import uuid
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterator
 
 from framework.delta_log import is_delta_table
-from framework.eventlog.schema import (EVENT_LOG_DDL, Level, Row, event_row, row_from_json, row_to_json,
+from framework.eventlog.schema import (EVENT_LOG_DDL, ORIGIN_FIELDS, Level, Row, event_row, row_from_json, row_to_json,
                                        update_id_of)
 from framework.naming import CHECKPOINTS_FOLDER, TableRef, sql_string
 
@@ -37,7 +40,8 @@ STAGING_FOLDER = "_events"
 class EventLogWriter:
     """Writes the events of one update (one `medallion run`)."""
 
-    spark: "SparkSession"
+    spark: "SparkSession | None"
+    """None: append with delta-rs (no JVM); only for a writer that stages no micro-batch event."""
     env: "Environment"
     update_id: str = field(default_factory=lambda: str(uuid.uuid4()))
     _buffer: list[Row] = field(default_factory=list)
@@ -93,7 +97,9 @@ class EventLogWriter:
             present = self._present_ids([r[0] for r in leftovers])
             staged_rows = [r for r in staged_rows if r[0] not in present]
         rows = staged_rows + rows
-        if rows:
+        if rows and self.spark is None:
+            append_without_jvm(self.table.path, rows)
+        elif rows:
             self.spark.createDataFrame(rows, EVENT_LOG_DDL).write.format("delta").mode("append") \
                 .save(str(self.table.path))
         for file in staged:
@@ -103,6 +109,34 @@ class EventLogWriter:
         path = self.table.path
         if not is_delta_table(path):
             return set()
+        assert self.spark is not None, "a writer without Spark flushes no staged events"
         found = (self.spark.read.format("delta").load(str(path)).select("id")
                  .where(f"id IN ({', '.join(sql_string(i) for i in ids)})").collect())
         return {r["id"] for r in found}
+
+
+def append_without_jvm(path: Path, rows: list[Row]) -> None:
+    """Append event rows to the event log table in one Delta commit, with delta-rs instead of Spark.
+
+    The Arrow schema is EVENT_LOG_DDL's, as Spark maps it (TIMESTAMP: microseconds, UTC; the rows hold
+    naive UTC datetimes); delta-rs checks it against the table's schema and honours `delta.appendOnly`.
+    """
+    import pyarrow as pa
+    from deltalake import write_deltalake
+
+    origin = pa.struct([(f, pa.string()) for f in ORIGIN_FIELDS] + [("batch_id", pa.int64())])
+    schema = pa.schema([pa.field("id", pa.string(), nullable=False), ("sequence", pa.string()), ("origin", origin),
+                        ("timestamp", pa.timestamp("us", tz="UTC")), ("message", pa.string()), ("level", pa.string()),
+                        ("maturity_level", pa.string()), ("error", pa.string()), ("details", pa.string()),
+                        ("event_type", pa.string())])
+    columns = list(zip(*rows))
+    origin_names = [*ORIGIN_FIELDS, "batch_id"]
+    columns[2] = tuple(dict(zip(origin_names, value)) for value in columns[2])
+    arrays = [pa.array(list(values), type=field.type) for index, (values, field) in enumerate(zip(columns, schema))
+              if index != 3]
+    # microseconds since the epoch, cast: converting datetime objects would make pyarrow import pandas (~1.5 s)
+    epoch = datetime(1970, 1, 1)
+    micros = [None if t is None else (t - epoch) // timedelta(microseconds=1) for t in columns[3]]
+    arrays.insert(3, pa.array(micros, type=pa.int64()).cast(schema.field("timestamp").type))
+    table = pa.Table.from_arrays(arrays, schema=schema)
+    write_deltalake(str(path), table, mode="append")
