@@ -1,14 +1,14 @@
 """Names and places of tables: one handle per table, as delta-spark's `DeltaTable` is.
 
 A `TableRef` answers every question about where a table is in one environment: the name the
-pipeline publishes it under (`silver.bars` locally, `medallion_prod.silver.bars` on Databricks, the
+pipeline publishes it under (`silver.orders` locally, `medallion_prod.silver.orders` on Databricks, the
 bare name for a pipeline-private view), its Unity Catalog name, its folder and checkpoint on the local
 runtime, its quarantine sibling, and the event log of the environment. Nothing else derives these, so
 the engine, the checks, the CLI and the docs can never disagree about them.
 
 Local storage layout (`storage_root` of the environment):
 
-    <storage_root>/tables/<schema>/<name>/        Delta tables (bronze.bars_raw, silver.bars, ops.event_log, ...)
+    <storage_root>/tables/<schema>/<name>/        Delta tables (bronze.orders_raw, silver.orders, ops.event_log, ...)
     <storage_root>/checkpoints/<schema>/<name>/   streaming checkpoints and small state files, one per flow
 
 The framework's own column names live here too: they are part of a table's published shape.
@@ -140,7 +140,7 @@ def is_quarantine_name(name: str) -> bool:
 
 
 def quarantined_table(name: str) -> str:
-    """`bars` for `bars_quarantine` (published names too)."""
+    """`orders` for `orders_quarantine` (published names too)."""
     return name[: -len(QUARANTINE_SUFFIX)] if is_quarantine_name(name) else name
 
 

@@ -9,7 +9,7 @@ DIALECT = "spark"
 
 
 def qualify_tables(text: str, names: dict[str, str]) -> str:
-    """Rewrite table references that name specs (`bars`) into their published names (`silver.bars`).
+    """Rewrite table references that name specs (`orders`) into their published names (`silver.orders`).
 
     CTE names and references that already name a schema are left alone.
     """

@@ -8,6 +8,7 @@ function-level import is still a dependency, only a hidden one.
 from __future__ import annotations
 
 import ast
+import re
 from functools import lru_cache
 from pathlib import Path
 
@@ -168,18 +169,31 @@ def test_the_layer_table_knows_the_data_path(source, target):
 PROJECT_PACKAGES = ("market", "transforms")
 """The market project's own Python (beside tables/): the framework runs it (medallion.yaml tasks, transform
 references) but never imports it."""
-PROJECT_IMPORT_PENDING = {"framework.checks.suite"}
-"""Still imports the NYSE calendar until the market check kinds move to market/ (issue 22, helper `checks`)."""
 
 
 def test_the_framework_imports_no_project_code():
     found = []
     for module, path in modules().items():
-        if module in PROJECT_IMPORT_PENDING:
-            continue
         for node in ast.walk(ast.parse(path.read_text("utf-8"), str(path))):
             names = [a.name for a in node.names] if isinstance(node, ast.Import) else \
                 [node.module or ""] if isinstance(node, ast.ImportFrom) and node.level == 0 else []
             found += [f"{module}:{node.lineno} imports {name}" for name in names
                       if name.split(".")[0] in PROJECT_PACKAGES]
     assert found == [], "\n".join(found)
+
+
+MARKET_WORDS = re.compile(r"\b(markets?|nyse|stocks?|ohlcv|symbols?|tickers?|trade_date|bars?|vwap|exchange_calendars|"
+                          r"alpaca|yahoo)\b", re.IGNORECASE)
+"""Words of the market-data project. The framework is for any project: the market project's own words live
+in its declarations (tables/, environments/, medallion.yaml, market/), never in framework/."""
+
+
+def test_no_market_data_word_in_the_framework():
+    found = []
+    for path in sorted(PACKAGE.rglob("*")):
+        if not path.is_file() or path.suffix in (".pyc", ".png", ".svg", ".woff2") or "__pycache__" in path.parts:
+            continue
+        for number, line in enumerate(path.read_text("utf-8", errors="replace").splitlines(), 1):
+            found += [f"{path.relative_to(PACKAGE.parent)}:{number}: {match.group(0)}"
+                      for match in MARKET_WORDS.finditer(line)]
+    assert found == [], "market-data words in framework/ (name them in the market project instead):\n" + "\n".join(found)

@@ -1,7 +1,7 @@
 """`medallion history`, `medallion restore` and `medallion sql`: Delta time travel and queries, locally.
 
 Restore is the documented rollback path: every write is a Delta version, so a bad load is undone with
-`medallion restore silver.bars --version 12` (or `--timestamp "2026-11-27 17:30:00"`).
+`medallion restore silver.orders --version 12` (or `--timestamp "2026-11-27 17:30:00"`).
 """
 
 from __future__ import annotations
@@ -43,7 +43,7 @@ def _spark(env: Environment) -> Any:
 
 def project_tables(project: Project, env: Environment) -> dict[str, TableRef]:
     """Every table `medallion history/restore/sql` may name -> its TableRef: spec names, quarantine
-    tables, the event log, each also under its published name (`silver.bars`)."""
+    tables, the event log, each also under its published name (`silver.orders`)."""
     refs = {spec.name: TableRef.of(spec, env) for spec in project.tables.values() if spec.kind != "view"}
     known = dict(refs)
     for spec in project.tables.values():
@@ -55,7 +55,7 @@ def project_tables(project: Project, env: Environment) -> dict[str, TableRef]:
 
 
 def resolve_table(project: Project, env: Environment, name: str) -> TableRef:
-    """`bars`, `silver.bars` or `bars_quarantine` -> the local table, or a clear error."""
+    """`orders`, `silver.orders` or `orders_quarantine` -> the local table, or a clear error."""
     from framework.delta_log import is_delta_table
 
     known = project_tables(project, env)
@@ -154,7 +154,7 @@ def restore(table: str, version: int | None, timestamp: str | None, env_name: st
 @project_option()
 @requires_local_engine
 def sql(query: str, write: bool, limit: int, output_format: str, env_name: str, project_dir: Path | None) -> None:
-    """Run a Spark SQL QUERY against the environment's tables (bronze.bars_raw, silver.bars, ops.event_log...).
+    """Run a Spark SQL QUERY against the environment's tables (bronze.orders_raw, silver.orders, ops.event_log...).
 
     Read-only unless --write: SELECT / WITH, SHOW, DESCRIBE and EXPLAIN. The syntax and the table names
     are checked before Spark starts (sqlglot, Spark dialect), with "did you mean" for unknown tables.

@@ -43,7 +43,7 @@ class SqlCheckError(UsageError):
 def check_query(query: str, known: Iterable[str], built: Iterable[str], *, write: bool) -> CheckedQuery:
     """Parse `query` and check it; raises SqlCheckError with a message for people.
 
-    known: the published names of the project's tables (`silver.bars`, `silver.bars_quarantine`,
+    known: the published names of the project's tables (`silver.orders`, `silver.orders_quarantine`,
     `ops.event_log`); built: those that exist on disk.
     """
     from sqlglot import exp
@@ -159,6 +159,6 @@ def _tables(statement, known: dict[str, str], built: set[str], *, creating: str 
 
 
 def _bare_hint(name: str, known: dict[str, str]) -> str:
-    """`bars` -> did you mean `silver.bars` (a spec name without its schema)."""
+    """`orders` -> did you mean `silver.orders` (a spec name without its schema)."""
     matches = sorted({published for published in known.values() if published.split(".")[-1] == name.split(".")[-1]})
     return f"did you mean `{matches[0]}`?" if matches else ""

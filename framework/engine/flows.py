@@ -368,7 +368,7 @@ class FlowRun:
         latest = latest_per_key(kept, self.flow.keys, seq)
         if never_written(self.table_path) or self._no_target_rows_in(spark, key_ranges):
             # Nothing in the target can match (empty, or no row inside the batch's key ranges, e.g. a new
-            # session's bars): the merge is an insert of every key, written as an idempotent append.
+            # day's orders): the merge is an insert of every key, written as an idempotent append.
             counted = Observation()
             self._save(spark, latest.observe(counted, F.count(F.lit(1)).alias("n")), self.flow.target, batch_id,
                        tag="main")

@@ -40,7 +40,7 @@ class UpdateStatus(StrEnum):
 @dataclass
 class FlowResult:
     table: str
-    """Published name, e.g. silver.bars."""
+    """Published name, e.g. silver.orders."""
     spec: "TableSpec"
     status: FlowStatus = FlowStatus.QUEUED
     metrics: FlowMetrics = field(default_factory=FlowMetrics)
@@ -123,7 +123,7 @@ class RunResult:
                 "pending_upstreams": [p.to_dict() for p in self.pending]}
 
     def flow(self, name: str) -> FlowResult:
-        """By spec name (`bars`) or published name (`silver.bars`)."""
+        """By spec name (`orders`) or published name (`silver.orders`)."""
         for result in self.flows:
             if name in (result.name, result.table):
                 return result

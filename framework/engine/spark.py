@@ -3,7 +3,7 @@
 The catalog is Spark's in-memory one (no Derby `metastore_db`, so any number of processes can open
 the same storage). Names still work across processes because every session re-registers the Delta
 tables it finds under `<storage_root>/tables/<schema>/<name>` as `<schema>.<name>` when it starts
-(`attach_storage`), which is what lets `medallion sql "SELECT * FROM silver.bars"` run anywhere.
+(`attach_storage`), which is what lets `medallion sql "SELECT * FROM silver.orders"` run anywhere.
 
 Use `spark_session(env)` (a context manager) from commands and jobs; tests share one session and call
 `attach_storage` to point it at their own temporary environment.

@@ -1,7 +1,7 @@
 """Where the local runtime keeps things: one folder per environment (`env.storage_root`), and its lock.
 
     <storage_root>/
-        tables/<schema>/<name>/      Delta tables (bronze.bars_raw, silver.bars, ops.event_log, ...)
+        tables/<schema>/<name>/      Delta tables (bronze.orders_raw, silver.orders, ops.event_log, ...)
         checkpoints/<schema>/<name>/ streaming checkpoints, one per flow (plus small state files)
         warehouse/                   Spark's warehouse dir (unused: every table has an explicit location)
         run.lock                     held while `medallion run` writes, so two runs never share checkpoints

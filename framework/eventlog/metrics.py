@@ -37,7 +37,7 @@ class TableMetrics:
     kind (and the local runtime's own numbers when the log has them, see `local`)."""
 
     table: str
-    """As the log names it: the published name (`silver.bars` locally)."""
+    """As the log names it: the published name (`silver.orders` locally)."""
     status: str | None = None
     output_rows: int = 0
     """`num_output_rows`: rows an append flow or a materialized view wrote."""

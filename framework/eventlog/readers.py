@@ -89,7 +89,7 @@ class FlowProgress:
     timestamp: str
     """ISO 8601 UTC (`2026-11-27T21:05:00.000000Z`), so events sort and print the same everywhere."""
     flow: str
-    """The flow (= table) name as the log writes it, backticks removed: `silver.bars` locally."""
+    """The flow (= table) name as the log writes it, backticks removed: `silver.orders` locally."""
     status: str | None = None
     output_rows: int | None = None
     """`metrics.num_output_rows`: append flows and materialized views (not AUTO CDC flows)."""
@@ -110,7 +110,7 @@ class FlowProgress:
     @property
     def table(self) -> str:
         """The spec name of the table the flow writes: the last part of the flow name, however the log
-        qualifies it (`silver.bars` locally, `medallion_prod.silver.bars` or `bars` on Databricks).
+        qualifies it (`silver.orders` locally, `medallion_prod.silver.orders` or `orders` on Databricks).
         Unique within a project, as table names are."""
         return self.flow.split(".")[-1]
 

@@ -31,7 +31,7 @@ class _Loader(_BaseLoader):  # type: ignore[misc, valid-type]
     """The safe loader with a leaner tag resolver.
 
     The composer asks the resolver for the tag of every node (170,000 calls for 1,000 specs), and the
-    stock resolver also walks path resolvers we never register. Same answers, a third of the time.
+    default resolver also walks path resolvers we never register. Same answers, a third of the time.
     """
 
     _implicit = {first: tuple(resolvers) + tuple(_BaseLoader.yaml_implicit_resolvers.get(None, ()))

@@ -155,7 +155,7 @@ SEMANTIC_CHECKS = """\
 - the output matches `columns`, as the pipeline will require: every declared column is produced,
   nothing undeclared is (unless the table reads files with `schema_evolution: add_new_columns`), no
   name twice, names match exactly (case included); order does not matter;
-- a string is not selected into a numeric, date, timestamp or boolean column (`symbol AS volume`): Spark
+- a string is not selected into a numeric, date, timestamp or boolean column (`customer_id AS quantity`): Spark
   would convert it silently and write NULL wherever a value does not parse; convert it on purpose with
   `try_cast` / `try_to_timestamp` and say what its NULL does (`nullable: false`, or an expectation that
   quarantines), never with `CAST`, which fails the flow under ANSI semantics;

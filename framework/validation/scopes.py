@@ -462,7 +462,7 @@ def _identifier_offset(node: exp.Expression | None) -> int:
 
 
 def _offset(column: exp.Column) -> int:
-    """Where a column reference starts: at its first part (`s` in `s.symbol`)."""
+    """Where a column reference starts: at its first part (`s` in `s.customer_id`)."""
     return _first_located(column.parts)
 
 

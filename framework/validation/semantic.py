@@ -83,7 +83,7 @@ def check_source_path(spec: TableSpec, environments: list[Environment]) -> Itera
     where = ("source", "files", "path")
     if ".." in raw.replace("\\", "/").split("/"):
         yield doc.finding(where, f"path `{raw}` climbs out of its folder with `..`",
-                          hint="name a folder under ${landing_path}, e.g. ${landing_path}/bars")
+                          hint="name a folder under ${landing_path}, e.g. ${landing_path}/orders")
         return
     for env in environments:
         variables = env.variables()
@@ -125,7 +125,7 @@ def _known_tables_hint(name: str, project: Project) -> str:
 def _failed_to_load(name: str, project: Project) -> bool:
     """True when tables/<layer>/<name>.yaml exists but has errors of its own (so it is not in the model).
 
-    Reporting "upstream `bars` does not exist" for every reader of a spec with a typo would bury the one
+    Reporting "upstream `orders` does not exist" for every reader of a spec with a typo would bury the one
     real error under consequences of it.
     """
     broken = {Path(f.file).stem for f in project.findings if f.severity == "error"}

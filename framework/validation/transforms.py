@@ -393,7 +393,7 @@ def lenient_conversion_hint(name: str, type_: str, family: str, origin: str) -> 
 
     Never `CAST(...)`: under ANSI semantics (every target runtime's, framework/spec/runtimes.py) it fails
     the flow at the first value that does not convert, and without ANSI it writes NULL. The lenient
-    conversion is `try_cast` (`try_to_timestamp` for timestamps, as in silver.bars), written on purpose,
+    conversion is `try_cast` (`try_to_timestamp` for timestamps, as in silver.orders), written on purpose,
     with what a bad value then becomes said in the spec: `nullable: false` makes its NULL fail the write,
     an expectation `IS NOT NULL` with `action: quarantine` puts the row in quarantine.
     """
@@ -408,8 +408,8 @@ def lenient_conversion_hint(name: str, type_: str, family: str, origin: str) -> 
 def check_dedupe(spec: TableSpec, project: Project) -> Iterator[Finding]:
     """Warn when a streaming silver/gold table declares keys without `dedupe`.
 
-    A streaming table appends every row its source delivers; a landing file sent twice, or a provider
-    re-sending a bar, puts the same key in the table twice, and `medallion check` then fails on it.
+    A streaming table appends every row its source delivers; a landing file sent twice, or a source
+    re-sending a record, puts the same key in the table twice, and `medallion check` then fails on it.
     `dedupe` (DLT AUTO CDC, SCD type 1) keeps the latest row per key instead.
     """
     if spec.layer == "bronze" or not spec.is_streaming or not spec.keys or spec.dedupe_sequence_by:

@@ -5,7 +5,7 @@
 //   owning team) with its count that opens into its tables on click;
 // - a table's neighbourhood (tables/<name>.html): N levels up and down, N chosen in the page;
 // - a selection in dbt's syntax (assets/graph.js) from the toolbar, the search box or the URL
-//   (`index.html#select=+bars`).
+//   (`index.html#select=+orders`).
 //
 // Layout: a band per stage (landing | bronze | silver | gold | checks); inside a band one column per
 // dependency depth; rows ordered by the barycenter heuristic (each node near the mean position of its

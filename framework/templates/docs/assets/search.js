@@ -54,7 +54,7 @@
     return hits.slice(0, MAX_RESULTS).map(function (hit) { return hit.entry; });
   }
 
-  // `+bars+ 2+daily_bars` -> `bars daily_bars`: the names a selection mentions, to search for as well.
+  // `+orders+ 2+daily_revenue` -> `orders daily_revenue`: the names a selection mentions, to search for as well.
   function namesIn(selection) {
     return selection.split(/[\s,]+/).map(function (atom) {
       return atom.replace(/^@/, "").replace(/^\d*\+/, "").replace(/\+\d*$/, "").replace(/^[a-z]+:/, "");
