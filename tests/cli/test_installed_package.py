@@ -11,8 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.deploy.conftest import copy_project
+from tests.deploy.conftest import PROJECT_PARTS
 from tests.installed_wheel import REPO, Installed, installed, wheel  # noqa: F401 (fixtures)
+from tests.medallion_testing import copy_market_project
 
 EXTRA_LINE = 'pip install "medallion[local]"'
 
@@ -20,7 +21,7 @@ EXTRA_LINE = 'pip install "medallion[local]"'
 @pytest.fixture
 def market_copy(tmp_path: Path) -> Path:
     """This repository's project as `databricks bundle deploy` syncs it (framework/ too: its pipeline runs it)."""
-    return copy_project(tmp_path / "market")
+    return copy_market_project(tmp_path / "market", PROJECT_PARTS)
 
 
 def test_the_install_has_no_engine_and_runs_from_outside_the_repository(installed: Installed):
