@@ -106,15 +106,17 @@ def _update_entry(update: UpdateSummary, jobs: list[tuple[JobRun, list[TaskRun]]
 
 
 def _job_of(started: datetime, jobs: list[tuple[JobRun, list[TaskRun]]]) -> str | None:
-    """The job run one of whose tasks was running when the update started (task times are to the second)."""
+    """The job run one of whose tasks was running when the update started. Task times are to the second, so
+    several may match (a task that ended in the second another began): the latest to start, then to end, wins."""
     moment = started.replace(microsecond=0)
+    best: tuple[datetime, datetime, str] | None = None
     for run, tasks in jobs:
         for task in tasks:
             begin = _parse(task.started_at)
             end = _parse(task.ended_at) if task.ended_at else datetime.now(timezone.utc)
-            if begin <= moment <= end:
-                return run.run_id
-    return None
+            if begin <= moment <= end and (best is None or (begin, end) > best[:2]):
+                best = (begin, end, run.run_id)
+    return best[2] if best else None
 
 
 def _task(task: TaskRun) -> dict[str, Any]:
