@@ -1,7 +1,7 @@
 """Benchmark: the developer's inner loop — edit, validate, run, look — command by command (issue 24).
 
     .venv/bin/python bench/loop.py                 # 3 rounds, print the table
-    .venv/bin/python bench/loop.py --rounds 5 --write   # record in bench/results/loop.md
+    .venv/bin/python bench/loop.py --rounds 5 --write   # the table in bench/results/loop-table.md
 
 On a throwaway copy of the project (bench/.work/loop/: tables/, environments/, transforms/ and a `loop`
 environment extending `local` whose landing and storage folders are inside it), after collecting the
@@ -105,7 +105,7 @@ STEPS = {
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--write", action="store_true", help="record in bench/results/loop.md")
+    parser.add_argument("--write", action="store_true", help="record the table in bench/results/loop-table.md (loop.md reads it)")
     parser.add_argument("--reuse", action="store_true", help="keep bench/.work/loop as it is (already run)")
     args = parser.parse_args()
     started_load = load()
@@ -123,21 +123,27 @@ def main() -> None:
             tails[name] = tail
             print(f"round {round_number} {name}: {seconds:.2f}s  ({tail[:100]})", flush=True)
         loads.append(load())
+        report(args, times, tails, started_load, loads, round_number)  # a stopped benchmark keeps its rounds
+
+
+def report(args: argparse.Namespace, times: dict[str, list[float]], tails: dict[str, str], started_load: str,
+           loads: list[str], rounds: int) -> None:
+    """Print the table (and write bench/results/loop-table.md with --write) for the rounds done so far."""
     rows = [(name, statistics.median(values), min(values), tails[name]) for name, values in times.items()]
     stamp = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
-    report = [f"# The developer loop (bench/loop.py), {stamp}", "",
-              f"{args.rounds} round(s) of each step, alternating; commit "
+    lines = [f"# The developer loop (bench/loop.py), {stamp}", "",
+              f"{rounds} of {args.rounds} round(s) of each step, alternating; commit "
               f"{subprocess.run(['git', 'rev-parse', '--short', 'HEAD'], capture_output=True, text=True, cwd=REPO).stdout.strip()}"
               f", {os.cpu_count()} CPUs, Python {platform.python_version()}.", "",
               f"Load average (1, 5, 15 min) before preparing: {started_load}; before each round and after the last: "
               + " | ".join(loads) + ".", "",
               "| step | median | min | last output line |", "|---|---:|---:|---|"]
-    report += [f"| {name} | {median:.2f} s | {low:.2f} s | `{tail[:90]}` |" for name, median, low, tail in rows]
-    text = "\n".join(report) + "\n"
+    lines += [f"| {name} | {median:.2f} s | {low:.2f} s | `{tail[:90]}` |" for name, median, low, tail in rows]
+    text = "\n".join(lines) + "\n"
     print(text)
     if args.write:
         RESULTS.mkdir(parents=True, exist_ok=True)
-        (RESULTS / "loop.md").write_text(text)
+        (RESULTS / "loop-table.md").write_text(text)
 
 
 if __name__ == "__main__":
