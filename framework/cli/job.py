@@ -7,6 +7,7 @@ from dataclasses import replace
 from pathlib import Path
 
 import click
+from rich.markup import escape
 
 from framework.cli.common import (EXIT_USAGE, console, env_option, fail, load_valid_project, project_option,
                                   requires_local_engine)
@@ -53,7 +54,7 @@ def job(env_name: str, project_dir: Path | None, skip: tuple[str, ...], task_arg
 
     def announce(outcome: TaskOutcome) -> None:
         style = STATUS_STYLE.get(outcome.status, "white")
-        extra = f" — {outcome.error}" if outcome.error else ""
+        extra = f" — {escape(outcome.error)}" if outcome.error else ""  # an error text is not markup: `[local]` stays
         console.print(f"[bold]task {outcome.task}[/]: [{style}]{outcome.status}[/] "
                       f"({outcome.seconds:.1f}s, {outcome.attempts} attempt(s)){extra}")
 
