@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import gc
 import json
-import os
 import sys
 from pathlib import Path
 
@@ -38,7 +37,7 @@ def diff(ref: str | None, output_format: str, allow_breaking: bool, project_dir:
     """
     from framework.lineage.changes import compare
     from framework.project import TABLES_DIR, Project, find_project_root, load_tables, spec_files
-    from framework.validation.prefetch import prefetch
+    from framework.validation.prefetch import parsing_jobs, prefetch
 
     # The specs only: no semantic checks (a removed column makes its readers invalid, and that is what
     # diff reports, at their lines); a spec that does not parse or fails the schema is left out.
@@ -49,7 +48,7 @@ def diff(ref: str | None, output_format: str, allow_breaking: bool, project_dir:
     collecting = gc.isenabled()
     gc.disable()  # loading builds many small objects that live to the end: nothing for the collector to find
     try:
-        prefetch(spec_files(root, [root / TABLES_DIR]), root, _jobs())
+        prefetch(spec_files(root, [root / TABLES_DIR]), root, parsing_jobs())
         load_tables(project)
     finally:
         if collecting:
@@ -68,16 +67,6 @@ def diff(ref: str | None, output_format: str, allow_breaking: bool, project_dir:
         print_text(impact, ref)
     if impact.consequence == "breaking" and not allow_breaking:
         sys.exit(EXIT_INVALID)
-
-
-def _jobs() -> int:
-    """Two parsing processes when a core is idle, as `validate` decides (on a busy core they only take turns)."""
-    cores = os.cpu_count() or 1
-    try:
-        busy = os.getloadavg()[0]
-    except OSError:
-        busy = 0.0
-    return 2 if cores >= 2 and busy < cores - 0.5 else 1
 
 
 def to_dict(impact: Impact, ref: str) -> dict:

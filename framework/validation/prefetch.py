@@ -156,3 +156,14 @@ def prefetch(files: list[Path], root: Path, jobs: int = 2) -> bool:
     install(parsed)
     sql.warm(rules, selects)
     return True
+
+
+def parsing_jobs() -> int:
+    """How many processes parse specs (validate, diff): two when a core is idle. On a busy machine the worker would only take turns with the
+    parent on the same core and add the cost of handing its results over (measured: 1.6 s against 1.2 s)."""
+    cores = os.cpu_count() or 1
+    try:
+        busy = os.getloadavg()[0]
+    except OSError:
+        busy = 0.0
+    return 2 if cores >= 2 and busy < cores - 0.5 else 1
