@@ -26,8 +26,9 @@ from .workspace_server import WorkspaceServer
 
 TOKEN = "dapi-test-token"
 
-LOCAL_ENGINE = ("pyspark", "delta-spark", "pandas", "pyarrow")
-"""What a Databricks Runtime ships itself: the wheel must not install its own over it."""
+LOCAL_ENGINE = ("pyspark", "delta-spark", "pandas", "pyarrow", "deltalake")
+"""The local engine's stack: what a Databricks Runtime ships itself (the wheel must not install its own over
+it), and delta-rs, with which the local engine records a run that had nothing to do without starting a JVM."""
 
 
 def wheel_tasks(root: Path) -> list[tuple[str, dict]]:
