@@ -28,6 +28,7 @@ def docs(env_name: str, out_dir: Path | None, serve: bool, port: int, live_stats
     from framework.errors import DocsError
     from framework.docs.site import build_site
 
+    _prefetch_specs(project_dir)
     project = load_valid_project(project_dir, env_name)
     out = (out_dir or project.root / "site").resolve()
     try:
@@ -45,6 +46,17 @@ def docs(env_name: str, out_dir: Path | None, serve: bool, port: int, live_stats
     console.print(f"open {report.index.as_uri()}", soft_wrap=True)
     if serve:
         _serve(out, port)
+
+
+def _prefetch_specs(project_dir: Path | None) -> None:
+    """Parse the specs on two processes when a core is idle, as `validate` does (a 1,000-table catalog
+    spends a third of its time loading the project)."""
+    from framework.project import TABLES_DIR, find_project_root, spec_files
+    from framework.validation.prefetch import parsing_jobs, prefetch
+
+    root = (project_dir or find_project_root()).resolve()
+    if (root / TABLES_DIR).is_dir():
+        prefetch(spec_files(root, [root / TABLES_DIR]), root, parsing_jobs())
 
 
 def _serve(out: Path, port: int) -> None:
