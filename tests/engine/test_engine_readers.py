@@ -62,6 +62,7 @@ def loaded(spark, tmp_path_factory):
         {"event_id": 2, "amount": 1.0, "Amount": 3, "extra": {"k": [1, 2]}},
         {"event_id": "x", "amount": 4.0, "note": 7},
         '{"event_id": 4, "amount": ',
+        {"event_id": 5, "amount": None, "gone": None},  # JSON nulls: nothing to rescue
     ])
     result = project.run(spark, tables=["customers_raw", "customers_nohdr_raw", "events_raw"])
     assert result.ok, [(f.table, f.error) for f in result.failed]
@@ -112,5 +113,6 @@ def test_json_rescues_unknown_case_mismatched_and_mistyped_fields_only(spark, lo
                                                          "_file_path": got[2]["_source_file"]})
     mistyped = got["7"]  # event_id "x" is no BIGINT: rescued; the number 7 is a fine STRING
     assert (mistyped["amount"], rescued(mistyped)) == (4.0, {"event_id": "x", "_file_path": mistyped["_source_file"]})
-    broken = next(r for k, r in got.items() if k not in (1, 2, "7"))
+    assert got[5]["amount"] is None and got[5]["_rescued_data"] is None
+    broken = next(r for k, r in got.items() if k not in (1, 2, 5, "7"))
     assert rescued(broken) == {"_corrupt_record": '{"event_id": 4, "amount": ', "_file_path": broken["_source_file"]}
