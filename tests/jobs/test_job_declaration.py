@@ -207,3 +207,15 @@ def test_a_task_module_that_cannot_import_is_one_line_not_a_traceback(orders: Sp
     assert "cannot import `jobs.export` (for `jobs.export:main`): No module named 'no_such_dependency_xyz'" in \
         " ".join(result.stderr.split())
     assert "Traceback" not in result.output
+
+
+def test_a_task_module_that_raises_on_import_is_one_line_not_a_traceback(orders: SpecProject):
+    orders.write("medallion.yaml", DECLARED)
+    orders.write("jobs/__init__.py", "")
+    orders.write("jobs/export.py", "raise KeyError('EXPORT_TOKEN')\n\n\ndef main(context, args):\n    return 0\n")
+    for name in [m for m in sys.modules if m == "jobs" or m.startswith("jobs.")]:  # another test's project
+        del sys.modules[name]
+    result = CliRunner().invoke(cli, ["task", "export", "--env", "local", "--project", str(orders.root)])
+    assert result.exit_code == 2, result.output
+    assert "cannot import `jobs.export` (for `jobs.export:main`): KeyError: 'EXPORT_TOKEN'" in " ".join(result.stderr.split())
+    assert "Traceback" not in result.output
