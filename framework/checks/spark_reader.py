@@ -108,13 +108,14 @@ def _condition(condition: Condition) -> str:
     if isinstance(condition, NotNull):
         return f"{quote_name(condition.column)} IS NOT NULL"
     if isinstance(condition, In):
-        if not condition.values:
+        # a tuple holding a NULL never matches (and Spark refuses a struct of VOID among typed ones)
+        matchable = [values for values in condition.values if all(v is not None for v in values)]
+        if not matchable:
             return "false"
         if len(condition.columns) == 1:
-            return (f"{quote_name(condition.columns[0])} IN "
-                    f"({', '.join(_literal(v[0]) for v in condition.values)})")
+            return f"{quote_name(condition.columns[0])} IN ({', '.join(_literal(v[0]) for v in matchable)})"
         columns = ", ".join(quote_name(c) for c in condition.columns)
-        tuples = ", ".join("(" + ", ".join(_literal(v) for v in values) + ")" for values in condition.values)
+        tuples = ", ".join("(" + ", ".join(_literal(v) for v in values) + ")" for values in matchable)
         return f"({columns}) IN ({tuples})"
     raise TypeError(f"not a condition: {condition!r}")
 
