@@ -7,9 +7,9 @@ through typed questions, answered JVM-free on the local runtime and by the clust
 
     from framework.checks.reader import Aggregate, Aggregation, Equals, In, NotNull
 
-    rows = ctx.aggregate(spec, Aggregation((Aggregate("first", "min", "trade_date"),
-                                            Aggregate("days", "count_distinct", "trade_date")),
-                                           group_by=("symbol",), where=(NotNull("trade_date"),)))
+    rows = ctx.aggregate(spec, Aggregation((Aggregate("first", "min", "order_date"),
+                                            Aggregate("days", "count_distinct", "order_date")),
+                                           group_by=("customer",), where=(NotNull("order_date"),)))
 
 (min / max / count / count_distinct / collect_set per group, under equality, not-null and membership
 filters; DATEs come back as dates, TIMESTAMPs as aware UTC datetimes, NULLs as Spark treats them), and

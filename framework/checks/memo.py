@@ -52,7 +52,7 @@ class MemoKey:
 
     @property
     def text(self) -> str:
-        """`bronze.bars_raw v3, silver.bars v5, ...` (for people)."""
+        """`bronze.orders_raw v3, silver.orders v5, ...` (for people)."""
         return ", ".join(f"{name} v{version}" for name, version in self.versions)
 
 
@@ -64,7 +64,7 @@ class Reused:
     computed_at: str
 
     def note(self, key: MemoKey) -> str:
-        """`reused (computed 2026-12-07T12:31Z on bronze.bars_raw v1, ...)`: for the check's detail."""
+        """`reused (computed 2026-12-07T12:31Z on bronze.orders_raw v1, ...)`: for the check's detail."""
         return f"reused (computed {self.computed_at} on {key.text})"
 
 
