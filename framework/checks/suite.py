@@ -5,7 +5,8 @@ source freshness and tests; the environment's `checks:` gives defaults only (sev
 
 * `freshness` (declared): the newest value of a TIMESTAMP or DATE column is at most `max_age` old;
 * `volume` (declared): at least `min_rows`, and at most `max_drop` fewer rows than the table's last
-  Delta version before the update being checked (`DESCRIBE HISTORY`, then `VERSION AS OF`);
+  Delta version before the update being checked (the table's history, then that version: `DESCRIBE
+  HISTORY` / `VERSION AS OF` on Databricks, `deltalake` locally);
 * `unique` (implicit on silver/gold tables with `keys`; declared for other columns or to turn it off);
 * `reconciliation` (implicit on every table streamed from one upstream): BY KEY, from the tables
   themselves (framework/checks/reconcile.py);
@@ -17,6 +18,11 @@ Only what a Databricks event log documents is read (never the local runtime's `d
 and only the events of the window being checked: those since `--since` (the job run's start), else those
 of the newest update — pushed into the read as a timestamp / update filter, so a bad day is not diluted
 by weeks of a continuous update and the read does not grow with the log.
+
+Tables and the event log are read through typed questions (`ctx.reader`, framework/checks/reader.py):
+without a JVM on the local runtime, by the cluster's Spark on Databricks. Only reconciliation runs Spark
+SQL (it re-applies the specs' transforms); locally its numbers are memoized against the Delta versions
+of the tables it reads (framework/checks/memo.py), so a check after a run starts no JVM.
 
 Names come from `framework.naming.TableRef` only (`silver.orders` locally, `<catalog>.silver.orders` on
 Databricks). A table or event log a check needs that does not exist is a critical FAIL with a one-line
