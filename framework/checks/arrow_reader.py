@@ -38,7 +38,9 @@ class ArrowReader:
     """Answers from the Delta folders of the local runtime (see the module doc)."""
 
     def __init__(self) -> None:
-        self._tables: dict[tuple[Path, int | None], "DeltaTable"] = {}
+        self._versions: dict[tuple[Path, int], "DeltaTable"] = {}
+        """Loaded past versions (immutable). The latest snapshot is loaded at every question: a context may
+        be asked again after the tables changed, and Spark would read the new version."""
 
     def exists(self, ref: TableRef) -> bool:
         return is_delta_table(ref.path)
@@ -87,10 +89,12 @@ class ArrowReader:
     def _delta(self, ref: TableRef, version: int | None = None) -> "DeltaTable":
         from deltalake import DeltaTable
 
+        if version is None:
+            return DeltaTable(str(ref.path))
         key = (ref.path, version)
-        if key not in self._tables:
-            self._tables[key] = DeltaTable(str(ref.path), version=version)
-        return self._tables[key]
+        if key not in self._versions:
+            self._versions[key] = DeltaTable(str(ref.path), version=version)
+        return self._versions[key]
 
     def _read(self, ref: TableRef, columns: list[str]) -> "pa.Table":
         return self._delta(ref).to_pyarrow_table(columns=columns)

@@ -100,7 +100,8 @@ def test_the_arrow_reader_keeps_sparks_semantics(tables, new_york):
     committed = [datetime.fromtimestamp(c["timestamp"] / 1000, UTC)
                  for c in sorted(DeltaTable(str(bars.path)).history(), key=lambda c: c["version"])]
     between = committed[0] + (committed[1] - committed[0]) / 2
-    answers = questions({"arrow": ArrowReader()}, tables,
+    reader = ArrowReader()
+    answers = questions({"arrow": reader}, tables,
                         [committed[0] - timedelta(seconds=1), between, committed[1] + timedelta(seconds=1)])
     arrow = answers["arrow"]
 
@@ -121,6 +122,9 @@ def test_the_arrow_reader_keeps_sparks_semantics(tables, new_york):
     assert arrow["overall_empty"] == [{"latest": None, "rows": 0, "days": frozenset()}], \
         "a global aggregate over no row is one row, as in Spark"
     assert arrow["spans_empty"] == []
+
+    write_deltalake(str(bars.path), bars_table().slice(0, 1), mode="append")
+    assert (reader.count(bars), reader.count(bars, 0)) == (9, 6), "asked again, the reader reads the new version"
 
 
 @pytest.mark.spark
