@@ -7,6 +7,10 @@ with pyarrow takes milliseconds, where starting Spark takes 15-20 s. Time travel
 and the table's history come from `deltalake`; the event log from its parquet files
 (`framework.eventlog.read_with_arrow`).
 
+A table whose protocol needs a reader feature `deltalake` cannot apply (deletion vectors: its count would
+include deleted rows, its scan refuses) is not read here: its questions go to the fallback reader (the
+local engine's Spark, started on first use), so a JVM-free answer is never a wrong one.
+
 Spark's semantics are kept (framework/checks/reader.py): pyarrow's hash aggregation already groups NULL
 keys as one group and its min/max/count/distinct skip NULLs; a filter's NULL comparison drops the row;
 a TIMESTAMP with a time zone (Delta's TIMESTAMP: UTC instants) comes back as an aware UTC datetime.
@@ -16,9 +20,9 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Sequence
 
-from framework.checks.reader import Aggregate, Aggregation, Condition, Equals, In, NotNull, Row
+from framework.checks.reader import Aggregate, Aggregation, Condition, Equals, In, NotNull, Row, TableReader
 from framework.delta_log import is_delta_table
 from framework.eventlog import EventHistory, UpdateStart, latest_update_with_arrow, read_with_arrow
 from framework.naming import TableRef
@@ -30,14 +34,18 @@ if TYPE_CHECKING:
 EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 GROUP = "_medallion_group"
 """The constant key an aggregation without `group_by` is grouped by (pyarrow groups, it does not reduce)."""
+READER_FEATURES = frozenset({"timestampNtz"})
+"""Delta reader features whose tables `deltalake` reads exactly (any other one: the fallback reader)."""
 ARROW_FUNCTION = {"min": "min", "max": "max", "count": "count", "count_distinct": "count_distinct",
                   "collect_set": "distinct"}
 
 
 class ArrowReader:
-    """Answers from the Delta folders of the local runtime (see the module doc)."""
+    """Answers from the Delta folders of the local runtime (see the module doc); `fallback` gives the reader
+    for a table `deltalake` cannot read exactly (None: such a table raises)."""
 
-    def __init__(self) -> None:
+    def __init__(self, fallback: Callable[[], TableReader] | None = None) -> None:
+        self.fallback = fallback
         self._versions: dict[tuple[Path, int], "DeltaTable"] = {}
         """Loaded past versions (immutable). The latest snapshot is loaded at every question: a context may
         be asked again after the tables changed, and Spark would read the new version."""
@@ -45,7 +53,24 @@ class ArrowReader:
     def exists(self, ref: TableRef) -> bool:
         return is_delta_table(ref.path)
 
+    def readable(self, ref: TableRef) -> bool:
+        """Whether `deltalake` reads the table exactly (its protocol needs no reader feature it lacks)."""
+        protocol = self._delta(ref).protocol()
+        return protocol.min_reader_version < 2 or (
+            protocol.min_reader_version == 3 and set(protocol.reader_features or ()) <= READER_FEATURES)
+
+    def _other(self, ref: TableRef) -> TableReader | None:
+        """The fallback reader when this table is not `readable` (it raises without one)."""
+        if self.readable(ref):
+            return None
+        if self.fallback is None:
+            raise ValueError(f"{ref.published} needs a Delta reader feature deltalake lacks "
+                             f"({', '.join(self._delta(ref).protocol().reader_features or ()) or 'column mapping'})")
+        return self.fallback()
+
     def count(self, ref: TableRef, version: int | None = None) -> int:
+        if other := self._other(ref):
+            return other.count(ref, version)
         return int(self._delta(ref, version).count())
 
     def last_version_before(self, ref: TableRef, moment: datetime) -> int | None:
@@ -56,6 +81,8 @@ class ArrowReader:
     def duplicate_groups(self, ref: TableRef, columns: Sequence[str]) -> int:
         import pyarrow.compute as pc
 
+        if other := self._other(ref):
+            return other.duplicate_groups(ref, columns)
         table = self._read(ref, list(columns))
         if table.num_rows == 0:
             return 0
@@ -65,6 +92,8 @@ class ArrowReader:
     def aggregate(self, ref: TableRef, query: Aggregation) -> list[Row]:
         import pyarrow as pa
 
+        if other := self._other(ref):
+            return other.aggregate(ref, query)
         table = self._read(ref, query.columns)
         for condition in query.where:
             table = table.filter(_mask(table, condition))
@@ -81,9 +110,13 @@ class ArrowReader:
         return rows
 
     def latest_update(self, log: TableRef) -> UpdateStart | None:
+        if other := self._other(log):
+            return other.latest_update(log)
         return latest_update_with_arrow(log.path)
 
     def events(self, log: TableRef, since: datetime | None, update_id: str | None) -> EventHistory:
+        if other := self._other(log):
+            return other.events(log, since, update_id)
         return read_with_arrow(log.path, since=since, update_id=update_id)
 
     def _delta(self, ref: TableRef, version: int | None = None) -> "DeltaTable":

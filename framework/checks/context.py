@@ -80,8 +80,11 @@ class CheckContext:
     @cached_property
     def reader(self) -> TableReader:
         """Typed reads of tables and the event log: JVM-free from the Delta folders on the local runtime,
-        through the (cluster's) session elsewhere."""
-        return ArrowReader() if self.env.runtime == "local" else SparkReader(self.spark)
+        through the (cluster's) session elsewhere — and locally for a table deltalake cannot read exactly
+        (deletion vectors: framework/checks/arrow_reader.py)."""
+        if self.env.runtime != "local":
+            return SparkReader(self.spark)
+        return ArrowReader(fallback=lambda: SparkReader(self.spark))
 
     def aggregate(self, spec: TableSpec, query: Aggregation) -> list[Row]:
         """`query` over the spec's table (framework/checks/reader.py has the semantics)."""

@@ -143,6 +143,19 @@ def test_the_arrow_and_spark_readers_agree(spark, tables, new_york):
         answers = questions({"arrow": ArrowReader(), "spark": SparkReader(spark)}, tables, moments)
         assert answers["arrow"] == answers["spark"]
         assert answers["spark"]["duplicates"] == (2, 1, 0)
+
+        # deletion vectors: deltalake would count the deleted rows (and refuses the scan): Spark answers
+        deleted = ref(tables, "deleted")
+        spark.sql(f"CREATE TABLE {SCHEMA}.deleted (id INT) USING DELTA LOCATION '{deleted.path}' "
+                  "TBLPROPERTIES ('delta.enableDeletionVectors' = 'true')")
+        spark.sql(f"INSERT INTO {SCHEMA}.deleted SELECT CAST(id % 50 AS INT) FROM range(100)")
+        spark.sql(f"DELETE FROM {SCHEMA}.deleted WHERE id < 10")
+        assert DeltaTable(str(deleted.path)).count() == 100, "deltalake ignores the deletion vector"
+        arrow = ArrowReader(fallback=lambda: SparkReader(spark))
+        assert not arrow.readable(deleted) and arrow.readable(ref(tables, "bars"))
+        assert (arrow.count(deleted), arrow.duplicate_groups(deleted, ["id"])) == (80, 40)
+        with pytest.raises(ValueError, match="deletionVectors"):
+            ArrowReader().count(deleted)
     finally:
-        for name in ("bars", "empty"):
+        for name in ("bars", "empty", "deleted"):
             spark.sql(f"DROP TABLE IF EXISTS {SCHEMA}.{name}")
