@@ -2,12 +2,12 @@
 
 Three places read the log and each has a different engine at hand:
 
-* the quality checks and the CLI on the local runtime, or on a Databricks cluster: a SparkSession
-  (`read_with_spark`);
+* the quality checks on a Databricks cluster: a SparkSession (`read_with_spark`, `latest_update`);
 * `medallion status` on a laptop: a SQL warehouse through the statement execution API
   (`read_with_statements`, given a function that runs one statement and returns its rows);
-* the documentation generator, which must not start a JVM: the Delta table's parquet files through
-  its transaction log and pyarrow (`read_with_arrow`).
+* the local runtime's quality checks, the job history and the documentation generator, which must not
+  start a JVM: the Delta table's parquet files through its transaction log and pyarrow
+  (`read_with_arrow`, `latest_update_with_arrow`), filtered as the statements filter.
 
 All three select the same columns of the same events (`create_update`, `update_progress`, `flow_progress`;
 `EVENTS_SQL` for the first two) and hand the rows
