@@ -13,7 +13,7 @@ import json
 import os
 import subprocess
 import sys
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 
 import pytest
@@ -71,6 +71,26 @@ def test_after_the_reconciliations_are_computed_check_needs_no_jvm(spark, ran, t
         assert result["detail"].startswith(first[table]), "the same numbers and window, plus the reuse note"
         assert "; reused (computed " in result["detail"] and "bronze." in result["detail"]
     assert done.returncode == (0 if report["ok"] else 1), "exit codes as ever (a stale session fails freshness)"
+
+
+@pytest.mark.spark
+def test_the_event_log_window_read_with_arrow_is_the_one_spark_reads(spark, ran):
+    """The newest update (a top-1) and its events, by start time and by update id: the same history."""
+    from framework.checks.arrow_reader import ArrowReader
+    from framework.checks.spark_reader import SparkReader
+    from framework.engine.spark import attach_storage
+    from framework.naming import TableRef
+
+    env = ran.env()
+    attach_storage(spark, env)
+    log = TableRef.event_log(env)
+    arrow, on_spark = ArrowReader(), SparkReader(spark)
+    latest = arrow.latest_update(log)
+    assert latest is not None and latest == on_spark.latest_update(log)
+    since = datetime.fromisoformat(latest.timestamp.replace("Z", "+00:00"))
+    for window in ((since, latest.update_id), (since, None), (None, latest.update_id), (None, None)):
+        history = arrow.events(log, *window)
+        assert history == on_spark.events(log, *window) and history.progress, window
 
 
 @pytest.mark.spark
