@@ -109,6 +109,26 @@ def is_delta_table(path: Path) -> bool:
     return log.is_dir() and any(_COMMIT.match(p.name) or _CHECKPOINT.match(p.name) for p in log.iterdir())
 
 
+def latest_commit(table_path: Path) -> Commit:
+    """The table's newest version and its commit info, from the newest JSON commit alone (no replay):
+    what a cache keyed by "this table has not changed" needs. Falls back to the snapshot when the newest
+    version is only a checkpoint (its JSON cleaned up)."""
+    log = table_path / LOG_DIR
+    if not log.is_dir():
+        raise DeltaLogError(f"{table_path} is not a Delta table (no {LOG_DIR}/ folder)")
+    commits, checkpoints = _list_log(log)
+    if not commits and not checkpoints:
+        raise DeltaLogError(f"{log} has no commits")
+    latest = max([*commits, *checkpoints])
+    if latest in commits:
+        for action in _actions(commits[latest]):
+            if "commitInfo" in action:
+                return _commit(latest, action["commitInfo"])
+        return Commit(latest, int(commits[latest].stat().st_mtime * 1000), "")
+    snapshot = read_snapshot(table_path, history=1)
+    return snapshot.last_commit or Commit(snapshot.version, 0, "")
+
+
 def read_snapshot(table_path: Path, history: int = 25) -> Snapshot:
     """Reconstruct the latest snapshot; keep the commit info of the newest `history` versions."""
     log = table_path / LOG_DIR

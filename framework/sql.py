@@ -25,3 +25,16 @@ def qualify_tables(text: str, names: dict[str, str]) -> str:
         return node
 
     return tree.transform(rewrite).sql(DIALECT)
+
+
+def tables_read(text: str) -> list[str]:
+    """The tables a statement reads, as `schema.name` / `catalog.schema.name` / a bare `name` (CTEs left
+    out), each once, in order of appearance."""
+    tree = sqlglot.parse_one(text, read=DIALECT)
+    cte_names = {cte.alias_or_name for cte in tree.find_all(exp.CTE)}
+    found = []
+    for table in tree.find_all(exp.Table):
+        if not table.name or (not table.args.get("db") and table.name in cte_names):
+            continue
+        found.append(".".join(part for part in (table.catalog, table.db, table.name) if part))
+    return list(dict.fromkeys(found))

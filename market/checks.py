@@ -10,8 +10,10 @@ Declared in medallion.yaml (`check_kinds:`) and used by the market specs under `
   detail names the first few gaps, `CheckResult.missing` (in `--format json`) all of them.
 
 Each is `function(ctx, spec, params) -> Iterable[CheckResult]` over the public API of framework/checks:
-the table exists when it is called (the framework reports a missing one), `ctx.name(spec)` is its
-published name, `ctx.now` the clock. Environment defaults come in `params` (`checks.nyse_completeness`).
+the table exists when it is called (the framework reports a missing one), its rows are read through
+typed aggregations (`ctx.aggregate`: framework/checks/reader.py — JVM-free on the local runtime, the
+cluster's Spark on Databricks), `ctx.now` is the clock. Environment defaults come in `params`
+(`checks.nyse_completeness`).
 """
 
 from __future__ import annotations
@@ -19,16 +21,17 @@ from __future__ import annotations
 from datetime import date, datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any, Iterable
 
+from framework.checks.reader import Aggregate, Aggregation, Equals, In, NotNull
 from framework.checks.results import CheckResult, first_few
 from market.collect import calendar
-from framework.naming import sql_string
 
 if TYPE_CHECKING:
     from framework.checks.context import CheckContext
     from framework.spec.model import TableSpec
 
 FRESHNESS, COMPLETENESS = "nyse_freshness", "nyse_completeness"
-INTRADAY = "timeframe = '1Min' AND symbol IS NOT NULL AND trade_date IS NOT NULL"
+INTRADAY = (Equals("timeframe", "1Min"), NotNull("symbol"), NotNull("trade_date"))
+"""The 1-minute bars with a symbol and a trading date."""
 MAX_LISTED = 5
 
 
@@ -36,7 +39,7 @@ def nyse_freshness(ctx: "CheckContext", spec: "TableSpec", params: dict[str, Any
     """The latest completed NYSE session is present (within `max_age_sessions`)."""
     severity, max_age = params.get("severity", "critical"), int(params.get("max_age_sessions", 1))
     expected = calendar.last_completed_session(ctx.now).date
-    latest: date | None = ctx.scalar(f"SELECT max(trade_date) FROM {ctx.name(spec)}")
+    latest: date | None = ctx.aggregate(spec, Aggregation((Aggregate("latest", "max", "trade_date"),)))[0]["latest"]
     behind = len(calendar.sessions_between(latest, expected)) - 1 if latest and latest <= expected else (
         0 if latest else None)
     ok = behind is not None and behind <= max_age
@@ -51,9 +54,10 @@ def nyse_completeness(ctx: "CheckContext", spec: "TableSpec", params: dict[str, 
     if params.get("grain", "session") == "minute":
         yield from _minute_completeness(ctx, spec, severity, limit)
         return
-    spans = ctx.spark.sql(f"SELECT symbol, min(trade_date) AS first, max(trade_date) AS last, "
-                          f"count(DISTINCT trade_date) AS present FROM {ctx.name(spec)} "
-                          "WHERE trade_date IS NOT NULL GROUP BY symbol").collect()
+    spans = ctx.aggregate(spec, Aggregation((Aggregate("first", "min", "trade_date"),
+                                             Aggregate("last", "max", "trade_date"),
+                                             Aggregate("present", "count_distinct", "trade_date")),
+                                            group_by=("symbol",), where=(NotNull("trade_date"),)))
     gappy = [r["symbol"] for r in spans
              if r["present"] < len(calendar.sessions_between(r["first"], r["last"]))]
     dates = _dates_of(ctx, spec, gappy)  # only the symbols with gaps: the rest is counted, not listed
@@ -73,17 +77,16 @@ def _dates_of(ctx: "CheckContext", spec: "TableSpec", symbols: list[str]) -> dic
     """The trading dates present for each of `symbols` (only those are read into the driver)."""
     if not symbols:
         return {}
-    rows = ctx.spark.sql(f"SELECT symbol, collect_set(trade_date) AS dates FROM {ctx.name(spec)} "
-                         f"WHERE trade_date IS NOT NULL AND symbol IN ({', '.join(sql_string(s) for s in symbols)}) "
-                         "GROUP BY symbol").collect()
+    rows = ctx.aggregate(spec, Aggregation((Aggregate("dates", "collect_set", "trade_date"),), group_by=("symbol",),
+                                           where=(NotNull("trade_date"), In(("symbol",), tuple((s,) for s in symbols)))))
     return {r["symbol"]: set(r["dates"]) for r in rows}
 
 
 def _minute_completeness(ctx: "CheckContext", spec: "TableSpec", severity: str,
                          limit: float) -> Iterable[CheckResult]:
     """1-minute bars: every minute of every NYSE session between a symbol's first and last bar."""
-    counts = ctx.spark.sql(f"SELECT symbol, trade_date, count(DISTINCT ts) AS minutes FROM {ctx.name(spec)} "
-                           f"WHERE {INTRADAY} GROUP BY symbol, trade_date").collect()
+    counts = ctx.aggregate(spec, Aggregation((Aggregate("minutes", "count_distinct", "ts"),),
+                                             group_by=("symbol", "trade_date"), where=INTRADAY))
     if not counts:
         return
     present = {(r["symbol"], r["trade_date"]): r["minutes"] for r in counts}
@@ -117,13 +120,10 @@ def _present_minutes(ctx: "CheckContext", spec: "TableSpec",
     """The distinct bar minutes (UTC) of the given (symbol, trade_date) groups only."""
     if not keys:
         return {}
-    wanted = ", ".join(f"({sql_string(symbol)}, DATE{sql_string(day.isoformat())})" for symbol, day in keys)
-    rows = ctx.spark.sql(f"SELECT symbol, trade_date, collect_set(unix_seconds(date_trunc('minute', ts))) AS minutes "
-                         f"FROM {ctx.name(spec)} WHERE {INTRADAY} AND (symbol, trade_date) IN ({wanted}) "
-                         "GROUP BY symbol, trade_date").collect()
-    # epoch seconds: Python would turn a TIMESTAMP into the *process's* local time
-    return {(r["symbol"], r["trade_date"]): {datetime.fromtimestamp(m, timezone.utc) for m in r["minutes"]}
-            for r in rows}
+    rows = ctx.aggregate(spec, Aggregation((Aggregate("bars", "collect_set", "ts"),), group_by=("symbol", "trade_date"),
+                                           where=(*INTRADAY, In(("symbol", "trade_date"), tuple(keys)))))
+    # the reader gives TIMESTAMPs as UTC instants; a bar's minute is its start truncated to the minute
+    return {(r["symbol"], r["trade_date"]): {m.replace(second=0, microsecond=0) for m in r["bars"]} for r in rows}
 
 
 def _missing_ranges(session: Any, present: set[datetime]) -> list[tuple[datetime, datetime, int]]:

@@ -7,13 +7,18 @@
   jars, no storage registration, no `CREATE SCHEMA` (which would land in whatever catalog the cluster
   defaults to). Outside a Databricks cluster there is no such session, so the command stops with one
   line saying where it runs, instead of starting a local JVM that would check nothing real.
+
+`lazy_checks_session` is what `medallion check` holds: on the local runtime the session starts only when
+a check first needs Spark semantics (a reconciliation not in the memo, a project kind using `ctx.spark`);
+the rest is read without a JVM (framework/checks/arrow_reader.py). On Databricks it is the cluster's
+session, asked for at once (off a cluster, the one-line error comes before any check runs).
 """
 
 from __future__ import annotations
 
 import os
-from contextlib import contextmanager
-from typing import TYPE_CHECKING, Iterator
+from contextlib import ExitStack, contextmanager
+from typing import TYPE_CHECKING, Callable, Iterator
 
 from framework.errors import UsageError
 from framework.spec.environment import Environment
@@ -39,6 +44,23 @@ def checks_session(env: Environment, command: str = "check") -> Iterator["SparkS
             yield spark
         return
     yield cluster_session(env, command)
+
+
+@contextmanager
+def lazy_checks_session(env: Environment, command: str = "check") -> Iterator[Callable[[], "SparkSession"]]:
+    """A function returning `checks_session(env)`'s session, started on its first call and stopped when
+    the `with` block ends (if it was started)."""
+    with ExitStack() as stack:
+        started: list["SparkSession"] = []
+
+        def session() -> "SparkSession":
+            if not started:
+                started.append(stack.enter_context(checks_session(env, command)))
+            return started[0]
+
+        if env.runtime != "local":
+            session()
+        yield session
 
 
 def cluster_session(env: Environment, command: str = "check") -> "SparkSession":

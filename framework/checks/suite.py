@@ -5,7 +5,8 @@ source freshness and tests; the environment's `checks:` gives defaults only (sev
 
 * `freshness` (declared): the newest value of a TIMESTAMP or DATE column is at most `max_age` old;
 * `volume` (declared): at least `min_rows`, and at most `max_drop` fewer rows than the table's last
-  Delta version before the update being checked (`DESCRIBE HISTORY`, then `VERSION AS OF`);
+  Delta version before the update being checked (the table's history, then that version: `DESCRIBE
+  HISTORY` / `VERSION AS OF` on Databricks, `deltalake` locally);
 * `unique` (implicit on silver/gold tables with `keys`; declared for other columns or to turn it off);
 * `reconciliation` (implicit on every table streamed from one upstream): BY KEY, from the tables
   themselves (framework/checks/reconcile.py);
@@ -18,6 +19,11 @@ and only the events of the window being checked: those since `--since` (the job 
 of the newest update — pushed into the read as a timestamp / update filter, so a bad day is not diluted
 by weeks of a continuous update and the read does not grow with the log.
 
+Tables and the event log are read through typed questions (`ctx.reader`, framework/checks/reader.py):
+without a JVM on the local runtime, by the cluster's Spark on Databricks. Only reconciliation runs Spark
+SQL (it re-applies the specs' transforms); locally its numbers are memoized against the Delta versions
+of the tables it reads (framework/checks/memo.py), so a check after a run starts no JVM.
+
 Names come from `framework.naming.TableRef` only (`silver.orders` locally, `<catalog>.silver.orders` on
 Databricks). A table or event log a check needs that does not exist is a critical FAIL with a one-line
 reason — never a silent skip, so a green gate always means the tables were read.
@@ -25,15 +31,16 @@ reason — never a silent skip, so a green gate always means the tables were rea
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import date, datetime, timedelta, timezone
 from typing import Callable, Iterable
 
 from framework.checks.context import MISSING, CheckContext, EventWindow  # noqa: F401  (the checks' public API)
+from framework.checks.memo import ReconciliationMemo, memo_key
+from framework.checks.reader import Aggregate, Aggregation
 from framework.checks.reconcile import (KeyReconciliation, discrepancies, holds, published_names,
                                        reconciliation_sql)
 from framework.checks.results import CheckReport, CheckResult
 from framework.eventlog import window_metrics
-from framework.naming import quote_name
 from framework.spec.checks import (EXPECTATIONS, FRESHNESS, RECONCILIATION, UNIQUE, VOLUME,
                                    ReconciliationCheck, UniqueCheck)
 from framework.spec.model import TablesSource, TableSpec
@@ -47,10 +54,6 @@ def _streamed_from_one(spec: TableSpec) -> bool:
     return isinstance(spec.source, TablesSource) and spec.source.mode == "stream" and len(spec.source.tables) == 1
 
 
-def _timestamp_sql(moment: datetime) -> str:
-    return f"TIMESTAMP'{moment.astimezone(timezone.utc).strftime('%Y-%m-%d %H:%M:%S.%f')}+00:00'"
-
-
 def check_freshness(ctx: CheckContext) -> Iterable[CheckResult]:
     """The newest value of the declared column is at most `max_age` old at `ctx.now` (a DATE counts
     from the midnight UTC that starts it); an empty table (or a column of NULLs) fails."""
@@ -60,24 +63,27 @@ def check_freshness(ctx: CheckContext) -> Iterable[CheckResult]:
         if absent := ctx.missing(FRESHNESS, spec.name, ctx.ref(spec)):
             yield absent
             continue
-        column = quote_name(declared.column)
         is_date = column_types(spec).get(declared.column) == "DATE"
-        # epoch numbers: Python would turn a TIMESTAMP into the *process's* local time
-        newest = ctx.scalar(f"SELECT unix_date(max({column})) FROM {ctx.name(spec)}" if is_date
-                            else f"SELECT unix_micros(max({column})) FROM {ctx.name(spec)}")
+        newest = ctx.aggregate(spec, Aggregation((Aggregate("newest", "max", declared.column),)))[0]["newest"]
         threshold = f"<= {declared.max_age}"
         severity = declared.severity or cfg["severity"]
         if newest is None:
             yield CheckResult(FRESHNESS, spec.name, False, severity, "empty", threshold,
                               f"no value in {declared.column}: the table is empty or the column is NULL")
             continue
-        epoch = datetime(1970, 1, 1, tzinfo=timezone.utc)
-        moment = epoch + (timedelta(days=newest) if is_date else timedelta(microseconds=newest))
+        moment = _instant(newest)
         age = ctx.now - moment
         shown = moment.date().isoformat() if is_date else moment.strftime("%Y-%m-%dT%H:%M:%SZ")
         yield CheckResult(FRESHNESS, spec.name, age <= declared.age, severity, shown, threshold,
                           f"newest {declared.column} {shown} is {_age_text(age)} old at "
                           f"{ctx.now.astimezone(timezone.utc).strftime('%Y-%m-%dT%H:%M:%SZ')}")
+
+
+def _instant(value: date | datetime) -> datetime:
+    """A DATE counts from the midnight UTC that starts it; a TIMESTAMP is an instant (naive: UTC)."""
+    if isinstance(value, datetime):
+        return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+    return datetime(value.year, value.month, value.day, tzinfo=timezone.utc)
 
 
 def _age_text(age: timedelta) -> str:
@@ -98,7 +104,7 @@ def check_volume(ctx: CheckContext) -> Iterable[CheckResult]:
         if absent := ctx.missing(VOLUME, spec.name, ctx.ref(spec)):
             yield absent
             continue
-        rows = int(ctx.scalar(f"SELECT count(*) FROM {ctx.name(spec)}"))
+        rows = ctx.count(spec)
         passed, limits, notes = True, [], [f"{rows} rows"]
         if declared.min_rows is not None:
             passed = rows >= declared.min_rows
@@ -123,12 +129,10 @@ def _rows_before(ctx: CheckContext, spec: TableSpec) -> tuple[int, int] | str:
     since = ctx.window.since
     if since is None:
         return "no update in the event log to compare with (the drop is not judged)"
-    history = ctx.spark.sql(f"DESCRIBE HISTORY {ctx.name(spec)}")
-    row = history.where(f"timestamp < {_timestamp_sql(since)}").selectExpr("max(version) AS version").collect()[0]
-    if row["version"] is None:
+    version = ctx.reader.last_version_before(ctx.ref(spec), since)
+    if version is None:
         return f"no version before the update {ctx.window.label}: its first update (the drop is not judged)"
-    version = int(row["version"])
-    return version, int(ctx.scalar(f"SELECT count(*) FROM {ctx.name(spec)} VERSION AS OF {version}"))
+    return version, ctx.reader.count(ctx.ref(spec), version)
 
 
 def check_unique(ctx: CheckContext) -> Iterable[CheckResult]:
@@ -149,9 +153,7 @@ def check_unique(ctx: CheckContext) -> Iterable[CheckResult]:
             continue
         columns = declared.columns or spec.keys
         limit = declared.max_duplicates if declared.max_duplicates is not None else cfg["max_duplicates"]
-        quoted = ", ".join(quote_name(k) for k in columns)
-        count = ctx.scalar(f"SELECT count(*) FROM (SELECT {quoted} FROM {ctx.name(spec)} "
-                           f"GROUP BY {quoted} HAVING count(*) > 1)")
+        count = ctx.reader.duplicate_groups(ctx.ref(spec), columns)
         yield CheckResult(UNIQUE, spec.name, count <= limit, declared.severity or cfg["severity"], count, limit,
                           f"values of ({', '.join(columns)}) on more than one row")
 
@@ -181,7 +183,7 @@ def check_reconciliation(ctx: CheckContext) -> Iterable[CheckResult]:
                               f"the transform is Python ({spec.transform.python if spec.transform else ''}): "
                               "it cannot be re-applied in SQL to the upstream's rows")
             continue
-        r = KeyReconciliation.of(ctx.spark.sql(sql).collect()[0])
+        r, reused = _reconciled(ctx, spec, sql)
         if spec.keys:
             held = f"{r.table_keys} keys" + (f" in {r.table_rows} rows" if r.table_rows != r.table_keys else "")
             keyed = f"hold {r.passing_keys} keys, {spec.name} holds {held}: {r.missing_keys} missing, {r.extra_keys} extra"
@@ -194,7 +196,20 @@ def check_reconciliation(ctx: CheckContext) -> Iterable[CheckResult]:
             detail += (f"; {r.superseded} passing row(s) superseded by a later row of their key "
                        f"(updates or discarded duplicates){_window_cdc(ctx, spec)}")
         yield CheckResult("reconciliation", spec.name, holds(spec, r), severity, discrepancies(spec, r), 0,
-                          detail)
+                          detail + reused)
+
+
+def _reconciled(ctx: CheckContext, spec: TableSpec, sql: str) -> tuple[KeyReconciliation, str]:
+    """The numbers of `sql` and a note when they were reused: on the local runtime from the memo while no
+    table it reads has a new Delta version (framework/checks/memo.py), else computed on Spark (and stored)."""
+    key = memo_key(sql, ctx.env)
+    memo = ReconciliationMemo(ctx.env) if key is not None else None
+    if memo is not None and key is not None and (kept := memo.get(spec.name, key)) is not None:
+        return kept.numbers, f"; {kept.note(key)}"
+    numbers = KeyReconciliation.of(ctx.spark.sql(sql).collect()[0])
+    if memo is not None and key is not None:
+        memo.put(spec.name, key, numbers)
+    return numbers, ""
 
 
 def _window_cdc(ctx: CheckContext, spec: TableSpec) -> str:

@@ -43,9 +43,12 @@ def check(env_name: str, project_dir: Path | None, output_format: str, only: tup
     log is read only for the window: --since, else the newest update (a continuous update can span
     weeks: pass the job run's start).
 
-    Locally the checks start the local engine's Spark; a Databricks environment (three-part Unity
-    Catalog names, the pipeline's published event log) is checked on a Databricks cluster, in the
-    cluster's own session, as the job's quality_checks task does.
+    Locally the tables and the event log are read without a JVM; Spark starts only to reconcile a table
+    whose upstream, table or quarantine table has a new Delta version since its reconciliation was last
+    computed (the numbers are kept in the environment's storage folder: the job's quality_checks task
+    computes them after each update). A Databricks environment (three-part Unity Catalog names, the
+    pipeline's published event log) is checked on a Databricks cluster, in the cluster's own session,
+    as the job's quality_checks task does.
     """
     from framework.eventlog import parse_since
 
@@ -63,11 +66,11 @@ def check(env_name: str, project_dir: Path | None, output_format: str, only: tup
         if name not in known:
             fail(f"--only: unknown check kind `{name}` "
                  f"({did_you_mean(name, known) or 'known: ' + ', '.join(known)})", EXIT_USAGE)
-    from framework.checks.session import checks_session
+    from framework.checks.session import lazy_checks_session
     from framework.checks.suite import CheckContext, run_checks
 
-    with checks_session(env) as spark:
-        report = run_checks(CheckContext(spark, project, env, since=window_start), only or None)
+    with lazy_checks_session(env) as session:
+        report = run_checks(CheckContext(session, project, env, since=window_start), only or None)
     if output_format == "json":
         click.echo(report.to_json())
     else:

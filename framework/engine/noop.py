@@ -38,7 +38,7 @@ from framework.engine.results import FlowResult, FlowStatus, RunListener, RunRes
 from framework.engine.storage import Storage, newest_batch
 from framework.errors import MedallionError
 from framework.eventlog import EventLogWriter, EventType, flow_status_details
-from framework.naming import CHECKPOINTS_FOLDER, TableRef
+from framework.naming import TableRef
 from framework.spec.environment import substitute
 from framework.spec.model import FilesSource, TablesSource, TableSpec
 
@@ -51,7 +51,7 @@ STATE_FILE = "_last_complete_update.json"
 
 
 def state_path(storage: Storage) -> Path:
-    return storage.root / CHECKPOINTS_FOLDER / STATE_FILE
+    return storage.state_file(STATE_FILE)
 
 
 def definition_digest(project: "Project", env: "Environment") -> str | None:

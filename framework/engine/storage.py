@@ -3,6 +3,7 @@
     <storage_root>/
         tables/<schema>/<name>/      Delta tables (bronze.orders_raw, silver.orders, ops.event_log, ...)
         checkpoints/<schema>/<name>/ streaming checkpoints, one per flow (plus small state files)
+        checkpoints/_*.json          state about the whole environment (`Storage.state_file`)
         warehouse/                   Spark's warehouse dir (unused: every table has an explicit location)
         run.lock                     held while `medallion run` writes, so two runs never share checkpoints
 
@@ -25,7 +26,7 @@ from typing import TYPE_CHECKING, Iterator
 from framework.delta_log import is_delta_table
 from framework.errors import RunError
 from framework.jobs.history import process_alive
-from framework.naming import TABLES_FOLDER, TableRef
+from framework.naming import CHECKPOINTS_FOLDER, TABLES_FOLDER, TableRef
 
 if TYPE_CHECKING:
     from framework.spec.environment import Environment
@@ -50,6 +51,11 @@ class Storage:
     @property
     def lock_file(self) -> Path:
         return self.root / "run.lock"
+
+    def state_file(self, name: str) -> Path:
+        """`<storage_root>/checkpoints/<name>`: a small state file about the whole environment (the last
+        complete update's definition, the checks' reconciliation memo), gone with the folder on "start over"."""
+        return self.root / CHECKPOINTS_FOLDER / name
 
     def ref(self, published: str) -> TableRef:
         """The local table published as `<schema>.<name>` (the engine names its datasets so)."""

@@ -2,12 +2,12 @@
 
 Three places read the log and each has a different engine at hand:
 
-* the quality checks and the CLI on the local runtime, or on a Databricks cluster: a SparkSession
-  (`read_with_spark`);
+* the quality checks on a Databricks cluster: a SparkSession (`read_with_spark`, `latest_update`);
 * `medallion status` on a laptop: a SQL warehouse through the statement execution API
   (`read_with_statements`, given a function that runs one statement and returns its rows);
-* the documentation generator, which must not start a JVM: the Delta table's parquet files through
-  its transaction log and pyarrow (`read_with_arrow`).
+* the local runtime's quality checks, the job history and the documentation generator, which must not
+  start a JVM: the Delta table's parquet files through its transaction log and pyarrow
+  (`read_with_arrow`, `latest_update_with_arrow`), filtered as the statements filter.
 
 All three select the same columns of the same events (`create_update`, `update_progress`, `flow_progress`;
 `EVENTS_SQL` for the first two) and hand the rows
@@ -211,27 +211,63 @@ def latest_update(execute: Callable[[str], Sequence[Sequence[Any]]], table: str)
     return UpdateStart(str(rows[0][0]), iso_utc(rows[0][1]))
 
 
-def read_with_arrow(table_path: Path) -> EventHistory:
-    """The log at `table_path` (a Delta folder), read from its live parquet files: no JVM."""
+def read_with_arrow(table_path: Path, since: datetime | None = None, update_id: str | None = None) -> EventHistory:
+    """The log at `table_path` (a Delta folder), read from its live parquet files: no JVM. `since` and
+    `update_id` filter the rows as `events_sql` does (a timestamp floor in whole seconds, the update's id)."""
+    rows = [(row["update_id"], row["timestamp"], row["event_type"], row["flow_name"], row["dataset_name"],
+             row["details"]) for row in _arrow_events(table_path, EVENTS, since, update_id)]
+    rows.sort(key=lambda r: iso_utc(r[1]))
+    return parse_events(rows)
+
+
+def latest_update_with_arrow(table_path: Path) -> UpdateStart | None:
+    """`latest_update` of the log at `table_path`, from its parquet files (no JVM)."""
+    starts = [(iso_utc(row["timestamp"]), row["update_id"])
+              for row in _arrow_events(table_path, (EventType.CREATE_UPDATE,), None, None, details=False)]
+    if not starts:
+        return None
+    when, update = max(starts)
+    return UpdateStart(str(update), when) if update is not None else None
+
+
+EVENTS = (EventType.CREATE_UPDATE, EventType.UPDATE_PROGRESS, EventType.FLOW_PROGRESS)
+"""The event types every reader selects (`EVENTS_SQL`)."""
+
+
+def _arrow_events(table_path: Path, types: Sequence[str], since: datetime | None, update_id: str | None,
+                  details: bool = True) -> list[dict[str, Any]]:
+    """The rows of `types` (filtered as `events_sql` filters), as dicts of the `COLUMNS`."""
     import pyarrow as pa
     import pyarrow.compute as pc
     import pyarrow.parquet as pq
 
+    floor = None
+    if since is not None:  # whole seconds, rounded down, as `timestamp_literal`
+        utc = since.astimezone(timezone.utc) if since.tzinfo else since.replace(tzinfo=timezone.utc)
+        floor = utc.replace(microsecond=0)
     snapshot = read_snapshot(table_path, history=1)
-    rows: list[tuple[Any, ...]] = []
+    rows: list[dict[str, Any]] = []
     for path in snapshot.file_paths():
         try:
-            table = pq.read_table(path, columns=["timestamp", "event_type", "origin", "details"])
+            table = pq.read_table(path, columns=["timestamp", "event_type", "origin", *(["details"] if details else [])])
         except (OSError, pa.ArrowException) as exc:
             raise DeltaLogError(f"cannot read event log file {path}: {exc}") from None
-        wanted = pc.is_in(table["event_type"], pa.array([EventType.CREATE_UPDATE, EventType.UPDATE_PROGRESS,
-                                                          EventType.FLOW_PROGRESS]))
+        wanted = pc.is_in(table["event_type"], pa.array(list(types)))
         for row in table.filter(wanted).to_pylist():
             origin = row.get("origin") or {}
-            rows.append((origin.get("update_id"), row.get("timestamp"), row.get("event_type"),
-                         origin.get("flow_name"), origin.get("dataset_name"), row.get("details")))
-    rows.sort(key=lambda r: iso_utc(r[1]))
-    return parse_events(rows)
+            moment = row.get("timestamp")
+            if floor is not None and (moment is None or _aware(moment) < floor):
+                continue
+            if update_id is not None and origin.get("update_id") != update_id:
+                continue
+            rows.append({"update_id": origin.get("update_id"), "timestamp": moment,
+                         "event_type": row.get("event_type"), "flow_name": origin.get("flow_name"),
+                         "dataset_name": origin.get("dataset_name"), "details": row.get("details")})
+    return rows
+
+
+def _aware(moment: datetime) -> datetime:
+    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
 
 
 # ---------------------------------------------------------------------------------------------------

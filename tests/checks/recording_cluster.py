@@ -1,9 +1,11 @@
 """A stand-in for a Databricks cluster's SparkSession that records every question the checks ask.
 
-It answers `spark.sql(text).collect()` and `spark.catalog.tableExists(name)` from canned per-table
-data keyed by the three-part Unity Catalog name, the way a cluster would, and keeps every SQL text and
-every existence question, in order, so tests can assert the exact names and statements used for an
-environment. Rows are real `pyspark.sql.Row`s (no JVM needed), read by index and by name as on Spark.
+It answers `spark.sql(text).collect()`, `spark.catalog.tableExists(name)` and `spark.table(name).schema`
+from canned per-table data keyed by the three-part Unity Catalog name, the way a cluster would, and keeps
+every SQL text and every existence question, in order, so tests can assert the exact names and statements
+used for an environment. Rows are real `pyspark.sql.Row`s and schemas real `StructType`s (no JVM needed),
+read by index and by name as on Spark; a TIMESTAMP leaves the cluster as epoch microseconds (the reader
+asks for `unix_micros`).
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from datetime import date, datetime, timezone
 from typing import Any
 
 from pyspark.sql import Row
+from pyspark.sql.types import DateType, StringType, StructField, StructType, TimestampType
 
 FROM = re.compile(r"\bFROM\s+((?:`(?:[^`]|``)+`\.?)+)")
 """The first `FROM <quoted name>` of a statement (the checks quote every name they query)."""
@@ -36,7 +39,7 @@ class CannedTable:
     dates: dict[str, list[date]] = field(default_factory=dict)
     """The trading dates of each symbol, for the query listing a gappy symbol's missing sessions."""
     minute_sets: dict[tuple[str, date], list[int]] = field(default_factory=dict)
-    """The bar minutes (epoch seconds) of a (symbol, trade_date), for the query naming missing minutes."""
+    """The bar times (epoch microseconds) of a (symbol, trade_date), for the query naming missing minutes."""
     reconcile: dict[str, int] = field(default_factory=dict)
     """The answer of the key reconciliation of the table reading this one (framework/checks/reconcile.py)."""
 
@@ -61,6 +64,15 @@ class RecordingCluster:
 
         self.catalog = Catalog()
         self.conf_sets: list[tuple[str, str]] = []
+        self.tables_asked: list[str] = []
+
+    def table(self, name: str) -> "_Schema":
+        """`spark.table(name)` as far as the reader uses it: the schema (the market tables' typed columns)."""
+        self.tables_asked.append(name)
+        if unquote(name) not in self.tables:
+            raise RuntimeError(f"[TABLE_OR_VIEW_NOT_FOUND] The table or view `{unquote(name)}` cannot be found.")
+        return _Schema(StructType([StructField("symbol", StringType()), StructField("trade_date", DateType()),
+                                   StructField("ts", TimestampType()), StructField("timeframe", StringType())]))
 
     def _events(self, text: str) -> list[Row]:
         return _answer_events(self, text)
@@ -77,16 +89,16 @@ class RecordingCluster:
             raise RuntimeError(f"[TABLE_OR_VIEW_NOT_FOUND] The table or view `{name}` cannot be found.")
         if "HAVING count(*) > 1" in text:
             return _Result([Row(count=table.duplicates)])
-        if "max(trade_date)" in text and "GROUP BY" not in text:
+        if "max(`trade_date`) AS `latest`" in text and "GROUP BY" not in text:
             return _Result([Row(latest=table.max_trade_date)])
-        if "collect_set(trade_date) AS dates" in text:
+        if "collect_set(`trade_date`) AS `dates`" in text:
             return _Result([Row(symbol=s, dates=d) for s, d in table.dates.items() if f"'{s}'" in text])
-        if "collect_set(unix_seconds(" in text:
-            return _Result([Row(symbol=s, trade_date=d, minutes=m) for (s, d), m in table.minute_sets.items()
+        if "transform(collect_set(`ts`), t -> unix_micros(t)) AS `bars`" in text:
+            return _Result([Row(symbol=s, trade_date=d, bars=m) for (s, d), m in table.minute_sets.items()
                             if f"('{s}', DATE'{d.isoformat()}')" in text])
-        if "count(DISTINCT trade_date) AS present" in text:
+        if "count(DISTINCT `trade_date`) AS `present`" in text:
             return _Result([Row(**span) for span in table.spans])
-        if "count(DISTINCT ts) AS minutes" in text:
+        if "count(DISTINCT `ts`) AS `minutes`" in text:
             return _Result([Row(**minute) for minute in table.minutes])
         if re.fullmatch(r"SELECT count\(\*\) FROM \S+", text.strip()):
             return _Result([Row(count=table.rows)])
@@ -115,6 +127,11 @@ def _answer_events(cluster: "RecordingCluster", text: str) -> list[Row]:
     return [Row(update_id=u, timestamp=t, event_type=e, flow_name=f, dataset_name=d, details=x)
             for u, t, e, f, d, x in cluster.events
             if (since is None or _moment(t) >= _moment(since)) and (update is None or u == update)]
+
+
+@dataclass
+class _Schema:
+    schema: StructType
 
 
 @dataclass

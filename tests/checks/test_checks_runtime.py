@@ -113,7 +113,11 @@ def test_databricks_checks_ask_for_unity_catalog_names_and_the_bundles_event_log
         for name, text in zip(("bars", "trading_sessions"), reconciliations))
     assert (f"SELECT count(*) FROM (SELECT `symbol`, `ts`, `timeframe` FROM {q(f'{catalog}.silver.bars')} "
             "GROUP BY `symbol`, `ts`, `timeframe` HAVING count(*) > 1)") in cluster.sql_texts
-    assert f"SELECT max(trade_date) FROM {q(f'{catalog}.gold.daily_bars')}" in cluster.sql_texts
+    assert f"SELECT max(`trade_date`) AS `latest` FROM {q(f'{catalog}.gold.daily_bars')}" in cluster.sql_texts
+    assert (f"SELECT `symbol` AS `symbol`, `trade_date` AS `trade_date`, count(DISTINCT `ts`) AS `minutes` "
+            f"FROM {q(f'{catalog}.silver.bars')} WHERE `timeframe` = '1Min' AND `symbol` IS NOT NULL "
+            "AND `trade_date` IS NOT NULL GROUP BY `symbol`, `trade_date`") in cluster.sql_texts, \
+        "project kinds read through the typed API: the same statement shapes on the cluster's Spark"
     reconciled = {r.target: r for r in report.results if r.check == "reconciliation"}
     assert reconciled["bars"].passed and reconciled["bars"].observed == 0
     assert reconciled["bars"].detail == (
