@@ -3,7 +3,7 @@
     .venv/bin/python bench/loop.py                 # 3 rounds, print the table
     .venv/bin/python bench/loop.py --rounds 5 --write   # the table in bench/results/loop-table.md
 
-On a throwaway copy of the project (bench/.work/loop/: tables/, environments/, transforms/ and a `loop`
+On a throwaway copy of the project (bench/.work/loop/: tables/, environments/, transforms/, market/, medallion.yaml and a `loop`
 environment extending `local` whose landing and storage folders are inside it), after collecting the
 shipped sample (synthetic 1Min bars, 10 sessions, 12 symbols, ~45k rows) and running the pipeline once:
 
@@ -77,12 +77,13 @@ def prepare() -> None:
     """A fresh copy of the project with the sample collected and run once."""
     shutil.rmtree(WORK, ignore_errors=True)
     WORK.mkdir(parents=True)
-    for folder in ("tables", "environments", "transforms"):
+    for folder in ("tables", "environments", "transforms", "market"):
         shutil.copytree(REPO / folder, WORK / folder)
+    shutil.copy(REPO / "medallion.yaml", WORK / "medallion.yaml")  # the collect task and the market's check kinds
     (WORK / "environments" / "loop.yaml").write_text(
         "name: loop\nextends: local\n"
         f"landing_path: {WORK / 'landing'}\nstorage_root: {WORK / 'storage'}\n")
-    timed(medallion("collect"))
+    timed(medallion("task", "collect"))
     timed(medallion("run"))
     timed(medallion("check"))  # as the job's quality_checks task does after the update: computes the memo
 
