@@ -60,6 +60,11 @@ class RunError(UsageError):
     """The run could not start (bad selection, storage in use...); the message says why."""
 
 
+class UnresolvedReference(UsageError):
+    """A `module:function` the project names (a task's `run`, a check kind, a Python transform) does not
+    import or is no callable; the message is one line naming it and the cause (framework/references.py)."""
+
+
 class SpecError(MedallionError):
     """A spec cannot be read or used."""
 

@@ -12,11 +12,12 @@ is not a crash of the whole gate: every check of that kind becomes a critical FA
 
 from __future__ import annotations
 
-import importlib
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping
+
+from framework.errors import UnresolvedReference
+from framework.references import import_reference
 
 if TYPE_CHECKING:
     from framework.checks.results import CheckResult
@@ -37,18 +38,13 @@ class CheckKind:
 
 
 def resolve_kinds(declared: Mapping[str, str], root: Path) -> dict[str, CheckKind]:
-    """Import each declared kind's function from the project root (the root goes first on sys.path)."""
-    if declared and str(root) not in sys.path:
-        sys.path.insert(0, str(root))
-    return {name: _resolve(name, reference) for name, reference in declared.items()}
+    """Import each declared kind's function from the project root; one that does not import is kept
+    with the one-line reason, so every check of that kind can FAIL saying why."""
+    return {name: _resolve(name, reference, root) for name, reference in declared.items()}
 
 
-def _resolve(name: str, reference: str) -> CheckKind:
-    module_name, _, attribute = reference.partition(":")
+def _resolve(name: str, reference: str, root: Path) -> CheckKind:
     try:
-        function = getattr(importlib.import_module(module_name), attribute)
-    except Exception as exc:  # the project's code: any failure to import it is reported, not raised
-        return CheckKind(name, reference, None, f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}")
-    if not callable(function):
-        return CheckKind(name, reference, None, f"`{attribute}` in {module_name} is not a function")
-    return CheckKind(name, reference, function)
+        return CheckKind(name, reference, import_reference(reference, root))
+    except UnresolvedReference as exc:
+        return CheckKind(name, reference, None, str(exc))

@@ -249,7 +249,7 @@ def check_custom(ctx: CheckContext, only: Iterable[str] | None = None) -> Iterab
                 continue
             kind = ctx.kinds.get(entry.kind)
             if kind is None or kind.function is None:
-                reason = (f"cannot import {kind.reference}: {kind.error}" if kind is not None
+                reason = (kind.error if kind is not None
                           else "the project declares no such check kind (check_kinds: in medallion.yaml)")
                 yield CheckResult(entry.kind, spec.name, False, "critical", "not run", "runs", reason)
                 continue

@@ -25,14 +25,16 @@ def runs(env_name: str, project_dir: Path | None, limit: int, output_format: str
 
     Per entry: its kind (job or run), start, duration, status and what it processed (a job's tasks; an
     update's tables and rows written, and the job run that started it). Read from the job history and
-    the event log, without starting Spark.
+    the event log, without starting Spark. A run that was killed or crashed (its process is gone and it
+    never recorded an end) is listed as FAILED, saying so.
     """
+    from framework.engine.storage import Storage, storage_in_use
     from framework.jobs.activity import JOB, recent_runs
     from framework.jobs.runner import history_for
 
     project = load_valid_project(project_dir, env_name)
     env = project.environment(env_name)
-    activity = recent_runs(env, history_for(env), limit)
+    activity = recent_runs(env, history_for(env), limit, storage_in_use=storage_in_use(Storage.of(env)))
     for note in activity.notes:
         err_console.print(f"[yellow]note:[/] {escape(note)}", soft_wrap=True)
     if output_format == "json":

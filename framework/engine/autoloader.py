@@ -36,9 +36,9 @@ What it keeps from Auto Loader (pages "Configure schema inference and evolution 
   that column by Spark's case-insensitive resolution (Databricks rescues it), and a declared column whose
   Parquet type Spark cannot convert stops the run with Spark's error (Databricks rescues the value).
 
-JSON is read as text and parsed twice with `from_json`: into a map of its fields (to see every key and
-raw value) and with the declared types (PERMISSIVE, partial results), so each field is placed or rescued
-on its own. CSV lines come from Spark's CSV source (which drops each file's header line), are split by
+JSON is read as text and parsed with `from_json` with the declared types (PERMISSIVE, partial
+results), its field names listed beside (`json_object_keys`), so each field is placed or rescued on its
+own; only a line with something to rescue is parsed again, as a map of its fields, for their raw values. CSV lines come from Spark's CSV source (which drops each file's header line), are split by
 a Python function with the file's dialect and paired with the file's own header, and typed by
 `from_csv` with the spec's options, as Spark's CSV reader types them. Parquet and multi-line JSON use
 Spark's readers (multi-line JSON: a record that does not fit is rescued whole).
@@ -63,7 +63,7 @@ import time
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterable
+from typing import TYPE_CHECKING, Any, Callable, Iterable
 from urllib.parse import unquote, urlparse
 
 from framework.engine.storage import Storage
@@ -79,6 +79,9 @@ if TYPE_CHECKING:
 UNKNOWN_KEYS_COLUMN = f"{INTERNAL_PREFIX}unknown_keys"
 """Fields of each record that no column has, in any case: what `add_new_columns` adds (read by the flow)."""
 RECORD_COLUMN = f"{INTERNAL_PREFIX}record"
+KEYS_COLUMN = f"{INTERNAL_PREFIX}keys"
+UNDECLARED_COLUMN = f"{INTERNAL_PREFIX}undeclared"
+CANDIDATES_COLUMN = f"{INTERNAL_PREFIX}candidates"
 TYPED_COLUMN = f"{INTERNAL_PREFIX}typed"
 LINE_COLUMN = f"{INTERNAL_PREFIX}line"
 OVERFLOW_COLUMN = f"{INTERNAL_PREFIX}line_overflow"
@@ -426,58 +429,98 @@ def _string_array(names: Iterable[str]) -> "Column":
     return F.array(*[F.lit(n) for n in names]).cast("array<string>")
 
 
-def _rescued(record: "Column", rescue: "Column", file_path: "Column", line: "Column") -> "Column":
+def _rescued(record: "Column", keys: "Column", candidates: "Column", values_present: Callable[["Column"], "Column"],
+             file_path: "Column", line: "Column") -> "Column":
     """`_rescued_data`: the fields that could not be placed as a JSON object plus `_file_path`, or NULL.
 
-    `record` is the record's fields by name (NULL when the line does not parse at all: then the raw line
-    is kept as `_corrupt_record`), `rescue` the same map narrowed to the fields to rescue.
+    `record` is the record's fields by name, `keys` their names (NULL when the line does not parse at
+    all: then the raw line is kept as `_corrupt_record`); `candidates` the names of the fields that may
+    need rescuing (no column, or no value of the column's type); `values_present(value)` whether a
+    field's value counts as given (a JSON `null` does not).
+
+    Speed: the map is narrowed with a higher-order function, which Spark evaluates interpreted, per
+    field; guarded by the cheap, code-generated `size(candidates) > 0`, it (and `record`, when it is an
+    expression still to evaluate) runs only for the rare rows that have something to rescue.
     """
     from pyspark.sql import functions as F
 
+    rescue = F.map_filter(record, lambda k, v: F.array_contains(candidates, k) & values_present(v))
     path_json = F.to_json(F.struct(file_path.alias(RESCUED_FILE_PATH)))  # {"_file_path":"..."}
-    fields = F.to_json(rescue)                                          # {"a":...} (never empty here)
+    fields = F.to_json(rescue)                                          # {"a":...} or {}
     placed = F.concat(F.substring(fields, F.lit(1), F.length(fields) - 1), F.lit(","),
                       F.substring(path_json, F.lit(2), F.length(path_json)))
     corrupt = F.to_json(F.struct(line.alias(CORRUPT_RECORD), file_path.alias(RESCUED_FILE_PATH)))
-    return F.when(record.isNull(), corrupt).when(F.size(rescue) > 0, placed)
+    return (F.when(keys.isNull(), corrupt)
+            .when(F.size(candidates) > 0, F.when(F.length(fields) > 2, placed)))
 
 
-def _unknown_keys(record: "Column", known: Iterable[str]) -> "Column":
-    """Fields of a record that are no column, not even in another case: what schema evolution may add."""
+def _undeclared(keys: "Column", names: list[str]) -> "Column":
+    """The field names that are no column, compared exactly (code-generated, no lambda)."""
     from pyspark.sql import functions as F
 
-    lowered = _string_array(sorted({n.lower() for n in known}))
-    keys = F.filter(F.map_keys(record), lambda k: ~F.array_contains(lowered, F.lower(k)))
-    return F.coalesce(keys, F.array().cast("array<string>"))
+    return F.array_except(keys, _string_array(names))
+
+
+def _unknown_keys(keys: "Column", known: Iterable[str], undeclared: "Column | None" = None) -> "Column":
+    """Field names that are no column, not even in another case: what schema evolution may add.
+
+    The case-insensitive comparison needs a lambda (interpreted): it runs only for a record with a field
+    that is no column exactly, which most records do not have."""
+    from pyspark.sql import functions as F
+
+    names = sorted(set(known))
+    lowered = _string_array(sorted({n.lower() for n in names}))
+    unknown = F.filter(keys, lambda k: ~F.array_contains(lowered, F.lower(k)))
+    empty = F.array().cast("array<string>")
+    undeclared = _undeclared(keys, names) if undeclared is None else undeclared
+    return F.when(F.size(F.coalesce(undeclared, empty)) > 0, F.coalesce(unknown, empty)).otherwise(empty)
+
+
+JSON_SYNTAX_OPTIONS = frozenset({
+    "allowcomments", "allowunquotedfieldnames", "allowsinglequotes", "allownumericleadingzeros",
+    "allownonnumericnumbers", "allowbackslashescapinganycharacter", "allowunquotedcontrolchars"})
+"""JSON options that change what parses (Spark's JSON data source options, lower case): with any of them,
+a record's field names come from `from_json` with those options, not from `json_object_keys` (which
+takes none)."""
 
 
 def _json_lines(reader, path: str, state: FileSourceState, options: dict[str, str]) -> "DataFrame":
-    """JSON lines: each line parsed twice, as a map of its fields and with the declared types.
+    """JSON lines: each line parsed with the declared types, its field names listed beside.
 
     A field is rescued when it is no column (a case mismatch included: Auto Loader reads case-sensitively)
     or when its value is present but does not parse to the column's type; the column is then NULL.
+    Only a line with such a field (or a typed NULL under a name it has) is parsed a second time, as a
+    map of its fields, to put their raw values in `_rescued_data`.
     """
     from pyspark.sql import functions as F
 
     lines = reader.format("text").load(path).where(F.length(F.trim("value")) > 0)
-    parsed = lines.select(F.col("value").alias(LINE_COLUMN),
-                          F.from_json("value", "map<string,variant>", options).alias(RECORD_COLUMN),
-                          F.from_json("value", _ddl(state.columns), {**options, "mode": "PERMISSIVE"})
+    line = F.col("value")
+    record = F.from_json(line, "map<string,variant>", options)
+    syntax = any(key.lower() in JSON_SYNTAX_OPTIONS for key in options)
+    parsed = lines.select(line.alias(LINE_COLUMN),
+                          (F.map_keys(record) if syntax else F.json_object_keys(line)).alias(KEYS_COLUMN),
+                          F.from_json(line, _ddl(state.columns), {**options, "mode": "PERMISSIVE"})
                           .alias(TYPED_COLUMN), "_metadata")
-    record, typed = F.col(RECORD_COLUMN), F.col(TYPED_COLUMN)
+    keys, typed = F.col(KEYS_COLUMN), F.col(TYPED_COLUMN)
     names = [name for name, _ in state.columns]
 
-    def given(name: str) -> "Column":
-        value = F.try_element_at(record, F.lit(name))
+    def present(value: "Column") -> "Column":
         return value.isNotNull() & ~F.is_variant_null(value)
 
-    mismatched = F.array_compact(F.array(*[F.when(given(n) & typed[n].isNull(), F.lit(n)) for n in names]))
-    known = _string_array(names)
-    rescue = F.map_filter(record, lambda k, v: (~F.array_contains(known, k) | F.array_contains(mismatched, k))
-                          & v.isNotNull() & ~F.is_variant_null(v))
-    return parsed.select(*[typed[n].alias(n) for n in names],
-                         _rescued(record, rescue, F.col("_metadata.file_path"), F.col(LINE_COLUMN)).alias(RESCUED_COLUMN),
-                         "_metadata", _unknown_keys(record, names).alias(UNKNOWN_KEYS_COLUMN))
+    # a column that came out NULL under a name the line has: mistyped, or a JSON null (not rescued)
+    mismatched = F.array_compact(F.array(*[F.when(typed[n].isNull() & F.array_contains(keys, F.lit(n)), F.lit(n))
+                                           for n in names]))
+    undeclared = _undeclared(keys, names)
+    # computed once per row, in their own projection (code-generated): the lambdas below are guarded by them
+    flagged = parsed.select(*[typed[n].alias(n) for n in names], LINE_COLUMN, KEYS_COLUMN, "_metadata",
+                            undeclared.alias(UNDECLARED_COLUMN),
+                            F.array_union(undeclared, mismatched).alias(CANDIDATES_COLUMN))
+    return flagged.select(*names,
+                          _rescued(F.from_json(F.col(LINE_COLUMN), "map<string,variant>", options), keys,
+                                   F.col(CANDIDATES_COLUMN), present, F.col("_metadata.file_path"),
+                                   F.col(LINE_COLUMN)).alias(RESCUED_COLUMN),
+                          "_metadata", _unknown_keys(keys, names, F.col(UNDECLARED_COLUMN)).alias(UNKNOWN_KEYS_COLUMN))
 
 
 def _csv_records(reader, path: str, state: FileSourceState, options: dict[str, str]) -> "DataFrame":
@@ -519,13 +562,12 @@ def _csv_records(reader, path: str, state: FileSourceState, options: dict[str, s
     value.update({n: typed_struct[n] for n, _ in typed_names})
     mismatched = F.array_compact(F.array(*[F.when(raw[n].isNotNull() & value[n].isNull(), F.lit(n))
                                            for n, _ in typed_names])) if typed_names else F.array().cast("array<string>")
-    known = _string_array(names)
-    rescue = F.map_filter(record, lambda k, v: (~F.array_contains(known, k) | F.array_contains(mismatched, k))
-                          & v.isNotNull())
-    whole = F.when(F.col("r.complete"), record)  # NULL: the row has another number of fields than the file
-    unknown = _unknown_keys(record, names) if state.csv_header else F.array().cast("array<string>")
+    candidates = F.array_union(_undeclared(F.map_keys(record), names), mismatched)
+    keys = F.when(F.col("r.complete"), F.map_keys(record))  # NULL: another number of fields than the file
+    unknown = _unknown_keys(F.map_keys(record), names) if state.csv_header else F.array().cast("array<string>")
     return fields.select(*[value[n].alias(n) for n in names],
-                         _rescued(whole, rescue, F.col("_metadata.file_path"), F.col(LINE_COLUMN)).alias(RESCUED_COLUMN),
+                         _rescued(record, keys, candidates, lambda v: v.isNotNull(), F.col("_metadata.file_path"),
+                                  F.col(LINE_COLUMN)).alias(RESCUED_COLUMN),
                          "_metadata", unknown.alias(UNKNOWN_KEYS_COLUMN))
 
 

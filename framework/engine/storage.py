@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Iterator
 
 from framework.delta_log import is_delta_table
 from framework.errors import RunError
+from framework.jobs.history import process_alive
 from framework.naming import TABLES_FOLDER, TableRef
 
 if TYPE_CHECKING:
@@ -88,6 +89,19 @@ def newest_batch(stream_checkpoint: Path, log: str) -> int | None:
     """The highest micro-batch id in a streaming checkpoint's `offsets` (planned) or `commits` (done) log."""
     ids = [int(p.name) for p in (stream_checkpoint / log).glob("[0-9]*") if p.name.isdigit()]
     return max(ids, default=None)
+
+
+def storage_in_use(storage: Storage) -> bool:
+    """Whether a run holds the storage now: the process `storage_lock` wrote into the lock file is alive.
+
+    Read, not probed with `flock`: taking even a shared lock for a moment could make a run starting in
+    that moment refuse to start. A lock file naming a process that is gone is a run that ended."""
+    try:
+        holder = storage.lock_file.read_text().strip()
+    except OSError:
+        return False  # no lock file: nothing ever ran here
+    pid = holder.removeprefix("pid ").strip()
+    return pid.isdigit() and process_alive(int(pid))
 
 
 @contextmanager

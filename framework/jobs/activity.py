@@ -5,11 +5,16 @@ knows `medallion job` runs and their tasks, the event log (ops.event_log) knows 
 the ones `medallion run` started by hand included. Both are read without a JVM, the event log through
 its Delta log and parquet files (`framework.eventlog.read_with_arrow`), so listing costs no Spark start.
 An update started by a job's task is tied to that job run (`job_run_id`).
+
+A run killed or crashed never records its end. Listed as RUNNING forever it would hide the failure, so
+it is listed as FAILED with why: a job run whose `medallion job` process is gone, an update that has no
+final state while no process holds the environment's storage (every local update holds it while it
+runs: framework/engine/storage.py). The records themselves are left as they are.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from typing import Any
 
@@ -65,8 +70,17 @@ class Activity:
     """Why a record could not be read (the other one is still listed)."""
 
 
-def recent_runs(env: Environment, history: RunHistory, limit: int = 10) -> Activity:
-    """The newest `limit` entries of both kinds, newest first."""
+ABANDONED_JOB = "its process (pid {pid}) ended without recording an outcome: killed or crashed"
+ABANDONED_UPDATE = ("ended without a final state: its process was killed or crashed (the next run resumes "
+                    "from the checkpoints)")
+FAILED = "FAILED"
+
+
+def recent_runs(env: Environment, history: RunHistory, limit: int = 10, *, storage_in_use: bool = True) -> Activity:
+    """The newest `limit` entries of both kinds, newest first.
+
+    `storage_in_use`: whether a run holds the environment's storage now; when none does, an update
+    without a final state is not running any more (the default assumes it may be)."""
     notes: list[str] = []
     jobs = [(run, history.tasks(run.run_id)) for run in history.jobs(limit)]
     entries = [_job_entry(run, tasks) for run, tasks in jobs]
@@ -80,27 +94,33 @@ def recent_runs(env: Environment, history: RunHistory, limit: int = 10) -> Activ
         except DeltaLogError as exc:
             notes.append(f"pipeline updates not listed: {exc}")
         else:
-            entries += [_update_entry(u, jobs) for u in updates[-limit:]]
+            entries += [_update_entry(u, jobs, storage_in_use) for u in updates[-limit:]]
     entries.sort(key=lambda e: (e.started, e.kind == JOB), reverse=True)
     return Activity(entries[:limit], notes)
 
 
 def _job_entry(run: JobRun, tasks: list[TaskRun]) -> RunEntry:
+    if run.abandoned:
+        run = replace(run, status=FAILED, error=ABANDONED_JOB.format(pid=run.pid))
+        tasks = [replace(t, status=FAILED) if t.status == "RUNNING" else t for t in tasks]
     processed = ", ".join(f"{t.task}{f'#{t.attempt}' if t.attempt > 1 else ''} {t.status}" for t in tasks)
     return RunEntry(JOB, run.run_id, _parse(run.started_at), _parse(run.ended_at) if run.ended_at else None,
                     run.status, processed or "no task ran", run.error,
                     details={"job": run.job, "tasks": [_task(t) for t in tasks]})
 
 
-def _update_entry(update: UpdateSummary, jobs: list[tuple[JobRun, list[TaskRun]]]) -> RunEntry:
+def _update_entry(update: UpdateSummary, jobs: list[tuple[JobRun, list[TaskRun]]],
+                  storage_in_use: bool) -> RunEntry:
     started = _parse(update.started)
+    abandoned = update.ended is None and not storage_in_use
     processed = f"{len(update.tables)} table(s), {update.rows_written:,} row(s) written"
     if update.failed:
         processed += f"; failed: {', '.join(update.failed)}"
     if update.full_refresh:
         processed += "; full refresh"
     return RunEntry(RUN, update.update_id, started, _parse(update.ended) if update.ended else None,
-                    update.state or "UNKNOWN", processed, job_run_id=_job_of(started, jobs),
+                    FAILED if abandoned else update.state or "UNKNOWN", processed,
+                    ABANDONED_UPDATE if abandoned else None, job_run_id=_job_of(started, jobs),
                     details={"tables": list(update.tables), "failed": list(update.failed),
                              "rows_written": update.rows_written, "full_refresh": update.full_refresh})
 

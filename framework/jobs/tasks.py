@@ -9,13 +9,12 @@ of it (`tasks.<key>`), which `medallion validate` has checked against the task's
 
 from __future__ import annotations
 
-import importlib
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Mapping
 
 from framework.errors import UsageError
+from framework.references import import_reference
 from framework.spec.environment import Environment
 from framework.spec.project import Project
 from framework.spec.project_file import TaskDeclaration
@@ -45,27 +44,11 @@ def declared_task(project: Project, key: str) -> TaskDeclaration:
     return declared
 
 
-def load_callable(ref: str, root: Path) -> Callable[..., Any]:
-    """Import `module:function` with the project root first on the import path (a task's `run`, a check kind)."""
-    module_name, _, function = ref.partition(":")
-    where = str(root)
-    if where not in sys.path:
-        sys.path.insert(0, where)
-    try:
-        module = importlib.import_module(module_name)
-    except ImportError as exc:
-        raise UsageError(f"cannot import `{module_name}` (for `{ref}`): {exc}") from None
-    target = getattr(module, function, None)
-    if not callable(target):
-        raise UsageError(f"`{ref}`: module `{module_name}` has no callable `{function}`")
-    return target
-
-
 def run_task(project: Project, env: Environment, key: str, args: list[str]) -> int:
     """Run project task `key` in `env` with the declared arguments, then `args`; its exit code."""
     declared = declared_task(project, key)
     assert declared.run is not None
-    target: TaskCallable = load_callable(declared.run, project.root)
+    target: TaskCallable = import_reference(declared.run, project.root)
     context = TaskContext(key, env, env.task_config(key), project.root)
     code = target(context, [*(a.replace("{env}", env.name) for a in declared.args), *args])
     return int(code or 0)

@@ -9,17 +9,17 @@ package never imports the engine.
 
 from __future__ import annotations
 
-import importlib
 import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Iterator
 
-from framework.errors import PipelineDefinitionError
+from framework.errors import PipelineDefinitionError, UnresolvedReference
 from framework.naming import INGESTED_AT_COLUMN, INTERNAL_PREFIX, RESCUED_COLUMN, SOURCE_FILE_COLUMN
 from framework.pipeline.casts import GuardedSql, guard_casts
 from framework.pipeline.conform import conform
 from framework.pipeline.hints import IncrementalHint
 from framework.pipeline.rows import latest_per_key
+from framework.references import import_reference
 from framework.spec.documents import DocPath
 from framework.spec.environment import Environment, substitute
 from framework.spec.model import FilesSource, SqlSource, TablesSource, TableSpec
@@ -124,15 +124,10 @@ class QueryBuilder:
 
 def python_transform(ref: str, spec: TableSpec) -> Callable[..., "DataFrame"]:
     """The function a `transform.python: module:function` names (the project root is on sys.path)."""
-    module_name, _, function_name = ref.partition(":")
     try:
-        module = importlib.import_module(module_name)
-    except ImportError as exc:
-        raise PipelineDefinitionError(f"{spec.file}: cannot import `{module_name}` for transform `{ref}`: {exc}") from exc
-    function = getattr(module, function_name, None)
-    if not callable(function):
-        raise PipelineDefinitionError(f"{spec.file}: `{module_name}` has no function `{function_name}`")
-    return function
+        return import_reference(ref)
+    except UnresolvedReference as exc:
+        raise PipelineDefinitionError(f"{spec.file}: transform {exc}") from None
 
 
 def auto_loader(spark: "SparkSession", spec: TableSpec, env: Environment, path: str, table: str) -> "DataFrame":

@@ -295,4 +295,5 @@ def test_a_project_kind_that_does_not_import_fails_critically_with_the_reason():
     report = run_checks(CheckContext(healthy_cluster("medallion_prod"), project, env, now=NOW), ["nyse_freshness"])
     assert [(r.check, r.target, r.status, r.severity) for r in report.results] == [
         ("nyse_freshness", "daily_bars", "FAIL", "critical")]
-    assert report.results[0].detail.startswith("cannot import market.checks:no_such_function: AttributeError")
+    assert report.results[0].detail == "`market.checks:no_such_function`: module `market.checks` has no callable " \
+                                       "`no_such_function`"

@@ -48,6 +48,8 @@ def loaded(spark, tmp_path_factory):
     (bronze / "customers_raw.yaml").write_text(spec("customers_raw", "customers", "csv", "    options: {header: true}\n"))
     (bronze / "customers_nohdr_raw.yaml").write_text(spec("customers_nohdr_raw", "customers_nohdr", "csv"))
     (bronze / "events_raw.yaml").write_text(spec("events_raw", "events", "json", columns=EVENT_COLUMNS))
+    (bronze / "quoted_raw.yaml").write_text(spec("quoted_raw", "quoted", "json", "    options: {allowSingleQuotes: true}\n",
+                                                 columns=EVENT_COLUMNS))
     customers = project.landing / "customers"
     customers.mkdir(parents=True)
     (customers / "a.csv").write_text("customer_id,name,country,signup_date\nC001,ANA,PT,2026-01-05\n")
@@ -62,8 +64,13 @@ def loaded(spark, tmp_path_factory):
         {"event_id": 2, "amount": 1.0, "Amount": 3, "extra": {"k": [1, 2]}},
         {"event_id": "x", "amount": 4.0, "note": 7},
         '{"event_id": 4, "amount": ',
+        {"event_id": 5, "amount": None, "gone": None},  # JSON nulls: nothing to rescue
     ])
-    result = project.run(spark, tables=["customers_raw", "customers_nohdr_raw", "events_raw"])
+    quoted = project.landing / "quoted"
+    quoted.mkdir(parents=True)
+    (quoted / "q.jsonl").write_text("{'event_id': 1, 'amount': 2.5, 'note': 'ok'}\n"
+                                    "{'event_id': 2, 'amount': 'lots', 'tier': 'gold'}\n")
+    result = project.run(spark, tables=["customers_raw", "customers_nohdr_raw", "events_raw", "quoted_raw"])
     assert result.ok, [(f.table, f.error) for f in result.failed]
     return project
 
@@ -112,5 +119,13 @@ def test_json_rescues_unknown_case_mismatched_and_mistyped_fields_only(spark, lo
                                                          "_file_path": got[2]["_source_file"]})
     mistyped = got["7"]  # event_id "x" is no BIGINT: rescued; the number 7 is a fine STRING
     assert (mistyped["amount"], rescued(mistyped)) == (4.0, {"event_id": "x", "_file_path": mistyped["_source_file"]})
-    broken = next(r for k, r in got.items() if k not in (1, 2, "7"))
+    assert got[5]["amount"] is None and got[5]["_rescued_data"] is None
+    broken = next(r for k, r in got.items() if k not in (1, 2, 5, "7"))
     assert rescued(broken) == {"_corrupt_record": '{"event_id": 4, "amount": ', "_file_path": broken["_source_file"]}
+
+
+def test_json_syntax_options_apply_to_placing_and_rescuing_alike(spark, loaded):
+    got = rows(spark, loaded, "quoted_raw", "event_id")
+    assert (got[1]["amount"], got[1]["note"], got[1]["_rescued_data"]) == (2.5, "ok", None)
+    assert got[2]["amount"] is None
+    assert rescued(got[2]) == {"amount": "lots", "tier": "gold", "_file_path": got[2]["_source_file"]}

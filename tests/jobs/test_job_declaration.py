@@ -207,3 +207,35 @@ def test_a_task_module_that_cannot_import_is_one_line_not_a_traceback(orders: Sp
     assert "cannot import `jobs.export` (for `jobs.export:main`): No module named 'no_such_dependency_xyz'" in \
         " ".join(result.stderr.split())
     assert "Traceback" not in result.output
+
+
+def test_a_task_module_that_raises_on_import_is_one_line_not_a_traceback(orders: SpecProject):
+    orders.write("medallion.yaml", DECLARED)
+    orders.write("jobs/__init__.py", "")
+    orders.write("jobs/export.py", "raise KeyError('EXPORT_TOKEN')\n\n\ndef main(context, args):\n    return 0\n")
+    for name in [m for m in sys.modules if m == "jobs" or m.startswith("jobs.")]:  # another test's project
+        del sys.modules[name]
+    result = CliRunner().invoke(cli, ["task", "export", "--env", "local", "--project", str(orders.root)])
+    assert result.exit_code == 2, result.output
+    assert "cannot import `jobs.export` (for `jobs.export:main`): KeyError: 'EXPORT_TOKEN'" in " ".join(result.stderr.split())
+    assert "Traceback" not in result.output
+
+
+def test_a_failed_task_error_is_printed_as_text_not_markup(orders: SpecProject):
+    """The task's last line is shown as written: `[local]` is text, not a rich style tag that vanishes."""
+    orders.write("medallion.yaml", DECLARED.replace("depends_on: [quality_checks]", "depends_on: []"))
+    orders.write("jobs/__init__.py", "")
+    orders.write("jobs/export.py", "import sys\n\n\ndef main(context, args):\n"
+                                   "    print('export failed for [local] [bold]target', file=sys.stderr)\n    return 4\n")
+    orders.write("environments/local.yaml", textwrap.dedent(f"""\
+        name: local
+        runtime: local
+        catalog: test
+        storage_root: {orders.root / 'state'}
+        variables:
+          events_folder: events
+        """))
+    result = CliRunner().invoke(cli, ["job", "--env", "local", "--project", str(orders.root), "--skip", "pipeline",
+                                      "--skip", "quality_checks"])
+    assert result.exit_code != 0
+    assert "exit code 4: export failed for [local] [bold]target" in " ".join(result.stdout.split()), result.output
