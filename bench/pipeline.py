@@ -345,6 +345,7 @@ def latency_split(event_log: Path, landed_at: float) -> dict[str, dict]:
     import pyarrow.parquet as pq
 
     from framework.delta_log import read_snapshot
+    from framework.eventlog import LOCAL_DETAILS
 
     out: dict[str, dict] = {}
     rows = []
@@ -352,15 +353,15 @@ def latency_split(event_log: Path, landed_at: float) -> dict[str, dict]:
         table = pq.read_table(path, columns=["timestamp", "event_type", "origin", "details"])
         rows += [r for r in table.to_pylist() if r["event_type"] == "flow_progress"]
     for row in sorted(rows, key=lambda r: r["timestamp"]):
-        progress = json.loads(row["details"]).get("flow_progress", {})
+        local = json.loads(row["details"]).get(LOCAL_DETAILS, {})  # what Databricks does not log
         ended = row["timestamp"].replace(tzinfo=timezone.utc).timestamp()
         flow = row["origin"]["flow_name"]
-        if "duration_seconds" not in progress or ended < landed_at or flow in out:
+        if "duration_seconds" not in local or ended < landed_at or flow in out:
             continue
-        rows_in = progress.get("metrics", {}).get("num_input_rows", 0)
-        if rows_in == 0 and progress.get("batch_id") is not None:
+        rows_in = local.get("input_rows", 0)
+        if rows_in == 0 and local.get("batch_id") is not None:
             continue
-        duration = float(progress["duration_seconds"])
+        duration = float(local["duration_seconds"])
         out[flow] = {"started": round(ended - duration - landed_at, 2), "seconds": round(duration, 2),
                      "finished": round(ended - landed_at, 2), "rows": rows_in}
     return out

@@ -18,7 +18,7 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any, Iterator
 from urllib.parse import unquote, urlparse
@@ -68,6 +68,8 @@ class DataFile:
     size: int
     num_records: int | None
     """Rows visible in the file: its `numRecords` minus rows its deletion vector hides; None without stats."""
+    stats: str | None = None
+    """The `add` action's statistics as written (JSON: numRecords, minValues, maxValues, nullCount)."""
 
 
 @dataclass(frozen=True)
@@ -222,7 +224,7 @@ def _apply(action: dict[str, Any], live: dict[tuple[str, str], DataFile]) -> Non
     """Protocol rule: a file is live when its newest add/remove (by path and deletion vector) is an add."""
     if add := action.get("add"):
         live[(add["path"], _dv_key(add))] = DataFile(unquote(add["path"]), int(add.get("size") or 0),
-                                                      _visible_records(add))
+                                                      _visible_records(add), add.get("stats") or None)
     elif remove := action.get("remove"):
         live.pop((remove["path"], _dv_key(remove)), None)
 
@@ -295,3 +297,68 @@ def never_written(path: Path) -> bool:
     if any(p.suffix == ".parquet" for p in log.glob("*.checkpoint*")):
         return False
     return not any('{"add":' in p.read_text(errors="replace") for p in log.glob("*.json"))
+
+
+Bound = str | int | date | datetime
+"""A key value the statistics can be compared with: a string, an integer, a date, or an aware timestamp."""
+Box = dict[str, tuple[Bound, Bound]]
+"""Inclusive (lowest, highest) value per column: the rows asked about."""
+
+
+def may_hold(table_path: Path, boxes: list[Box]) -> bool | None:
+    """Whether any live file of the table may hold a row inside one of `boxes`, read from the files'
+    min/max statistics without a Spark job (what Delta's data skipping reads, before any scan).
+
+    False: no file can (every row of the table lies outside every box). True: some file may. None: the
+    statistics cannot tell (a file without them, a column they do not cover, a value type not compared
+    here) and the caller must ask Spark. Strings compare by code point (UTF-8 byte order, as Delta
+    orders them; a truncated minimum is a prefix, a truncated maximum ends with a tie-breaker, so both
+    still bound the values); timestamp maxima are kept to milliseconds, so one is added.
+    """
+    for file in read_snapshot(table_path, history=1).files:
+        if file.num_records == 0:
+            continue
+        try:
+            stats = json.loads(file.stats) if file.stats else None
+        except json.JSONDecodeError:
+            return None
+        if not isinstance(stats, dict):
+            return None
+        lows, highs = stats.get("minValues") or {}, stats.get("maxValues") or {}
+        for box in boxes:
+            overlaps = True
+            for column, (low, high) in box.items():
+                if column not in lows or column not in highs:
+                    return None
+                file_low, file_high = _stat_value(lows[column], low), _stat_value(highs[column], high, ceiling=True)
+                if file_low is None or file_high is None:
+                    return None
+                if file_high < low or file_low > high:  # type: ignore[operator]
+                    overlaps = False
+                    break
+            if overlaps:
+                return True
+    return False
+
+
+def _stat_value(value: Any, like: Bound, *, ceiling: bool = False) -> Bound | None:
+    """A statistic as the type of `like`; None when it cannot be compared with it exactly."""
+    try:
+        if isinstance(like, bool):
+            return None
+        if isinstance(like, str):
+            return value if isinstance(value, str) else None
+        if isinstance(like, int):
+            return value if isinstance(value, int) and not isinstance(value, bool) else None
+        if isinstance(like, datetime):
+            if like.tzinfo is None or not isinstance(value, str):
+                return None
+            parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+            if parsed.tzinfo is None:
+                return None
+            return parsed + timedelta(milliseconds=1) if ceiling else parsed
+        if isinstance(like, date):
+            return date.fromisoformat(value) if isinstance(value, str) and len(value) == 10 else None
+    except ValueError:
+        return None
+    return None

@@ -6,6 +6,8 @@ folder, kill it, compare tables.
 
 from __future__ import annotations
 
+import json
+
 import os
 import subprocess
 import sys
@@ -125,9 +127,9 @@ def storage_files(project: LocalProject) -> dict[str, float]:
 
 
 def committed_not_checkpointed(project: LocalProject) -> str | None:
-    """A streaming batch whose Delta write is committed (its txnVersion is in the table's log) but whose
-    checkpoint commit is missing: the restart replays it and Delta skips the write. This is the kill window
-    that used to hang restarts (the engine waited for the skipped write's Observation)."""
+    """A streaming batch whose Delta write is committed (its commit tag — flow, batch — is in the table's
+    log) but whose checkpoint commit is missing: the restart replays it and skips the write. This is the
+    kill window that used to hang restarts (the engine waited for the skipped write's Observation)."""
     checkpoints = project.storage / "checkpoints"
     for offsets in checkpoints.glob("*/*/stream/offsets"):
         commits = offsets.parent / "commits"
@@ -139,6 +141,7 @@ def committed_not_checkpointed(project: LocalProject) -> str | None:
         log = project.storage / "tables" / layer / table / "_delta_log"
         text = "".join(p.read_text() for p in log.glob("*.json")) if log.is_dir() else ""
         for batch in pending:
-            if f'"version":{batch},' in text and f"{layer}.{table}" in text:
+            tag = json.dumps(json.dumps({"flow": f"{layer}.{table}", "batch": batch}))[1:-2]  # as in userMetadata
+            if tag + "," in text:
                 return f"{layer}.{table} batch {batch}: Delta commit present, checkpoint commit missing"
     return None

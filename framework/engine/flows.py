@@ -13,11 +13,15 @@ Every micro-batch (or the single batch of a materialized view) goes through `Flo
    for the flow's kind (framework/eventlog/schema.py), to the event log: one for the flow and one for
    each quarantine table it fed (a flow of its own on Databricks).
 
-Writes are exactly-once: each uses Delta's idempotent-write options (txnAppId = the flow's checkpoint
-identity, txnVersion = the batch id), so a batch replayed after a crash commits nothing twice, and
-the stream's checkpoint makes sure no batch is skipped. A replay is recognised up front (the first
-batch of a run whose commit tag is already in the table history): its counts are computed explicitly,
-because Delta skips the write and a plan-attached `Observation` would then never report.
+Writes are exactly-once, and the stream's checkpoint makes sure no batch is skipped. Only one batch can
+be a replay: the run's first, when the checkpoint planned it and never committed it (the process died
+during it). Each table that batch writes is looked up in its history for the batch's commit tag
+(flow, batch, checkpoint identity in `userMetadata`, on every commit): a table holding it is not written
+again, the others are written with Delta's idempotent-write options (txnAppId = the flow's checkpoint
+identity, txnVersion = the batch id). A replay's counts are computed explicitly, since no write (and no
+plan-attached `Observation`) runs for it. Every other batch is new by construction and is written
+without those options: an idempotent write makes Delta reconstruct the table's whole state to look up
+the application's last version (three Spark jobs per write, at any size).
 """
 
 from __future__ import annotations
@@ -27,15 +31,17 @@ import threading
 import time
 import uuid
 from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Literal
+from zoneinfo import ZoneInfo
 
 from framework.engine import autoloader
 from framework.engine.dlt_api import Dataset, Expectation
 from framework.engine.metrics import FlowMetrics
 from framework.engine.retry import as_flow_error
 from framework.engine.storage import Storage, newest_batch
-from framework.delta_log import never_written
+from framework.delta_log import Box, may_hold, never_written
 from framework.engine.tables import ensure_table
 from framework.errors import ExpectationViolation, FilesNotSettled, FlowError, first_line
 from framework.eventlog import LOCAL_DETAILS, EventLogWriter, EventType, Level, flow_progress_details
@@ -122,6 +128,47 @@ def _batch_in_flight(stream_checkpoint: Path) -> bool:
     return planned is not None and (committed is None or planned > committed)
 
 
+@dataclass(frozen=True)
+class KeyBounds:
+    """A key column's lowest and highest value in a batch, as Spark casts them to strings."""
+
+    column: str
+    kind: str
+    """The column's Spark type (`simpleString`)."""
+    low: str
+    high: str
+
+    @property
+    def sql(self) -> str:
+        return (f"t.`{self.column}` BETWEEN CAST({sql_string(self.low)} AS {self.kind}) "
+                f"AND CAST({sql_string(self.high)} AS {self.kind})")
+
+
+def key_box(bounds: list[KeyBounds], time_zone: str) -> Box | None:
+    """The bounds as values the Delta log's statistics compare with (`may_hold`); None when a key's type is
+    not one compared there (strings, integers, dates and timestamps are)."""
+    box: Box = {}
+    for bound in bounds:
+        try:
+            if bound.kind == "string":
+                box[bound.column] = (bound.low, bound.high)
+            elif bound.kind in ("tinyint", "smallint", "int", "bigint"):
+                box[bound.column] = (int(bound.low), int(bound.high))
+            elif bound.kind == "date":
+                box[bound.column] = (date.fromisoformat(bound.low), date.fromisoformat(bound.high))
+            elif bound.kind == "timestamp":  # cast to string in the session's time zone
+                zone = ZoneInfo(time_zone)
+                # a wall-clock time repeated when clocks go back is ambiguous: widen by the hour it may be off
+                margin = timedelta(0) if time_zone in ("UTC", "Etc/UTC", "GMT") else timedelta(hours=1)
+                box[bound.column] = (datetime.fromisoformat(bound.low).replace(tzinfo=zone) - margin,
+                                     datetime.fromisoformat(bound.high).replace(tzinfo=zone) + margin)
+            else:
+                return None
+        except (ValueError, KeyError):  # an unknown zone name, an unexpected rendering: let Spark look
+            return None
+    return box
+
+
 def _visible(df: "DataFrame") -> "DataFrame":
     return df.select(*[f"`{c}`" for c in df.columns if not c.startswith(INTERNAL_PREFIX)])
 
@@ -150,6 +197,10 @@ class FlowRun:
     replay_checked: bool = False
     """Only the first micro-batch of a run can be a replay of a batch committed before a crash, and only when
     the checkpoint holds a batch it planned but never committed (`_batch_in_flight`)."""
+    idempotent: bool = False
+    """The batch being written may be a replay: its writes carry Delta's idempotent-write options."""
+    committed_to: set[str] = field(default_factory=set)
+    """Tables that already hold the (replayed) batch being written: their writes are skipped."""
 
     def __post_init__(self) -> None:
         self.metrics.auto_cdc = self.flow.kind == "merge"  # says so even when no batch runs
@@ -252,6 +303,8 @@ class FlowRun:
             aggregates.append(F.collect_set(F.when(F.size(unknown) > 0, unknown)).alias("unknown"))
         if self.flow.kind == "merge":
             aggregates += self._key_aggregates(flagged, dropped)  # in the same pass: no job of their own
+        self.idempotent = batch_id is not None and not self.replay_checked
+        self.committed_to = set()
         replay = batch_id is not None and self._is_replay(spark, batch_id)
         cached = bool(fail_rules or self.flow.splits or self.flow.kind == "merge" or replay)
         if batch_id is not None and not has_unknown and not cached and df.isEmpty():
@@ -316,7 +369,7 @@ class FlowRun:
         if cached and batch_id is not None and stats["rows"] == stats["dropped"]:
             stats["_inserted"], stats["_updated"] = 0, 0  # every row dropped or quarantined: no empty commit
         elif self.flow.kind == "merge":
-            stats["_inserted"], stats["_updated"] = self._merge(spark, kept, batch_id, self._key_ranges(kept, stats))
+            stats["_inserted"], stats["_updated"] = self._merge(spark, kept, batch_id, self._key_bounds(kept, stats))
         else:
             self._save(spark, kept, self.flow.target, batch_id, tag="main",
                        merge_schema=autoloader.state_for(self.checkpoint) is not None)
@@ -349,26 +402,31 @@ class FlowRun:
                 writer = writer.mode("overwrite")
             writer.save(path)
             return
-        writer = (df.write.format("delta").mode("append")
-                  .option("txnAppId", f"{self.app_id}:{tag}").option("txnVersion", batch_id)
-                  .option("userMetadata", self._commit_tag(batch_id)))
+        if dataset.name in self.committed_to:
+            return  # written before the crash that left this batch to replay
+        writer = df.write.format("delta").mode("append").option("userMetadata", self._commit_tag(batch_id))
+        if self.idempotent:
+            writer = writer.option("txnAppId", f"{self.app_id}:{tag}").option("txnVersion", batch_id)
         if merge_schema:
             writer = writer.option("mergeSchema", "true")
         writer.save(path)
 
     def _merge(self, spark: "SparkSession", kept: "DataFrame", batch_id: int | None,
-               key_ranges: list[str]) -> tuple[int, int]:
+               bounds: list[KeyBounds]) -> tuple[int, int]:
         """apply_changes, SCD type 1: upsert the latest row per key; older or equal sequences lose.
-        `key_ranges` narrow the target files the MERGE reads (see `_key_ranges`)."""
+        The batch's key `bounds` narrow the target files the MERGE reads (see `_key_bounds`)."""
         from pyspark.sql import Observation
         from pyspark.sql import functions as F
 
         assert self.flow.sequence_by and batch_id is not None
         seq = self.flow.sequence_by
         latest = latest_per_key(kept, self.flow.keys, seq)
-        if never_written(self.table_path) or self._no_target_rows_in(spark, key_ranges):
+        if self.flow.name in self.committed_to:  # merged (or appended) before the crash left it to replay
+            return self._replayed_merge_counts(spark, batch_id)
+        key_ranges = [bound.sql for bound in bounds]
+        if never_written(self.table_path) or self._no_target_rows_in(spark, bounds):
             # Nothing in the target can match (empty, or no row inside the batch's key ranges, e.g. a new
-            # day's orders): the merge is an insert of every key, written as an idempotent append.
+            # day's orders): the merge is an insert of every key, written as an append.
             counted = Observation()
             self._save(spark, latest.observe(counted, F.count(F.lit(1)).alias("n")), self.flow.target, batch_id,
                        tag="main")
@@ -377,10 +435,13 @@ class FlowRun:
         latest.createOrReplaceGlobalTempView(view)
         on = " AND ".join([f"t.`{k}` <=> s.`{k}`" for k in self.flow.keys] + key_ranges)
         session = self._merge_session(spark)
+        session.conf.set("spark.databricks.delta.commitInfo.userMetadata", self._commit_tag(batch_id))
         for key, value in {"spark.databricks.delta.write.txnAppId": f"{self.app_id}:main",
-                           "spark.databricks.delta.write.txnVersion": str(batch_id),
-                           "spark.databricks.delta.commitInfo.userMetadata": self._commit_tag(batch_id)}.items():
-            session.conf.set(key, value)
+                           "spark.databricks.delta.write.txnVersion": str(batch_id)}.items():
+            if self.idempotent:
+                session.conf.set(key, value)
+            else:
+                session.conf.unset(key)
         try:
             result = session.sql(f"MERGE INTO {quote_name(self.flow.name)} AS t USING global_temp.{view} AS s ON {on} "
                                  f"WHEN MATCHED AND s.`{seq}` > t.`{seq}` THEN UPDATE SET * "
@@ -391,17 +452,22 @@ class FlowRun:
             return int(result[0]["num_inserted_rows"]), int(result[0]["num_updated_rows"])
         return self._replayed_merge_counts(spark, batch_id)
 
-    def _no_target_rows_in(self, spark: "SparkSession", key_ranges: list[str]) -> bool:
+    def _no_target_rows_in(self, spark: "SparkSession", bounds: list[KeyBounds]) -> bool:
         """True when no target row lies inside the batch's key ranges, so no source row can match one.
 
-        A `LIMIT 1` scan that Delta's file statistics usually prune to nothing: far cheaper than a MERGE,
-        which reads and joins before it finds there was nothing to update. Only this flow writes the
-        table, under its write lock, so the answer holds until the append commits.
+        First from the target files' min/max statistics in the Delta log, without a Spark job (a new
+        session's keys lie past every file's maximum); only when those cannot tell, a `LIMIT 1` scan that
+        Delta's file statistics usually prune to nothing: either is far cheaper than a MERGE, which reads
+        and joins before it finds there was nothing to update. Only this flow writes the table, under its
+        write lock, so the answer holds until the append commits.
         """
-        if not key_ranges:
+        if not bounds:
             return False
+        box = key_box(bounds, spark.conf.get("spark.sql.session.timeZone") or "UTC")
+        if box is not None and (holds := may_hold(self.table_path, [box])) is not None:
+            return not holds
         target = spark.read.format("delta").load(str(self.table_path))
-        return target.where(" AND ".join(r.removeprefix("t.") for r in key_ranges)).limit(1).count() == 0
+        return target.where(" AND ".join(b.sql.removeprefix("t.") for b in bounds)).limit(1).count() == 0
 
     def _merge_session(self, spark: "SparkSession") -> "SparkSession":
         """A session of this flow's own for MERGE: Delta takes a MERGE's txnAppId/txnVersion/userMetadata
@@ -433,19 +499,19 @@ class FlowRun:
                     F.count(F.when(~dropped & F.col(f"`{k}`").isNull(), 1)).alias(f"key_nulls{i}")]
         return out
 
-    def _key_ranges(self, kept: "DataFrame", stats: dict[str, Any]) -> list[str]:
-        """`t.key BETWEEN min AND max` of this batch, per key column: lets Delta skip target files by their
-        statistics (Z-order/clustering makes those ranges tight), so an incremental merge does not scan
-        the whole table. Only for keys without NULLs in the batch (a NULL key matches NULL, not a range).
+    def _key_bounds(self, kept: "DataFrame", stats: dict[str, Any]) -> list[KeyBounds]:
+        """The batch's lowest and highest value of each key column: `t.key BETWEEN min AND max` lets Delta
+        skip target files by their statistics (Z-order/clustering makes those ranges tight), so an
+        incremental merge does not scan the whole table. Only for keys without NULLs in the batch (a NULL
+        key matches NULL, not a range).
         """
         types = {f.name: f.dataType for f in kept.schema.fields}
-        ranges = []
+        bounds = []
         for i, k in enumerate(self._range_keys(kept)):
             lo, hi = stats.get(f"key_lo{i}"), stats.get(f"key_hi{i}")
             if stats.get(f"key_nulls{i}") == 0 and lo is not None:
-                kind = types[k].simpleString()
-                ranges.append(f"t.`{k}` BETWEEN CAST({sql_string(lo)} AS {kind}) AND CAST({sql_string(hi)} AS {kind})")
-        return ranges
+                bounds.append(KeyBounds(k, types[k].simpleString(), lo, hi))
+        return bounds
 
     def _commit_tag(self, batch_id: int) -> str:
         """`userMetadata` of a batch's commit: who wrote it (`medallion history` shows it) and for replays."""
@@ -456,15 +522,23 @@ class FlowRun:
 
         Only a run's first micro-batch can be one (the checkpoint's offset log has it, its commit log does
         not); the commit is then among the table's newest versions (at most an OPTIMIZE came after it).
+        Each table the batch writes (the target, its quarantine tables) is looked up: the process may have
+        died between two of their commits. `committed_to` names those that hold it; their writes are
+        skipped (a batch written before the crash carried no idempotent-write options of its own).
         """
         if self.replay_checked:
             return False
         self.replay_checked = True
-        return not never_written(self.table_path) and self._committed(spark, batch_id) is not None
+        tables = [(self.flow.name, self.table_path)] + [(d.name, self.storage.table_path(d.name))
+                                                        for d, _ in self.flow.splits]
+        self.committed_to = {name for name, path in tables
+                             if not never_written(path) and self._committed(spark, batch_id, path) is not None}
+        return self.flow.name in self.committed_to
 
-    def _committed(self, spark: "SparkSession", batch_id: int) -> "Row | None":
-        """The table-history entry of this flow's commit of `batch_id`, if it is among the newest versions."""
-        history = spark.sql(f"DESCRIBE HISTORY delta.`{self.table_path}` LIMIT {REPLAY_HISTORY_DEPTH}")
+    def _committed(self, spark: "SparkSession", batch_id: int, path: Path | None = None) -> "Row | None":
+        """The table-history entry of this flow's commit of `batch_id` to `path` (the target by default), if
+        it is among the newest versions."""
+        history = spark.sql(f"DESCRIBE HISTORY delta.`{path or self.table_path}` LIMIT {REPLAY_HISTORY_DEPTH}")
         return history.where(history.userMetadata == self._commit_tag(batch_id)).first()
 
     def _replayed_merge_counts(self, spark: "SparkSession", batch_id: int) -> tuple[int, int]:

@@ -10,7 +10,9 @@ Incremental refresh (`refresh:` in the spec, framework/pipeline/hints.py `Increm
 one upstream table with a change data feed. The groups (`incremental_by` values) of the upstream rows
 that changed since the last refresh are read from that feed; only the upstream rows of those groups are
 transformed, and they replace only those groups' rows (`replaceWhere`), so a daily run costs what the
-day's data costs, not what the table's history costs. With `extends_by`, a group whose changes all come
+day's data costs, not what the table's history costs; when the view's file statistics show that it holds
+no row of those groups yet (a new trading day), they are appended, which leaves the same table without
+Delta listing the view's files to find what to replace. With `extends_by`, a group whose changes all come
 after its last row is *extended*: the transform gets the group's new rows plus its latest
 `context_rows` rows of the view as `previous`, and the new rows are appended. Anything the feed cannot
 vouch for — no feed for those versions, the upstream rebuilt since, the definition changed, more
@@ -28,7 +30,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from framework.delta_log import data_version, is_delta_table
+from framework.delta_log import data_version, is_delta_table, may_hold
 from framework.engine.flows import FLOW_ID_FILE, ViewWrite, flow_identity
 from framework.errors import FlowError
 from framework.naming import TableRef, quote_name, sql_string
@@ -158,7 +160,8 @@ class Materializer:
         groups = [tuple(row[c] for c in hint.incremental_by) for row in rows]
         if not hint.extends_by:
             where = _any_group(hint.incremental_by, groups)
-            return PartialRefresh(where, None, ViewWrite(replace_where=where), len(groups))
+            write = ViewWrite(append=True) if self._all_new(run, hint, groups) else ViewWrite(replace_where=where)
+            return PartialRefresh(where, None, write, len(groups))
         firsts = {group: row["first"] for group, row in zip(groups, rows)}
         ends = self._group_ends(run, hint, groups)
         extended = {g: ends[g] for g in groups if ends.get(g) is not None and firsts[g] is not None
@@ -172,6 +175,16 @@ class Materializer:
         write = ViewWrite(append=True) if not recomputed else ViewWrite(replace_where=where)
         return PartialRefresh(where, previous, write, len(groups))
 
+    @staticmethod
+    def _all_new(run: "FlowRun", hint: "IncrementalHint", groups: list[tuple]) -> bool:
+        """True when the view's files' statistics show no row of any of `groups` (e.g. a new trading day):
+        their rows are then appended, which writes the same table as replacing those (absent) groups
+        without Delta reconstructing the view's file list to find what to replace. Read from the Delta
+        log; False whenever the statistics cannot tell."""
+        boxes = [{column: (value, value) for column, value in zip(hint.incremental_by, group)} for group in groups]
+        if any(isinstance(v, (datetime, float, bool)) or v is None for box in boxes for v, _ in box.values()):
+            return False  # timestamps come back zone-less; floats and booleans are not compared there
+        return may_hold(run.table_path, boxes) is False  # type: ignore[arg-type]
     def _group_ends(self, run: "FlowRun", hint: "IncrementalHint", groups: list[tuple]) -> dict[tuple, Any]:
         """The last `extends_by` value of each group in the view as it is."""
         from pyspark.sql import functions as F

@@ -44,6 +44,10 @@ SESSION_DEFAULTS: dict[str, str] = {
     # see it. Tables that ask for it (`delta.autoOptimize.autoCompact`) are compacted by the engine's own
     # OPTIMIZE instead, once `optimize_min_files` new files exist (framework/engine/tables.py `optimize`).
     "spark.databricks.delta.autoCompact.enabled": "false",
+    # Listing more than 32 folders (a landing folder's batches and years) is done by a Spark job "in
+    # parallel": on a local disk, one to two seconds of job scheduling per micro-batch for what the driver
+    # lists in milliseconds.
+    "spark.sql.sources.parallelPartitionDiscovery.threshold": "100000",
 }
 
 _LOG4J = """\

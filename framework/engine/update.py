@@ -100,7 +100,10 @@ class Update:
                                                "continuous": continuous, "development": self.env.development}})
         self.event_log.emit(EventType.UPDATE_PROGRESS, "Update is RUNNING.",
                             {"update_progress": {"state": UpdateStatus.RUNNING}})
-        self.event_log.flush(staged=False)  # a crashed run's staged events wait for this run's replays
+        if continuous:  # its events are written as it goes; a crashed run's staged ones wait for its replays
+            self.event_log.flush(staged=False)
+        else:  # one event-log commit per triggered update, at its end; staged, a crash cannot lose them
+            self.event_log.stage_buffered(f"{self.event_log.update_id}-begin")
         self.listener.run_started(result, result.flows)
         if continuous:  # a triggered update lists them in its summary; a continuous one ends much later
             for pending in result.pending:

@@ -1,6 +1,6 @@
 """Appending one update's events to the local event log (a Delta table), exactly once.
 
-Events are buffered and written in one commit per flush. Per-batch events are staged on disk under
+Events are buffered and written in one commit per flush (a triggered update flushes once, at its end). Per-batch events are staged on disk under
 the name of their batch first (a replay after a crash rewrites the same file), so a micro-batch's
 event is never counted twice nor lost: staged files left by a crashed run are written when the next
 run flushes (after its replays have rewritten theirs), minus any already in the log.
@@ -82,6 +82,14 @@ class EventLogWriter:
         tmp = self.staging / f".{safe}.{uuid.uuid4().hex}.tmp"
         tmp.write_text(json.dumps(row_to_json(row)))
         tmp.replace(self.staging / f"{safe}.json")
+
+    def stage_buffered(self, key: str) -> None:
+        """Move the buffered events to the staging folder: durable (a crash leaves them for the next run's
+        flush) without a commit of their own; the next `flush()` writes them with the rest."""
+        with self._lock:
+            rows, self._buffer = self._buffer, []
+        for index, row in enumerate(rows):
+            self.stage(row, f"{key}-{index}")
 
     def flush(self, *, staged: bool = True) -> None:
         """Write buffered (and staged) events in one commit, then forget the staged files."""

@@ -151,6 +151,27 @@ def test_event_log_has_the_dlt_shape_and_matches_the_run(spark, pipeline):
     assert {"create_update", "update_progress", "flow_progress"} <= types
 
 
+def test_a_triggered_update_writes_its_events_in_one_commit(spark, pipeline):
+    """An update's start (create_update, RUNNING) waits staged on disk and is written with the rest at its
+    end: one event-log commit per triggered update, nothing left staged."""
+    project, _ = pipeline
+    log = project.storage / "tables" / "ops" / "event_log" / "_delta_log"
+    writes = [p for p in sorted(log.glob("*.json")) if '"operation":"WRITE"' in p.read_text()]
+    updates = spark.sql("SELECT count(DISTINCT origin.update_id) AS n FROM ops.event_log").first()["n"]
+    assert len(writes) == updates >= 1
+    assert not list((project.storage / "checkpoints" / "_events").glob("*.json"))
+
+
+def test_new_batches_carry_their_commit_tag_without_idempotent_write_options(pipeline):
+    """No batch of an uninterrupted run can be a replay: its commits are tagged (flow, batch) for a later
+    replay to recognise, and carry no `txn` action (Delta would rebuild the table's state to check one)."""
+    project, _ = pipeline
+    for table in ("bronze/bars_raw", "silver/bars", "silver/bars_quarantine"):
+        text = "".join(p.read_text() for p in (project.storage / "tables" / table / "_delta_log").glob("*.json"))
+        assert '\\"batch\\": 0' in text, table
+        assert '{"txn":' not in text, table
+
+
 def test_rerun_without_new_files_changes_nothing(spark, pipeline):
     project, _ = pipeline
     before = {t: (project.versions(t), project.table(spark, t).count()) for t in TABLES}

@@ -175,15 +175,17 @@ def test_seeded_sigkill_series_converges_to_the_uninterrupted_tables(spark, tmp_
     assert len(interrupted) >= 1
 
 
-def test_restart_after_a_kill_between_delta_commit_and_checkpoint_commit_completes(spark, tmp_path):
-    """Deterministic form of the kill window: the batch is in the Delta log, its checkpoint commit is not."""
+@pytest.mark.parametrize("flow", ["bronze/bars_raw", "silver/bars"])
+def test_restart_after_a_kill_between_delta_commit_and_checkpoint_commit_completes(spark, tmp_path, flow):
+    """Deterministic form of the kill window: the batch is in the Delta log, its checkpoint commit is not
+    (an append, and a de-duplicating merge); the replay writes nothing twice."""
     project = make_local_project(tmp_path / "project")
     land_history(project)
     assert project.run(spark).ok
     before = snapshot(spark, project)
-    commits = project.storage / "checkpoints" / "bronze" / "bars_raw" / "stream" / "commits"
+    commits = project.storage / "checkpoints" / flow / "stream" / "commits"
     last = max((p for p in commits.iterdir() if p.name.isdigit()), key=lambda p: int(p.name))
-    last.unlink()  # what SIGKILL right after bronze's Delta commit leaves behind (with no checksum file)
+    last.unlink()  # what SIGKILL right after the flow's Delta commit leaves behind (with no checksum file)
     (commits / f".{last.name}.crc").unlink(missing_ok=True)
     assert committed_not_checkpointed(project) is not None  # the replayed batch's write will be skipped
     log = tmp_path / "restart.log"
