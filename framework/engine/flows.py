@@ -104,6 +104,18 @@ class ViewWrite:
 
     replace_where: str | None = None
     append: bool = False
+    within: str | None = None
+    """For an append in place of a `replace_where` (the groups are new): the same predicate, which every
+    appended row must meet — as Delta's replaceWhere checks its rows — else the write fails, naming it."""
+
+
+def _rows_within(df: "DataFrame", predicate: str, table: str) -> "DataFrame":
+    """`df`, failing the write on a row outside `predicate` — checked in the write itself, no extra job."""
+    from pyspark.sql import functions as F
+
+    message = (f"{table}: the refresh produced a row outside the groups it recomputed ({predicate}); "
+               "a transform must return rows of the groups it was given only")
+    return df.where(F.when(F.expr(predicate), F.lit(True)).otherwise(F.raise_error(F.lit(message))))
 
 
 def flow_identity(checkpoint: Path) -> str:
@@ -395,6 +407,8 @@ class FlowRun:
             partial = self.view_write if dataset is self.flow.target else None
             writer = df.write.format("delta")
             if partial is not None and partial.append:
+                if partial.within:
+                    writer = _rows_within(df, partial.within, dataset.name).write.format("delta")
                 writer = writer.mode("append")
             elif partial is not None and partial.replace_where:
                 writer = writer.mode("overwrite").option("replaceWhere", partial.replace_where)

@@ -12,7 +12,8 @@ that changed since the last refresh are read from that feed; only the upstream r
 transformed, and they replace only those groups' rows (`replaceWhere`), so a daily run costs what the
 day's data costs, not what the table's history costs; when the view's file statistics show that it holds
 no row of those groups yet (a new trading day), they are appended, which leaves the same table without
-Delta listing the view's files to find what to replace. With `extends_by`, a group whose changes all come
+Delta listing the view's files to find what to replace (each appended row is checked to lie in those
+groups, as replaceWhere checks its rows: a transform returning others fails the refresh). With `extends_by`, a group whose changes all come
 after its last row is *extended*: the transform gets the group's new rows plus its latest
 `context_rows` rows of the view as `previous`, and the new rows are appended. Anything the feed cannot
 vouch for — no feed for those versions, the upstream rebuilt since, the definition changed, more
@@ -160,7 +161,8 @@ class Materializer:
         groups = [tuple(row[c] for c in hint.incremental_by) for row in rows]
         if not hint.extends_by:
             where = _any_group(hint.incremental_by, groups)
-            write = ViewWrite(append=True) if self._all_new(run, hint, groups) else ViewWrite(replace_where=where)
+            write = (ViewWrite(append=True, within=where) if self._all_new(run, hint, groups)
+                     else ViewWrite(replace_where=where))
             return PartialRefresh(where, None, write, len(groups))
         firsts = {group: row["first"] for group, row in zip(groups, rows)}
         ends = self._group_ends(run, hint, groups)
@@ -185,6 +187,7 @@ class Materializer:
         if any(isinstance(v, (datetime, float, bool)) or v is None for box in boxes for v, _ in box.values()):
             return False  # timestamps come back zone-less; floats and booleans are not compared there
         return may_hold(run.table_path, boxes) is False  # type: ignore[arg-type]
+
     def _group_ends(self, run: "FlowRun", hint: "IncrementalHint", groups: list[tuple]) -> dict[tuple, Any]:
         """The last `extends_by` value of each group in the view as it is."""
         from pyspark.sql import functions as F

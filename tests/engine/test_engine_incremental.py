@@ -107,3 +107,15 @@ def test_a_rebuilt_upstream_forces_a_full_recomputation(spark, tmp_path):
     result = project.run(spark, full_refresh=["bars"])  # a new silver table: its change feed starts over
     assert result.ok and result.flow("daily_bars").metrics.input_rows == 2 * len(SYMBOLS)
     assert rows_of(project, spark, "gold.daily_bars") == before
+
+
+def test_an_append_in_place_of_a_replace_fails_on_a_row_outside_the_new_groups(spark):
+    """As Delta's replaceWhere rejects a row outside its predicate, so does the append that replaces it
+    when the groups are new (a Python transform returning rows of other days must not add them)."""
+    from framework.engine.flows import _rows_within  # noqa: PLC2701 - the guard itself, without a pipeline
+
+    df = spark.createDataFrame([("2026-11-27", 1), ("2026-11-26", 2)], "trade_date string, n int")
+    within = "trade_date = '2026-11-27'"
+    assert _rows_within(df.where("n = 1"), within, "gold.daily_bars").count() == 1
+    with pytest.raises(Exception, match="gold.daily_bars: the refresh produced a row outside the groups"):
+        _rows_within(df, within, "gold.daily_bars").collect()
