@@ -111,17 +111,22 @@ def is_delta_table(path: Path) -> bool:
     return log.is_dir() and any(_COMMIT.match(p.name) or _CHECKPOINT.match(p.name) for p in log.iterdir())
 
 
-def latest_commit(table_path: Path) -> Commit:
-    """The table's newest version and its commit info, from the newest JSON commit alone (no replay):
-    what a cache keyed by "this table has not changed" needs. Falls back to the snapshot when the newest
-    version is only a checkpoint (its JSON cleaned up)."""
+def _versions(table_path: Path) -> tuple[Path, dict[int, Path], dict[int, list[Path]], int]:
+    """(log folder, JSON commits by version, checkpoint parts by version, newest version) of a table."""
     log = table_path / LOG_DIR
     if not log.is_dir():
         raise DeltaLogError(f"{table_path} is not a Delta table (no {LOG_DIR}/ folder)")
     commits, checkpoints = _list_log(log)
     if not commits and not checkpoints:
         raise DeltaLogError(f"{log} has no commits")
-    latest = max([*commits, *checkpoints])
+    return log, commits, checkpoints, max([*commits, *checkpoints])
+
+
+def latest_commit(table_path: Path) -> Commit:
+    """The table's newest version and its commit info, from the newest JSON commit alone (no replay):
+    what a cache keyed by "this table has not changed" needs. Falls back to the snapshot when the newest
+    version is only a checkpoint (its JSON cleaned up)."""
+    _, commits, checkpoints, latest = _versions(table_path)
     if latest in commits:
         for action in _actions(commits[latest]):
             if "commitInfo" in action:
@@ -133,13 +138,7 @@ def latest_commit(table_path: Path) -> Commit:
 
 def read_snapshot(table_path: Path, history: int = 25) -> Snapshot:
     """Reconstruct the latest snapshot; keep the commit info of the newest `history` versions."""
-    log = table_path / LOG_DIR
-    if not log.is_dir():
-        raise DeltaLogError(f"{table_path} is not a Delta table (no {LOG_DIR}/ folder)")
-    commits, checkpoints = _list_log(log)
-    if not commits and not checkpoints:
-        raise DeltaLogError(f"{log} has no commits")
-    latest = max([*commits, *checkpoints])
+    log, commits, checkpoints, latest = _versions(table_path)
     start = _replay_start(commits, checkpoints, latest, log)
     live: dict[tuple[str, str], DataFile] = {}
     if start > 0:
