@@ -160,10 +160,11 @@ def test_an_unknown_task_is_a_usage_error(orders: SpecProject):
     assert "unknown project task `collect`" in result.stderr and "Traceback" not in result.output
 
 
-def test_the_local_job_runs_a_project_task_as_a_process(orders: SpecProject):
+def local_job_with_export(orders: SpecProject, module: str, env_extra: str = "") -> None:
+    """The orders project with an `export` task (no upstream) whose module is `module`, and a local env."""
     orders.write("medallion.yaml", DECLARED.replace("depends_on: [quality_checks]", "depends_on: []"))
     orders.write("jobs/__init__.py", "")
-    orders.write("jobs/export.py", EXPORT)
+    orders.write("jobs/export.py", module)
     orders.write("environments/local.yaml", textwrap.dedent(f"""\
         name: local
         runtime: local
@@ -171,9 +172,11 @@ def test_the_local_job_runs_a_project_task_as_a_process(orders: SpecProject):
         storage_root: {orders.root / 'state'}
         variables:
           events_folder: events
-        tasks:
-          export: {{target: disk}}
-        """))
+        """) + env_extra)
+
+
+def test_the_local_job_runs_a_project_task_as_a_process(orders: SpecProject):
+    local_job_with_export(orders, EXPORT, "tasks:\n  export: {target: disk}\n")
     result = CliRunner().invoke(cli, ["job", "--env", "local", "--project", str(orders.root), "--skip", "pipeline",
                                       "--skip", "quality_checks", "--task-args", "export=--limit 2"])
     assert result.exit_code == 0, result.output
@@ -223,18 +226,8 @@ def test_a_task_module_that_raises_on_import_is_one_line_not_a_traceback(orders:
 
 def test_a_failed_task_error_is_printed_as_text_not_markup(orders: SpecProject):
     """The task's last line is shown as written: `[local]` is text, not a rich style tag that vanishes."""
-    orders.write("medallion.yaml", DECLARED.replace("depends_on: [quality_checks]", "depends_on: []"))
-    orders.write("jobs/__init__.py", "")
-    orders.write("jobs/export.py", "import sys\n\n\ndef main(context, args):\n"
-                                   "    print('export failed for [local] [bold]target', file=sys.stderr)\n    return 4\n")
-    orders.write("environments/local.yaml", textwrap.dedent(f"""\
-        name: local
-        runtime: local
-        catalog: test
-        storage_root: {orders.root / 'state'}
-        variables:
-          events_folder: events
-        """))
+    local_job_with_export(orders, "import sys\n\n\ndef main(context, args):\n"
+                                  "    print('export failed for [local] [bold]target', file=sys.stderr)\n    return 4\n")
     result = CliRunner().invoke(cli, ["job", "--env", "local", "--project", str(orders.root), "--skip", "pipeline",
                                       "--skip", "quality_checks"])
     assert result.exit_code != 0
