@@ -15,7 +15,7 @@ runs: framework/engine/storage.py). The records themselves are left as they are.
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from framework.delta_log import is_delta_table
@@ -120,23 +120,31 @@ def _update_entry(update: UpdateSummary, jobs: list[tuple[JobRun, list[TaskRun]]
         processed += "; full refresh"
     return RunEntry(RUN, update.update_id, started, _parse(update.ended) if update.ended else None,
                     FAILED if abandoned else update.state or "UNKNOWN", processed,
-                    ABANDONED_UPDATE if abandoned else None, job_run_id=_job_of(started, jobs),
+                    ABANDONED_UPDATE if abandoned else None, job_run_id=job_running_at(started, jobs),
                     details={"tables": list(update.tables), "failed": list(update.failed),
                              "rows_written": update.rows_written, "full_refresh": update.full_refresh})
 
 
-def _job_of(started: datetime, jobs: list[tuple[JobRun, list[TaskRun]]]) -> str | None:
-    """The job run one of whose tasks was running when the update started. Task times are to the second, so
-    several may match (a task that ended in the second another began): the latest to start, then to end, wins."""
-    moment = started.replace(microsecond=0)
+def job_running_at(started: datetime, jobs: list[tuple[JobRun, list[TaskRun]]]) -> str | None:
+    """The job run one of whose tasks was running when the update started. Only one update of an environment
+    runs at a time (it holds the storage), so one task at most contains its start; the latest to start wins
+    over a task left open by a job that was killed. History written before times had microseconds is
+    compared to the second, where several tasks may match: the latest to start, then to end, wins."""
     best: tuple[datetime, datetime, str] | None = None
     for run, tasks in jobs:
         for task in tasks:
-            begin = _parse(task.started_at)
-            end = _parse(task.ended_at) if task.ended_at else datetime.now(timezone.utc)
-            if begin <= moment <= end and (best is None or (begin, end) > best[:2]):
+            begin, end = _parse(task.started_at), _task_end(task.ended_at)
+            if begin <= started <= end and (best is None or (begin, end) > best[:2]):
                 best = (begin, end, run.run_id)
     return best[2] if best else None
+
+
+def _task_end(text: str | None) -> datetime:
+    """When a task ended; still open: now. A time recorded to the second covers that whole second."""
+    if text is None:
+        return datetime.now(timezone.utc)
+    end = _parse(text)
+    return end + timedelta(seconds=1) if "." not in text else end
 
 
 def _task(task: TaskRun) -> dict[str, Any]:

@@ -29,7 +29,9 @@ CREATE TABLE IF NOT EXISTS task_runs (
 
 
 def now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+    """To the microsecond: `medallion runs` ties a pipeline update to the job task running when it started, and
+    a no-op update can start and end within the second another task ended in."""
+    return datetime.now(timezone.utc).isoformat(timespec="microseconds")
 
 
 @dataclass(frozen=True)

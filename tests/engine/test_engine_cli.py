@@ -120,7 +120,7 @@ def test_runs_lists_pipeline_updates_beside_job_runs_newest_first(project):
     starts = [entry["started_at"] for entry in listed]
     assert starts == sorted(starts, reverse=True)
     update = listed[0]
-    # Job runs are timed to the second: another test's job may share this one's start, so find it by id.
+    # Another test's job may have started in the same second, so find this one by id.
     job_entry = next(entry for entry in listed if entry["kind"] == "job" and entry["id"] == job)
     assert (update["kind"], update["status"], update["job_run_id"], update["tables"]) == ("run", "COMPLETED", job, ["bars"])
     assert update["seconds"] > 0 and update["rows_written"] == 0  # nothing new to read

@@ -1,11 +1,11 @@
-"""`medallion runs` ties a pipeline update to the job run whose task started it, even when task times (to the
-second) make an earlier job's task end in the same second (seen in the full suite under load)."""
+"""`medallion runs` ties a pipeline update to the job run whose task started it, even when an earlier job's task
+ended in the same second (seen in the full suite under load, and in CI when the update was a JVM-free no-op)."""
 
 from __future__ import annotations
 
 from datetime import datetime, timezone
 
-from framework.jobs.activity import _job_of  # noqa: PLC2701 - the rule under test, no Spark needed
+from framework.jobs.activity import job_running_at
 from framework.jobs.history import JobRun, TaskRun
 
 OLD = JobRun("old", "job", "test", "2026-12-07T05:20:50+00:00", "2026-12-07T05:20:51+00:00", "SUCCESS", None)
@@ -14,10 +14,10 @@ JOBS = [(OLD, [TaskRun("old", "collect", 1, "2026-12-07T05:20:51+00:00", "2026-1
         (NEW, [TaskRun("new", "pipeline", 1, "2026-12-07T05:20:51+00:00", "2026-12-07T05:21:30+00:00", "SUCCESS", None)])]
 
 
-def test_the_task_that_started_last_and_ran_longest_owns_the_update_whatever_the_order():
+def test_in_history_kept_to_the_second_the_task_that_started_last_and_ran_longest_owns_the_update():
     moment = datetime(2026, 12, 7, 5, 20, 51, 500000, tzinfo=timezone.utc)
-    assert _job_of(moment, JOBS) == _job_of(moment, JOBS[::-1]) == "new"
-    assert _job_of(datetime(2026, 12, 7, 5, 30, tzinfo=timezone.utc), JOBS) is None
+    assert job_running_at(moment, JOBS) == job_running_at(moment, JOBS[::-1]) == "new"
+    assert job_running_at(datetime(2026, 12, 7, 5, 30, tzinfo=timezone.utc), JOBS) is None
 
 
 def dead_pid() -> int:
@@ -85,3 +85,24 @@ def test_an_update_without_a_final_state_is_failed_once_no_run_holds_the_storage
     assert not storage_in_use(storage)
     [crashed] = recent_runs(env, history, storage_in_use=storage_in_use(storage)).entries
     assert crashed.status == "FAILED" and "killed or crashed" in crashed.error
+
+
+def test_an_update_belongs_to_the_task_running_when_it_started_not_one_that_ended_that_second():
+    """A no-op update can start and end within the second another job's task ended in (CI, session 27: the
+    update was tied to the wrong job run half the time when times were kept to the second)."""
+
+    def job(run_id: str, begin: str, end: str | None) -> tuple[JobRun, list[TaskRun]]:
+        status = "SUCCESS" if end else "RUNNING"
+        return (JobRun(run_id, "job", "test", begin, end, status, None),
+                [TaskRun(run_id, "pipeline", 1, begin, end, status, None)])
+
+    earlier = job("earlier", "2026-12-07T14:36:09.100000+00:00", "2026-12-07T14:36:09.200000+00:00")
+    this = job("this", "2026-12-07T14:36:09.300000+00:00", "2026-12-07T14:36:09.900000+00:00")
+    started = datetime(2026, 12, 7, 14, 36, 9, 500000, tzinfo=timezone.utc)
+    assert job_running_at(started, [earlier, this]) == "this"
+    assert job_running_at(started, [this, earlier]) == "this"
+    assert job_running_at(started, [earlier]) is None
+    legacy = job("legacy", "2026-12-07T14:36:09+00:00", "2026-12-07T14:36:09+00:00")  # kept to the second
+    assert job_running_at(started, [legacy]) == "legacy"
+    killed = job("killed", "2026-12-07T14:30:00.000000+00:00", None)  # left open, process gone
+    assert job_running_at(started, [killed, this]) == "this"
