@@ -91,7 +91,8 @@ def land_at(project: LocalProject, name: str, rows: list, order: int) -> Path:
 
 
 def snapshot(spark, project: LocalProject) -> dict[str, list[tuple]]:
-    """Every table's rows (minus ingestion times, source paths reduced to names), sorted: comparable across runs."""
+    """Every table's rows (minus ingestion times, source paths reduced to names, in `_source_file` and in the
+    rescued data), sorted: comparable across runs and across project folders."""
     out = {}
     for table in TABLES:
         df = project.table(spark, table)
@@ -101,6 +102,11 @@ def snapshot(spark, project: LocalProject) -> dict[str, list[tuple]]:
             values = row.asDict()
             if values.get("_source_file"):
                 values["_source_file"] = Path(values["_source_file"]).name
+            if values.get("_rescued_data"):  # Auto Loader names the file inside the rescued JSON too
+                rescued = json.loads(values["_rescued_data"])
+                if "_file_path" in rescued:
+                    rescued["_file_path"] = Path(rescued["_file_path"]).name
+                values["_rescued_data"] = json.dumps(rescued, sort_keys=True)
             rows.append(tuple(sorted((k, repr(v)) for k, v in values.items())))
         out[table] = sorted(rows)
     return out

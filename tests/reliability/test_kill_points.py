@@ -7,7 +7,9 @@ default 7) after 1-2 new durable markers of that phase (1 for the event log and 
 event-log commit, an OPTIMIZE commit (the engine's, after optimize_min_files new files). Every phase is drawn at
 least once; each kill point is named by the newest marker. MEDALLION_KILL_POINTS (default 10) sets
 how many kills. Then a last run without a kill: its tables must equal those of one uninterrupted run
-over the same files, and the event log must show every killed update.
+over the same files, and the event log must show every killed update: as one without a terminal state,
+except one killed in the "event log" phase, whose marker is the update's only event-log commit (a
+triggered update logs its events in one commit, at its end), so it was killed after recording COMPLETED.
 """
 
 from __future__ import annotations
@@ -108,6 +110,7 @@ def _safe(matches: Callable[[str], bool], relative: str) -> bool:
         return False
 
 
+@pytest.mark.timeout(1800)  # ~10 min on an idle machine; over 15 min with another Spark suite beside it
 def test_seeded_sigkill_series_converges_to_the_uninterrupted_tables(spark, tmp_path_factory):
     base = tmp_path_factory.mktemp("kills")
     settings = "optimize_min_files: 2\n"  # OPTIMIZE as soon as there is something to compact: a phase to kill in
@@ -156,7 +159,8 @@ def test_seeded_sigkill_series_converges_to_the_uninterrupted_tables(spark, tmp_
     assert snapshot(spark, victim) == snapshot(spark, reference)
     assert victim.table(spark, "silver.bars").where("volume = 999999").count() == 1
 
-    # the event log records every killed update as one that never reached a terminal state
+    # the event log records every killed update as one that never reached a terminal state, but for one killed
+    # after its only event-log commit, which carries its terminal state
     events = spark.read.format("delta").load(str(victim.storage / "tables/ops/event_log"))
     events.createOrReplaceTempView("killed_event_log")
     updates = spark.sql("""
@@ -171,7 +175,8 @@ def test_seeded_sigkill_series_converges_to_the_uninterrupted_tables(spark, tmp_
     interrupted = [u for u in updates if u["terminal"] == 0]
     print(f"event log: {len(updates)} updates, {len(interrupted)} without a terminal update_progress")
     assert (updates[-1]["terminal"], updates[-1]["completed"]) == (1, 1)
-    assert len(updates) - 1 - completed_attempts <= len(interrupted) <= len(points)
+    killed_after_logging = sum(point.startswith("event log:") for point in points)
+    assert len(updates) - 1 - completed_attempts - killed_after_logging <= len(interrupted) <= len(points)
     assert len(interrupted) >= 1
 
 
