@@ -25,8 +25,8 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import re
+from contextlib import suppress
 from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -35,6 +35,7 @@ from framework.checks.reconcile import KeyReconciliation
 from framework.delta_log import is_delta_table, latest_commit
 from framework.engine.storage import Storage
 from framework.errors import DeltaLogError
+from framework.files import write_atomically
 from framework.naming import TableRef
 from framework.spec.environment import Environment
 from framework.sql import tables_read
@@ -111,13 +112,8 @@ class ReconciliationMemo:
         entries = self._entries()
         entries[table] = {"key": key.digest, "versions": dict(key.versions), "numbers": asdict(numbers),
                           "computed_at": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%MZ")}
-        tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
-        try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            tmp.write_text(json.dumps(entries, indent=1, sort_keys=True))
-            tmp.replace(self.path)
-        except OSError:
-            tmp.unlink(missing_ok=True)
+        with suppress(OSError):
+            write_atomically(self.path, json.dumps(entries, indent=1, sort_keys=True))
 
     def _entries(self) -> dict[str, object]:
         try:

@@ -25,6 +25,7 @@ from typing import Any
 import jsonschema_rs
 
 from framework.deploy.bundle import Bundle
+from framework.files import write_atomically
 from framework.findings import Finding, did_you_mean
 from framework.validation.schema import describe_error, type_name
 
@@ -152,9 +153,7 @@ def refresh(target: Path | None = None) -> str:
         raise WorkspaceError(f"`databricks bundle schema` failed: {printed.stderr.strip()[:200]}")
     json.loads(printed.stdout)  # refuse to write anything that is not JSON
     path = target or official_schema_path()
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(printed.stdout, "utf-8")
-    tmp.replace(path)
+    write_atomically(path, printed.stdout)
     return version
 
 

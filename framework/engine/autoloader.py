@@ -57,7 +57,6 @@ from __future__ import annotations
 
 import csv
 import json
-import os
 import threading
 import time
 from dataclasses import dataclass, field
@@ -68,6 +67,7 @@ from urllib.parse import unquote, urlparse
 
 from framework.engine.storage import Storage
 from framework.errors import PipelineDefinitionError, SchemaEvolutionError
+from framework.files import write_atomically
 from framework.naming import INGESTED_AT_COLUMN, INTERNAL_PREFIX, RESCUED_COLUMN, SOURCE_FILE_COLUMN
 from framework.pipeline.query import landing_files
 from framework.spec.environment import Environment
@@ -142,11 +142,9 @@ class FileSourceState:
             self.rescued_fields = [tuple(c) for c in saved.get("rescued_fields", [])]  # type: ignore[misc]
 
     def save(self) -> None:
-        self.schema_file.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self.schema_file.with_name(f".{SCHEMA_FILE}.{os.getpid()}")
-        tmp.write_text(json.dumps({"evolved": self.evolved, "checked_files": sorted(self.checked_files),
-                                   "rescued_fields": self.rescued_fields}, indent=1))
-        tmp.replace(self.schema_file)
+        write_atomically(self.schema_file, json.dumps({"evolved": self.evolved,
+                                                       "checked_files": sorted(self.checked_files),
+                                                       "rescued_fields": self.rescued_fields}, indent=1))
 
     def add_columns(self, names: list[str], types: dict[str, str] | None = None) -> list[str]:
         """Add unknown fields as columns, STRING unless `types` says otherwise (Parquet's own types); returns

@@ -46,6 +46,7 @@ from framework.engine.tables import ensure_table
 from framework.errors import ExpectationViolation, FilesNotSettled, FlowError, first_line
 from framework.eventlog import LOCAL_DETAILS, EventLogWriter, EventType, Level, flow_progress_details
 from framework.eventlog import FlowKind as LoggedKind
+from framework.files import write_atomically
 from framework.naming import INTERNAL_PREFIX, quote_name, sql_string
 from framework.pipeline import failed_rules, latest_per_key
 
@@ -123,10 +124,7 @@ def flow_identity(checkpoint: Path) -> str:
     materialized view reading the table must notice it was rebuilt)."""
     marker = checkpoint / FLOW_ID_FILE
     if not marker.is_file():
-        checkpoint.mkdir(parents=True, exist_ok=True)
-        tmp = checkpoint / f".{FLOW_ID_FILE}.{uuid.uuid4().hex}"
-        tmp.write_text(uuid.uuid4().hex)
-        tmp.replace(marker)
+        write_atomically(marker, uuid.uuid4().hex)
     return marker.read_text().strip()
 
 

@@ -34,6 +34,7 @@ from typing import TYPE_CHECKING, Any
 from framework.delta_log import data_version, is_delta_table, may_hold
 from framework.engine.flows import FLOW_ID_FILE, ViewWrite, flow_identity
 from framework.errors import FlowError
+from framework.files import write_atomically
 from framework.naming import TableRef, quote_name, sql_string
 
 if TYPE_CHECKING:
@@ -225,10 +226,7 @@ class Materializer:
 
     @staticmethod
     def _save(path: Path, fingerprint: str, definition: str, upstream: dict[str, Any] | None) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.name}.tmp")
-        tmp.write_text(json.dumps({"inputs": fingerprint, "definition": definition, "upstream": upstream}))
-        tmp.replace(path)
+        write_atomically(path, json.dumps({"inputs": fingerprint, "definition": definition, "upstream": upstream}))
 
 
 def transform_code_digest(root: Path, spec: "TableSpec") -> str | None:

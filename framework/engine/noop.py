@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -38,6 +37,7 @@ from framework.engine.results import FlowResult, FlowStatus, RunListener, RunRes
 from framework.engine.storage import Storage, newest_batch
 from framework.errors import MedallionError
 from framework.eventlog import EventLogWriter, EventType, flow_status_details
+from framework.files import write_atomically
 from framework.naming import TableRef
 from framework.spec.environment import substitute
 from framework.spec.model import FilesSource, TablesSource, TableSpec
@@ -78,11 +78,7 @@ def mark_complete(project: "Project", env: "Environment", storage: Storage) -> N
     digest = definition_digest(project, env)
     if digest is None:
         return
-    path = state_path(storage)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(json.dumps({"definition": digest}))
-    tmp.replace(path)
+    write_atomically(state_path(storage), json.dumps({"definition": digest}))
 
 
 def forget(storage: Storage) -> None:

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Iterator
 
 from framework.engine.jars import cache_dir, jar_conf, java_version
 from framework.engine.storage import Storage
+from framework.files import write_atomically
 from framework.naming import OPS_LAYER, quote_name, sql_string
 from framework.spec.environment import Environment
 from framework.spec.model import LAYERS
@@ -80,10 +81,7 @@ def _log4j_file() -> Path:
     """
     path = cache_dir().parent / "log4j2-medallion.properties"
     if not path.is_file() or path.read_text() != _LOG4J:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.name}.{os.getpid()}")
-        tmp.write_text(_LOG4J)
-        tmp.replace(path)
+        write_atomically(path, _LOG4J)
     return path
 
 

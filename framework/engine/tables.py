@@ -16,6 +16,7 @@ from framework.engine.dlt_api import Dataset
 from framework.engine.spark import register_table
 from framework.engine.storage import Storage
 from framework.eventlog import EVENT_LOG_COMMENT, EVENT_LOG_DDL
+from framework.files import write_atomically
 from framework.naming import INTERNAL_PREFIX, TableRef, quote_name, sql_string
 
 if TYPE_CHECKING:
@@ -145,9 +146,7 @@ def _state_file(storage: Storage, dataset: Dataset) -> Path:
 
 
 def _save_definition(storage: Storage, dataset: Dataset) -> None:
-    state = _state_file(storage, dataset)
-    state.parent.mkdir(parents=True, exist_ok=True)
-    state.write_text(json.dumps({"definition": _definition_hash(dataset)}))
+    write_atomically(_state_file(storage, dataset), json.dumps({"definition": _definition_hash(dataset)}))
 
 
 def sync_definition(spark: "SparkSession", storage: Storage, dataset: Dataset) -> bool:

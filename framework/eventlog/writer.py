@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any, Iterator
 from framework.delta_log import is_delta_table
 from framework.eventlog.schema import (EVENT_LOG_DDL, ORIGIN_FIELDS, Level, Row, event_row, row_from_json, row_to_json,
                                        update_id_of)
+from framework.files import write_atomically
 from framework.naming import CHECKPOINTS_FOLDER, TableRef, sql_string
 
 if TYPE_CHECKING:
@@ -77,11 +78,8 @@ class EventLogWriter:
         `key` names the batch (flow identity + batch id): a batch replayed after a crash rewrites the
         same file instead of adding a second event.
         """
-        self.staging.mkdir(parents=True, exist_ok=True)
         safe = "".join(c if c.isalnum() or c in "-_" else "_" for c in key)
-        tmp = self.staging / f".{safe}.{uuid.uuid4().hex}.tmp"
-        tmp.write_text(json.dumps(row_to_json(row)))
-        tmp.replace(self.staging / f"{safe}.json")
+        write_atomically(self.staging / f"{safe}.json", json.dumps(row_to_json(row)))
 
     def stage_buffered(self, key: str) -> None:
         """Move the buffered events to the staging folder: durable (a crash leaves them for the next run's

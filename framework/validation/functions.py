@@ -28,6 +28,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Iterable
 
+from framework.files import write_atomically
 from framework.spec.runtimes import LOCAL_ENGINE_LINE, RUNTIMES
 
 if TYPE_CHECKING:
@@ -213,10 +214,7 @@ def refresh(python: str | None = None, path: Path | None = None, *,
     path = path or data_file(line)
     body = "\n".join([HEADER.format(version=version),
                       f"# Regenerate with `{REFRESH_COMMAND}` (a Python whose pyspark is {line}.x).", *names])
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(body + "\n", encoding="utf-8")
-    tmp.replace(path)
+    write_atomically(path, body + "\n")
     spark_functions.cache_clear()
     shipped_lines.cache_clear()
     return version, len(names), path

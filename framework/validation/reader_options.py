@@ -31,6 +31,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Iterator
 
+from framework.files import write_atomically
 from framework.findings import Finding
 from framework.spec.model import FilesSource, TableSpec
 
@@ -216,10 +217,7 @@ def generate() -> str:
 
 def refresh(path: Path = DATA_FILE) -> int:
     text = generate()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text, encoding="utf-8")
-    tmp.replace(path)
+    write_atomically(path, text)
     shipped_options.cache_clear()
     known_options.cache_clear()
     _other_formats.cache_clear()
