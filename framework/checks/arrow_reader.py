@@ -26,6 +26,7 @@ from framework.checks.reader import Aggregate, Aggregation, Condition, Equals, I
 from framework.delta_log import is_delta_table
 from framework.eventlog import EventHistory, UpdateStart, latest_update_with_arrow, read_with_arrow
 from framework.naming import TableRef
+from framework.utc import as_utc
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -55,23 +56,28 @@ class ArrowReader:
 
     def readable(self, ref: TableRef) -> bool:
         """Whether `deltalake` reads the table exactly (its protocol needs no reader feature it lacks)."""
-        protocol = self._delta(ref).protocol()
-        return protocol.min_reader_version < 2 or (
-            protocol.min_reader_version == 3 and set(protocol.reader_features or ()) <= READER_FEATURES)
+        return _reads_exactly(self._delta(ref))
 
-    def _other(self, ref: TableRef) -> TableReader | None:
-        """The fallback reader when this table is not `readable` (it raises without one)."""
-        if self.readable(ref):
-            return None
+    def _local(self, ref: TableRef, version: int | None = None) -> "DeltaTable | None":
+        """The table (at `version`) when `deltalake` reads it exactly, loaded once for the question; None
+        when the fallback reader must answer (without one, it raises)."""
+        table = self._delta(ref, version)
+        if _reads_exactly(table):
+            return table
         if self.fallback is None:
             raise ValueError(f"{ref.published} needs a Delta reader feature deltalake lacks "
-                             f"({', '.join(self._delta(ref).protocol().reader_features or ()) or 'column mapping'})")
+                             f"({', '.join(table.protocol().reader_features or ()) or 'column mapping'})")
+        return None
+
+    def _other(self) -> TableReader:
+        """The fallback reader (`_local` has raised when there is none)."""
+        assert self.fallback is not None
         return self.fallback()
 
     def count(self, ref: TableRef, version: int | None = None) -> int:
-        if other := self._other(ref):
-            return other.count(ref, version)
-        return int(self._delta(ref, version).count())
+        if (table := self._local(ref, version)) is None:
+            return self._other().count(ref, version)
+        return int(table.count())
 
     def last_version_before(self, ref: TableRef, moment: datetime) -> int | None:
         bound = _epoch_micros(moment)  # commit times are milliseconds; `moment` may carry microseconds
@@ -81,9 +87,9 @@ class ArrowReader:
     def duplicate_groups(self, ref: TableRef, columns: Sequence[str]) -> int:
         import pyarrow.compute as pc
 
-        if other := self._other(ref):
-            return other.duplicate_groups(ref, columns)
-        table = self._read(ref, list(columns))
+        if (delta := self._local(ref)) is None:
+            return self._other().duplicate_groups(ref, columns)
+        table = delta.to_pyarrow_table(columns=list(columns))
         if table.num_rows == 0:
             return 0
         counts = table.group_by(list(columns), use_threads=False).aggregate([([], "count_all")])
@@ -92,9 +98,9 @@ class ArrowReader:
     def aggregate(self, ref: TableRef, query: Aggregation) -> list[Row]:
         import pyarrow as pa
 
-        if other := self._other(ref):
-            return other.aggregate(ref, query)
-        table = self._read(ref, query.columns)
+        if (delta := self._local(ref)) is None:
+            return self._other().aggregate(ref, query)
+        table = delta.to_pyarrow_table(columns=query.columns)
         for condition in query.where:
             table = table.filter(_mask(table, condition))
         keys = list(query.group_by)
@@ -110,13 +116,13 @@ class ArrowReader:
         return rows
 
     def latest_update(self, log: TableRef) -> UpdateStart | None:
-        if other := self._other(log):
-            return other.latest_update(log)
+        if self._local(log) is None:
+            return self._other().latest_update(log)
         return latest_update_with_arrow(log.path)
 
     def events(self, log: TableRef, since: datetime | None, update_id: str | None) -> EventHistory:
-        if other := self._other(log):
-            return other.events(log, since, update_id)
+        if self._local(log) is None:
+            return self._other().events(log, since, update_id)
         return read_with_arrow(log.path, since=since, update_id=update_id)
 
     def _delta(self, ref: TableRef, version: int | None = None) -> "DeltaTable":
@@ -129,8 +135,12 @@ class ArrowReader:
             self._versions[key] = DeltaTable(str(ref.path), version=version)
         return self._versions[key]
 
-    def _read(self, ref: TableRef, columns: list[str]) -> "pa.Table":
-        return self._delta(ref).to_pyarrow_table(columns=columns)
+
+def _reads_exactly(table: "DeltaTable") -> bool:
+    """Whether the table's protocol needs no reader feature `deltalake` lacks (see the module doc)."""
+    protocol = table.protocol()
+    return protocol.min_reader_version < 2 or (
+        protocol.min_reader_version == 3 and set(protocol.reader_features or ()) <= READER_FEATURES)
 
 
 def _arrow_aggregates(aggregates: Sequence[Aggregate]) -> tuple[list[tuple[Any, str]], dict[Aggregate, str]]:
@@ -188,5 +198,4 @@ def _value(value: Any) -> Any:
 
 
 def _epoch_micros(moment: datetime) -> int:
-    aware = moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
-    return (aware - EPOCH) // timedelta(microseconds=1)
+    return (as_utc(moment) - EPOCH) // timedelta(microseconds=1)

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any, Sequence
 from framework.checks.reader import Aggregate, Aggregation, Condition, Equals, In, NotNull, Row, Value
 from framework.eventlog import EventHistory, UpdateStart, latest_update, read_with_spark
 from framework.naming import TableRef, quote_name, sql_string
+from framework.utc import as_utc
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
@@ -136,8 +137,7 @@ def _literal(value: Value) -> str:
 
 def _timestamp(moment: datetime) -> str:
     """UTC spelt out to the microsecond, whatever the session's time zone."""
-    utc = moment.astimezone(timezone.utc) if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
-    return f"TIMESTAMP'{utc.strftime('%Y-%m-%d %H:%M:%S.%f')}+00:00'"
+    return f"TIMESTAMP'{as_utc(moment).strftime('%Y-%m-%d %H:%M:%S.%f')}+00:00'"
 
 
 def _value(value: Any, timestamp: bool, is_set: bool) -> Any:

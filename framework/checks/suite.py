@@ -44,6 +44,7 @@ from framework.eventlog import window_metrics
 from framework.spec.checks import (EXPECTATIONS, FRESHNESS, RECONCILIATION, UNIQUE, VOLUME,
                                    ReconciliationCheck, UniqueCheck)
 from framework.spec.model import TablesSource, TableSpec
+from framework.utc import as_utc
 from framework.validation.checks import column_types
 
 _ON = ReconciliationCheck()
@@ -82,7 +83,7 @@ def check_freshness(ctx: CheckContext) -> Iterable[CheckResult]:
 def _instant(value: date | datetime) -> datetime:
     """A DATE counts from the midnight UTC that starts it; a TIMESTAMP is an instant (naive: UTC)."""
     if isinstance(value, datetime):
-        return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+        return as_utc(value)
     return datetime(value.year, value.month, value.day, tzinfo=timezone.utc)
 
 
@@ -203,12 +204,13 @@ def _reconciled(ctx: CheckContext, spec: TableSpec, sql: str) -> tuple[KeyReconc
     """The numbers of `sql` and a note when they were reused: on the local runtime from the memo while no
     table it reads has a new Delta version (framework/checks/memo.py), else computed on Spark (and stored)."""
     key = memo_key(sql, ctx.env)
-    memo = ReconciliationMemo(ctx.env) if key is not None else None
-    if memo is not None and key is not None and (kept := memo.get(spec.name, key)) is not None:
+    if key is None:
+        return KeyReconciliation.of(ctx.spark.sql(sql).collect()[0]), ""
+    memo = ReconciliationMemo(ctx.env)
+    if (kept := memo.get(spec.name, key)) is not None:
         return kept.numbers, f"; {kept.note(key)}"
     numbers = KeyReconciliation.of(ctx.spark.sql(sql).collect()[0])
-    if memo is not None and key is not None:
-        memo.put(spec.name, key, numbers)
+    memo.put(spec.name, key, numbers)
     return numbers, ""
 
 

@@ -403,10 +403,10 @@ class FlowRun:
         path = str(self.storage.table_path(dataset.name))
         if batch_id is None:  # materialized view: recomputed as a whole, or the groups it recomputed
             partial = self.view_write if dataset is self.flow.target else None
+            if partial is not None and partial.within:
+                df = _rows_within(df, partial.within, dataset.name)
             writer = df.write.format("delta")
             if partial is not None and partial.append:
-                if partial.within:
-                    writer = _rows_within(df, partial.within, dataset.name).write.format("delta")
                 writer = writer.mode("append")
             elif partial is not None and partial.replace_where:
                 writer = writer.mode("overwrite").option("replaceWhere", partial.replace_where)

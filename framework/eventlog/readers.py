@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, replace
-from datetime import datetime, timezone
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Sequence
 
@@ -28,6 +28,7 @@ from framework.delta_log import read_snapshot
 from framework.errors import DeltaLogError
 from framework.eventlog.schema import LOCAL_DETAILS, EventType
 from framework.naming import sql_string
+from framework.utc import as_utc
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
@@ -178,8 +179,7 @@ def events_sql(table: str, since: datetime | None = None, update_id: str | None 
 def timestamp_literal(moment: datetime) -> str:
     """`TIMESTAMP'2026-11-27 22:00:00+00:00'`: UTC spelt out, whatever the session's time zone (a
     Databricks cluster's may not be UTC). Whole seconds, rounded down: the bound never cuts an event."""
-    utc = moment.astimezone(timezone.utc) if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
-    return f"TIMESTAMP'{utc.strftime('%Y-%m-%d %H:%M:%S')}+00:00'"
+    return f"TIMESTAMP'{as_utc(moment).strftime('%Y-%m-%d %H:%M:%S')}+00:00'"
 
 
 def parse_since(text: str) -> datetime:
@@ -188,7 +188,7 @@ def parse_since(text: str) -> datetime:
         moment = datetime.fromisoformat(text.strip().replace(" ", "T", 1))
     except ValueError:
         raise ValueError(f"`{text}` is not an ISO 8601 time such as 2026-11-27T22:00:00Z") from None
-    return (moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)).astimezone(timezone.utc)
+    return as_utc(moment)
 
 
 def read_with_spark(spark: "SparkSession", table: str, since: datetime | None = None,
@@ -241,10 +241,7 @@ def _arrow_events(table_path: Path, types: Sequence[str], since: datetime | None
     import pyarrow.compute as pc
     import pyarrow.parquet as pq
 
-    floor = None
-    if since is not None:  # whole seconds, rounded down, as `timestamp_literal`
-        utc = since.astimezone(timezone.utc) if since.tzinfo else since.replace(tzinfo=timezone.utc)
-        floor = utc.replace(microsecond=0)
+    floor = as_utc(since).replace(microsecond=0) if since is not None else None  # as `timestamp_literal`
     snapshot = read_snapshot(table_path, history=1)
     rows: list[dict[str, Any]] = []
     for path in snapshot.file_paths():
@@ -256,7 +253,7 @@ def _arrow_events(table_path: Path, types: Sequence[str], since: datetime | None
         for row in table.filter(wanted).to_pylist():
             origin = row.get("origin") or {}
             moment = row.get("timestamp")
-            if floor is not None and (moment is None or _aware(moment) < floor):
+            if floor is not None and (moment is None or as_utc(moment) < floor):
                 continue
             if update_id is not None and origin.get("update_id") != update_id:
                 continue
@@ -264,10 +261,6 @@ def _arrow_events(table_path: Path, types: Sequence[str], since: datetime | None
                          "event_type": row.get("event_type"), "flow_name": origin.get("flow_name"),
                          "dataset_name": origin.get("dataset_name"), "details": row.get("details")})
     return rows
-
-
-def _aware(moment: datetime) -> datetime:
-    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -328,8 +321,7 @@ def iso_utc(value: Any) -> str:
         except ValueError:
             return value
     if isinstance(value, datetime):
-        value = value if value.tzinfo else value.replace(tzinfo=timezone.utc)
-        return value.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+        return as_utc(value).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
     return str(value or "")
 
 

@@ -24,6 +24,7 @@ from framework.eventlog import UpdateSummary, read_with_arrow, update_summaries
 from framework.jobs.history import JobRun, RunHistory, TaskRun
 from framework.naming import TableRef
 from framework.spec.environment import Environment
+from framework.utc import as_utc
 
 JOB = "job"
 RUN = "run"
@@ -153,8 +154,7 @@ def _task(task: TaskRun) -> dict[str, Any]:
 
 
 def _parse(text: str) -> datetime:
-    moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+    return as_utc(datetime.fromisoformat(text.replace("Z", "+00:00")))
 
 
 def _iso(moment: datetime) -> str:
